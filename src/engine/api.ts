@@ -1,0 +1,70 @@
+/**
+ * What the engine offers to the REST API, the dashboard, metrics and the CLI:
+ * read-only snapshots and the operator actions of SPEC §5.
+ */
+import { Data, Effect } from "effect"
+import type { CloudResourceView, Job, WorkerNode } from "../model/types.ts"
+
+/** An operator action that was refused or failed; `status` is the HTTP code of the seed (400/404/500). */
+export class ActionError extends Data.TaggedError("ActionError")<{
+  readonly status: 400 | 404 | 500
+  readonly message: string
+}> {}
+
+export interface ServerStatus {
+  readonly auto_mode: boolean
+  /** Health of the batch system parts, e.g. {"torque": true, "maui": true}. */
+  readonly cluster: Record<string, boolean>
+}
+
+export interface ResourceBackoff {
+  readonly resource: string
+  /** Seconds since the epoch until which the resource is not booted from; 0 = none. */
+  readonly until: number
+  readonly failures: number
+}
+
+export interface TaskQueues {
+  /** Cloud tasks waiting for a worker. */
+  readonly waiting: number
+  /** Cloud tasks running now. */
+  readonly running: number
+  /** Finished tasks whose results the engine has not applied yet. */
+  readonly results_pending: number
+}
+
+export interface EngineCounters {
+  readonly boots: Record<string, number>
+  readonly boot_failures: Record<string, number>
+  readonly destroys: Record<string, number>
+  /** Durations of recent engine cycles in seconds (for a histogram). */
+  readonly cycles: number
+}
+
+export interface Snapshot {
+  /** Seconds since the epoch of the snapshot (from the engine's Clock). */
+  readonly time: number
+  readonly nodes: ReadonlyArray<WorkerNode>
+  /** Queued jobs, highest priority first, cut to queued_job_number_to_display (< 1 = all). */
+  readonly jobs: ReadonlyArray<Job>
+  readonly resources: ReadonlyArray<CloudResourceView>
+  readonly status: ServerStatus
+  readonly queues: TaskQueues
+  readonly backoff: ReadonlyArray<ResourceBackoff>
+  readonly counters: EngineCounters
+}
+
+export interface EngineApi {
+  readonly snapshot: Effect.Effect<Snapshot>
+  /** The configuration as loaded, JSON-shaped, secrets removed. */
+  readonly config: Effect.Effect<unknown>
+  readonly hold: (hostname: string) => Effect.Effect<void, ActionError>
+  readonly unhold: (hostname: string) => Effect.Effect<void, ActionError>
+  readonly vacate: (hostname: string) => Effect.Effect<void, ActionError>
+  readonly deleteNode: (hostname: string) => Effect.Effect<void, ActionError>
+  readonly launch: (resource: string, num: number) => Effect.Effect<void, ActionError>
+  readonly freeze: (resource: string) => Effect.Effect<void, ActionError>
+  readonly restore: (resource: string) => Effect.Effect<void, ActionError>
+  readonly drain: (resource: string) => Effect.Effect<void, ActionError>
+  readonly setAuto: (on: boolean) => Effect.Effect<void>
+}

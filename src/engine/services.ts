@@ -1,0 +1,137 @@
+/**
+ * The services the engine is written against (DESIGN.md). Live layers
+ * (src/live) and simulated layers (src/sim) implement them; the engine never
+ * knows which it runs on.
+ */
+import { Context, Data, Effect } from "effect"
+import type { Instance, Job, NodeState, Reservation } from "../model/types.ts"
+
+// ---------------------------------------------------------------- errors
+
+/** A batch-system command failed, timed out or printed something we could not parse. */
+export class ClusterError extends Data.TaggedError("ClusterError")<{
+  readonly op: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+export type CloudErrorKind =
+  | "capacity" // no capacity / insufficient instance capacity
+  | "quota" // quota or instance limit exceeded
+  | "ratelimit" // throttled; retryAfter may say when to come back
+  | "auth" // authentication or authorisation failed
+  | "notfound"
+  | "conflict"
+  | "invalid" // the request was rejected as invalid (bad image, flavour, ...)
+  | "api" // 5xx or garbage from the API
+  | "timeout"
+
+export class CloudError extends Data.TaggedError("CloudError")<{
+  readonly resource: string
+  readonly op: string
+  readonly kind: CloudErrorKind
+  readonly message: string
+  /** Seconds, when the cloud said when to retry. */
+  readonly retryAfter?: number
+}> {}
+
+export class CheckError extends Data.TaggedError("CheckError")<{
+  readonly instance: string
+  readonly message: string
+}> {}
+
+// ---------------------------------------------------------------- cluster
+
+/** A node as the batch system reports it, already mapped to a NodeState. */
+export interface ClusterNode {
+  readonly hostname: string
+  /** Idle, Busy, Error, Holding, Held or Starting (still joining). */
+  readonly state: NodeState
+  /** Comma-separated short job ids on the node, or null. */
+  readonly jobs: string | null
+  readonly num_proc: number
+  readonly extra_attributes: Record<string, unknown> | null
+}
+
+export interface ClusterView {
+  readonly nodes: ReadonlyArray<ClusterNode>
+  /** Queued jobs of the monitored queues (state Queued), any order. */
+  readonly jobs: ReadonlyArray<Job>
+}
+
+/** What the cluster needs to know to add a new cloud node. */
+export interface NewNode {
+  readonly hostname: string
+  readonly ip: string | null
+  readonly cores: number
+  readonly resource: string
+  readonly reservation: Reservation
+  readonly instanceName: string | null
+}
+
+export interface ClusterService {
+  /** Nodes and queued jobs. Fails when the batch system cannot be queried; the engine then keeps its old view. */
+  readonly query: Effect.Effect<ClusterView, ClusterError>
+  /** Health of each part of the batch system, e.g. {"torque": true, "maui": true}. */
+  readonly status: Effect.Effect<Record<string, boolean>>
+  /** Called on the first transition of an instance to Active (SGE adds the exec host here). */
+  readonly instanceActive: (node: NewNode) => Effect.Effect<void, ClusterError>
+  /** Called when the instance is Ready: add the node with its reservation and bring it online. */
+  readonly addNode: (node: NewNode) => Effect.Effect<void, ClusterError>
+  /** Release reservations, offline, wait until drained, delete. */
+  readonly removeNode: (hostname: string, reservation: Reservation) => Effect.Effect<void, ClusterError>
+  readonly holdNode: (hostname: string) => Effect.Effect<void, ClusterError>
+  readonly unholdNode: (hostname: string) => Effect.Effect<void, ClusterError>
+  /** Kill (signal 9) and delete every listed job on the node. */
+  readonly vacateNode: (hostname: string, jobs: ReadonlyArray<string>) => Effect.Effect<void, ClusterError>
+  /** Re-apply the node's reservation if it was lost (start-up recovery). */
+  readonly checkReservation: (hostname: string, reservation: Reservation) => Effect.Effect<void, ClusterError>
+}
+
+export class Cluster extends Context.Tag("dyncluster/Cluster")<Cluster, ClusterService>() {}
+
+// ---------------------------------------------------------------- cloud
+
+export interface CloudService {
+  /** Every instance of the resource, found by the resource's instance name prefix. */
+  readonly list: (resource: string) => Effect.Effect<ReadonlyArray<Instance>, CloudError>
+  /** Ask the cloud for one new instance; returns it in state Pending or Starting. */
+  readonly boot: (resource: string) => Effect.Effect<Instance, CloudError>
+  /** The instance's current state (Inexistent when the cloud no longer knows it). */
+  readonly refresh: (instance: Instance) => Effect.Effect<Instance, CloudError>
+  /** Destroy; an instance already gone is not an error. */
+  readonly destroy: (instance: Instance) => Effect.Effect<void, CloudError>
+  /** vCPUs of the resource's flavour / instance type. */
+  readonly coresPerNode: (resource: string) => Effect.Effect<number, CloudError>
+}
+
+export class Cloud extends Context.Tag("dyncluster/Cloud")<Cloud, CloudService>() {}
+
+// ---------------------------------------------------------------- checker
+
+export interface CheckerService {
+  /** true when the VM finished its contextualisation and can join the cluster. */
+  readonly check: (instance: Instance) => Effect.Effect<boolean, CheckError>
+}
+
+export class Checker extends Context.Tag("dyncluster/Checker")<Checker, CheckerService>() {}
+
+/** No checker configured: Active counts as Ready. */
+export const noChecker: CheckerService = { check: () => Effect.succeed(true) }
+
+// ---------------------------------------------------------------- hooks
+
+export type HookName =
+  | "post_vm_provision_command"
+  | "post_vm_destroy_command"
+  | "post_add_node_command"
+  | "post_remove_node_command"
+
+export interface HooksService {
+  /** Runs the configured command for the hook, if any. Failures are logged by the layer, never raised. */
+  readonly run: (hook: HookName, args: ReadonlyArray<string>) => Effect.Effect<void>
+}
+
+export class Hooks extends Context.Tag("dyncluster/Hooks")<Hooks, HooksService>() {}
+
+export const noHooks: HooksService = { run: () => Effect.void }
