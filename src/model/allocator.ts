@@ -1,7 +1,17 @@
 /**
  * The classic allocator of SPEC §4: queued jobs in, "start N nodes in
  * resource R" out. Pure.
+ *
+ * This reproduces the first version's policy on purpose, including what it
+ * does not look at (the resource flag, Idle nodes' free cores, nodes already
+ * Starting): users rely on it, and the improved policy is to be a separate,
+ * selectable one. Two places where the first version's code disagreed with
+ * its own rule follow the rule instead: node counts really are
+ * ceil(requested / per node) (Python 2 floored them), and a spread job takes
+ * only the cores it needs from a partly promised node (the old loop marked
+ * every partly promised node full, promising cores no job asked for).
  */
+import { JobState } from "./types.ts"
 import type { Job, Reservation, ResourceFlag } from "./types.ts"
 
 export interface AllocResource {
@@ -20,6 +30,7 @@ export interface AllocResource {
 export interface ProposedNode {
   /** Cores already promised on this new node. */
   cores: number
+  /** Ids of the jobs that were promised cores on this node. */
   readonly jobs: Array<string>
 }
 
@@ -28,9 +39,119 @@ export interface Proposal {
   readonly nodes: ReadonlyArray<ProposedNode>
 }
 
+/** §4.1: queued, with a priority from the scheduler; highest priority first, ties in input order. */
+export const eligibleJobs = (jobs: ReadonlyArray<Job>): ReadonlyArray<Job> =>
+  jobs
+    .filter((j) => j.state === JobState.Queued && j.priority !== null)
+    // Array.prototype.sort is stable (ES2019), so ties keep input order.
+    .sort((a, b) => (b.priority as number) - (a.priority as number))
+
+/** §4.2: whether the resource's reservation allows the job at all. */
+export const mayUse = (job: Job, r: AllocResource): boolean => {
+  const res = r.reservation
+  if (res.account !== null && job.account !== res.account) return false
+  if (res.queue !== null && job.queue !== res.queue) return false
+  if (job.property !== null && job.property !== res.property) return false
+  return true
+}
+
+/** §4.3: the resource is reserved for something this job has. */
+export const reservationMatches = (job: Job, r: AllocResource): boolean => {
+  const res = r.reservation
+  return (
+    (res.account !== null && res.account === job.account) ||
+    (res.property !== null && res.property === job.property) ||
+    (res.queue !== null && res.queue === job.queue)
+  )
+}
+
+/** §4.2–4.3: the resources the job may use, in the order they are tried. */
+export const orderCandidates = (job: Job, resources: ReadonlyArray<AllocResource>): ReadonlyArray<AllocResource> => {
+  const byPreference = resources
+    .filter((r) => mayUse(job, r))
+    .sort((a, b) => a.priority - b.priority || a.current - b.current)
+  return [
+    ...byPreference.filter((r) => reservationMatches(job, r)),
+    ...byPreference.filter((r) => !reservationMatches(job, r))
+  ]
+}
+
+const isCount = (n: number): boolean => Number.isFinite(n) && n >= 0
+
+/**
+ * §4.4: try to place the job on the resource's proposal. On success the
+ * proposal is extended in place and true is returned; on failure the
+ * proposal is left untouched.
+ */
+export const tryFit = (job: Job, r: AllocResource, proposal: Array<ProposedNode>): boolean => {
+  const perNode = r.coresPerNode
+  // A resource whose node size is not known yet cannot promise cores.
+  if (!(Number.isFinite(perNode) && perNode > 0)) return false
+  if (!isCount(job.requested_cores) || !isCount(job.cores_per_node)) return false
+  if (job.cores_per_node > perNode) return false
+
+  const newNodesAllowed = r.max - r.current
+  const promised = proposal.reduce((sum, n) => sum + n.cores, 0)
+  const coresLeft = newNodesAllowed * perNode - promised
+  if (coresLeft < job.requested_cores) return false
+
+  if (job.cores_per_node === 0) {
+    // Spread anywhere: top up partly promised nodes, then add new ones.
+    let wanted = job.requested_cores
+    for (const node of proposal) {
+      if (wanted <= 0) break
+      const room = perNode - node.cores
+      if (room <= 0) continue
+      const take = Math.min(room, wanted)
+      node.cores += take
+      node.jobs.push(job.jobid)
+      wanted -= take
+    }
+    while (wanted > 0) {
+      const take = Math.min(perNode, wanted)
+      proposal.push({ cores: take, jobs: [job.jobid] })
+      wanted -= take
+    }
+    return true
+  }
+
+  const nodesNeeded = Math.ceil(job.requested_cores / job.cores_per_node)
+  if (nodesNeeded > newNodesAllowed) return false
+  // Slots for one more chunk: proposed nodes with room, plus nodes not yet proposed.
+  const fullNodes = proposal.filter((n) => perNode - n.cores < job.cores_per_node).length
+  if (newNodesAllowed - fullNodes < nodesNeeded) return false
+
+  let remaining = nodesNeeded
+  for (const node of proposal) {
+    if (remaining === 0) break
+    if (node.cores + job.cores_per_node <= perNode) {
+      node.cores += job.cores_per_node
+      node.jobs.push(job.jobid)
+      remaining -= 1
+    }
+  }
+  for (; remaining > 0; remaining -= 1) {
+    proposal.push({ cores: job.cores_per_node, jobs: [job.jobid] })
+  }
+  return true
+}
+
+/**
+ * SPEC §4. Returns one proposal per resource that should grow, in the order
+ * the resources were given; `nodes.length` is how many nodes to start.
+ */
 export const classicAllocate = (
-  _jobs: ReadonlyArray<Job>,
-  _resources: ReadonlyArray<AllocResource>
+  jobs: ReadonlyArray<Job>,
+  resources: ReadonlyArray<AllocResource>
 ): ReadonlyArray<Proposal> => {
-  throw new Error("not implemented yet")
+  const proposals = new Map<AllocResource, Array<ProposedNode>>(resources.map((r) => [r, []]))
+  for (const job of eligibleJobs(jobs)) {
+    for (const r of orderCandidates(job, resources)) {
+      if (tryFit(job, r, proposals.get(r)!)) break
+    }
+  }
+  return resources.flatMap((r) => {
+    const nodes = proposals.get(r)!
+    return nodes.length > 0 ? [{ resource: r.name, nodes }] : []
+  })
 }
