@@ -3,8 +3,9 @@
  * loads unchanged; wrong types stop start-up with the key path; unknown keys
  * are warnings.
  */
-import { Either, ParseResult, Schema, SchemaAST } from "effect"
-import { parse as parseYaml } from "yaml"
+import { Either, Option, ParseResult, Schema, SchemaAST } from "effect"
+import { readFileSync } from "node:fs"
+import { isMap, isPair, isScalar, isSeq, parseDocument } from "yaml"
 
 // ---------------------------------------------------------------- helpers
 
@@ -104,7 +105,7 @@ export const Quantity = Schema.Struct({
   min: dflt(nonNegInt, () => 0),
   max: nonNegInt
 }).pipe(
-  Schema.filter((q) => q.min <= q.max || "min must not be greater than max")
+  Schema.filter((q) => q.min <= q.max || `min (${q.min}) must not be greater than max (${q.max})`)
 )
 export const ReservationConfig = Schema.Struct({
   queue: optStr,
@@ -121,7 +122,9 @@ export const ResourceConfig = Schema.Struct({
   reservation: dflt(ReservationConfig, () => ({ queue: null, account: null, property: null })),
   config: dflt(AnyRecord, () => ({})),
   /** Price per node-hour, for reports and price-aware policies. */
-  price: Schema.optional(Schema.Number.pipe(Schema.nonNegative()))
+  price: Schema.optional(Schema.Number.pipe(Schema.nonNegative()).annotations({
+    message: () => "expected a non-negative number"
+  }))
 })
 export type ResourceConfig = typeof ResourceConfig.Type
 
@@ -204,40 +207,137 @@ export class ConfigError extends Error {
   readonly _tag = "ConfigError"
   constructor(
     readonly problems: ReadonlyArray<string>,
-    readonly source: string
+    readonly source: string,
+    readonly headline: string = "invalid configuration"
   ) {
-    super(`${source}: invalid configuration\n` + problems.map((p) => `  - ${p}`).join("\n"))
+    super(`${source}: ${headline}\n` + problems.map((p) => `  - ${p}`).join("\n"))
   }
-}
-
-const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
-  let v: any = input
-  for (const k of path) {
-    if (v === null || typeof v !== "object") return undefined
-    v = v[k as any]
-  }
-  return v
 }
 
 const show = (v: unknown): string => {
   if (v === undefined) return "nothing"
-  const s = JSON.stringify(v)
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + "..." : s
+  let s: string | undefined
+  try {
+    s = JSON.stringify(v)
+  } catch {
+    s = undefined
+  }
+  if (s === undefined) return String(v)
+  return s.length > 60 ? s.slice(0, 57) + "..." : s
 }
 
-/** Turns a parse error into lines `key.path: expected ..., got ...`. */
-export const formatParseError = (error: ParseResult.ParseError, input: unknown): ReadonlyArray<string> => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const lines = issues.map((i) => {
-    const path = i.path.map(String).join(".") || "(top level)"
-    if (i._tag === "Missing") return `${path}: is required but missing`
-    const actual = valueAt(input, i.path)
-    let msg = i.message
-    // Built-in messages read "Expected X, actual Y"; make them "expected X, got Y".
-    msg = msg.replace(/^Expected /, "expected ").replace(/, actual .*$/s, "")
-    if (i._tag === "Unexpected") return `${path}: is not allowed here`
-    return `${path}: ${msg}, got ${show(actual)}`
-  })
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v)
+
+/** The message annotation of a schema node, if it has one. */
+const ownMessage = (ast: SchemaAST.AST, issue: ParseResult.ParseIssue): string | undefined =>
+  Option.getOrUndefined(
+    Option.flatMap(SchemaAST.getMessageAnnotation(ast), (f) => {
+      const m = f(issue)
+      if (typeof m === "string") return Option.some(m)
+      if (typeof m === "object" && m !== null && "message" in m && typeof m.message === "string") {
+        return Option.some(m.message)
+      }
+      return Option.none()
+    })
+  )
+
+/** What a schema node accepts, in words, for nodes without a message annotation. */
+const describe = (ast: SchemaAST.AST): string => {
+  switch (ast._tag) {
+    case "StringKeyword":
+      return "a string"
+    case "NumberKeyword":
+      return "a number"
+    case "BooleanKeyword":
+      return "true or false"
+    case "TypeLiteral":
+      return "a mapping"
+    case "TupleType":
+      return "a list"
+    case "Literal":
+      return JSON.stringify(ast.literal)
+    case "UndefinedKeyword":
+      return "nothing"
+    case "Union":
+      return ast.types.map(describe).join(" or ")
+    case "Refinement":
+    case "Transformation":
+      return describe(ast.from)
+    default:
+      return String(ast)
+  }
+}
+
+/** A union member failure that only says "expected undefined/null": noise when another member explains more. */
+const isAbsentAlternative = (issue: ParseResult.ParseIssue): boolean =>
+  issue._tag === "Type" &&
+  (issue.ast._tag === "UndefinedKeyword" || (issue.ast._tag === "Literal" && issue.ast.literal === null))
+
+/**
+ * Turns a parse error into lines `key.path: expected ..., got ...`, one per
+ * problem (all problems, not only the first).
+ */
+export const formatParseError = (error: ParseResult.ParseError, _input?: unknown): ReadonlyArray<string> => {
+  const lines: Array<string> = []
+  const at = (path: ReadonlyArray<PropertyKey>) => path.map(String).join(".") || "(top level)"
+  const expected = (path: ReadonlyArray<PropertyKey>, msg: string, actual: unknown): void => {
+    lines.push(`${at(path)}: ${msg}, got ${show(actual)}`)
+  }
+
+  const go = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>): void => {
+    switch (issue._tag) {
+      case "Pointer":
+        return go(issue.issue, [...path, ...(Array.isArray(issue.path) ? issue.path : [issue.path])])
+      case "Missing":
+        lines.push(`${at(path)}: is required but missing`)
+        return
+      case "Unexpected":
+        lines.push(`${at(path)}: is not allowed here`)
+        return
+      case "Forbidden":
+        lines.push(`${at(path)}: cannot be checked here`)
+        return
+      case "Type": {
+        // a filter that returned its own sentence (e.g. quantity min > max)
+        if (issue.message !== undefined) {
+          lines.push(`${at(path)}: ${issue.message}`)
+          return
+        }
+        const own = ownMessage(issue.ast, issue)
+        return expected(path, own ?? `expected ${describe(issue.ast)}`, issue.actual)
+      }
+      case "Refinement": {
+        const own = ownMessage(issue.ast, issue)
+        if (own !== undefined) return expected(path, own, issue.actual)
+        return go(issue.issue, path)
+      }
+      case "Transformation": {
+        const own = issue.kind === "Transformation" ? ownMessage(issue.ast, issue) : undefined
+        if (own !== undefined) return expected(path, own, issue.actual)
+        return go(issue.issue, path)
+      }
+      case "Composite": {
+        const own = ownMessage(issue.ast, issue)
+        if (own !== undefined) return expected(path, own, issue.actual)
+        const subs = Array.isArray(issue.issues) ? issue.issues : [issue.issues as ParseResult.ParseIssue]
+        if (issue.ast._tag !== "Union") {
+          for (const s of subs) go(s, path)
+          return
+        }
+        // A union failed: the "or nothing"/"or null" alternatives of an
+        // optional or nullable key say nothing useful; report the rest.
+        const relevant = subs.filter((s) => !isAbsentAlternative(s))
+        if (relevant.length === 0) return expected(path, `expected ${describe(issue.ast)}`, issue.actual)
+        if (relevant.length > 1 && relevant.every((s) => s._tag === "Type")) {
+          return expected(path, `expected ${relevant.map((s) => describe(s.ast)).join(" or ")}`, issue.actual)
+        }
+        for (const s of relevant) go(s, path)
+        return
+      }
+    }
+  }
+  go(error.issue, [])
   return [...new Set(lines)]
 }
 
@@ -254,28 +354,37 @@ const unwrap = (ast: SchemaAST.AST): SchemaAST.AST => {
   }
 }
 
-/** Keys present in the input that the schema does not know (warnings, not errors). */
+/** The first struct-like member of a (possibly nested) union, if any. */
+const structOf = (ast0: SchemaAST.AST): SchemaAST.TypeLiteral | undefined => {
+  const ast = unwrap(ast0)
+  if (ast._tag === "TypeLiteral") return ast
+  if (ast._tag === "Union") {
+    for (const t of ast.types) {
+      const s = structOf(t)
+      if (s !== undefined) return s
+    }
+  }
+  return undefined
+}
+
+/**
+ * Keys present in the input that the schema does not know (warnings, not
+ * errors). Open maps (an index signature whose values are not structs, such
+ * as cluster.config templates, cloud.<res>.config, other plugins) accept any key.
+ */
 export const unknownKeys = (schema: Schema.Schema.Any, input: unknown): ReadonlyArray<string> => {
   const out: Array<string> = []
   const walk = (ast0: SchemaAST.AST, v: unknown, path: ReadonlyArray<string>) => {
-    const ast = unwrap(ast0)
-    if (ast._tag === "Union") {
-      for (const t of ast.types) {
-        const u = unwrap(t)
-        if (u._tag === "TypeLiteral" && v !== null && typeof v === "object" && !Array.isArray(v)) return walk(u, v, path)
-      }
-      return
-    }
-    if (ast._tag !== "TypeLiteral" || v === null || typeof v !== "object" || Array.isArray(v)) return
+    if (!isRecord(v)) return
+    const ast = structOf(ast0)
+    if (ast === undefined) return
     const known = new Map(ast.propertySignatures.map((p) => [String(p.name), p.type]))
     const record = ast.indexSignatures[0]
-    for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+    for (const [k, val] of Object.entries(v)) {
       const t = known.get(k)
       if (t !== undefined) walk(t, val, [...path, k])
-      else if (record !== undefined) {
-        const rt = unwrap(record.type)
-        if (rt._tag === "TypeLiteral" || rt._tag === "Union" || rt._tag === "Refinement") walk(record.type, val, [...path, k])
-      } else out.push([...path, k].join("."))
+      else if (record !== undefined) walk(record.type, val, [...path, k])
+      else out.push([...path, k].join("."))
     }
   }
   walk(Schema.encodedSchema(schema).ast, input, [])
@@ -287,36 +396,108 @@ export interface LoadedConfig {
   readonly warnings: ReadonlyArray<string>
 }
 
+const SECTIONS = "dynamic-cluster, cluster, cloud, plugins, logging"
+/** Sections that may be left empty (`plugins:` with everything commented out). */
+const OPTIONAL_SECTIONS = ["dynamic-cluster", "cloud", "plugins", "logging"]
+
 /** Decodes an already-parsed document (YAML or JSON). */
 export const decodeConfig = (input: unknown, source = "configuration"): Either.Either<LoadedConfig, ConfigError> => {
-  if (input === null || typeof input !== "object" || Array.isArray(input)) {
-    return Either.left(new ConfigError(["(top level): expected a mapping of sections (dynamic-cluster, cluster, cloud, ...)"], source))
+  if (input === null || input === undefined) {
+    return Either.left(new ConfigError([`(top level): the document is empty; expected a mapping of sections (${SECTIONS})`], source))
   }
-  const r = Schema.decodeUnknownEither(ConfigFile, { errors: "all", onExcessProperty: "ignore" })(input)
-  if (Either.isLeft(r)) return Either.left(new ConfigError(formatParseError(r.left, input), source))
-  const warnings = unknownKeys(ConfigFile, input).map((k) => `${k}: unknown key, ignored`)
+  if (!isRecord(input)) {
+    return Either.left(
+      new ConfigError([`(top level): expected a mapping of sections (${SECTIONS}), got ${show(input)}`], source)
+    )
+  }
+  const doc: Record<string, unknown> = { ...input }
+  for (const k of OPTIONAL_SECTIONS) if (doc[k] === null) delete doc[k]
+  const r = Schema.decodeUnknownEither(ConfigFile, { errors: "all", onExcessProperty: "ignore" })(doc)
+  if (Either.isLeft(r)) return Either.left(new ConfigError(formatParseError(r.left, doc), source))
+  const warnings = unknownKeys(ConfigFile, doc).map((k) => `${k}: unknown key, ignored`)
   return Either.right({ config: r.right, warnings })
 }
 
-/** Parses YAML text and decodes it. YAML syntax errors name the line. */
-export const parseConfigText = (text: string, source = "configuration"): Either.Either<LoadedConfig, ConfigError> => {
-  let doc: unknown
-  try {
-    doc = parseYaml(text)
-  } catch (e) {
-    return Either.left(new ConfigError([`YAML syntax error: ${(e as Error).message.split("\n")[0]}`], source))
+const firstLine = (s: string) => s.split("\n")[0].replace(/:\s*$/, "")
+
+/** Keys that occur twice in one mapping (the first version's YAML loader kept the last). */
+const duplicateKeys = (node: unknown, path: ReadonlyArray<string>, out: Array<string>): void => {
+  if (isMap(node)) {
+    const seen = new Set<string>()
+    for (const pair of node.items) {
+      if (!isPair(pair)) continue
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
+      const p = [...path, key]
+      if (seen.has(key)) out.push(`${p.join(".")}: duplicate key, the last value is used`)
+      seen.add(key)
+      duplicateKeys(pair.value, p, out)
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => duplicateKeys(item, [...path, String(i)], out))
   }
-  return decodeConfig(doc, source)
+}
+
+/**
+ * Parses YAML text and decodes it. YAML syntax errors name the line.
+ * The text is read as YAML 1.1, like the first version's loader (so `yes`/`no`
+ * and `on`/`off` are booleans), and a repeated key keeps its last value with a
+ * warning instead of failing.
+ */
+export const parseConfigText = (text: string, source = "configuration"): Either.Either<LoadedConfig, ConfigError> => {
+  let doc: ReturnType<typeof parseDocument>
+  let value: unknown
+  try {
+    doc = parseDocument(text, { version: "1.1", uniqueKeys: false, prettyErrors: true })
+    if (doc.errors.length > 0) {
+      return Either.left(new ConfigError(doc.errors.map((e) => `YAML syntax error: ${firstLine(e.message)}`), source))
+    }
+    value = doc.toJS({ maxAliasCount: 1000 })
+  } catch (e) {
+    return Either.left(new ConfigError([`YAML syntax error: ${firstLine((e as Error).message)}`], source))
+  }
+  const yamlWarnings: Array<string> = doc.warnings.map((w) => `YAML: ${firstLine(w.message)}`)
+  duplicateKeys(doc.contents, [], yamlWarnings)
+  return Either.map(decodeConfig(value, source), (l) => ({ ...l, warnings: [...yamlWarnings, ...l.warnings] }))
+}
+
+/** Reads and decodes a configuration file; an unreadable file is a ConfigError naming the path. */
+export const loadConfigFile = (path: string): Either.Either<LoadedConfig, ConfigError> => {
+  let text: string
+  try {
+    text = readFileSync(path, "utf8")
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EACCES" || code === "EPERM"
+          ? "permission denied"
+          : code === "EISDIR"
+            ? "is a directory, not a file"
+            : firstLine((e as Error).message)
+    return Either.left(new ConfigError([`${path}: ${why}`], path, "cannot read the configuration file"))
+  }
+  return parseConfigText(text, path)
 }
 
 // ---------------------------------------------------------------- secrets
 
 const SECRET = /password|secret|token/i
 
-/** A copy with every secret value (SPEC §2) replaced; for API output and logs. */
+const isPlainObject = (v: unknown): v is Record<string, unknown> => {
+  if (v === null || typeof v !== "object") return false
+  const proto = Object.getPrototypeOf(v)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * A copy with every secret (SPEC §2: `password`, `secret_access_key`, any key
+ * whose name contains password/secret/token) removed, at any depth; the input
+ * is not changed. For API output and logs.
+ */
 export const redactSecrets = (v: unknown): unknown => {
   if (Array.isArray(v)) return v.map(redactSecrets)
-  if (v !== null && typeof v === "object") {
+  if (isPlainObject(v)) {
     const out: Record<string, unknown> = {}
     for (const [k, val] of Object.entries(v)) {
       if (SECRET.test(k)) continue
