@@ -1,0 +1,411 @@
+// The dashboard's only program. It talks to the REST API with fetch (same
+// origin), keeps the chart history in memory, and builds every piece of text
+// with textContent so nothing from the API is ever parsed as HTML.
+"use strict";
+(() => {
+  const NODE_STATES = ["Inexistent", "Starting", "Idle", "Busy", "Error", "Deleting", "Holding", "Held"];
+  const INSTANCE_STATES = ["Inexistent", "Pending", "Starting", "Active", "Ready", "Deleting", "Error", "Unknown"];
+  const FLAGS = ["Normal", "Frozen", "Draining", "Drained"];
+  const JOB_STATES = ["Queued", "Running", "Other"];
+  const CHART_STATES = ["Starting", "Idle", "Busy", "Error", "Deleting", "Holding", "Held"];
+  const COLORS = {
+    Inexistent: "#a0aec0", Starting: "#4e79a7", Idle: "#59a14f", Busy: "#f28e2b", Error: "#e15759",
+    Deleting: "#9c755f", Holding: "#b07aa1", Held: "#76b7b2"
+  };
+  const FLAG_COLORS = ["#59a14f", "#4e79a7", "#f28e2b", "#8a94a6"];
+  const MAX_POINTS = 720;
+  const TOKEN_KEY = "dyncluster-token";
+
+  const body = document.body;
+  const tokenRequired = body.dataset.tokenRequired === "true";
+  const refreshSeconds = Math.max(1, Number(body.dataset.refresh) || 5);
+  let token = sessionStorage.getItem(TOKEN_KEY) || "";
+  const history = [];
+  let refreshing = false;
+  let timer = null;
+
+  const $ = (id) => document.getElementById(id);
+
+  // ------------------------------------------------------------ helpers
+
+  function el(tag, props, ...children) {
+    const e = document.createElement(tag);
+    if (props) {
+      for (const [k, v] of Object.entries(props)) {
+        if (v === undefined || v === null) continue;
+        if (k === "class") e.className = v;
+        else if (k === "text") e.textContent = v;
+        else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+        else if (k === "dataset") Object.assign(e.dataset, v);
+        else if (k === "disabled") e.disabled = !!v;
+        else e.setAttribute(k, String(v));
+      }
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c);
+    return e;
+  }
+  function svg(tag, attrs) {
+    const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+    return e;
+  }
+  const dash = (v) => (v === null || v === undefined || v === "" ? "—" : String(v));
+  function duration(seconds) {
+    if (!Number.isFinite(seconds) || seconds < 0) return "—";
+    const s = Math.floor(seconds);
+    if (s < 60) return s + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m " + (s % 60) + "s";
+    if (s < 86400) return Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m";
+    return Math.floor(s / 86400) + "d " + Math.floor((s % 86400) / 3600) + "h";
+  }
+  const seg = (s) => encodeURIComponent(s);
+  const isPhysical = (n) => n.instance === null || String(n.type).toLowerCase() === "physical";
+  const hasJobs = (n) => typeof n.jobs === "string" && n.jobs.trim() !== "";
+  const nodeResource = (n) => (isPhysical(n) ? "physical" : n.instance.cloud_resource);
+
+  // ------------------------------------------------------------ errors
+
+  function showError(message) {
+    const box = $("errors");
+    const item = el("div", { class: "error", role: "alert" },
+      el("span", { class: "when", text: new Date().toLocaleTimeString() }),
+      el("span", { class: "text", text: message }),
+      el("button", { type: "button", text: "Dismiss", onclick: () => item.remove() }));
+    box.prepend(item);
+    while (box.children.length > 5) box.lastElementChild.remove();
+  }
+  function setRefreshError(message) {
+    const box = $("refresh-error");
+    box.textContent = message || "";
+    box.hidden = !message;
+  }
+
+  // ------------------------------------------------------------ API
+
+  class ApiError extends Error {
+    constructor(method, path, status, message) {
+      super(method + " " + path + " → " + (status ? status + ": " : "") + message);
+      this.status = status;
+    }
+  }
+  async function api(method, path) {
+    const headers = { Accept: "application/json" };
+    if (token) headers.Authorization = "Bearer " + token;
+    let res;
+    try {
+      res = await fetch(path, { method, headers, cache: "no-store", credentials: "same-origin" });
+    } catch (e) {
+      throw new ApiError(method, path, 0, "cannot reach the server (" + e.message + ")");
+    }
+    const text = await res.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+    if (!res.ok) {
+      if (res.status === 401) askForToken();
+      const message = data && typeof data.error === "string" ? data.error : text || res.statusText;
+      throw new ApiError(method, path, res.status, message);
+    }
+    return data;
+  }
+  async function act(method, path, what) {
+    try {
+      await api(method, path);
+      $("last-action").textContent = what + ": done";
+    } catch (e) {
+      showError(what + " failed: " + e.message);
+    }
+    await refresh();
+  }
+
+  // ------------------------------------------------------------ token
+
+  function askForToken() {
+    const form = $("token-form");
+    form.hidden = false;
+    $("token-input").focus();
+  }
+  function initToken() {
+    const form = $("token-form");
+    form.hidden = !tokenRequired;
+    $("token-state").textContent = token ? "token set" : "no token";
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      token = $("token-input").value.trim();
+      $("token-input").value = "";
+      if (token) sessionStorage.setItem(TOKEN_KEY, token); else sessionStorage.removeItem(TOKEN_KEY);
+      $("token-state").textContent = token ? "token set" : "no token";
+      refresh();
+    });
+  }
+
+  // ------------------------------------------------------------ tables
+
+  /** Updates rows in place, keyed, so focus and typed values survive a refresh. */
+  function reconcile(tbody, items, key, create, update, emptyText, columns) {
+    const existing = new Map();
+    for (const tr of Array.from(tbody.rows)) {
+      if (tr.dataset.key !== undefined) existing.set(tr.dataset.key, tr); else tr.remove();
+    }
+    const wanted = [];
+    for (const item of items) {
+      const k = key(item);
+      let tr = existing.get(k);
+      if (tr === undefined) { tr = create(item); tr.dataset.key = k; }
+      existing.delete(k);
+      update(tr, item);
+      wanted.push(tr);
+    }
+    for (const tr of existing.values()) tr.remove();
+    wanted.forEach((tr, i) => { if (tbody.rows[i] !== tr) tbody.insertBefore(tr, tbody.rows[i] || null); });
+    if (items.length === 0) {
+      tbody.append(el("tr", null, el("td", { class: "empty", colspan: columns, text: emptyText })));
+    }
+  }
+  function setCells(tr, values) {
+    values.forEach((v, i) => {
+      const td = tr.cells[i];
+      if (v instanceof Node) { td.replaceChildren(v); } else if (td.textContent !== String(v)) td.textContent = String(v);
+    });
+  }
+  function badge(text, color) {
+    const b = el("span", { class: "badge", text });
+    b.style.background = color;
+    return b;
+  }
+  function button(label, action, onclick, options) {
+    return el("button", { type: "button", text: label, class: (options && options.danger) ? "danger" : undefined,
+      dataset: { action }, title: options && options.title, onclick });
+  }
+
+  function nodeRow(n) {
+    const host = n.hostname;
+    const tr = el("tr");
+    for (let i = 0; i < 9; i++) tr.append(el("td"));
+    tr.cells[4].className = "num";
+    tr.cells[0].className = "host";
+    tr.cells[3].className = "state";
+    const actions = el("div", { class: "actions" },
+      button("Hold", "hold", () => act("PUT", "/workernode/" + seg(host) + "/hold", "Hold " + host)),
+      button("Unhold", "unhold", () => act("PUT", "/workernode/" + seg(host) + "/unhold", "Unhold " + host)),
+      button("Vacate", "vacate", () => {
+        if (confirm("Kill and delete every job running on " + host + "?")) act("PUT", "/workernode/" + seg(host) + "/vacate", "Vacate " + host);
+      }, { danger: true }),
+      button("Remove", "delete", () => {
+        if (confirm("Remove " + host + " from the cluster and destroy its instance?")) act("DELETE", "/workernode/" + seg(host), "Remove " + host);
+      }, { danger: true }));
+    tr.cells[8].append(actions);
+    tr.dataset.hostname = host;
+    return tr;
+  }
+  function updateNodeRow(tr, n) {
+    const state = NODE_STATES[n.state] || String(n.state);
+    tr.dataset.state = state;
+    setCells(tr, [
+      n.hostname, nodeResource(n), dash(n.type), state, dash(n.num_proc), dash(n.jobs),
+      duration(n.time_in_current_state),
+      isPhysical(n) ? "—" : (INSTANCE_STATES[n.instance.state] || String(n.instance.state)) + (n.instance.tasked ? " (task running)" : "")
+    ]);
+    const cell = tr.cells[3];
+    if (cell.firstChild === null || cell.firstChild.textContent !== state || !(cell.firstChild instanceof HTMLElement)) {
+      cell.replaceChildren(badge(state, COLORS[state] || "#8a94a6"));
+    }
+    const physical = isPhysical(n);
+    const buttons = tr.cells[8].querySelectorAll("button");
+    const rules = {
+      hold: n.state === 2 || n.state === 3 ? null : "Only Idle or Busy nodes can be held",
+      unhold: n.state === 7 ? null : "Only Held nodes can be unheld",
+      vacate: hasJobs(n) ? null : "No jobs to vacate",
+      delete: hasJobs(n) || n.state === 3 ? "It has running jobs" : [1, 4, 7].includes(n.state) ? null : "Only Held, Starting or Error nodes can be removed"
+    };
+    for (const b of buttons) {
+      const reason = physical ? "Physical nodes are never touched" : rules[b.dataset.action];
+      b.disabled = reason !== null;
+      b.title = reason || "";
+    }
+  }
+
+  function resourceRow(r) {
+    const name = r.name;
+    const tr = el("tr");
+    for (let i = 0; i < 9; i++) tr.append(el("td"));
+    for (const i of [2, 4, 5, 6, 7]) tr.cells[i].className = "num";
+    tr.cells[3].className = "flag";
+    const num = el("input", { type: "number", min: "1", value: "1", "aria-label": "Number of nodes to add to " + name, class: "add-num" });
+    const actions = el("div", { class: "actions" },
+      num,
+      button("Add nodes", "launch", () => {
+        const n = num.value.trim();
+        act("PUT", "/resource/" + seg(name) + "?num=" + encodeURIComponent(n), "Add " + n + " node(s) to " + name);
+      }),
+      button("Freeze", "freeze", () => act("PUT", "/resource/" + seg(name) + "/freeze", "Freeze " + name),
+        { title: "Keep the current number of nodes: min = max = current" }),
+      button("Restore", "restore", () => act("PUT", "/resource/" + seg(name) + "/restore", "Restore " + name),
+        { title: "Put min and max back to the configured values" }),
+      button("Drain", "drain", () => {
+        if (confirm("Drain " + name + "? Its nodes are held and deleted once their jobs finish.")) act("PUT", "/resource/" + seg(name) + "/drain", "Drain " + name);
+      }, { danger: true, title: "min = max = 0: retire every node of this resource" }));
+    tr.cells[8].append(actions);
+    tr.dataset.resource = name;
+    return tr;
+  }
+  function updateResourceRow(tr, r) {
+    const flag = FLAGS[r.flag] || String(r.flag);
+    const reservation = [
+      r.reservation_queue ? "queue " + r.reservation_queue : null,
+      r.reservation_account ? "account " + r.reservation_account : null,
+      r.reservation_property ? "property " + r.reservation_property : null
+    ].filter(Boolean).join(", ");
+    setCells(tr, [r.name, dash(r.type), dash(r.priority), flag, dash(r.current_num), dash(r.min_num), dash(r.max_num),
+      dash(r.cores_per_node)]);
+    tr.cells[3].replaceChildren(badge(flag, FLAG_COLORS[r.flag] || "#8a94a6"));
+    tr.cells[0].title = reservation ? "Reserved for " + reservation : "No reservation";
+  }
+
+  function jobRow() {
+    const tr = el("tr");
+    for (let i = 0; i < 10; i++) tr.append(el("td"));
+    for (const i of [5, 6, 8]) tr.cells[i].className = "num";
+    return tr;
+  }
+  function updateJobRow(tr, j) {
+    setCells(tr, [j.jobid, dash(j.name), dash(j.owner), dash(j.queue), dash(j.account), dash(j.requested_cores),
+      j.cores_per_node === 0 ? "any" : dash(j.cores_per_node), dash(j.requested_walltime),
+      j.priority === null ? "not eligible" : dash(j.priority), JOB_STATES[j.state] || String(j.state)]);
+  }
+
+  // ------------------------------------------------------------ charts
+
+  function record(nodes) {
+    const point = { t: Date.now() / 1000, nodes: {}, cores: {} };
+    for (const s of CHART_STATES) { point.nodes[s] = 0; point.cores[s] = 0; }
+    for (const n of nodes) {
+      const s = NODE_STATES[n.state];
+      if (!(s in point.nodes)) continue;
+      point.nodes[s] += 1;
+      point.cores[s] += Number(n.num_proc) || 0;
+    }
+    history.push(point);
+    if (history.length > MAX_POINTS) history.splice(0, history.length - MAX_POINTS);
+  }
+  function niceMax(v) {
+    if (v <= 4) return 4;
+    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+    return 10 * p;
+  }
+  function drawChart(id, kind) {
+    const root = $(id);
+    const width = Math.max(300, root.clientWidth || 600);
+    const height = 200;
+    const pad = { l: 36, r: 10, t: 8, b: 22 };
+    root.setAttribute("viewBox", "0 0 " + width + " " + height);
+    root.replaceChildren();
+    const plotW = width - pad.l - pad.r;
+    const plotH = height - pad.t - pad.b;
+    // Stacked areas: each state is a band on top of the states before it, so the top edge is the total.
+    const pts = history.length === 1 ? [{ ...history[0], t: history[0].t - refreshSeconds }, history[0]] : history;
+    let max = 0;
+    for (const p of pts) max = Math.max(max, CHART_STATES.reduce((a, s) => a + p[kind][s], 0));
+    const yMax = niceMax(max);
+    const t1 = pts.length ? pts[pts.length - 1].t : Date.now() / 1000;
+    const t0 = pts.length ? pts[0].t : t1 - refreshSeconds;
+    const span = Math.max(t1 - t0, 1);
+    const x = (t) => pad.l + ((t - t0) / span) * plotW;
+    const y = (v) => pad.t + plotH - (v / yMax) * plotH;
+    const ticks = yMax % 4 === 0 ? 4 : 5;
+    for (let i = 0; i <= ticks; i++) {
+      const v = (yMax / ticks) * i;
+      root.append(svg("line", { class: "grid", x1: pad.l, x2: width - pad.r, y1: y(v), y2: y(v) }));
+      const label = svg("text", { class: "axis", x: pad.l - 6, y: y(v) + 4, "text-anchor": "end" });
+      label.textContent = Number.isInteger(v) ? String(v) : v.toFixed(1);
+      root.append(label);
+    }
+    const left = svg("text", { class: "axis", x: pad.l, y: height - 6 });
+    left.textContent = "−" + duration(t1 - t0);
+    const right = svg("text", { class: "axis", x: width - pad.r, y: height - 6, "text-anchor": "end" });
+    right.textContent = "now";
+    root.append(left, right);
+    if (pts.length > 0) {
+      const base = pts.map(() => 0);
+      for (const s of CHART_STATES) {
+        const top = pts.map((p, i) => base[i] + p[kind][s]);
+        if (top.some((v, i) => v !== base[i])) {
+          const upper = pts.map((p, i) => x(p.t).toFixed(1) + "," + y(top[i]).toFixed(1));
+          const lower = pts.map((p, i) => x(p.t).toFixed(1) + "," + y(base[i]).toFixed(1)).reverse();
+          root.append(svg("polygon", { points: upper.concat(lower).join(" "), fill: COLORS[s], "fill-opacity": 0.8,
+            stroke: COLORS[s], "stroke-width": 1, "data-state": s }));
+        }
+        for (let i = 0; i < top.length; i++) base[i] = top[i];
+      }
+    }
+    const legend = $(id + "-legend");
+    const last = history[history.length - 1];
+    legend.replaceChildren(...CHART_STATES.map((s) => {
+      const sw = el("span", { class: "swatch" });
+      sw.style.background = COLORS[s];
+      return el("span", null, sw, s + " " + (last ? last[kind][s] : 0));
+    }));
+  }
+
+  // ------------------------------------------------------------ refresh
+
+  function renderStatus(status, queues) {
+    const auto = $("auto-mode");
+    if (auto.dataset.busy !== "true") auto.checked = !!status.auto_mode;
+    $("auto-label").textContent = status.auto_mode ? "Auto mode on" : "Auto mode off";
+    const health = $("cluster-health");
+    health.replaceChildren(...Object.entries(status.cluster || {}).map(([part, up]) =>
+      el("span", { class: "badge " + (up ? "up" : "down"), title: part + (up ? " answers" : " does not answer"), text: part + (up ? " ✓" : " ✗") })));
+    $("tasks").textContent = "cloud tasks: " + queues.waiting + " waiting, " + queues.running + " running, " +
+      queues.results_pending + " results pending";
+  }
+
+  async function refresh() {
+    if (refreshing) return;
+    refreshing = true;
+    try {
+      const [nodes, jobs, resources, status, queues] = await Promise.all([
+        api("GET", "/workernode"), api("GET", "/job"), api("GET", "/resource"),
+        api("GET", "/server/status"), api("GET", "/server/queues")
+      ]);
+      setRefreshError("");
+      reconcile($("nodes").tBodies[0], nodes, (n) => n.hostname, nodeRow, updateNodeRow, "No worker nodes", 9);
+      reconcile($("resources").tBodies[0], resources, (r) => r.name, resourceRow, updateResourceRow, "No cloud resources configured", 9);
+      reconcile($("jobs").tBodies[0], jobs, (j) => j.jobid, jobRow, updateJobRow, "No queued jobs", 10);
+      $("nodes-count").textContent = nodes.length + " nodes, " + nodes.reduce((a, n) => a + (Number(n.num_proc) || 0), 0) + " cores";
+      $("jobs-count").textContent = jobs.length + " shown";
+      $("resources-count").textContent = resources.length + " resources";
+      renderStatus(status, queues);
+      record(nodes);
+      drawChart("chart-nodes", "nodes");
+      drawChart("chart-cores", "cores");
+      $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+      body.dataset.loaded = "true";
+    } catch (e) {
+      setRefreshError("Refresh failed: " + e.message);
+    } finally {
+      refreshing = false;
+    }
+  }
+
+  function schedule() {
+    if (timer !== null) clearTimeout(timer);
+    timer = setTimeout(async () => { await refresh(); schedule(); }, refreshSeconds * 1000);
+  }
+
+  function init() {
+    initToken();
+    const auto = $("auto-mode");
+    auto.addEventListener("change", async () => {
+      const on = auto.checked;
+      auto.dataset.busy = "true";
+      await act(on ? "PUT" : "DELETE", "/server/auto", on ? "Auto mode on" : "Auto mode off");
+      auto.dataset.busy = "false";
+    });
+    $("refresh-now").addEventListener("click", () => refresh());
+    window.addEventListener("resize", () => { drawChart("chart-nodes", "nodes"); drawChart("chart-cores", "cores"); });
+    if (tokenRequired && !token && body.dataset.tokenForReads === "true") askForToken();
+    refresh().then(schedule);
+  }
+  init();
+})();

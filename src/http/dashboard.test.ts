@@ -1,0 +1,185 @@
+/**
+ * The dashboard in a real headless browser (Debian's chromium driven by
+ * playwright-core) against the real HTTP server and the in-memory engine.
+ * Without chromium the suite is skipped with a visible title, except under
+ * CI=true where a missing browser is a failure.
+ */
+import { existsSync, mkdirSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { type Browser, chromium, type Page } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { makeFakeEngine } from "./testing/fakeEngine.ts"
+import { type RunningServer, startServer } from "./testing/serve.ts"
+
+const CHROMIUM = "/usr/bin/chromium"
+const available = existsSync(CHROMIUM)
+const required = process.env.CI === "true"
+const IDLE = "cw-vm-d05e.sa.nectar.org.au"
+const HELD = "cw-vm-held.sa.nectar.org.au"
+const TOKEN = "dash-token-123"
+
+const docsShot = fileURLToPath(new URL("../../docs/dashboard.png", import.meta.url))
+
+const launch = () =>
+  chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync"
+    ]
+  })
+
+interface Watched {
+  readonly consoleErrors: Array<string>
+  readonly external: Array<string>
+}
+
+/** Records console errors and page errors, and blocks (and records) any request not to our server. */
+const watch = async (page: Page, server: RunningServer): Promise<Watched> => {
+  const w: Watched = { consoleErrors: [], external: [] }
+  page.on("console", (m) => {
+    if (m.type() === "error") w.consoleErrors.push(m.text())
+  })
+  page.on("pageerror", (e) => w.consoleErrors.push(`page error: ${e.message}`))
+  await page.route("**/*", (route) => {
+    const url = route.request().url()
+    if (url.startsWith(server.url + "/") || url.startsWith("data:")) return route.continue()
+    w.external.push(url)
+    return route.abort()
+  })
+  return w
+}
+
+const row = (page: Page, table: string, key: string) => page.locator(`#${table} tbody tr[data-key="${key}"]`)
+
+const title = available
+  ? "dashboard in headless chromium"
+  : `dashboard in headless chromium (SKIPPED: ${CHROMIUM} not found; apt-get install -y chromium)`
+
+describe.skipIf(!available && !required)(title, () => {
+  let browser: Browser
+
+  beforeAll(async () => {
+    if (!available) throw new Error(`${CHROMIUM} not found (required when CI=true): apt-get install -y chromium`)
+    browser = await launch()
+  }, 60_000)
+  afterAll(async () => {
+    await browser?.close()
+  })
+
+  it("loads without console errors, fills its tables, and Hold moves an idle node to Holding", async () => {
+    const engine = makeFakeEngine()
+    const server = await startServer(engine, { token: null, tokenForReads: false, dashboardRefreshSeconds: 1 })
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+    try {
+      const w = await watch(page, server)
+      await page.goto(server.url + "/dashboard")
+      await page.waitForSelector("body[data-loaded=true]", { timeout: 15_000 })
+
+      await expect.poll(() => page.locator("#nodes tbody tr[data-key]").count()).toBe(6)
+      expect(await page.locator("#resources tbody tr[data-key]").count()).toBe(2)
+      expect(await page.locator("#jobs tbody tr[data-key]").allInnerTexts()).toHaveLength(4)
+      expect(await row(page, "jobs", "5[1]").locator("td").first().innerText()).toBe("5[1]")
+      expect(await row(page, "nodes", IDLE).locator("td.state").innerText()).toBe("Idle")
+      expect(await row(page, "nodes", HELD).locator("td.state").innerText()).toBe("Held")
+      expect(await row(page, "resources", "os-res").locator("td.flag").innerText()).toBe("Normal")
+      expect(await page.locator("#auto-mode").isChecked()).toBe(true)
+      expect(await page.locator("#cluster-health").innerText()).toContain("torque")
+      expect(await page.locator("#token-form").isHidden()).toBe(true)
+
+      await row(page, "nodes", IDLE).locator('button[data-action="hold"]').click()
+      await expect.poll(() => row(page, "nodes", IDLE).locator("td.state").innerText(), { timeout: 10_000 }).toBe("Holding")
+      expect(engine.log).toContain(`hold ${IDLE}`)
+
+      // Add two nodes to aws-res (2 of max 4) through the number field.
+      const aws = row(page, "resources", "aws-res")
+      await aws.locator("input.add-num").fill("2")
+      await aws.locator('button[data-action="launch"]').click()
+      await expect.poll(() => page.locator("#nodes tbody tr[data-key]").count(), { timeout: 10_000 }).toBe(8)
+      expect(engine.log).toContain("launch aws-res 2")
+
+      // Auto mode switch.
+      await page.locator("#auto-mode").click()
+      await expect.poll(() => engine.log.includes("auto false"), { timeout: 10_000 }).toBe(true)
+      await page.locator("#auto-mode").click()
+      await expect.poll(() => engine.log.includes("auto true"), { timeout: 10_000 }).toBe(true)
+
+      // Let a few polls build up the charts.
+      await page.waitForTimeout(3_500)
+      expect(await page.locator("#chart-nodes polygon").count()).toBeGreaterThan(0)
+      expect(w.consoleErrors).toEqual([])
+      expect(w.external).toEqual([])
+
+      const shot = process.env.UPDATE_SCREENSHOTS === "1" || !existsSync(docsShot)
+        ? docsShot
+        : join(tmpdir(), "dyncluster-dashboard.png")
+      mkdirSync(join(shot, ".."), { recursive: true })
+      await page.screenshot({ path: shot, fullPage: true })
+
+      // An API refusal is shown to the user: os-res is at its maximum.
+      await row(page, "resources", "os-res").locator('button[data-action="launch"]').click()
+      await expect
+        .poll(() => page.locator("#errors .error").first().innerText().catch(() => ""), { timeout: 10_000 })
+        .toMatch(/400.*maximum of 3/s)
+      // The only console noise allowed after that is the browser's own note about the 400 response.
+      expect(w.consoleErrors.filter((e) => !/status of 400/.test(e))).toEqual([])
+    } finally {
+      await page.close()
+      await server.close()
+    }
+  }, 90_000)
+
+  it("with a token: asks for it, shows the 401, then sends it as a bearer header", async () => {
+    const engine = makeFakeEngine()
+    const server = await startServer(engine, { token: TOKEN, tokenForReads: false, dashboardRefreshSeconds: 1 })
+    const page = await browser.newPage()
+    try {
+      await watch(page, server)
+      await page.goto(server.url + "/dashboard")
+      await page.waitForSelector("body[data-loaded=true]", { timeout: 15_000 })
+      expect(await page.locator("#token-form").isVisible()).toBe(true)
+
+      await row(page, "nodes", IDLE).locator('button[data-action="hold"]').click()
+      await expect
+        .poll(() => page.locator("#errors .error").first().innerText().catch(() => ""), { timeout: 10_000 })
+        .toMatch(/401/)
+      expect(engine.log).toEqual([])
+
+      await page.locator("#token-input").fill(TOKEN)
+      await page.locator('#token-form button[type="submit"]').click()
+      await row(page, "nodes", IDLE).locator('button[data-action="hold"]').click()
+      await expect.poll(() => row(page, "nodes", IDLE).locator("td.state").innerText(), { timeout: 10_000 }).toBe("Holding")
+      expect(engine.log).toEqual([`hold ${IDLE}`])
+    } finally {
+      await page.close()
+      await server.close()
+    }
+  }, 60_000)
+
+  it("with tokenForReads: loads nothing until the token is given", async () => {
+    const server = await startServer(makeFakeEngine(), { token: TOKEN, tokenForReads: true, dashboardRefreshSeconds: 1 })
+    const page = await browser.newPage()
+    try {
+      await watch(page, server)
+      await page.goto(server.url + "/dashboard")
+      await expect.poll(() => page.locator("#refresh-error").innerText(), { timeout: 10_000 }).toMatch(/401/)
+      expect(await page.locator("#nodes tbody tr[data-key]").count()).toBe(0)
+      await page.locator("#token-input").fill(TOKEN)
+      await page.locator('#token-form button[type="submit"]').click()
+      await page.waitForSelector("body[data-loaded=true]", { timeout: 10_000 })
+      await expect.poll(() => page.locator("#nodes tbody tr[data-key]").count()).toBe(6)
+      expect(await page.locator("#refresh-error").isHidden()).toBe(true)
+    } finally {
+      await page.close()
+      await server.close()
+    }
+  }, 60_000)
+})

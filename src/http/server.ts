@@ -1,0 +1,456 @@
+/**
+ * The REST API of ../shared/seed/restapi.md (same paths, field names, numeric
+ * codes and status codes), plus GET /server/queues, GET /metrics and the
+ * dashboard. It only reads engine snapshots and calls operator actions; it
+ * holds no state of its own.
+ *
+ * Every response that is not the dashboard page or the metrics text is JSON,
+ * errors included (`{"error": "..."}`).
+ */
+import { createHash, timingSafeEqual } from "node:crypto"
+import * as Http from "node:http"
+import type { HttpApp } from "@effect/platform"
+import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import type { ServeError } from "@effect/platform/HttpServerError"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Cause, Effect, Layer, type Scope } from "effect"
+import { ActionError, type EngineApi } from "../engine/api.ts"
+import { redactSecrets } from "../model/config.ts"
+import { NodeStateNames } from "../model/types.ts"
+import { renderDashboard } from "./dashboard.ts"
+import { type CycleHistogram, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts"
+
+export interface HttpAppOptions {
+  /** Bearer token required for PUT/DELETE (and for GETs with tokenForReads); null = open, as classic. */
+  readonly token: string | null
+  readonly tokenForReads: boolean
+  /** Largest request body accepted (by Content-Length); default 16 KiB. No endpoint reads a body. */
+  readonly maxBodyBytes?: number
+  /** Longest request target (path + query) accepted; default 4096 characters. */
+  readonly maxUrlLength?: number
+  /** Engine cycle durations for /metrics; an empty histogram is rendered when absent. */
+  readonly cycleHistogram?: CycleHistogram
+  /** Dashboard refresh period in seconds (default 5). */
+  readonly dashboardRefreshSeconds?: number
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024
+export const DEFAULT_MAX_URL_LENGTH = 4096
+
+type Request = HttpServerRequest.HttpServerRequest
+type Response = HttpServerResponse.HttpServerResponse
+type Handler = Effect.Effect<Response, never, Request | HttpRouter.RouteContext | HttpServerRequest.ParsedSearchParams>
+type Method = "GET" | "PUT" | "DELETE"
+
+// ---------------------------------------------------------------- responses
+
+const COMMON_HEADERS = {
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff"
+} as const
+
+/** A JSON response; serialisation failures become a 500 JSON error instead of a broken body. */
+export const jsonResponse = (status: number, body: unknown, headers: Record<string, string> = {}): Response => {
+  let text: string
+  try {
+    text = JSON.stringify(body) ?? "null"
+  } catch (e) {
+    status = 500
+    text = JSON.stringify({ error: `could not serialise the response: ${(e as Error).message}` })
+  }
+  return HttpServerResponse.text(text + "\n", {
+    status,
+    contentType: "application/json",
+    headers: { ...COMMON_HEADERS, ...headers }
+  })
+}
+
+const errorResponse = (status: number, message: string, headers: Record<string, string> = {}) =>
+  jsonResponse(status, { error: message }, headers)
+
+const success = jsonResponse(200, { success: true })
+
+/** Values from the request are echoed in messages; keep them short. */
+const shown = (s: string): string => JSON.stringify(s.length > 120 ? s.slice(0, 117) + "..." : s)
+
+const fromAction = <R>(action: Effect.Effect<void, ActionError, R>): Effect.Effect<Response, never, R> =>
+  action.pipe(
+    Effect.as(success),
+    Effect.catchTag("ActionError", (e) => Effect.succeed(errorResponse(e.status, e.message)))
+  )
+
+// ---------------------------------------------------------------- parameters
+
+class BadParameter {
+  constructor(readonly message: string) {}
+}
+
+/**
+ * A non-negative integer query parameter: absent → undefined; repeated, empty,
+ * signed, fractional or too large → BadParameter naming the parameter.
+ */
+const intParam = (
+  params: Readonly<Record<string, string | ReadonlyArray<string>>>,
+  name: string,
+  max?: number
+): number | undefined | BadParameter => {
+  const raw = params[name]
+  if (raw === undefined) return undefined
+  if (typeof raw !== "string") return new BadParameter(`${name}: expected one value, got ${raw.length}`)
+  const expected = max === undefined ? "a non-negative integer" : `an integer from 0 to ${max}`
+  if (!/^[0-9]+$/.test(raw)) return new BadParameter(`${name}: expected ${expected}, got ${shown(raw)}`)
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) || (max !== undefined && n > max)) {
+    return new BadParameter(`${name}: expected ${expected}, got ${shown(raw)}`)
+  }
+  return n
+}
+
+const pathParam = (name: string) =>
+  Effect.map(HttpRouter.params, (p) => p[name] ?? "")
+
+const searchParams = HttpServerRequest.ParsedSearchParams
+
+// ---------------------------------------------------------------- auth
+
+const digest = (s: string): Buffer => createHash("sha256").update(s, "utf8").digest()
+
+/** Compares the bearer token in constant time (both sides hashed to the same length first). */
+export const makeTokenCheck = (token: string) => {
+  const expected = digest(token)
+  return (authorization: string | undefined): boolean => {
+    if (authorization === undefined) return false
+    const m = /^Bearer +(\S+) *$/i.exec(authorization)
+    // Always run one comparison so a malformed header costs the same as a wrong token.
+    const given = digest(m === null ? "" : m[1])
+    return timingSafeEqual(given, expected) && m !== null
+  }
+}
+
+// ---------------------------------------------------------------- app
+
+const WORKERNODE_ACTIONS = ["hold", "unhold", "vacate"] as const
+const RESOURCE_ACTIONS = ["freeze", "restore", "drain"] as const
+
+const listing = (paths: ReadonlyArray<string>) =>
+  jsonResponse(200, {
+    name: "dyncluster",
+    endpoints: paths,
+    dashboard: "/dashboard",
+    metrics: "/metrics"
+  })
+
+export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp.Default => {
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+  const maxUrl = options.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH
+  const checkToken = options.token === null ? null : makeTokenCheck(options.token)
+  const dashboardHtml = renderDashboard({
+    tokenRequired: options.token !== null,
+    tokenForReads: options.token !== null && options.tokenForReads,
+    refreshSeconds: options.dashboardRefreshSeconds ?? 5
+  })
+
+  const snapshot = engine.snapshot
+
+  const routes: ReadonlyArray<readonly [string, Partial<Record<Method, Handler>>]> = [
+    ["/", { GET: Effect.succeed(listing(ENDPOINTS)) }],
+    [
+      "/workernode",
+      {
+        GET: Effect.gen(function* () {
+          const state = intParam(yield* searchParams, "state", NodeStateNames.length - 1)
+          if (state instanceof BadParameter) return errorResponse(400, state.message)
+          const { nodes } = yield* snapshot
+          return jsonResponse(200, state === undefined ? nodes : nodes.filter((n) => n.state === state))
+        })
+      }
+    ],
+    [
+      "/workernode/:hostname",
+      {
+        GET: Effect.gen(function* () {
+          const hostname = yield* pathParam("hostname")
+          const node = (yield* snapshot).nodes.find((n) => n.hostname === hostname)
+          return node === undefined ? errorResponse(404, `unknown worker node: ${shown(hostname)}`) : jsonResponse(200, node)
+        }),
+        DELETE: Effect.flatMap(pathParam("hostname"), (h) => fromAction(engine.deleteNode(h)))
+      }
+    ],
+    [
+      "/workernode/:hostname/:action",
+      {
+        PUT: Effect.gen(function* () {
+          const hostname = yield* pathParam("hostname")
+          const action = yield* pathParam("action")
+          switch (action) {
+            case "hold":
+              return yield* fromAction(engine.hold(hostname))
+            case "unhold":
+              return yield* fromAction(engine.unhold(hostname))
+            case "vacate":
+              return yield* fromAction(engine.vacate(hostname))
+            default:
+              return errorResponse(
+                404,
+                `unsupported worker node action ${shown(action)}: expected one of ${WORKERNODE_ACTIONS.join(", ")}`
+              )
+          }
+        })
+      }
+    ],
+    ["/job", { GET: Effect.map(snapshot, (s) => jsonResponse(200, s.jobs)) }],
+    [
+      "/job/:id",
+      {
+        GET: Effect.gen(function* () {
+          const id = yield* pathParam("id")
+          const job = (yield* snapshot).jobs.find((j) => j.jobid === id)
+          return job === undefined ? errorResponse(404, `unknown job: ${shown(id)}`) : jsonResponse(200, job)
+        })
+      }
+    ],
+    ["/server/config", { GET: Effect.map(engine.config, (c) => jsonResponse(200, redactSecrets(c))) }],
+    ["/server/status", { GET: Effect.map(snapshot, (s) => jsonResponse(200, s.status)) }],
+    ["/server/queues", { GET: Effect.map(snapshot, (s) => jsonResponse(200, s.queues)) }],
+    [
+      "/server/auto",
+      {
+        PUT: Effect.as(engine.setAuto(true), success),
+        DELETE: Effect.as(engine.setAuto(false), success)
+      }
+    ],
+    ["/resource", { GET: Effect.map(snapshot, (s) => jsonResponse(200, s.resources.map(redactSecrets))) }],
+    [
+      "/resource/:name",
+      {
+        GET: Effect.gen(function* () {
+          const name = yield* pathParam("name")
+          const res = (yield* snapshot).resources.find((r) => r.name === name)
+          return res === undefined ? errorResponse(404, `unknown resource: ${shown(name)}`) : jsonResponse(200, redactSecrets(res))
+        }),
+        PUT: Effect.gen(function* () {
+          const name = yield* pathParam("name")
+          const num = intParam(yield* searchParams, "num")
+          if (num instanceof BadParameter) return errorResponse(400, num.message)
+          return yield* fromAction(engine.launch(name, num ?? 1))
+        })
+      }
+    ],
+    [
+      "/resource/:name/:action",
+      {
+        PUT: Effect.gen(function* () {
+          const name = yield* pathParam("name")
+          const action = yield* pathParam("action")
+          switch (action) {
+            case "freeze":
+              return yield* fromAction(engine.freeze(name))
+            case "restore":
+              return yield* fromAction(engine.restore(name))
+            case "drain":
+              return yield* fromAction(engine.drain(name))
+            default:
+              return errorResponse(
+                404,
+                `unsupported resource action ${shown(action)}: expected one of ${RESOURCE_ACTIONS.join(", ")}`
+              )
+          }
+        })
+      }
+    ],
+    [
+      "/metrics",
+      {
+        GET: Effect.map(snapshot, (s) =>
+          HttpServerResponse.text(renderMetrics(s, { cycleHistogram: options.cycleHistogram }), {
+            contentType: METRICS_CONTENT_TYPE,
+            headers: COMMON_HEADERS
+          })
+        )
+      }
+    ],
+    [
+      "/dashboard",
+      {
+        GET: Effect.succeed(
+          HttpServerResponse.text(dashboardHtml.html, {
+            contentType: "text/html; charset=utf-8",
+            headers: {
+              ...COMMON_HEADERS,
+              "content-security-policy": dashboardHtml.contentSecurityPolicy,
+              "x-frame-options": "DENY",
+              "referrer-policy": "no-referrer"
+            }
+          })
+        )
+      }
+    ]
+  ]
+
+  /** Pages that carry no engine data and so stay open with tokenForReads (the dashboard must load to ask for the token). */
+  const openPages = new Set(["/", "/dashboard"])
+
+  const dispatch = (methods: Partial<Record<Method, Handler>>): Handler =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (req) => {
+      const method = req.method === "HEAD" ? "GET" : req.method
+      const handler = methods[method as Method]
+      if (handler !== undefined) return handler
+      const allowed = Object.keys(methods)
+      if (allowed.includes("GET")) allowed.push("HEAD")
+      return Effect.succeed(
+        errorResponse(405, `method ${req.method} not allowed on ${shown(pathOf(req.url))}: use ${allowed.join(", ")}`, {
+          allow: allowed.join(", ")
+        })
+      )
+    })
+
+  const router = routes.reduce(
+    (r, [path, methods]) => HttpRouter.all(r, path as HttpRouter.PathInput, dispatch(methods)),
+    HttpRouter.empty as HttpRouter.HttpRouter<never, never>
+  )
+  const routed = Effect.runSync(
+    HttpRouter.toHttpApp(router).pipe(
+      // Hostnames may be up to 253 characters; the URL length limit bounds the rest.
+      HttpRouter.withRouterConfig({ maxParamLength: 1024, ignoreTrailingSlash: true })
+    )
+  )
+
+  const app: HttpApp.Default = Effect.gen(function* () {
+    const req = yield* HttpServerRequest.HttpServerRequest
+    if (req.url.length > maxUrl) {
+      return errorResponse(414, `request target too long: ${req.url.length} characters, at most ${maxUrl} accepted`)
+    }
+    const length = req.headers["content-length"]
+    if (length !== undefined && (!/^[0-9]+$/.test(length) || Number(length) > maxBody)) {
+      return errorResponse(413, `request body too large: Content-Length ${shown(length)}, at most ${maxBody} bytes accepted`)
+    }
+    if (checkToken !== null) {
+      const isRead = req.method === "GET" || req.method === "HEAD"
+      const needsToken = isRead ? options.tokenForReads && !openPages.has(pathOf(req.url)) : true
+      if (needsToken && !checkToken(req.headers["authorization"])) {
+        return errorResponse(
+          401,
+          req.headers["authorization"] === undefined
+            ? "authentication required: send the header \"Authorization: Bearer <token>\""
+            : "invalid token in the Authorization header",
+          { "www-authenticate": 'Bearer realm="dyncluster"' }
+        )
+      }
+    }
+    // find-my-way ends a path at ";" (for ";jsessionid"); ids here may contain it, so hand it over encoded.
+    const q = req.url.indexOf("?")
+    const path = q === -1 ? req.url : req.url.slice(0, q)
+    if (!path.includes(";")) return yield* routed
+    const url = path.replace(/;/g, "%3B") + (q === -1 ? "" : req.url.slice(q))
+    return yield* Effect.provideService(routed, HttpServerRequest.HttpServerRequest, req.modify({ url }))
+  }).pipe(
+    Effect.catchTag("RouteNotFound", (e) =>
+      Effect.succeed(errorResponse(404, `no such endpoint: ${e.request.method} ${shown(pathOf(e.request.url))}`))
+    ),
+    Effect.catchAllCause((cause) =>
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (req) =>
+        Effect.logError(`${req.method} ${pathOf(req.url)} failed`, cause).pipe(
+          Effect.as(
+            errorResponse(
+              500,
+              Cause.isInterruptedOnly(cause)
+                ? "request interrupted"
+                : `internal error while handling ${req.method} ${shown(pathOf(req.url))}`
+            )
+          )
+        )
+      )
+    )
+  )
+  return app
+}
+
+const pathOf = (url: string): string => {
+  const q = url.indexOf("?")
+  return q === -1 ? url : url.slice(0, q)
+}
+
+/** Endpoints listed by GET / (for people exploring with curl). */
+export const ENDPOINTS: ReadonlyArray<string> = [
+  "GET /workernode[?state=N]",
+  "GET /workernode/<hostname>",
+  "PUT /workernode/<hostname>/<hold|unhold|vacate>",
+  "DELETE /workernode/<hostname>",
+  "GET /job",
+  "GET /job/<id>",
+  "GET /server/config",
+  "GET /server/status",
+  "GET /server/queues",
+  "PUT /server/auto",
+  "DELETE /server/auto",
+  "GET /resource",
+  "GET /resource/<name>",
+  "PUT /resource/<name>[?num=N]",
+  "PUT /resource/<name>/<freeze|restore|drain>",
+  "GET /metrics",
+  "GET /dashboard"
+]
+
+// ---------------------------------------------------------------- serving
+
+export interface ListenOptions {
+  readonly host: string
+  /** 0 = an ephemeral port (read it back from HttpServer's address). */
+  readonly port: number
+}
+
+/** Requests Node cannot parse never reach the app; answer them in JSON too (Node's default has no body). */
+const onClientError = (err: NodeJS.ErrnoException, socket: import("node:stream").Duplex) => {
+  if (err.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const [status, message] =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "request headers too large"]
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "request not received in time"]
+        : [400, "malformed HTTP request"]
+  const body = JSON.stringify({ error: message }) + "\n"
+  socket.end(
+    `HTTP/1.1 ${status} ${Http.STATUS_CODES[status]}\r\n` +
+      "Content-Type: application/json\r\n" +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      "Connection: close\r\n\r\n" +
+      body
+  )
+}
+
+const makeNodeServer = () => {
+  const server = Http.createServer({
+    // Lets URLs longer than maxUrlLength reach the app (and get a JSON 414) instead of Node's bare 431.
+    maxHeaderSize: 32 * 1024,
+    requestTimeout: 30_000,
+    headersTimeout: 10_000
+  })
+  server.on("clientError", onClientError)
+  return server
+}
+
+/**
+ * Serves the app with Node's HTTP server for as long as the layer lives. The
+ * layer also provides HttpServer, whose `address` tells the bound port.
+ */
+export const serveHttp = (app: HttpApp.Default, options: ListenOptions): Layer.Layer<HttpServer.HttpServer, ServeError> =>
+  HttpServer.serve(app).pipe(
+    Layer.provideMerge(NodeHttpServer.layer(makeNodeServer, { host: options.host, port: options.port }))
+  )
+
+/** Starts serving within the current scope and returns the URL it listens on (e.g. "http://127.0.0.1:8001"). */
+export const listenHttp = (
+  app: HttpApp.Default,
+  options: ListenOptions
+): Effect.Effect<{ readonly url: string; readonly port: number }, ServeError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const ctx = yield* Layer.build(serveHttp(app, options))
+    const server = yield* Effect.provide(HttpServer.HttpServer, ctx)
+    const address = server.address
+    if (address._tag !== "TcpAddress") return { url: `unix:${address.path}`, port: 0 }
+    const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
+    return { url: `http://${host}:${address.port}`, port: address.port }
+  })
