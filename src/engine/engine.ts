@@ -1,0 +1,955 @@
+/**
+ * The scaling engine of SPEC §3 and the operator actions of SPEC §5, written
+ * once against the Cluster/Cloud/Checker/Hooks services. One `step` looks at
+ * the world as last observed and decides; slow calls go out as tasks whose
+ * results are applied at a later step. Time comes only from Effect's Clock.
+ */
+import { Clock, Effect } from "effect"
+import type { AllocResource } from "../model/allocator.ts"
+import { engineSettings, redactSecrets, type ConfigFile, type EngineSettings } from "../model/config.ts"
+import {
+  InstanceState,
+  NodeState,
+  NodeStateNames,
+  ResourceFlag,
+  hasJobs,
+  jobList,
+  type CloudResourceView,
+  type Instance,
+  type Job,
+  type Reservation,
+  type WorkerNode
+} from "../model/types.ts"
+import { ActionError, type EngineApi, type Snapshot } from "./api.ts"
+import { getPolicy, policyNames, type Policy, type PolicyDecision } from "./policy.ts"
+import {
+  Checker,
+  Cloud,
+  Cluster,
+  Hooks,
+  type ClusterView,
+  type NewNode
+} from "./services.ts"
+import type { Apply, TaskRunner } from "./tasks.ts"
+
+export type EngineEnv = Cluster | Cloud | Checker | Hooks
+
+export type LogLevel = "error" | "warn" | "info" | "debug"
+export interface EngineLogEvent {
+  readonly t: number
+  readonly level: LogLevel
+  readonly msg: string
+  readonly [k: string]: unknown
+}
+
+export interface EngineOptions {
+  readonly config: ConfigFile
+  readonly tasks: TaskRunner
+  readonly log?: (e: EngineLogEvent) => void
+  /** Overrides dynamic-cluster.policy. */
+  readonly policy?: string
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+export type NodeRec = Mutable<WorkerNode> & { instance: Instance }
+
+type Mode = "normal" | "frozen" | "draining"
+
+export interface ResState {
+  readonly name: string
+  readonly type: string
+  readonly priority: number
+  readonly cfgMin: number
+  readonly cfgMax: number
+  min: number
+  max: number
+  mode: Mode
+  readonly reservation: Reservation
+  coresPerNode: number
+  readonly config: Record<string, unknown>
+  /** Boots asked for whose answer has not been applied. */
+  inflight: number
+  /** Until when (seconds) this resource is not booted from after failures. */
+  backoffUntil: number
+  failures: number
+  /** Its instances were listed and adopted (start-up recovery done). */
+  recovered: boolean
+}
+
+const BACKOFF_BASE = 30
+const BACKOFF_CAP = 600
+
+export interface Engine {
+  /** One pass of the loop at the Clock's current time. Never fails. */
+  readonly step: Effect.Effect<void, never, EngineEnv>
+  /** When (seconds since the epoch) the engine next has something due, without outside events. */
+  readonly nextWake: () => number
+  readonly api: EngineApi
+  readonly settings: EngineSettings
+  readonly policy: Policy
+  /** The last policy decision (for `plan` and the dashboard). */
+  readonly lastDecision: () => PolicyDecision | null
+}
+
+export class UnknownPolicyError extends Error {
+  constructor(readonly policy: string) {
+    super(`unknown policy "${policy}" (known: ${policyNames().join(", ")})`)
+  }
+}
+
+const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => ms / 1000)
+
+export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, EngineEnv> =>
+  Effect.gen(function* () {
+    const settings = engineSettings(opts.config)
+    const policyName = opts.policy ?? settings.policy
+    const policy = getPolicy(policyName)
+    if (policy === undefined) return yield* Effect.die(new UnknownPolicyError(policyName))
+    const ctx = yield* Effect.context<EngineEnv>()
+    const tasks = opts.tasks
+    const mutex = yield* Effect.makeSemaphore(1)
+
+    // ------------------------------------------------------------ state
+    const nodes = new Map<string, NodeRec>() // cloud nodes by instance uuid
+    let physical: Array<WorkerNode> = []
+    let queued: ReadonlyArray<Job> = []
+    let autoMode = settings.autoMode
+    let viewFresh = false
+    let clusterStatus: Record<string, boolean> = {}
+    let lastClusterPoll = -Infinity
+    let lastProvision = -Infinity
+    let lastDecision: PolicyDecision | null = null
+    let currentNow = 0
+    const counters = { boots: {} as Record<string, number>, boot_failures: {} as Record<string, number>, destroys: {} as Record<string, number>, cycles: 0 }
+    const resources = new Map<string, ResState>()
+    for (const [name, rc] of Object.entries(opts.config.cloud)) {
+      resources.set(name, {
+        name,
+        type: rc.type,
+        priority: rc.priority,
+        cfgMin: rc.quantity.min,
+        cfgMax: rc.quantity.max,
+        min: rc.quantity.min,
+        max: rc.quantity.max,
+        mode: "normal",
+        reservation: rc.reservation,
+        coresPerNode: 0,
+        config: rc.config,
+        inflight: 0,
+        backoffUntil: 0,
+        failures: 0,
+        recovered: false
+      })
+      counters.boots[name] = 0
+      counters.boot_failures[name] = 0
+      counters.destroys[name] = 0
+    }
+
+    const log = (level: LogLevel, msg: string, fields: Record<string, unknown> = {}) => {
+      opts.log?.({ t: currentNow, level, msg, ...fields })
+    }
+
+    const run = <A>(eff: Effect.Effect<A, never, EngineEnv>): Effect.Effect<A> => Effect.provide(eff, ctx)
+
+    // ------------------------------------------------------------ helpers
+    const setState = (n: NodeRec, s: NodeState, now: number) => {
+      if (n.state !== s) {
+        n.state = s
+        n.state_start_time = now
+      }
+    }
+    const nodesOf = (res: string): Array<NodeRec> => {
+      const out: Array<NodeRec> = []
+      for (const n of nodes.values()) if (n.instance.cloud_resource === res) out.push(n)
+      return out
+    }
+    const usable = (res: string): number => {
+      let c = 0
+      for (const n of nodes.values())
+        if (n.instance.cloud_resource === res && (n.state === NodeState.Idle || n.state === NodeState.Busy)) c++
+      return c
+    }
+    const findByHost = (hostname: string): NodeRec | undefined => {
+      for (const n of nodes.values()) if (n.hostname === hostname) return n
+      return undefined
+    }
+    const newNodeOf = (n: NodeRec): NewNode => {
+      const r = resources.get(n.instance.cloud_resource)
+      return {
+        hostname: n.hostname,
+        ip: n.instance.ip,
+        cores: n.instance.vcpu_number || n.num_proc,
+        resource: n.instance.cloud_resource,
+        reservation: r?.reservation ?? { queue: null, account: null, property: null },
+        instanceName: n.instance.instance_name
+      }
+    }
+    const hookArgs = (n: NodeRec): Array<string> => [
+      n.hostname,
+      n.instance.ip ?? "",
+      n.instance.instance_name ?? "",
+      n.instance.cloud_resource
+    ]
+    const due = (inst: Instance, now: number) => now - inst.last_update_time >= settings.cloudPollerInterval
+
+    /** Submit a task for a node; the node is `tasked` until its result is applied. */
+    const nodeTask = (n: NodeRec, label: string, task: Effect.Effect<(n: NodeRec, now: number) => void, never, EngineEnv>) => {
+      const uuid = n.instance.uuid!
+      n.instance = { ...n.instance, tasked: true }
+      return tasks.submit(
+        `${label} ${n.hostname}`,
+        run(task).pipe(
+          Effect.map(
+            (f): Apply =>
+              (now) => {
+                const cur = nodes.get(uuid)
+                if (cur === undefined) return
+                cur.instance = { ...cur.instance, tasked: false }
+                f(cur, now)
+              }
+          )
+        )
+      )
+    }
+
+    const forget = (n: NodeRec, why: string) => {
+      nodes.delete(n.instance.uuid!)
+      log("info", `forgetting ${n.hostname}: ${why}`, { host: n.hostname, instance: n.instance.instance_name })
+    }
+
+    const toDeleting = (n: NodeRec, now: number, why: string) => {
+      log("info", `${n.hostname} → Deleting: ${why}`, { host: n.hostname })
+      setState(n, NodeState.Deleting, now)
+    }
+
+    const backoff = (r: ResState, now: number, retryAfter?: number) => {
+      r.failures++
+      const d = Math.min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (r.failures - 1))
+      r.backoffUntil = now + Math.max(d, retryAfter ?? 0)
+    }
+
+    // ------------------------------------------------------------ tasks
+
+    const bootTask = (r: ResState, reason: string) => {
+      r.inflight++
+      return tasks.submit(
+        `boot ${r.name}`,
+        run(
+          Effect.flatMap(Cloud, (cloud) => cloud.boot(r.name)).pipe(
+            Effect.map(
+              (inst): Apply =>
+                (now) => {
+                  r.inflight--
+                  r.failures = 0
+                  r.backoffUntil = 0
+                  counters.boots[r.name]++
+                  const uuid = inst.uuid ?? inst.instance_name ?? `unknown-${now}`
+                  const rec: NodeRec = {
+                    hostname: inst.instance_name ?? uuid,
+                    type: r.type,
+                    state: NodeState.Starting,
+                    jobs: null,
+                    num_proc: inst.vcpu_number || r.coresPerNode,
+                    time_in_current_state: 0,
+                    state_start_time: now,
+                    instance: { ...inst, uuid, tasked: false, last_update_time: now, last_task_result: 0 },
+                    extra_attributes: null
+                  }
+                  nodes.set(uuid, rec)
+                  log("info", `booted ${rec.hostname} in ${r.name} (${reason})`, { resource: r.name, instance: inst.instance_name })
+                }
+            ),
+            Effect.catchAll((e) =>
+              Effect.succeed<Apply>((now) => {
+                r.inflight--
+                counters.boot_failures[r.name]++
+                backoff(r, now, e.retryAfter)
+                log("warn", `boot in ${r.name} failed (${e.kind}): ${e.message}; backing off until +${Math.round(r.backoffUntil - now)}s`, {
+                  resource: r.name,
+                  kind: e.kind
+                })
+              })
+            )
+          )
+        )
+      )
+    }
+
+    const refreshTask = (n: NodeRec) =>
+      nodeTask(
+        n,
+        "refresh",
+        Effect.gen(function* () {
+          const cloud = yield* Cloud
+          const before = n.instance
+          const r = yield* Effect.either(cloud.refresh(before))
+          if (r._tag === "Left") {
+            const err = r.left
+            return (cur: NodeRec, now: number) => {
+              cur.instance = { ...cur.instance, last_update_time: now, last_task_result: 1 }
+              log("warn", `refresh of ${cur.hostname} failed: ${err.message}`, { host: cur.hostname })
+            }
+          }
+          let inst = r.right
+          // The cloud only knows Active; Ready is our checker's word and stays.
+          if (before.state === InstanceState.Ready && inst.state === InstanceState.Active) inst = { ...inst, state: InstanceState.Ready }
+          const becameActive =
+            n.state === NodeState.Starting &&
+            before.state < InstanceState.Active &&
+            (inst.state === InstanceState.Active || inst.state === InstanceState.Ready)
+          if (becameActive) {
+            const host = inst.dns_name ?? inst.instance_name ?? n.hostname
+            const nn: NewNode = { ...newNodeOf(n), hostname: host, ip: inst.ip, cores: inst.vcpu_number || n.num_proc }
+            const hooks = yield* Hooks
+            yield* hooks.run("post_vm_provision_command", [host, inst.ip ?? "", inst.instance_name ?? "", inst.cloud_resource])
+            const cluster = yield* Cluster
+            const act = yield* Effect.either(cluster.instanceActive(nn))
+            if (act._tag === "Left") yield* Effect.sync(() => log("warn", `instance-active hook for ${host} failed: ${act.left.message}`))
+          }
+          return (cur: NodeRec, now: number) => {
+            cur.instance = { ...inst, uuid: cur.instance.uuid, tasked: false, last_update_time: now, last_task_result: 0 }
+            if (cur.state === NodeState.Starting && (inst.state === InstanceState.Active || inst.state === InstanceState.Ready)) {
+              cur.hostname = inst.dns_name ?? inst.instance_name ?? cur.hostname
+              if (inst.vcpu_number > 0) cur.num_proc = inst.vcpu_number
+            }
+          }
+        })
+      )
+
+    /** Configuration check; on Ready a Starting node joins the cluster. */
+    const checkTask = (n: NodeRec) =>
+      nodeTask(
+        n,
+        "check",
+        Effect.gen(function* () {
+          const checker = yield* Checker
+          const ok = yield* Effect.either(checker.check(n.instance))
+          if (ok._tag === "Left" || !ok.right) {
+            const msg = ok._tag === "Left" ? ok.left.message : null
+            return (cur: NodeRec, now: number) => {
+              cur.instance = { ...cur.instance, last_update_time: now, last_task_result: msg === null ? 0 : 1 }
+              if (msg !== null) log("debug", `check of ${cur.hostname} failed: ${msg}`)
+            }
+          }
+          if (n.state !== NodeState.Starting) {
+            return (cur: NodeRec, now: number) => {
+              cur.instance = { ...cur.instance, state: InstanceState.Ready, last_update_time: now, last_task_result: 0 }
+            }
+          }
+          const cluster = yield* Cluster
+          const hooks = yield* Hooks
+          const nn = newNodeOf(n)
+          const added = yield* Effect.either(cluster.addNode(nn))
+          if (added._tag === "Right") {
+            yield* hooks.run("post_add_node_command", [nn.hostname, nn.ip ?? ""])
+            return (cur: NodeRec, now: number) => {
+              cur.instance = { ...cur.instance, state: InstanceState.Ready, last_update_time: now, last_task_result: 0 }
+              if (cur.state === NodeState.Starting) setState(cur, NodeState.Idle, now)
+              log("info", `${cur.hostname} is ready and joined the cluster`, { host: cur.hostname })
+            }
+          }
+          // Adding failed: take it out again and destroy it.
+          yield* Effect.either(cluster.removeNode(nn.hostname, nn.reservation))
+          const err = added.left
+          return (cur: NodeRec, now: number) => {
+            cur.instance = { ...cur.instance, state: InstanceState.Ready, last_update_time: now, last_task_result: 1 }
+            toDeleting(cur, now, `adding it to the cluster failed: ${err.message}`)
+          }
+        })
+      )
+
+    const destroyTask = (n: NodeRec) =>
+      nodeTask(
+        n,
+        "destroy",
+        Effect.gen(function* () {
+          const cloud = yield* Cloud
+          const r = yield* Effect.either(cloud.destroy(n.instance))
+          return (cur: NodeRec, now: number) => {
+            if (r._tag === "Left") {
+              cur.instance = { ...cur.instance, last_update_time: now, last_task_result: 1 }
+              log("warn", `destroy of ${cur.hostname} failed: ${r.left.message}`, { host: cur.hostname })
+            } else {
+              counters.destroys[cur.instance.cloud_resource] = (counters.destroys[cur.instance.cloud_resource] ?? 0) + 1
+              cur.instance = { ...cur.instance, state: InstanceState.Deleting, last_update_time: now, last_task_result: 0 }
+            }
+          }
+        })
+      )
+
+    /** Hold in the cluster (engine decided or operator asked). */
+    const holdTask = (n: NodeRec, now: number, why: string) => {
+      setState(n, NodeState.Holding, now)
+      log("info", `holding ${n.hostname}: ${why}`, { host: n.hostname })
+      return nodeTask(
+        n,
+        "hold",
+        Effect.gen(function* () {
+          const cluster = yield* Cluster
+          const r = yield* Effect.either(cluster.holdNode(n.hostname))
+          return (cur: NodeRec) => {
+            if (r._tag === "Left") log("warn", `hold of ${cur.hostname} failed: ${r.left.message}`, { host: cur.hostname })
+          }
+        })
+      )
+    }
+
+    /** Remove from the cluster, run post_remove_node_command, then go Deleting (or as `after` says). */
+    const removeTask = (n: NodeRec, why: string, after: "delete" | "error-timeout") => {
+      const hasJ = hasJobs(n)
+      return nodeTask(
+        n,
+        "remove",
+        Effect.gen(function* () {
+          const cluster = yield* Cluster
+          const hooks = yield* Hooks
+          const nn = newNodeOf(n)
+          const r = yield* Effect.either(cluster.removeNode(n.hostname, nn.reservation))
+          if (r._tag === "Right") yield* hooks.run("post_remove_node_command", [nn.hostname, nn.ip ?? ""])
+          return (cur: NodeRec, now: number) => {
+            if (r._tag === "Left") {
+              if (after === "error-timeout") toDeleting(cur, now, `${why}; removal from the cluster failed (${r.left.message})`)
+              else log("warn", `removing ${cur.hostname} from the cluster failed: ${r.left.message}`, { host: cur.hostname })
+              return
+            }
+            if (after === "error-timeout" && hasJ) {
+              log("error", `${cur.hostname} is in Error with jobs (${cur.jobs}); an administrator must act`, { host: cur.hostname })
+              cur.jobs = cur.jobs // keep, the view will tell
+              return
+            }
+            toDeleting(cur, now, why)
+          }
+        })
+      )
+    }
+
+    // ------------------------------------------------------------ view
+
+    const applyView = (view: ClusterView, now: number) => {
+      const byHost = new Map(view.nodes.map((cn) => [cn.hostname, cn]))
+      const seen = new Set<string>()
+      for (const n of nodes.values()) {
+        const cn = byHost.get(n.hostname)
+        if (cn !== undefined) seen.add(n.hostname)
+        if (n.state === NodeState.Deleting) continue
+        if (n.state === NodeState.Starting && n.instance.state !== InstanceState.Ready) continue
+        if (cn === undefined) {
+          if (n.state === NodeState.Starting) continue
+          if (n.state !== NodeState.Error) log("warn", `${n.hostname} is no longer in the cluster`, { host: n.hostname })
+          setState(n, NodeState.Error, now)
+          continue
+        }
+        // The batch system says Starting while the node is still joining.
+        const s = cn.state === NodeState.Starting ? (n.state === NodeState.Starting ? NodeState.Starting : NodeState.Idle) : cn.state
+        setState(n, s, now)
+        n.jobs = cn.jobs
+        if (cn.num_proc > 0) n.num_proc = cn.num_proc
+        n.extra_attributes = cn.extra_attributes
+      }
+      const phys: Array<WorkerNode> = []
+      const prev = new Map(physical.map((p) => [p.hostname, p]))
+      for (const cn of view.nodes) {
+        if (seen.has(cn.hostname)) continue
+        const old = prev.get(cn.hostname)
+        phys.push({
+          hostname: cn.hostname,
+          type: "physical",
+          state: cn.state,
+          jobs: cn.jobs,
+          num_proc: cn.num_proc,
+          time_in_current_state: 0,
+          state_start_time: old !== undefined && old.state === cn.state ? old.state_start_time : now,
+          instance: null,
+          extra_attributes: cn.extra_attributes
+        })
+      }
+      physical = phys
+      queued = view.jobs
+    }
+
+    const refreshView = Effect.gen(function* () {
+      const cluster = yield* Cluster
+      const now = currentNow
+      lastClusterPoll = now
+      const r = yield* Effect.either(cluster.query)
+      clusterStatus = yield* cluster.status
+      if (r._tag === "Left") {
+        if (viewFresh) log("error", `cannot query the batch system (${r.left.op}): ${r.left.message}; keeping the last view`)
+        viewFresh = false
+        return
+      }
+      viewFresh = true
+      applyView(r.right, now)
+    })
+
+    // ------------------------------------------------------------ recovery
+
+    /** Start-up recovery for the resources not yet recovered: adopt or destroy every instance with their prefix. */
+    const recover = Effect.gen(function* () {
+      const cloud = yield* Cloud
+      const now = currentNow
+      for (const r of resources.values()) {
+        if (r.recovered) continue
+        if (r.coresPerNode <= 0) {
+          const c = yield* Effect.either(cloud.coresPerNode(r.name))
+          if (c._tag === "Right") r.coresPerNode = c.right
+          else log("warn", `cannot look up the cores per node of ${r.name}: ${c.left.message}`, { resource: r.name })
+        }
+        const listed = yield* Effect.either(cloud.list(r.name))
+        if (listed._tag === "Left") {
+          log("warn", `cannot list the instances of ${r.name}: ${listed.left.message}; will retry`, { resource: r.name })
+          continue
+        }
+        if (!viewFresh) continue // need the cluster view to know which instances are nodes
+        r.recovered = true
+        const hosts = new Map<string, { state: NodeState; jobs: string | null; num_proc: number }>()
+        for (const p of physical) hosts.set(p.hostname, p)
+        for (const inst0 of listed.right) {
+          const uuid = inst0.uuid ?? inst0.instance_name
+          if (uuid === null || nodes.has(uuid)) continue
+          const inst: Instance = { ...inst0, uuid, tasked: false, last_update_time: now }
+          const host = inst.dns_name ?? inst.instance_name ?? uuid
+          const inCluster = hosts.get(host)
+          const rec: NodeRec = {
+            hostname: host,
+            type: r.type,
+            state: NodeState.Starting,
+            jobs: null,
+            num_proc: inst.vcpu_number || r.coresPerNode,
+            time_in_current_state: 0,
+            state_start_time: now,
+            instance: inst,
+            extra_attributes: null
+          }
+          const active = inst.state === InstanceState.Active || inst.state === InstanceState.Ready
+          if (active && inCluster !== undefined) {
+            rec.state = inCluster.state === NodeState.Starting ? NodeState.Idle : inCluster.state
+            rec.jobs = inCluster.jobs
+            if (inCluster.num_proc > 0) rec.num_proc = inCluster.num_proc
+            if (rec.state === NodeState.Idle || rec.state === NodeState.Busy) rec.instance = { ...inst, state: InstanceState.Ready }
+            nodes.set(uuid, rec)
+            physical = physical.filter((p) => p.hostname !== host)
+            log("info", `adopted ${host} (${NodeStateNames[rec.state]}) in ${r.name}`, { host, resource: r.name })
+            if (r.reservation.queue !== null || r.reservation.account !== null || r.reservation.property !== null) {
+              const cluster = yield* Cluster
+              const fixed = yield* Effect.either(cluster.checkReservation(host, r.reservation))
+              if (fixed._tag === "Left") log("warn", `reservation check of ${host} failed: ${fixed.left.message}`, { host })
+            }
+          } else if (inst.state === InstanceState.Pending || inst.state === InstanceState.Starting) {
+            rec.hostname = inst.instance_name ?? uuid
+            nodes.set(uuid, rec)
+            log("info", `adopted starting instance ${rec.hostname} in ${r.name}`, { resource: r.name })
+          } else if (active && now - inst.creation_time < settings.maxLaunchTime) {
+            // Improve (SPEC §3): a young Active instance may still be joining.
+            rec.instance = { ...inst, state: InstanceState.Active }
+            rec.state_start_time = inst.creation_time
+            nodes.set(uuid, rec)
+            log("info", `adopted young active instance ${host} as Starting in ${r.name}`, { resource: r.name })
+          } else if (inst.state === InstanceState.Inexistent) {
+            continue
+          } else {
+            rec.state = NodeState.Deleting
+            rec.hostname = host
+            nodes.set(uuid, rec)
+            log("info", `instance ${inst.instance_name} of ${r.name} is not in the cluster: destroying it`, { resource: r.name })
+          }
+        }
+      }
+    })
+
+    // ------------------------------------------------------------ per-node pass
+
+    const actOnNode = (n: NodeRec, now: number): Effect.Effect<void> => {
+      const inst = n.instance
+      const r = resources.get(inst.cloud_resource)
+      const draining = r !== undefined && r.mode === "draining"
+      const inState = now - n.state_start_time
+      switch (n.state) {
+        case NodeState.Starting: {
+          if (inst.state === InstanceState.Inexistent) {
+            forget(n, "its instance is gone")
+            return run(Effect.flatMap(Hooks, (h) => h.run("post_vm_destroy_command", hookArgs(n))))
+          }
+          if (inst.state === InstanceState.Error) {
+            toDeleting(n, now, "its instance is in Error")
+            return destroyTask(n)
+          }
+          if (inState > settings.maxLaunchTime) {
+            toDeleting(n, now, `still starting after ${Math.round(inState)}s (max_launch_time ${settings.maxLaunchTime}s)`)
+            return destroyTask(n)
+          }
+          if (!due(inst, now)) return Effect.void
+          if (inst.state === InstanceState.Pending || inst.state === InstanceState.Starting || inst.state === InstanceState.Unknown)
+            return refreshTask(n)
+          if (inst.state === InstanceState.Active || inst.state === InstanceState.Ready) return checkTask(n)
+          return Effect.void
+        }
+        case NodeState.Idle: {
+          if (inst.state === InstanceState.Active && due(inst, now)) return checkTask(n)
+          if (draining) return holdTask(n, now, `resource ${inst.cloud_resource} is draining`)
+          if (autoMode && viewFresh && r !== undefined && inState > settings.maxIdleTime && usable(r.name) > r.min)
+            return holdTask(n, now, `idle for ${Math.round(inState)}s (max_idle_time ${settings.maxIdleTime}s)`)
+          return Effect.void
+        }
+        case NodeState.Busy: {
+          if (inst.state === InstanceState.Active && due(inst, now)) return checkTask(n)
+          if (draining) return holdTask(n, now, `resource ${inst.cloud_resource} is draining`)
+          return Effect.void
+        }
+        case NodeState.Holding:
+          return Effect.void
+        case NodeState.Held: {
+          if (!viewFresh || hasJobs(n) || r === undefined) return Effect.void
+          if ((autoMode || draining) && usable(r.name) + 1 > r.min)
+            return removeTask(n, draining ? `resource ${r.name} is draining` : "held with no jobs", "delete")
+          return Effect.void
+        }
+        case NodeState.Error: {
+          if (inst.state === InstanceState.Inexistent) {
+            return nodeTask(
+              n,
+              "cleanup",
+              Effect.gen(function* () {
+                const cluster = yield* Cluster
+                const hooks = yield* Hooks
+                const jobs = jobList(n.jobs)
+                if (jobs.length > 0) yield* Effect.either(cluster.vacateNode(n.hostname, jobs))
+                yield* Effect.either(cluster.removeNode(n.hostname, newNodeOf(n).reservation))
+                yield* hooks.run("post_vm_destroy_command", hookArgs(n))
+                return (cur: NodeRec) => forget(cur, "its instance is gone")
+              })
+            )
+          }
+          if (autoMode && viewFresh && inState > settings.maxDownTime)
+            return removeTask(n, `in Error for ${Math.round(inState)}s (max_down_time ${settings.maxDownTime}s)`, "error-timeout")
+          if (due(inst, now)) return refreshTask(n)
+          return Effect.void
+        }
+        case NodeState.Deleting: {
+          if (inst.state === InstanceState.Inexistent) {
+            forget(n, "destroyed")
+            return run(Effect.flatMap(Hooks, (h) => h.run("post_vm_destroy_command", hookArgs(n))))
+          }
+          if (inst.state !== InstanceState.Deleting) {
+            if (inst.last_task_result !== 1 || due(inst, now)) return destroyTask(n)
+            return Effect.void
+          }
+          if (due(inst, now)) return refreshTask(n)
+          return Effect.void
+        }
+        default:
+          return Effect.void
+      }
+    }
+
+    // ------------------------------------------------------------ min and provisioning
+
+    const allocResources = (now: number): Array<AllocResource> => {
+      const out: Array<AllocResource> = []
+      for (const r of resources.values()) {
+        if (!r.recovered || r.backoffUntil > now) continue
+        out.push({
+          name: r.name,
+          priority: r.priority,
+          min: r.min,
+          max: r.max,
+          current: nodesOf(r.name).length + r.inflight,
+          coresPerNode: r.coresPerNode,
+          reservation: r.reservation,
+          flag: flagOf(r)
+        })
+      }
+      return out
+    }
+
+    const enforceMin = (now: number) =>
+      Effect.forEach(
+        resources.values(),
+        (r) => {
+          if (!autoMode || !r.recovered || r.backoffUntil > now || r.mode === "draining") return Effect.void
+          const mine = nodesOf(r.name)
+          if (r.inflight > 0 || mine.some((n) => n.state === NodeState.Starting)) return Effect.void
+          const live = mine.filter((n) => n.state !== NodeState.Deleting).length
+          const n = Math.min(r.min - live, r.max - mine.length - r.inflight)
+          if (n <= 0) return Effect.void
+          log("info", `${r.name} has ${live} node(s), below min ${r.min}: starting ${n}`, { resource: r.name })
+          return Effect.forEach(Array.from({ length: n }), () => bootTask(r, "min"), { discard: true })
+        },
+        { discard: true }
+      )
+
+    const provision = (now: number) =>
+      Effect.suspend(() => {
+        lastProvision = now
+        const inflight = new Map([...resources.values()].map((r) => [r.name, r.inflight]))
+        const decision = policy.decide({
+          now,
+          jobs: queued,
+          resources: allocResources(now),
+          nodes: [...physical, ...nodes.values()],
+          inflight
+        })
+        lastDecision = decision
+        return Effect.forEach(
+          decision.provision,
+          ([name, count]) => {
+            const r = resources.get(name)
+            if (r === undefined || count <= 0) return Effect.void
+            // Never above max, whatever a policy proposes (SPEC §6.1).
+            const room = r.max - nodesOf(name).length - r.inflight
+            const k = Math.min(count, room)
+            if (k <= 0) return Effect.void
+            log("info", `provisioning ${k} node(s) in ${name} for queued jobs`, { resource: name, jobs: decision.jobsFor.get(name)?.slice(0, 20) })
+            return Effect.forEach(Array.from({ length: k }), () => bootTask(r, "queued jobs"), { discard: true })
+          },
+          { discard: true }
+        )
+      })
+
+    // ------------------------------------------------------------ the step
+
+    const applyResults = () => {
+      for (const apply of tasks.drain()) apply(currentNow)
+    }
+
+    const stepUnlocked = Effect.gen(function* () {
+      currentNow = yield* nowSeconds
+      const now = currentNow
+      counters.cycles++
+      applyResults()
+      if (now - lastClusterPoll >= settings.clusterPollerInterval) yield* refreshView
+      if ([...resources.values()].some((r) => !r.recovered)) yield* recover
+      for (const n of [...nodes.values()]) {
+        if (n.instance.tasked) continue
+        yield* actOnNode(n, now)
+      }
+      yield* enforceMin(now)
+      if (autoMode && viewFresh && now - lastProvision >= settings.autoProvisionInterval) yield* provision(now)
+    })
+
+    const step = mutex.withPermits(1)(stepUnlocked)
+
+    /** Nodes whose instance the per-node pass refreshes or checks when due. */
+    const wantsCloudPoll = (n: NodeRec): boolean => {
+      switch (n.state) {
+        case NodeState.Starting:
+        case NodeState.Error:
+        case NodeState.Deleting:
+          return true
+        case NodeState.Idle:
+        case NodeState.Busy:
+          return n.instance.state === InstanceState.Active
+        default:
+          return false
+      }
+    }
+
+    const nextWake = () => {
+      let t = Math.min(lastClusterPoll + settings.clusterPollerInterval, autoMode ? lastProvision + settings.autoProvisionInterval : Infinity)
+      for (const n of nodes.values()) {
+        if (n.instance.tasked || !wantsCloudPoll(n)) continue
+        // Instance refreshes and checks come due on the cloud poller interval.
+        t = Math.min(t, n.instance.last_update_time + settings.cloudPollerInterval)
+      }
+      return t
+    }
+
+    // ------------------------------------------------------------ views for the API
+
+    const flagOf = (r: ResState): ResourceFlag => {
+      if (r.mode === "frozen") return ResourceFlag.Frozen
+      if (r.mode === "draining") return nodesOf(r.name).length > 0 || r.inflight > 0 ? ResourceFlag.Draining : ResourceFlag.Drained
+      return ResourceFlag.Normal
+    }
+
+    const nodeView = (n: WorkerNode, now: number): WorkerNode => ({
+      ...n,
+      time_in_current_state: Math.max(0, now - n.state_start_time),
+      instance: n.instance === null ? null : { ...n.instance }
+    })
+
+    const snapshotAt = (now: number): Snapshot => {
+      const cloudNodes = [...nodes.values()].map((n) => nodeView(n, now))
+      const all = [...physical.map((n) => nodeView(n, now)), ...cloudNodes]
+      const jobs = [...queued].sort((a, b) => (b.priority ?? -Infinity) - (a.priority ?? -Infinity))
+      const limit = settings.queuedJobNumberToDisplay
+      const res: Array<CloudResourceView> = [...resources.values()].map((r) => {
+        const wn = cloudNodes.filter((n) => n.instance!.cloud_resource === r.name)
+        return {
+          name: r.name,
+          type: r.type,
+          priority: r.priority,
+          flag: flagOf(r),
+          min_num: r.min,
+          max_num: r.max,
+          current_num: wn.length,
+          cores_per_node: r.coresPerNode,
+          reservation_queue: r.reservation.queue,
+          reservation_account: r.reservation.account,
+          reservation_property: r.reservation.property,
+          proposed_allocation: lastDecision?.provision.get(r.name) ?? null,
+          config: redactSecrets(r.config) as Record<string, unknown>,
+          worker_nodes: wn
+        }
+      })
+      return {
+        time: now,
+        nodes: all,
+        jobs: limit < 1 ? jobs : jobs.slice(0, limit),
+        resources: res,
+        status: { auto_mode: autoMode, cluster: { ...clusterStatus } },
+        queues: tasks.stats(),
+        backoff: [...resources.values()].map((r) => ({ resource: r.name, until: r.backoffUntil > now ? r.backoffUntil : 0, failures: r.failures })),
+        counters: { boots: { ...counters.boots }, boot_failures: { ...counters.boot_failures }, destroys: { ...counters.destroys }, cycles: counters.cycles }
+      }
+    }
+
+    // ------------------------------------------------------------ operator actions (SPEC §5)
+
+    const locked = <A>(eff: Effect.Effect<A, ActionError, EngineEnv>): Effect.Effect<A, ActionError> =>
+      mutex.withPermits(1)(
+        Effect.gen(function* () {
+          currentNow = yield* nowSeconds
+          return yield* run(eff as Effect.Effect<A, never, EngineEnv>)
+        })
+      ) as Effect.Effect<A, ActionError>
+
+    const bad = (message: string) => Effect.fail(new ActionError({ status: 400, message }))
+    const notFound = (message: string) => Effect.fail(new ActionError({ status: 404, message }))
+    const failed = (message: string) => Effect.fail(new ActionError({ status: 500, message }))
+
+    const cloudNode = (hostname: string) =>
+      Effect.suspend(() => {
+        const n = findByHost(hostname)
+        if (n !== undefined) return Effect.succeed(n)
+        if (physical.some((p) => p.hostname === hostname)) return bad(`${hostname} is a physical node: the scaler never touches it`)
+        return notFound(`worker node ${hostname} not found`)
+      })
+    const resource = (name: string) =>
+      Effect.suspend(() => {
+        const r = resources.get(name)
+        return r === undefined ? notFound(`resource ${name} not found`) : Effect.succeed(r)
+      })
+    const clusterCall = <A>(what: string, eff: Effect.Effect<A, { message: string }, EngineEnv>) =>
+      eff.pipe(Effect.mapError((e) => new ActionError({ status: 500, message: `${what} failed: ${e.message}` })))
+    const stateName = (n: WorkerNode) => NodeStateNames[n.state]
+
+    const api: EngineApi = {
+      snapshot: Effect.map(nowSeconds, (now) => snapshotAt(now)),
+      config: Effect.sync(() => redactSecrets(JSON.parse(JSON.stringify(opts.config)))),
+      hold: (hostname) =>
+        locked(
+          Effect.gen(function* () {
+            const n = yield* cloudNode(hostname)
+            if (n.state !== NodeState.Idle && n.state !== NodeState.Busy) return yield* bad(`${hostname} is ${stateName(n)}: only Idle or Busy nodes can be held`)
+            if (n.instance.tasked) return yield* bad(`${hostname} has a task in flight; try again`)
+            const cluster = yield* Cluster
+            yield* clusterCall(`hold ${hostname}`, cluster.holdNode(n.hostname))
+            setState(n, NodeState.Holding, currentNow)
+            log("info", `operator held ${hostname}`, { host: hostname })
+          })
+        ),
+      unhold: (hostname) =>
+        locked(
+          Effect.gen(function* () {
+            const n = yield* cloudNode(hostname)
+            if (n.state !== NodeState.Held) return yield* bad(`${hostname} is ${stateName(n)}: only Held nodes can be unheld`)
+            const cluster = yield* Cluster
+            yield* clusterCall(`unhold ${hostname}`, cluster.unholdNode(n.hostname))
+            setState(n, hasJobs(n) ? NodeState.Busy : NodeState.Idle, currentNow)
+            log("info", `operator unheld ${hostname}`, { host: hostname })
+          })
+        ),
+      vacate: (hostname) =>
+        locked(
+          Effect.gen(function* () {
+            const n = yield* cloudNode(hostname)
+            const cluster = yield* Cluster
+            yield* clusterCall(`vacate ${hostname}`, cluster.vacateNode(n.hostname, jobList(n.jobs)))
+            log("info", `operator vacated ${hostname}`, { host: hostname })
+            yield* refreshView
+          })
+        ),
+      deleteNode: (hostname) =>
+        locked(
+          Effect.gen(function* () {
+            const n = yield* cloudNode(hostname)
+            if (n.state === NodeState.Busy || hasJobs(n)) return yield* bad(`${hostname} has running jobs: vacate it first`)
+            if (n.state !== NodeState.Error && n.state !== NodeState.Starting && n.state !== NodeState.Held)
+              return yield* bad(`${hostname} is ${stateName(n)}: only Held (without jobs), Starting or Error nodes can be deleted`)
+            const cluster = yield* Cluster
+            const hooks = yield* Hooks
+            const nn = newNodeOf(n)
+            const removed = yield* Effect.either(cluster.removeNode(n.hostname, nn.reservation))
+            if (removed._tag === "Left" && n.state === NodeState.Held) return yield* failed(`removing ${hostname} from the cluster failed: ${removed.left.message}`)
+            yield* hooks.run("post_remove_node_command", [nn.hostname, nn.ip ?? ""])
+            toDeleting(n, currentNow, "operator deleted it")
+          })
+        ),
+      launch: (name, num) =>
+        locked(
+          Effect.gen(function* () {
+            const r = yield* resource(name)
+            if (!Number.isInteger(num) || num < 0) return yield* bad(`num must be a non-negative integer`)
+            const current = nodesOf(name).length + r.inflight
+            if (current + num > r.max) return yield* bad(`${name} has ${current} node(s); ${num} more would exceed its max of ${r.max}`)
+            log("info", `operator launches ${num} node(s) in ${name}`, { resource: name })
+            for (let i = 0; i < num; i++) yield* bootTask(r, "operator")
+          })
+        ),
+      freeze: (name) =>
+        locked(
+          Effect.gen(function* () {
+            const r = yield* resource(name)
+            const current = nodesOf(name).length + r.inflight
+            r.min = current
+            r.max = current
+            r.mode = "frozen"
+            log("info", `operator froze ${name} at ${current} node(s)`, { resource: name })
+          })
+        ),
+      restore: (name) =>
+        locked(
+          Effect.gen(function* () {
+            const r = yield* resource(name)
+            r.min = r.cfgMin
+            r.max = r.cfgMax
+            r.mode = "normal"
+            log("info", `operator restored ${name} (min ${r.min}, max ${r.max})`, { resource: name })
+          })
+        ),
+      drain: (name) =>
+        locked(
+          Effect.gen(function* () {
+            const r = yield* resource(name)
+            r.min = 0
+            r.max = 0
+            r.mode = "draining"
+            log("info", `operator drains ${name}`, { resource: name })
+            for (const n of nodesOf(name)) {
+              if (n.instance.tasked) continue
+              if (n.state === NodeState.Idle || n.state === NodeState.Busy) yield* holdTask(n, currentNow, `resource ${name} is draining`)
+              else if (n.state === NodeState.Starting || n.state === NodeState.Error) {
+                toDeleting(n, currentNow, `resource ${name} is draining`)
+              }
+            }
+          })
+        ),
+      setAuto: (on) =>
+        mutex.withPermits(1)(
+          Effect.sync(() => {
+            autoMode = on
+            log("info", `auto mode ${on ? "on" : "off"}`)
+          })
+        )
+    }
+
+    return {
+      step,
+      nextWake,
+      api,
+      settings,
+      policy,
+      lastDecision: () => lastDecision
+    }
+  })

@@ -1,0 +1,66 @@
+/**
+ * Provisioning policies: given the queue and the resources, how many new
+ * nodes to start where. `classic` is SPEC §4 unchanged.
+ */
+import { classicAllocate, type AllocResource } from "../model/allocator.ts"
+import { JobState, NodeState, type Job, type WorkerNode } from "../model/types.ts"
+
+export interface PolicyInput {
+  readonly now: number
+  /** Queued jobs from the last cluster view (any order). */
+  readonly jobs: ReadonlyArray<Job>
+  /** Resources that may be provisioned now (recovered, not backing off), effective limits. */
+  readonly resources: ReadonlyArray<AllocResource>
+  /** Every node the engine knows (cloud and physical). */
+  readonly nodes: ReadonlyArray<WorkerNode>
+  /** Boots asked for and not answered yet, per resource. */
+  readonly inflight: ReadonlyMap<string, number>
+}
+
+export interface PolicyDecision {
+  /** New nodes to start per resource (only positive counts). */
+  readonly provision: ReadonlyMap<string, number>
+  /** Which jobs each resource's new nodes are for. */
+  readonly jobsFor: ReadonlyMap<string, ReadonlyArray<string>>
+  readonly reasons: ReadonlyArray<string>
+}
+
+export interface Policy {
+  readonly name: string
+  readonly description: string
+  readonly decide: (input: PolicyInput) => PolicyDecision
+}
+
+const nothing = (reason: string): PolicyDecision => ({ provision: new Map(), jobsFor: new Map(), reasons: [reason] })
+
+export const classicPolicy: Policy = {
+  name: "classic",
+  description: "SPEC §4: one wave at a time; jobs matched to new nodes only, highest priority first",
+  decide: (input) => {
+    const starting = input.nodes.some((n) => n.state === NodeState.Starting) || [...input.inflight.values()].some((v) => v > 0)
+    if (starting) return nothing("a node is starting: classic provisions one wave at a time")
+    const eligible = input.jobs.filter((j) => j.state === JobState.Queued && j.priority !== null)
+    if (eligible.length === 0) return nothing("no eligible queued job")
+    const proposals = classicAllocate(eligible, input.resources)
+    const provision = new Map<string, number>()
+    const jobsFor = new Map<string, ReadonlyArray<string>>()
+    const reasons: Array<string> = []
+    for (const p of proposals) {
+      if (p.nodes.length === 0) continue
+      provision.set(p.resource, p.nodes.length)
+      const jobs = p.nodes.flatMap((n) => n.jobs)
+      jobsFor.set(p.resource, [...new Set(jobs)])
+      reasons.push(`${p.resource}: start ${p.nodes.length} node(s) for job(s) ${[...new Set(jobs)].slice(0, 10).join(", ")}${jobs.length > 10 ? ", ..." : ""}`)
+    }
+    if (reasons.length === 0) reasons.push("no queued job fits any resource")
+    return { provision, jobsFor, reasons }
+  }
+}
+
+const registry = new Map<string, Policy>([[classicPolicy.name, classicPolicy]])
+
+export const registerPolicy = (p: Policy): void => {
+  registry.set(p.name, p)
+}
+export const policyNames = (): ReadonlyArray<string> => [...registry.keys()]
+export const getPolicy = (name: string): Policy | undefined => registry.get(name)

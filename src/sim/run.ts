@@ -1,0 +1,184 @@
+/**
+ * `runScenario`: the engine, unchanged, in the simulated world, from start to
+ * the end of the drain period. Virtual time jumps from one thing that can
+ * happen to the next (a world event, a task result, an engine wake-up).
+ */
+import { Effect } from "effect"
+import { makeEngine, type Engine, type EngineLogEvent } from "../engine/engine.ts"
+import type { Apply } from "../engine/tasks.ts"
+import { engineSettings, type ConfigFile } from "../model/config.ts"
+import { simClock, simContext, SimTaskRunner } from "./layers.ts"
+import { makeRng } from "./random.ts"
+import { resourceSummary, round, totalOf, waitStats, type Summary } from "./summary.ts"
+import { SimWorld, type WorldSpec } from "./world.ts"
+
+export interface SimScenario {
+  readonly name: string
+  readonly seed: number
+  /** The scaler configuration, in the real configuration format. */
+  readonly config: ConfigFile
+  readonly world: WorldSpec
+  /** Seconds since the Unix epoch at which the simulation starts (what the engine's Clock reads at t=0). */
+  readonly epoch?: number
+  /** Seconds one cloud or cluster call takes (task latency). */
+  readonly apiLatency?: number
+  /** Jobs the workload loader skipped (reported in the summary). */
+  readonly skippedJobs?: number
+}
+
+export interface RunOptions {
+  readonly seed?: number
+  readonly policy?: string
+  /** Each event-log line as it is written (JSON, no newline). */
+  readonly onEvent?: (line: string) => void
+  /** Keep the event log in memory and return it (default true). */
+  readonly collect?: boolean
+  readonly engineLog?: (e: EngineLogEvent) => void
+  /** Called after each engine step with the engine (for progress, the API in daemon mode). */
+  readonly onStep?: (engine: Engine, world: SimWorld) => void
+}
+
+export interface RunResult {
+  readonly events: ReadonlyArray<string>
+  readonly summary: Summary
+  readonly world: SimWorld
+}
+
+/** Everything needed to drive one simulation step by step (also used by the daemon's `--sim` mode). */
+export class SimDriver {
+  readonly world: SimWorld
+  readonly epoch: number
+  readonly policy: string
+  engine!: Engine
+  private tasks!: SimTaskRunner
+  private readonly ctx
+  private readonly clock
+  private forceStep = true
+  endAt: number | null = null
+  restarts = 0
+  finished = false
+
+  constructor(
+    readonly scenario: SimScenario,
+    readonly opts: RunOptions,
+    private readonly sink: (line: string) => void
+  ) {
+    const seed = opts.seed ?? scenario.seed
+    this.epoch = scenario.epoch ?? 0
+    this.world = new SimWorld(scenario.world, makeRng(seed), sink)
+    this.ctx = simContext(this.world, this.epoch)
+    this.clock = simClock(this.world, this.epoch)
+    this.policy = opts.policy ?? scenario.config["dynamic-cluster"].policy
+    this.startEngine()
+  }
+
+  private runSync<A>(eff: Effect.Effect<A, never, any>): A {
+    return Effect.runSync(eff.pipe(Effect.provide(this.ctx), Effect.withClock(this.clock)) as Effect.Effect<A>)
+  }
+
+  /** A fresh engine with empty memory: start-up recovery rebuilds its view from the world. */
+  private startEngine() {
+    const settings = engineSettings(this.scenario.config)
+    this.tasks = new SimTaskRunner(settings.workers, this.scenario.apiLatency ?? 1, (task) => this.runSync(task) as Apply)
+    this.engine = this.runSync(
+      makeEngine({ config: this.scenario.config, tasks: this.tasks, policy: this.policy, ...(this.opts.engineLog ? { log: this.opts.engineLog } : {}) })
+    )
+    this.forceStep = true
+  }
+
+  /** Time (seconds from start) of the next thing that can happen. */
+  nextTime(): number {
+    if (this.forceStep) return this.world.now
+    return Math.min(this.world.nextEventTime(), this.engineWake(), this.tasks.nextCompletion())
+  }
+
+  private lastStepAt = -Infinity
+  /** The engine's next wake-up in world time; never at or before its last step (no busy loop). */
+  private engineWake(): number {
+    const t = this.engine.nextWake() - this.epoch
+    return t <= this.lastStepAt ? this.lastStepAt + 1 : t
+  }
+
+  /** Advance to the next thing that can happen and handle it. Returns false when the run is over. */
+  advance(limit = Infinity): boolean {
+    if (this.finished) return false
+    const w = this.world
+    if (this.endAt === null && w.workloadDone()) this.endAt = round(w.lastJobEnd + w.spec.drain)
+    const t = this.nextTime()
+    const hardEnd = Math.min(this.endAt ?? Infinity, w.spec.maxTime ?? Infinity)
+    if (t > hardEnd || t === Infinity) {
+      if (hardEnd !== Infinity) w.now = Math.max(w.now, hardEnd)
+      this.finished = true
+      return false
+    }
+    if (t > limit) return true
+    const engineDue = this.forceStep || t >= this.engineWake()
+    w.processEventsAt(t)
+    if (w.restarts.length > 0) {
+      w.restarts.length = 0
+      this.restarts++
+      this.sink(`{"t":${w.now},"ev":"restart"}`)
+      this.startEngine()
+    }
+    const got = this.tasks.complete(t)
+    if (this.forceStep || got || engineDue) {
+      this.forceStep = false
+      this.lastStepAt = t
+      this.runSync(this.engine.step)
+      this.opts.onStep?.(this.engine, w)
+    }
+    this.tasks.pump(t)
+    return true
+  }
+
+  /** Close the books and build the summary. */
+  summary(): Summary {
+    const w = this.world
+    w.closeBooks()
+    const names = this.scenario.world.resources.map((r) => r.name)
+    const per: Record<string, ReturnType<typeof resourceSummary>> = {}
+    const raw = { nodeSeconds: 0, coreSeconds: 0, usefulCoreSeconds: 0 }
+    for (const name of names) {
+      const st = w.stats.get(name)!
+      const spec = w.resourceSpec(name)!
+      per[name] = resourceSummary({ ...st, price: spec.price })
+      raw.nodeSeconds += st.nodeSeconds
+      raw.coreSeconds += st.coreSeconds
+      raw.usefulCoreSeconds += st.usefulCoreSeconds
+    }
+    return {
+      scenario: this.scenario.name,
+      policy: this.policy,
+      seed: this.opts.seed ?? this.scenario.seed,
+      span: round(w.now),
+      jobs: {
+        submitted: w.submitted,
+        started: w.started,
+        finished: w.finished,
+        killed: w.killed,
+        skipped: this.scenario.skippedJobs ?? 0
+      },
+      wait: waitStats(w.waits),
+      resources: per,
+      total: totalOf(Object.values(per), raw),
+      faults: w.faultsInjected,
+      restarts: this.restarts
+    }
+  }
+}
+
+export const runScenario = (scenario: SimScenario, opts: RunOptions = {}): RunResult => {
+  const events: Array<string> = []
+  const collect = opts.collect ?? true
+  const sink = (line: string) => {
+    if (collect) events.push(line)
+    opts.onEvent?.(line)
+  }
+  const d = new SimDriver(scenario, opts, sink)
+  while (d.advance()) {
+    /* run to the end */
+  }
+  const summary = d.summary()
+  sink(`{"t":${d.world.now},"ev":"end","summary":${JSON.stringify(summary)}}`)
+  return { events, summary, world: d.world }
+}
