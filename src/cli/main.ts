@@ -1,2 +1,19 @@
-console.error("dyncluster: the command line is not built yet")
-process.exit(1)
+/**
+ * The `dyncluster` command. Each subcommand lives in its own file and is
+ * listed in ./commands.ts.
+ */
+import { Command } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Effect } from "effect"
+import { subcommands } from "./commands.ts"
+
+const root = Command.make("dyncluster").pipe(
+  Command.withDescription(
+    "Grows and shrinks an HPC batch cluster with cloud worker nodes; replays workloads in a simulated world."
+  ),
+  Command.withSubcommands(subcommands)
+)
+
+const cli = Command.run(root, { name: "dyncluster", version: "0.1.0" })
+
+cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain({ disableErrorReporting: false }))

@@ -441,7 +441,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         }
         // The batch system says Starting while the node is still joining.
         const s = cn.state === NodeState.Starting ? (n.state === NodeState.Starting ? NodeState.Starting : NodeState.Idle) : cn.state
-        setState(n, s, now)
+        setState(n, s, cn.since ?? now)
         n.jobs = cn.jobs
         if (cn.num_proc > 0) n.num_proc = cn.num_proc
         n.extra_attributes = cn.extra_attributes
@@ -458,7 +458,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
           jobs: cn.jobs,
           num_proc: cn.num_proc,
           time_in_current_state: 0,
-          state_start_time: old !== undefined && old.state === cn.state ? old.state_start_time : now,
+          state_start_time: old !== undefined && old.state === cn.state ? old.state_start_time : cn.since ?? now,
           instance: null,
           extra_attributes: cn.extra_attributes
         })
@@ -502,7 +502,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         }
         if (!viewFresh) continue // need the cluster view to know which instances are nodes
         r.recovered = true
-        const hosts = new Map<string, { state: NodeState; jobs: string | null; num_proc: number }>()
+        const hosts = new Map<string, { state: NodeState; jobs: string | null; num_proc: number; state_start_time: number }>()
         for (const p of physical) hosts.set(p.hostname, p)
         for (const inst0 of listed.right) {
           const uuid = inst0.uuid ?? inst0.instance_name
@@ -525,6 +525,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
           if (active && inCluster !== undefined) {
             rec.state = inCluster.state === NodeState.Starting ? NodeState.Idle : inCluster.state
             rec.jobs = inCluster.jobs
+            rec.state_start_time = inCluster.state_start_time
             if (inCluster.num_proc > 0) rec.num_proc = inCluster.num_proc
             if (rec.state === NodeState.Idle || rec.state === NodeState.Busy) rec.instance = { ...inst, state: InstanceState.Ready }
             nodes.set(uuid, rec)

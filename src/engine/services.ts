@@ -51,6 +51,8 @@ export interface ClusterNode {
   readonly jobs: string | null
   readonly num_proc: number
   readonly extra_attributes: Record<string, unknown> | null
+  /** Seconds since the epoch when the node entered this state, when the batch system knows it (Maui's checknode does). */
+  readonly since?: number
 }
 
 export interface ClusterView {

@@ -1,0 +1,4 @@
+/** Every `dyncluster` subcommand; add new ones here. */
+import { checkConfigCommand } from "./check-config.ts"
+
+export const subcommands = [checkConfigCommand] as const
