@@ -3,7 +3,7 @@
  * the end of the drain period. Virtual time jumps from one thing that can
  * happen to the next (a world event, a task result, an engine wake-up).
  */
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import { makeEngine, type Engine, type EngineLogEvent } from "../engine/engine.ts"
 import type { Apply } from "../engine/tasks.ts"
 import { engineSettings, type ConfigFile } from "../model/config.ts"
@@ -74,6 +74,17 @@ export class SimDriver {
 
   private runSync<A>(eff: Effect.Effect<A, never, any>): A {
     return Effect.runSync(eff.pipe(Effect.provide(this.ctx), Effect.withClock(this.clock)) as Effect.Effect<A>)
+  }
+
+  /** Run an effect (e.g. an operator action of engine.api) at the world's current virtual time. */
+  runEither<A, E>(eff: Effect.Effect<A, E>): Either.Either<A, E> {
+    return Effect.runSync(Effect.either(eff).pipe(Effect.withClock(this.clock)))
+  }
+
+  /** Advance until world time `t` (or the end of the run). */
+  advanceTo(t: number): void {
+    while (!this.finished && this.nextTime() <= t) this.advance(t)
+    if (!this.finished && this.world.now < t) this.world.now = t
   }
 
   /** A fresh engine with empty memory: start-up recovery rebuilds its view from the world. */
