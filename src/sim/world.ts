@@ -531,7 +531,7 @@ export class SimWorld {
     const fails = r.bootFailureRate > 0 && this.bootRng.next() < r.bootFailureRate
     this.push({ t: ms(this.now + Math.min(5, bt / 4)), seq: 0, kind: "inst_starting", inst })
     this.push({ t: ms(this.now + bt), seq: 0, kind: fails ? "inst_error" : "inst_active", inst })
-    this.log(`{"t":${this.now},"ev":"boot","resource":${JSON.stringify(resource)},"instance":"${id}","name":"${name}"}`)
+    this.log(`{"t":${this.now},"ev":"boot","resource":${JSON.stringify(resource)},"instance":"${id}","name":"${name}","cores":${r.cores}}`)
     return inst
   }
 
