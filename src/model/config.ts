@@ -354,15 +354,30 @@ const unwrap = (ast: SchemaAST.AST): SchemaAST.AST => {
   }
 }
 
-/** The first struct-like member of a (possibly nested) union, if any. */
-const structOf = (ast0: SchemaAST.AST): SchemaAST.TypeLiteral | undefined => {
+/** A struct whose literal-typed keys (a discriminator such as `type: swf`) all match the value. */
+const literalsMatch = (ast: SchemaAST.TypeLiteral, v: unknown): boolean =>
+  isRecord(v) &&
+  ast.propertySignatures.every((p) => {
+    const t = unwrap(p.type)
+    return t._tag !== "Literal" || v[String(p.name)] === t.literal
+  })
+
+/**
+ * The struct-like member of a (possibly nested) union that describes `v`: in a
+ * discriminated union the member whose literal keys match, else the first.
+ */
+const structOf = (ast0: SchemaAST.AST, v?: unknown): SchemaAST.TypeLiteral | undefined => {
   const ast = unwrap(ast0)
   if (ast._tag === "TypeLiteral") return ast
   if (ast._tag === "Union") {
+    let first: SchemaAST.TypeLiteral | undefined
     for (const t of ast.types) {
-      const s = structOf(t)
-      if (s !== undefined) return s
+      const s = structOf(t, v)
+      if (s === undefined) continue
+      if (literalsMatch(s, v)) return s
+      first ??= s
     }
+    return first
   }
   return undefined
 }
@@ -376,7 +391,7 @@ export const unknownKeys = (schema: Schema.Schema.Any, input: unknown): Readonly
   const out: Array<string> = []
   const walk = (ast0: SchemaAST.AST, v: unknown, path: ReadonlyArray<string>) => {
     if (!isRecord(v)) return
-    const ast = structOf(ast0)
+    const ast = structOf(ast0, v)
     if (ast === undefined) return
     const known = new Map(ast.propertySignatures.map((p) => [String(p.name), p.type]))
     const record = ast.indexSignatures[0]
