@@ -84,6 +84,11 @@ export interface Engine {
   readonly step: Effect.Effect<void, never, EngineEnv>
   /** When (seconds since the epoch) the engine next has something due, without outside events. */
   readonly nextWake: () => number
+  /** See makeEngine: whether a step at `now` would do nothing, given an unchanged world. */
+  readonly canSkip: (now: number) => boolean
+  readonly skipStep: (now: number) => void
+  /** A step at `now` would query the cluster. */
+  readonly pollDue: (now: number) => boolean
   readonly api: EngineApi
   readonly settings: EngineSettings
   readonly policy: Policy
@@ -103,10 +108,20 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
   Effect.gen(function* () {
     const settings = engineSettings(opts.config)
     const policyName = opts.policy ?? settings.policy
-    const policy = getPolicy(policyName)
-    if (policy === undefined) return yield* Effect.die(new UnknownPolicyError(policyName))
+    const registered = getPolicy(policyName)
+    if (registered === undefined) return yield* Effect.die(new UnknownPolicyError(policyName))
+    // A policy with memory gets a fresh instance per engine (and per restart).
+    const policy = registered.instantiate?.() ?? registered
     const ctx = yield* Effect.context<EngineEnv>()
-    const tasks = opts.tasks
+    /** Anything the engine did (a log line, a task, a state change); a step that did nothing is "quiet". */
+    let effects = 0
+    const tasks: TaskRunner = {
+      ...opts.tasks,
+      submit: (label, task) => {
+        effects++
+        return opts.tasks.submit(label, task)
+      }
+    }
     const mutex = yield* Effect.makeSemaphore(1)
 
     // ------------------------------------------------------------ state
@@ -146,6 +161,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     }
 
     const log = (level: LogLevel, msg: string, fields: Record<string, unknown> = {}) => {
+      effects++
       opts.log?.({ t: currentNow, level, msg, ...fields })
     }
 
@@ -154,6 +170,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     // ------------------------------------------------------------ helpers
     const setState = (n: NodeRec, s: NodeState, now: number) => {
       if (n.state !== s) {
+        effects++
         n.state = s
         n.state_start_time = now
       }
@@ -479,6 +496,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         return
       }
       viewFresh = true
+      viewSinceProvision = true
       applyView(r.right, now)
     })
 
@@ -560,6 +578,10 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
 
     // ------------------------------------------------------------ per-node pass
 
+    /** How long an Idle node may stay idle: the policy's break-even rule if it has one, else max_idle_time. */
+    const idleLimitOf = (n: NodeRec, now: number): number =>
+      policy.idleLimit?.(n, { now, maxIdleTime: settings.maxIdleTime }) ?? settings.maxIdleTime
+
     const actOnNode = (n: NodeRec, now: number): Effect.Effect<void> => {
       const inst = n.instance
       const r = resources.get(inst.cloud_resource)
@@ -588,8 +610,11 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         case NodeState.Idle: {
           if (inst.state === InstanceState.Active && due(inst, now)) return checkTask(n)
           if (draining) return holdTask(n, now, `resource ${inst.cloud_resource} is draining`)
-          if (autoMode && viewFresh && r !== undefined && inState > settings.maxIdleTime && usable(r.name) > r.min)
-            return holdTask(n, now, `idle for ${Math.round(inState)}s (max_idle_time ${settings.maxIdleTime}s)`)
+          if (autoMode && viewFresh && r !== undefined && usable(r.name) > r.min) {
+            const limit = idleLimitOf(n, now)
+            if (inState > limit)
+              return holdTask(n, now, `idle for ${Math.round(inState)}s (${policy.idleLimit ? `${policy.name} idle limit ${Math.round(limit)}s` : `max_idle_time ${settings.maxIdleTime}s`})`)
+          }
           return Effect.void
         }
         case NodeState.Busy: {
@@ -682,13 +707,17 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     const provision = (now: number) =>
       Effect.suspend(() => {
         lastProvision = now
+        viewSinceProvision = false
         const inflight = new Map([...resources.values()].map((r) => [r.name, r.inflight]))
+        const prices = new Map<string, number>()
+        for (const [name, rc] of Object.entries(opts.config.cloud)) if (rc.price !== undefined) prices.set(name, rc.price)
         const decision = policy.decide({
           now,
           jobs: queued,
           resources: allocResources(now),
           nodes: [...physical, ...nodes.values()],
-          inflight
+          inflight,
+          prices
         })
         lastDecision = decision
         return Effect.forEach(
@@ -709,15 +738,18 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
 
     // ------------------------------------------------------------ the step
 
-    const applyResults = () => {
-      for (const apply of tasks.drain()) apply(currentNow)
-    }
-
+    let lastStepQuiet = false
+    /** A cluster view was applied that no provisioning pass has seen yet. */
+    let viewSinceProvision = true
+    let lastStepAt = -Infinity
     const stepUnlocked = Effect.gen(function* () {
       currentNow = yield* nowSeconds
       const now = currentNow
       counters.cycles++
-      applyResults()
+      const before = effects
+      const results = tasks.drain()
+      for (const apply of results) apply(now)
+      if (results.length > 0) effects++
       if (now - lastClusterPoll >= settings.clusterPollerInterval) yield* refreshView
       if ([...resources.values()].some((r) => !r.recovered)) yield* recover
       for (const n of [...nodes.values()]) {
@@ -726,7 +758,47 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       }
       yield* enforceMin(now)
       if (autoMode && viewFresh && now - lastProvision >= settings.autoProvisionInterval) yield* provision(now)
+      lastStepQuiet = effects === before
+      lastStepAt = now
     })
+
+    /**
+     * True when a step at `now` would change nothing, provided the world looks
+     * exactly as at the last step: that step was quiet and no time-based rule
+     * (launch, idle, down time, instance refresh, backoff end) can fire before `now`.
+     * Only a caller that knows the world did not change (the simulator) may use it.
+     */
+    const canSkip = (now: number): boolean => {
+      if (!lastStepQuiet || tasks.stats().results_pending > 0) return false
+      if (autoMode && viewFresh && viewSinceProvision && now - lastProvision >= settings.autoProvisionInterval) return false
+      for (const r of resources.values()) {
+        if (!r.recovered) return false
+        if (r.backoffUntil > lastStepAt && r.backoffUntil <= now) return false
+      }
+      for (const n of nodes.values()) {
+        if (n.instance.tasked) continue
+        if (wantsCloudPoll(n) && now - n.instance.last_update_time >= settings.cloudPollerInterval) return false
+        const inState = now - n.state_start_time
+        if (n.state === NodeState.Starting && inState > settings.maxLaunchTime) return false
+        if (n.state === NodeState.Idle && autoMode) {
+          const limit = idleLimitOf(n, now)
+          if (inState > limit && lastStepAt - n.state_start_time <= limit) return false
+        }
+        if (n.state === NodeState.Error && autoMode && inState > settings.maxDownTime) return false
+      }
+      return true
+    }
+
+    const pollDue = (now: number): boolean => now - lastClusterPoll >= settings.clusterPollerInterval
+
+    /** The bookkeeping of a step that `canSkip` said would change nothing. */
+    const skipStep = (now: number): void => {
+      currentNow = now
+      counters.cycles++
+      if (now - lastClusterPoll >= settings.clusterPollerInterval) lastClusterPoll = now
+      if (autoMode && viewFresh && now - lastProvision >= settings.autoProvisionInterval) lastProvision = now
+      lastStepAt = now
+    }
 
     const step = mutex.withPermits(1)(stepUnlocked)
 
@@ -746,7 +818,11 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     }
 
     const nextWake = () => {
-      let t = Math.min(lastClusterPoll + settings.clusterPollerInterval, autoMode ? lastProvision + settings.autoProvisionInterval : Infinity)
+      // Provisioning needs a fresh view; without one the next poll is the next chance.
+      let t = Math.min(
+        lastClusterPoll + settings.clusterPollerInterval,
+        autoMode && viewFresh ? lastProvision + settings.autoProvisionInterval : Infinity
+      )
       for (const n of nodes.values()) {
         if (n.instance.tasked || !wantsCloudPoll(n)) continue
         // Instance refreshes and checks come due on the cloud poller interval.
@@ -948,6 +1024,9 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     return {
       step,
       nextWake,
+      canSkip,
+      skipStep,
+      pollDue,
       api,
       settings,
       policy,

@@ -34,6 +34,11 @@ export interface RunOptions {
   /** Keep the event log in memory and return it (default true). */
   readonly collect?: boolean
   readonly engineLog?: (e: EngineLogEvent) => void
+  /**
+   * Skip engine steps that provably change nothing (the world did not change
+   * since a quiet step and no timer is due). Same event log either way; on by default.
+   */
+  readonly fastPath?: boolean
   /** Called after each engine step with the engine (for progress, the API in daemon mode). */
   readonly onStep?: (engine: Engine, world: SimWorld) => void
 }
@@ -55,6 +60,11 @@ export class SimDriver {
   private readonly clock
   private forceStep = true
   endAt: number | null = null
+  /** Engine steps run, and steps skipped by the fast path. */
+  steps = 0
+  skipped = 0
+  private versionAtPoll = -1
+  private readonly fastPath: boolean
   restarts = 0
   finished = false
 
@@ -69,6 +79,7 @@ export class SimDriver {
     this.ctx = simContext(this.world, this.epoch)
     this.clock = simClock(this.world, this.epoch)
     this.policy = opts.policy ?? scenario.config["dynamic-cluster"].policy
+    this.fastPath = opts.fastPath ?? true
     this.startEngine()
   }
 
@@ -100,7 +111,8 @@ export class SimDriver {
   /** Time (seconds from start) of the next thing that can happen. */
   nextTime(): number {
     if (this.forceStep) return this.world.now
-    return Math.min(this.world.nextEventTime(), this.engineWake(), this.tasks.nextCompletion())
+    // Never before now: advanceTo() and the daemon move the world's time on while nothing happens.
+    return Math.max(this.world.now, Math.min(this.world.nextEventTime(), this.engineWake(), this.tasks.nextCompletion()))
   }
 
   private lastStepAt = -Infinity
@@ -112,6 +124,36 @@ export class SimDriver {
 
   /** Advance to the next thing that can happen and handle it. Returns false when the run is over. */
   advance(limit = Infinity): boolean {
+    const p = this.prepareAdvance(limit)
+    if (typeof p === "boolean") return p
+    if (p.step) {
+      this.runSync(this.engine.step)
+      this.opts.onStep?.(this.engine, this.world)
+    }
+    this.tasks.pump(p.t)
+    return true
+  }
+
+  /**
+   * advance() with the engine step returned as an Effect instead of run with
+   * Effect.runSync: for a caller (the daemon's `--sim` mode) whose operator
+   * actions run concurrently and may hold the engine's lock when the step
+   * comes due. The world moves exactly as in advance().
+   */
+  advanceEffect(limit = Infinity): Effect.Effect<boolean> {
+    return Effect.suspend(() => {
+      const p = this.prepareAdvance(limit)
+      if (typeof p === "boolean") return Effect.succeed(p)
+      const engine = this.engine
+      const step = p.step
+        ? Effect.tap(this.atWorldTime(Effect.provide(engine.step, this.ctx)), () => this.opts.onStep?.(engine, this.world))
+        : Effect.void
+      return Effect.as(Effect.zipRight(step, Effect.sync(() => this.tasks.pump(p.t))), true)
+    })
+  }
+
+  /** advance() up to the engine step: moves the world to the next time and says whether the engine steps then. */
+  private prepareAdvance(limit: number): boolean | { readonly t: number; readonly step: boolean } {
     if (this.finished) return false
     const w = this.world
     if (this.endAt === null && w.workloadDone()) this.endAt = round(w.lastJobEnd + w.spec.drain)
@@ -132,14 +174,34 @@ export class SimDriver {
       this.startEngine()
     }
     const got = this.tasks.complete(t)
-    if (this.forceStep || got || engineDue) {
-      this.forceStep = false
+    let step = this.forceStep || got || engineDue
+    if (step) {
       this.lastStepAt = t
-      this.runSync(this.engine.step)
-      this.opts.onStep?.(this.engine, w)
+      // The engine sees the world only through its cluster polls and its tasks'
+      // results: with no result in and no change since its last poll (when one is
+      // due), a quiet engine would do exactly what it did last time: nothing.
+      const pollDue = this.engine.pollDue(this.epoch + t)
+      if (!this.forceStep && !got && this.fastPath && (!pollDue || w.version === this.versionAtPoll) && this.engine.canSkip(this.epoch + t)) {
+        this.engine.skipStep(this.epoch + t)
+        this.skipped++
+        step = false
+      } else {
+        if (pollDue || this.forceStep) this.versionAtPoll = w.version
+        this.steps++
+      }
+      this.forceStep = false
     }
-    this.tasks.pump(t)
-    return true
+    return { t, step }
+  }
+
+  /** Runs an effect (an operator action of engine.api) with the Clock reading the world's virtual time. */
+  atWorldTime<A, E, R>(eff: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return Effect.withClock(eff, this.clock)
+  }
+
+  /** Makes the next advance() step the engine at the current world time (after an operator action). */
+  requestStep(): void {
+    this.forceStep = true
   }
 
   /** Close the books and build the summary. */

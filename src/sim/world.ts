@@ -202,7 +202,11 @@ export class SimWorld {
     this.heap.push(e)
   }
 
+  /** Bumped by every change the engine could observe (every change writes a log line). */
+  version = 0
+
   private log(line: string) {
+    this.version++
     this.emit(line)
   }
 
@@ -263,7 +267,10 @@ export class SimWorld {
         this.schedule()
         return
       case "inst_starting":
-        if (!e.inst.gone && e.inst.state === InstanceState.Pending) e.inst.state = InstanceState.Starting
+        if (!e.inst.gone && e.inst.state === InstanceState.Pending) {
+          e.inst.state = InstanceState.Starting
+          this.version++
+        }
         return
       case "inst_active": {
         const i = e.inst
