@@ -96,7 +96,15 @@ export const ClusterSection = Schema.Struct({
     post_remove_node_command: null
   })),
   /** For type "simulated": the scenario whose batch system stands in for the cluster. */
-  scenario: Schema.optional(str)
+  scenario: Schema.optional(str),
+  /**
+   * How the cluster grows: "dynamic" (default: the scaler adds and removes
+   * nodes) or, for Slurm, "power_save" (Slurm's own power saving decides and
+   * calls `dyncluster slurm-resume` / `slurm-suspend`).
+   */
+  mode: Schema.optional(
+    Schema.Literal("dynamic", "power_save").annotations({ message: () => "expected dynamic or power_save" })
+  )
 })
 
 // ---------------------------------------------------------------- cloud
