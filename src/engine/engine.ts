@@ -127,6 +127,8 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     // ------------------------------------------------------------ state
     const nodes = new Map<string, NodeRec>() // cloud nodes by instance uuid
     let physical: Array<WorkerNode> = []
+    /** Host names in the last cluster view. */
+    let lastViewHosts: ReadonlyMap<string, unknown> = new Map()
     let queued: ReadonlyArray<Job> = []
     let autoMode = settings.autoMode
     let viewFresh = false
@@ -180,11 +182,19 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       for (const n of nodes.values()) if (n.instance.cloud_resource === res) out.push(n)
       return out
     }
+    // Usable (Idle + Busy) nodes per resource, recounted only after something
+    // changed (every change to the node set or a node's state bumps `effects`).
+    let usableAt = -1
+    const usableCount = new Map<string, number>()
     const usable = (res: string): number => {
-      let c = 0
-      for (const n of nodes.values())
-        if (n.instance.cloud_resource === res && (n.state === NodeState.Idle || n.state === NodeState.Busy)) c++
-      return c
+      if (usableAt !== effects) {
+        usableCount.clear()
+        for (const n of nodes.values())
+          if (n.state === NodeState.Idle || n.state === NodeState.Busy)
+            usableCount.set(n.instance.cloud_resource, (usableCount.get(n.instance.cloud_resource) ?? 0) + 1)
+        usableAt = effects
+      }
+      return usableCount.get(res) ?? 0
     }
     const findByHost = (hostname: string): NodeRec | undefined => {
       for (const n of nodes.values()) if (n.hostname === hostname) return n
@@ -444,6 +454,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
 
     const applyView = (view: ClusterView, now: number) => {
       const byHost = new Map(view.nodes.map((cn) => [cn.hostname, cn]))
+      lastViewHosts = byHost
       const seen = new Set<string>()
       for (const n of nodes.values()) {
         const cn = byHost.get(n.hostname)
@@ -582,7 +593,8 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     const idleLimitOf = (n: NodeRec, now: number): number =>
       policy.idleLimit?.(n, { now, maxIdleTime: settings.maxIdleTime }) ?? settings.maxIdleTime
 
-    const actOnNode = (n: NodeRec, now: number): Effect.Effect<void> => {
+    /** The rule for one node; null when there is nothing to do (the common case, kept cheap). */
+    const actOnNode = (n: NodeRec, now: number): Effect.Effect<void> | null => {
       const inst = n.instance
       const r = resources.get(inst.cloud_resource)
       const draining = r !== undefined && r.mode === "draining"
@@ -601,11 +613,11 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
             toDeleting(n, now, `still starting after ${Math.round(inState)}s (max_launch_time ${settings.maxLaunchTime}s)`)
             return destroyTask(n)
           }
-          if (!due(inst, now)) return Effect.void
+          if (!due(inst, now)) return null
           if (inst.state === InstanceState.Pending || inst.state === InstanceState.Starting || inst.state === InstanceState.Unknown)
             return refreshTask(n)
           if (inst.state === InstanceState.Active || inst.state === InstanceState.Ready) return checkTask(n)
-          return Effect.void
+          return null
         }
         case NodeState.Idle: {
           if (inst.state === InstanceState.Active && due(inst, now)) return checkTask(n)
@@ -615,20 +627,20 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
             if (inState > limit)
               return holdTask(n, now, `idle for ${Math.round(inState)}s (${policy.idleLimit ? `${policy.name} idle limit ${Math.round(limit)}s` : `max_idle_time ${settings.maxIdleTime}s`})`)
           }
-          return Effect.void
+          return null
         }
         case NodeState.Busy: {
           if (inst.state === InstanceState.Active && due(inst, now)) return checkTask(n)
           if (draining) return holdTask(n, now, `resource ${inst.cloud_resource} is draining`)
-          return Effect.void
+          return null
         }
         case NodeState.Holding:
-          return Effect.void
+          return null
         case NodeState.Held: {
-          if (!viewFresh || hasJobs(n) || r === undefined) return Effect.void
+          if (!viewFresh || hasJobs(n) || r === undefined) return null
           if ((autoMode || draining) && usable(r.name) + 1 > r.min)
             return removeTask(n, draining ? `resource ${r.name} is draining` : "held with no jobs", "delete")
-          return Effect.void
+          return null
         }
         case NodeState.Error: {
           if (inst.state === InstanceState.Inexistent) {
@@ -649,22 +661,37 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
           if (autoMode && viewFresh && inState > settings.maxDownTime)
             return removeTask(n, `in Error for ${Math.round(inState)}s (max_down_time ${settings.maxDownTime}s)`, "error-timeout")
           if (due(inst, now)) return refreshTask(n)
-          return Effect.void
+          return null
         }
         case NodeState.Deleting: {
           if (inst.state === InstanceState.Inexistent) {
+            if (lastViewHosts.has(n.hostname)) {
+              // Still registered in the batch system (e.g. it joined before it was
+              // destroyed): take it out, or it would come back as a "physical" node.
+              return nodeTask(
+                n,
+                "cleanup",
+                Effect.gen(function* () {
+                  const cluster = yield* Cluster
+                  const hooks = yield* Hooks
+                  yield* Effect.either(cluster.removeNode(n.hostname, newNodeOf(n).reservation))
+                  yield* hooks.run("post_vm_destroy_command", hookArgs(n))
+                  return (cur: NodeRec) => forget(cur, "destroyed")
+                })
+              )
+            }
             forget(n, "destroyed")
             return run(Effect.flatMap(Hooks, (h) => h.run("post_vm_destroy_command", hookArgs(n))))
           }
           if (inst.state !== InstanceState.Deleting) {
             if (inst.last_task_result !== 1 || due(inst, now)) return destroyTask(n)
-            return Effect.void
+            return null
           }
           if (due(inst, now)) return refreshTask(n)
-          return Effect.void
+          return null
         }
         default:
-          return Effect.void
+          return null
       }
     }
 
@@ -754,7 +781,8 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       if ([...resources.values()].some((r) => !r.recovered)) yield* recover
       for (const n of [...nodes.values()]) {
         if (n.instance.tasked) continue
-        yield* actOnNode(n, now)
+        const act = actOnNode(n, now)
+        if (act !== null) yield* act
       }
       yield* enforceMin(now)
       if (autoMode && viewFresh && now - lastProvision >= settings.autoProvisionInterval) yield* provision(now)
@@ -1006,9 +1034,8 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
             for (const n of nodesOf(name)) {
               if (n.instance.tasked) continue
               if (n.state === NodeState.Idle || n.state === NodeState.Busy) yield* holdTask(n, currentNow, `resource ${name} is draining`)
-              else if (n.state === NodeState.Starting || n.state === NodeState.Error) {
-                toDeleting(n, currentNow, `resource ${name} is draining`)
-              }
+              else if (n.state === NodeState.Error) yield* removeTask(n, `resource ${name} is draining`, "error-timeout")
+              else if (n.state === NodeState.Starting) toDeleting(n, currentNow, `resource ${name} is draining`)
             }
           })
         ),
