@@ -108,7 +108,7 @@ const RunResult = Schema.Struct({ Instances: Schema.Array(Ec2Instance).pipe(Sche
 /** EC2 error codes → what the engine does about them. */
 export const classifyEc2 = (code: string, status: number | undefined): CloudErrorKind => {
   if (/^Insufficient.*Capacity$/.test(code) || code === "SpotMaxPriceTooLow" || code === "InsufficientFreeAddressesInSubnet") return "capacity"
-  if (/LimitExceeded$/.test(code) && code !== "RequestLimitExceeded") return "quota"
+  if ((/LimitExceeded$/.test(code) && code !== "RequestLimitExceeded") || code === "MaxSpotInstanceCountExceeded") return "quota"
   if (code === "RequestLimitExceeded" || /^Throttl/.test(code) || code === "RequestThrottled" || code === "SlowDown") return "ratelimit"
   if (
     [

@@ -502,6 +502,10 @@ export class FakeEc2 {
     const bad = this.checkSpec(p, "LaunchSpecification.")
     if (bad !== null) return this.error(res, bad[0], bad[1])
     if (p.SpotPrice === undefined || !(Number(p.SpotPrice) > 0)) return this.error(res, "InvalidParameterValue", "Invalid spot price")
+    const openRequests = [...this.spot.values()].filter((q) => q.state === "open" || q.state === "active").length
+    if (openRequests + 1 > this.instanceLimit) {
+      return this.error(res, "MaxSpotInstanceCountExceeded", `Max spot instance count exceeded: ${this.instanceLimit}`)
+    }
     const token = p.ClientToken
     if (token !== undefined && this.clientTokens.has(token)) {
       const q = this.spot.get(this.clientTokens.get(token)!)!
