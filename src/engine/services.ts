@@ -94,11 +94,21 @@ export class Cluster extends Context.Tag("dyncluster/Cluster")<Cluster, ClusterS
 
 // ---------------------------------------------------------------- cloud
 
+/** What a caller may pass on to one new VM beyond its resource's configuration. */
+export interface BootOptions {
+  /**
+   * Extra values for the resource's user-data template (`{{ key }}`), e.g.
+   * `{slurm_node: "cloud3"}`: the Slurm node a VM started by
+   * `dyncluster slurm-resume` (cluster.mode power_save) must register as.
+   */
+  readonly userData?: Readonly<Record<string, string>>
+}
+
 export interface CloudService {
   /** Every instance of the resource, found by the resource's instance name prefix. */
   readonly list: (resource: string) => Effect.Effect<ReadonlyArray<Instance>, CloudError>
   /** Ask the cloud for one new instance; returns it in state Pending or Starting. */
-  readonly boot: (resource: string) => Effect.Effect<Instance, CloudError>
+  readonly boot: (resource: string, options?: BootOptions) => Effect.Effect<Instance, CloudError>
   /** The instance's current state (Inexistent when the cloud no longer knows it). */
   readonly refresh: (instance: Instance) => Effect.Effect<Instance, CloudError>
   /** Destroy; an instance already gone is not an error. */
