@@ -1,0 +1,170 @@
+/**
+ * The whole loop against a real Slurm 22.05 (ci/setup-30-slurm.sh) with the
+ * real engine: sbatch jobs → the engine sees them queued → boots VMs (network
+ * namespaces whose slurmd -Z registers the node dyncluster created) → the jobs
+ * run and complete → the nodes idle past max_idle_time → drained, deleted,
+ * their VMs destroyed. Job states are checked through squeue, the node
+ * lifecycle through sinfo, as an administrator would see them.
+ */
+import { Effect, Either, Exit, Layer, Scope } from "effect"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, expect, it } from "vitest"
+import { makeEngine, type EngineLogEvent } from "../../engine/engine.ts"
+import { Checker, Cloud, Cluster, Hooks, noHooks } from "../../engine/services.ts"
+import { makeLiveTaskRunner } from "../../engine/tasks.ts"
+import { parseConfigText } from "../../model/config.ts"
+import { NodeStateNames } from "../../model/types.ts"
+import { commandChecker } from "../checkers.ts"
+import { makeSlurmClusterService } from "./cluster.ts"
+import { slurmSettings } from "./config.ts"
+import { makeNetnsCloud } from "./testing/netnsCloud.ts"
+import { cleanupSlurm, describeWithSlurm, sbatch, sinfoNodes, slurmEnv, squeueStates, VM_SCRIPT, vmNamespaces } from "./testing/env.ts"
+
+const PREFIX = "dce"
+
+const CONFIG = `
+dynamic-cluster:
+  auto_mode: true
+  max_idle_time: 5
+  max_launch_time: 120
+  max_down_time: 120
+  cluster_poller_interval: 1
+  cloud_poller_interval: 1
+  auto_provision_interval: 2
+  worker_thread_number: 4
+cluster:
+  type: slurm
+  config:
+    queue_to_monitor: [dyn]
+    poll_interval: 0.5
+    register_timeout: 60
+    drain_timeout: 60
+cloud:
+  e2e:
+    type: simulated
+    priority: 1
+    quantity: {min: 0, max: 2}
+`
+
+interface Sample {
+  readonly t: number
+  readonly jobs: ReadonlyMap<string, string>
+  readonly nodes: ReadonlyArray<{ name: string; state: string }>
+  readonly engine: ReadonlyArray<{ host: string; state: string }>
+}
+
+let cleanup: () => void = () => {}
+afterAll(() => cleanup())
+
+describeWithSlurm("Slurm end to end: real slurmctld, real engine, VMs as network namespaces", () => {
+  it("queued jobs grow the cluster, the jobs run, idle nodes are drained, deleted and destroyed", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "dyncluster-slurm-e2e-"))
+    const cloud = makeNetnsCloud({ script: VM_SCRIPT, stateDir, prefix: PREFIX, mode: "dynamic", cores: 2, memMb: 1000, env: slurmEnv })
+    const jobs: Array<string> = []
+    cleanup = () => {
+      Effect.runSync(Effect.ignore(cloud.destroyAll))
+      cleanupSlurm({ prefix: PREFIX, jobs })
+    }
+    cleanupSlurm({ prefix: PREFIX })
+
+    const config = Either.getOrThrow(parseConfigText(CONFIG)).config
+    const settings = Either.getOrThrow(slurmSettings(config))
+    const log: Array<EngineLogEvent> = []
+    const scope = Effect.runSync(Scope.make())
+
+    const engine = await Effect.runPromise(
+      Effect.gen(function* () {
+        const cluster = yield* makeSlurmClusterService(settings, { env: slurmEnv })
+        const tasks = yield* makeLiveTaskRunner(4, () => {})
+        const services = Layer.mergeAll(
+          Layer.succeed(Cluster, cluster),
+          Layer.succeed(Cloud, cloud),
+          Layer.succeed(Checker, commandChecker(`bash ${VM_SCRIPT} ready {2}`, 10)),
+          Layer.succeed(Hooks, noHooks)
+        )
+        const engine = yield* makeEngine({ config, tasks, log: (e) => log.push(e) }).pipe(Effect.provide(services))
+        const loop = Effect.forever(Effect.zipRight(engine.step, Effect.sleep("200 millis"))).pipe(Effect.provide(services))
+        yield* Effect.forkIn(loop, scope)
+        return engine
+      }).pipe(Scope.extend(scope))
+    )
+
+    const samples: Array<Sample> = []
+    const t0 = performance.now()
+    const sample = async (): Promise<Sample> => {
+      const snap = await Effect.runPromise(engine.api.snapshot)
+      const s: Sample = {
+        t: (performance.now() - t0) / 1000,
+        jobs: squeueStates(),
+        nodes: sinfoNodes().filter((n) => n.name.startsWith(PREFIX)),
+        engine: snap.nodes.filter((n) => n.hostname.startsWith(PREFIX)).map((n) => ({ host: n.hostname, state: NodeStateNames[n.state] }))
+      }
+      samples.push(s)
+      return s
+    }
+
+    try {
+      // two jobs of the monitored partition: 2 CPUs and 1 CPU on 2-CPU nodes → the classic allocator asks for 2 nodes
+      jobs.push(sbatch(["-p", "dyn", "-J", "e2e-a", "-n", "2", "--wrap", "sleep 4"]))
+      jobs.push(sbatch(["-p", "dyn", "-J", "e2e-b", "-n", "1", "--wrap", "sleep 4"]))
+      let finished: Sample | undefined
+      while (finished === undefined) {
+        const s = await sample()
+        const allDone = jobs.every((j) => s.jobs.get(j) === "COMPLETED")
+        const sawNodes = samples.some((x) => x.nodes.length > 0)
+        if (allDone && sawNodes && s.nodes.length === 0 && cloud.records().length === 0 && s.engine.length === 0) finished = s
+        else if (s.t > 100) throw new Error(`not finished after 100 s; last sample ${JSON.stringify({ ...s, jobs: Object.fromEntries(s.jobs) })}\nengine log:\n${log.map((e) => `${e.t.toFixed(1)} ${e.level} ${e.msg}`).join("\n")}`)
+        else await new Promise((r) => setTimeout(r, 200))
+      }
+
+      // ---- what the administrator saw
+      const first = (pred: (s: Sample) => boolean) => samples.find(pred)?.t ?? NaN
+      const jobSeq = (j: string) => [...new Set(samples.map((s) => s.jobs.get(j)).filter((x) => x !== undefined))]
+      for (const j of jobs) expect(jobSeq(j)).toEqual(["PENDING", "RUNNING", "COMPLETED"])
+      const nodeNames = [...new Set(samples.flatMap((s) => s.nodes.map((n) => n.name)))].sort()
+      expect(nodeNames).toEqual([`${PREFIX}1`, `${PREFIX}2`])
+      for (const name of nodeNames) {
+        const seq = samples.map((s) => s.nodes.find((n) => n.name === name)?.state ?? "-")
+        const compact = seq.filter((x, i) => i === 0 || x !== seq[i - 1])
+        // absent → registered idle or at once running → back to idle → drained by the hold → deleted
+        expect(compact[0]).toBe("-")
+        expect(compact.at(-1)).toBe("-")
+        expect(compact).toContain("IDLE+DRAIN")
+        expect(compact.some((x) => x === "ALLOCATED" || x === "MIXED")).toBe(true)
+        const busy = compact.findIndex((x) => x === "ALLOCATED" || x === "MIXED")
+        const drained = compact.indexOf("IDLE+DRAIN")
+        expect(drained).toBeGreaterThan(busy)
+        expect(compact.slice(busy + 1, drained)).toContain("IDLE")
+        // the engine's view of the same node: Starting → ... → Busy → Idle → Holding/Held → Deleting
+        const eseq = samples.map((s) => s.engine.find((n) => n.host === name)?.state ?? "-")
+        const ecompact = eseq.filter((x, i) => i === 0 || x !== eseq[i - 1])
+        expect(ecompact).toEqual(expect.arrayContaining(["Starting", "Busy", "Idle", "Held", "Deleting"]))
+        expect(ecompact.indexOf("Busy")).toBeLessThan(ecompact.lastIndexOf("Held"))
+      }
+      const snap = await Effect.runPromise(engine.api.snapshot)
+      expect(snap.counters.boots.e2e).toBe(2)
+      expect(snap.counters.destroys.e2e).toBe(2)
+      expect(vmNamespaces(PREFIX)).toEqual([])
+
+      const tIdle = first((s) => s.nodes.some((n) => n.state === "IDLE" || n.state === "MIXED" || n.state === "ALLOCATED"))
+      const tRun = first((s) => jobs.every((j) => s.jobs.get(j) === "RUNNING" || s.jobs.get(j) === "COMPLETED"))
+      const tRun1 = first((s) => jobs.some((j) => s.jobs.get(j) === "RUNNING"))
+      const tDone = first((s) => jobs.every((j) => s.jobs.get(j) === "COMPLETED"))
+      const tDrained = first((s) => s.nodes.some((n) => n.state === "IDLE+DRAIN"))
+      console.log(
+        `[slurm e2e] timings from sbatch: first node in Slurm ${tIdle.toFixed(1)} s, first job RUNNING ${tRun1.toFixed(1)} s, ` +
+          `both RUNNING ${tRun.toFixed(1)} s, both COMPLETED ${tDone.toFixed(1)} s, first node drained ${tDrained.toFixed(1)} s, ` +
+          `all nodes deleted and VMs destroyed ${finished.t.toFixed(1)} s`
+      )
+      const tSubmit = (t0 + performance.timeOrigin) / 1000
+      console.log(`[slurm e2e] engine log (s after sbatch):\n${log.filter((e) => e.level !== "debug").map((e) => `  ${(e.t - tSubmit).toFixed(1)} ${e.level} ${e.msg}`).join("\n")}`)
+      // the nodes were drained (held) only after max_idle_time (5 s) without jobs
+      expect(tDrained - tDone).toBeGreaterThanOrEqual(4)
+      expect(tIdle).toBeLessThan(tRun1 + 0.5)
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }, 120_000)
+})
