@@ -41,7 +41,12 @@ export const simClock = (world: SimWorld, epoch: number): Clock.Clock => {
 const nodeState = (n: BNode): NodeState =>
   n.down ? NodeState.Error : !n.online ? (n.jobs.size > 0 ? NodeState.Holding : NodeState.Held) : n.jobs.size > 0 ? NodeState.Busy : NodeState.Idle
 
-export const simClusterService = (world: SimWorld, epoch: number): ClusterService => {
+export interface SimClusterOptions {
+  /** Nodes come from a live cloud the world does not own (issue 6): they join as the engine describes them. */
+  readonly externalNodes?: boolean
+}
+
+export const simClusterService = (world: SimWorld, epoch: number, options: SimClusterOptions = {}): ClusterService => {
   const jobCache = new WeakMap<BJob, Job>()
   const jobOf = (j: BJob): Job => {
     let r = jobCache.get(j)
@@ -94,7 +99,8 @@ export const simClusterService = (world: SimWorld, epoch: number): ClusterServic
       Effect.suspend(() => {
         const e = refused("add node")
         if (e !== null) return Effect.fail(e)
-        return fail("add node", world.joinNode(nn.hostname, nn.cores, nn.resource, nn.reservation, nn.instanceName))
+        const join = options.externalNodes === true ? world.joinExternalNode.bind(world) : world.joinNode.bind(world)
+        return fail("add node", join(nn.hostname, nn.cores, nn.resource, nn.reservation, nn.instanceName))
       }),
     removeNode: (hostname) =>
       Effect.suspend(() => {

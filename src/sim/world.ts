@@ -454,6 +454,34 @@ export class SimWorld {
     return null
   }
 
+  /**
+   * A machine of a live cloud joins the simulated batch system (issue 6: a
+   * simulated batch system under a live cloud): the world does not own it,
+   * so it only takes the node's word for its cores.
+   */
+  joinExternalNode(hostname: string, cores: number, resource: string, reservation: Reservation, instanceName: string | null): string | null {
+    if (this.nodes.has(hostname)) return null
+    if (!(cores > 0)) return `${hostname} has no cores to offer`
+    // useful core-seconds of jobs on it are booked to its resource
+    if (!this.stats.has(resource)) this.stats.set(resource, { boots: 0, failedBoots: 0, peakNodes: 0, nodeSeconds: 0, coreSeconds: 0, usefulCoreSeconds: 0, live: 0 })
+    this.nodes.set(hostname, {
+      hostname,
+      cores,
+      free: cores,
+      jobs: new Map(),
+      online: true,
+      down: false,
+      physical: false,
+      instanceId: null,
+      resource,
+      reservation,
+      properties: reservation.property !== null ? [reservation.property] : []
+    })
+    this.log(`{"t":${this.now},"ev":"join","host":${JSON.stringify(hostname)},"instance":${JSON.stringify(instanceName)},"external":true}`)
+    this.wantSchedule()
+    return null
+  }
+
   /** Remove a node from the batch system. Refused while jobs run on it. */
   removeNode(hostname: string): string | null {
     const n = this.nodes.get(hostname)
