@@ -5,13 +5,15 @@
 # then a slurmd. Not part of the recipe (../../shared/recipes): written for the
 # test Cloud of src/live/slurm (testing/netnsCloud.ts). Run as root after slurm-up.sh.
 #
-#   slurm-vm.sh start NAME MODE NODE CPUS MEM_MB
+#   slurm-vm.sh start NAME MODE NODE CPUS MEM_MB [FEATURES]
 #        power on VM NAME (prints its address). MODE:
 #          dynamic  the agent waits until slurmctld knows node NODE (made by
 #                   `scontrol create nodename=NODE ... State=FUTURE`, i.e. by
 #                   dyncluster's addNode), then runs `slurmd -Z -N NODE`
 #          cloud    the agent runs `slurmd -b -N NODE` at once (a State=CLOUD node
 #                   of slurm.conf that Slurm's power saving resumed)
+#          selfreg  the agent runs `slurmd -Z -N NODE --conf "... Feature=FEATURES"`
+#                   at once: a VM that registers its node itself
 #        The agent marks the VM "contextualised" (the file printed by `ready`)
 #        before it waits, as cloud-init would when it finished.
 #   slurm-vm.sh stop NAME     power off: kill every process in the namespace (slurmd,
@@ -55,10 +57,11 @@ alloc_index() {
 cmd=${1:-help}; shift || true
 case "$cmd" in
 start)
-  [ $# -eq 5 ] || { echo "usage: slurm-vm.sh start NAME MODE NODE CPUS MEM_MB" >&2; exit 2; }
-  n=$1 mode=$2 node=$3 cpus=$4 mem=$5
+  [ $# -eq 5 ] || [ $# -eq 6 ] || { echo "usage: slurm-vm.sh start NAME MODE NODE CPUS MEM_MB [FEATURES]" >&2; exit 2; }
+  n=$1 mode=$2 node=$3 cpus=$4 mem=$5 features=${6:-}
+  case "$features" in *[!A-Za-z0-9_,-]*) echo "bad features '$features'" >&2; exit 2;; esac
   valid_name "$n"; valid_name "$node"; valid_num "$cpus"; valid_num "$mem"
-  case "$mode" in dynamic|cloud) ;; *) echo "MODE must be dynamic or cloud, got '$mode'" >&2; exit 2;; esac
+  case "$mode" in dynamic|cloud|selfreg) ;; *) echo "MODE must be dynamic, cloud or selfreg, got '$mode'" >&2; exit 2;; esac
   ns=slurm-$n
   mkdir -p "$RUN/netns" "$RUN/vm"
   # an index file is taken atomically (noclobber), so concurrent starts never share an address
@@ -85,7 +88,7 @@ start)
       sysctl -qw net.ipv4.conf.eth0.route_localnet=1
       ip route replace $NET_PREFIX.0.0/16 dev eth0 src $addr table local"
   fi
-  printf 'name=%s\nmode=%s\nnode=%s\ncpus=%s\nmem=%s\naddr=%s\n' "$n" "$mode" "$node" "$cpus" "$mem" "$addr" > "$RUN/vm/$n.env"
+  printf 'name=%s\nmode=%s\nnode=%s\ncpus=%s\nmem=%s\naddr=%s\nfeatures=%s\n' "$n" "$mode" "$node" "$cpus" "$mem" "$addr" "$features" > "$RUN/vm/$n.env"
   rm -f "$RUN/vm/$n.ready"
   mkdir -p "$BASE/spool/$node"
   # The agent: own UTS namespace (host name = VM name), detached from the caller
@@ -111,6 +114,9 @@ boot)
     done
     echo "$(date '+%F %T') $n: node $node is defined; starting slurmd -Z"
     exec slurmd -D -Z -N "$node" -f "$CONF" --conf "CPUs=$cpus RealMemory=$mem"
+  elif [ "$mode" = selfreg ]; then
+    echo "$(date '+%F %T') $n: starting slurmd -Z (registers node $node itself, features '$features')"
+    exec slurmd -D -Z -N "$node" -f "$CONF" --conf "CPUs=$cpus RealMemory=$mem${features:+ Feature=$features}"
   else
     echo "$(date '+%F %T') $n: starting slurmd -b -N $node"
     exec slurmd -D -b -N "$node" -f "$CONF"

@@ -57,8 +57,11 @@ export interface SlurmClusterService extends ClusterService {
   readonly reservationNodes: (account: string) => Effect.Effect<ReadonlyArray<string> | null, ClusterError>
 }
 
-const parsed = <A>(op: string, e: Either.Either<A, { readonly message: string }>): Effect.Effect<A, ClusterError> =>
-  Either.match(e, { onLeft: (l) => Effect.fail(new ClusterError({ op, message: l.message })), onRight: Effect.succeed })
+const parsed = <A>(op: string, e: Either.Either<A, { readonly message: string; readonly source?: string }>): Effect.Effect<A, ClusterError> =>
+  Either.match(e, {
+    onLeft: (l) => Effect.fail(new ClusterError({ op, message: l.source !== undefined ? `${l.source}: ${l.message}` : l.message, cause: l })),
+    onRight: Effect.succeed
+  })
 
 export const makeSlurmClusterService = (s: SlurmSettings, opts: SlurmLayerOptions = {}): Effect.Effect<SlurmClusterService> =>
   Effect.gen(function* () {

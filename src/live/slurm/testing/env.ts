@@ -136,3 +136,32 @@ export const waitFor = async <A>(what: string, f: () => A | undefined, timeoutMs
     await new Promise((r) => setTimeout(r, everyMs))
   }
 }
+
+/** Powers on a test VM (ci/slurm/slurm-vm.sh start); returns its address. */
+export const startVm = (name: string, mode: "dynamic" | "cloud" | "selfreg", node: string, cpus = 2, features = ""): string => {
+  const r = sh("bash", [VM_SCRIPT, "start", name, mode, node, String(cpus), "1000", ...(features !== "" ? [features] : [])])
+  if (r.code !== 0) throw new Error(`slurm-vm.sh start ${name}: ${r.stderr.trim()}`)
+  return r.stdout.trim()
+}
+
+export const stopVm = (name: string): void => {
+  sh("bash", [VM_SCRIPT, "stop", name])
+}
+
+/** One node as `scontrol show node -o` prints it (FUTURE ones too), as key → value; null when unknown. */
+export const showNode = (name: string): Record<string, string> | null => {
+  const r = sh("scontrol", ["--future", "show", "node", "-o", name])
+  if (r.code !== 0 || !r.stdout.startsWith("NodeName=")) return null
+  const rec: Record<string, string> = {}
+  for (const m of r.stdout.matchAll(/(\w+)=(\S*)/g)) if (!(m[1] in rec)) rec[m[1]] = m[2]
+  return rec
+}
+
+/** A reservation as `scontrol show reservation -o` prints it; null when there is none. */
+export const showReservation = (name: string): Record<string, string> | null => {
+  const r = sh("scontrol", ["show", "reservation", "-o", name])
+  if (r.code !== 0 || !r.stdout.startsWith("ReservationName=")) return null
+  const rec: Record<string, string> = {}
+  for (const m of r.stdout.matchAll(/(\w+)=(\S*)/g)) if (!(m[1] in rec)) rec[m[1]] = m[2]
+  return rec
+}
