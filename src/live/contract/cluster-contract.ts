@@ -20,6 +20,11 @@ export interface ContractHarness {
    * the engine would pass to instanceActive/addNode.
    */
   readonly newNode: () => Promise<NewNode>
+  /**
+   * The machine finishes its contextualisation (between instanceActive and
+   * addNode, as in the engine): Grid Engine starts the execd here.
+   */
+  readonly contextualise?: (nn: NewNode) => Promise<void>
   /** Starts one job on `host` (which is Idle); returns its id. */
   readonly runJobOn: (host: string) => Promise<string>
   /** Lets the batch system catch up (advances virtual time or waits a moment). */
@@ -80,6 +85,7 @@ export const clusterContract = (target: ContractTarget): void => {
     const join = async (): Promise<NewNode> => {
       const nn = await h.newNode()
       await run(h.cluster.instanceActive(nn))
+      await h.contextualise?.(nn)
       await run(h.cluster.addNode(nn))
       await until(nn.hostname, "Idle", (n) => n?.state === NodeState.Idle)
       return nn
@@ -110,6 +116,7 @@ export const clusterContract = (target: ContractTarget): void => {
       const before = await run(h.cluster.query)
       expect(before.nodes.find((n) => n.hostname === nn.hostname && n.state === NodeState.Idle)).toBeUndefined()
       await run(h.cluster.instanceActive(nn))
+      await h.contextualise?.(nn)
       await run(h.cluster.addNode(nn))
       const n = await until(nn.hostname, "Idle", (x) => x?.state === NodeState.Idle)
       expect(n!.jobs).toBeNull()

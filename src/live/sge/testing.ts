@@ -1,0 +1,145 @@
+/**
+ * Test support for the real Grid Engine brought up by ci/setup-20-sge.sh:
+ * whether it is there, a queue and host group of a suite's own (suites run at
+ * the same time and must not see each other's jobs), "machines" that are exec
+ * hosts in network namespaces (ci/sge/sge-node.sh), qsub.
+ */
+import { Either } from "effect"
+import { execFileSync, spawnSync } from "node:child_process"
+import { existsSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { describe, it } from "vitest"
+import { decodeConfig, type ConfigFile } from "../../model/config.ts"
+
+export const sgeScripts = fileURLToPath(new URL("../../../ci/sge/", import.meta.url)).replace(/\/$/, "")
+const env = { ...process.env, SGE_ROOT: "/var/lib/gridengine", SGE_CELL: "default" }
+
+/** Why the real Grid Engine cannot be used here, or null when it can. */
+export const sgeMissing = (): string | null => {
+  if (process.getuid?.() !== 0) return "the Grid Engine tests run as root (they add exec hosts in network namespaces)"
+  if (!existsSync("/usr/bin/qconf") || !existsSync("/usr/sbin/sge_qmaster")) return "Grid Engine is not installed (run: bash ci/setup-20-sge.sh)"
+  if (!existsSync(`${sgeScripts}/sge-node.sh`)) return `${sgeScripts}/sge-node.sh is missing`
+  const r = spawnSync("/usr/bin/qconf", ["-sh"], { env, encoding: "utf8", timeout: 15_000 })
+  if (r.status !== 0) return `the qmaster does not answer (qconf -sh: ${(r.stderr || r.error?.message || "").trim()}); run: bash ci/setup-20-sge.sh`
+  if (!existsSync("/var/lib/sge-local/master-name")) return "ci/sge/sge-up.sh has not set this machine up"
+  return null
+}
+
+/**
+ * describe() for suites that need the real Grid Engine: skipped with a visible
+ * message when it is missing, but failing when CI=true (CI must run them).
+ */
+export const describeWithSge = (name: string, body: () => void): void => {
+  const missing = sgeMissing()
+  if (missing === null) {
+    describe(name, body)
+    return
+  }
+  if (process.env.CI === "true") {
+    describe(name, () => {
+      it("needs Grid Engine (CI=true: this must not be skipped)", () => {
+        throw new Error(`Grid Engine is missing in CI: ${missing}`)
+      })
+    })
+    return
+  }
+  console.warn(`[${name}] skipped: ${missing}`)
+  describe.skip(name, body)
+}
+
+const run = (file: string, args: ReadonlyArray<string>, timeout = 60_000): string => {
+  const r = spawnSync(file, [...args], { env, encoding: "utf8", timeout })
+  if (r.status !== 0) throw new Error(`${file} ${args.join(" ")} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout || r.error?.message || "").trim()}`)
+  return r.stdout
+}
+
+export const qconf = (...args: Array<string>) => run("/usr/bin/qconf", args)
+export const qstat = (...args: Array<string>) => run("/usr/bin/qstat", args)
+
+/** qsub a `sleep` job (as root, output discarded); returns its id. */
+export const qsub = (opts: { queue: string; seconds: number; pe?: number; name?: string; extra?: ReadonlyArray<string> }): string => {
+  const args = ["-terse", "-b", "y", "-o", "/dev/null", "-e", "/dev/null", "-q", opts.queue, "-N", opts.name ?? "dctest"]
+  if (opts.pe !== undefined) args.push("-pe", "smp", String(opts.pe))
+  args.push(...(opts.extra ?? []), "/bin/sleep", String(opts.seconds))
+  return run("/usr/bin/qsub", args).trim().split(".")[0]
+}
+
+/** Job ids still known to Grid Engine (any state). */
+export const liveJobs = (): ReadonlySet<string> =>
+  new Set(
+    qstat("-u", "*")
+      .split("\n")
+      .slice(2)
+      .map((l) => l.trim().split(/\s+/)[0])
+      .filter((x) => /^\d+$/.test(x))
+  )
+
+/** A machine: `vm` boots it (namespace, name resolves), `execd` is its contextualisation, `destroy` ends it. */
+export const machine = {
+  vm: (name: string) => void run("/bin/bash", [`${sgeScripts}/sge-node.sh`, "vm", name]),
+  execd: (name: string) => void run("/bin/bash", [`${sgeScripts}/sge-node.sh`, "execd", name]),
+  /** The machine crashes: execd and namespace gone, its name still resolves. */
+  crash: (name: string) => void run("/bin/bash", [`${sgeScripts}/sge-node.sh`, "stop", name]),
+  destroy: (name: string) => void run("/bin/bash", [`${sgeScripts}/sge-node.sh`, "destroy", name])
+}
+
+/**
+ * Removes what a crashed earlier run may have left of a host: its config
+ * entries (only when Grid Engine lists it: asking the qmaster about a name
+ * that does not resolve makes it cache the failure) and the machine.
+ */
+export const forgetHost = (name: string, group: string) => {
+  const listed = spawnSync("/usr/bin/qconf", ["-sel"], { env, encoding: "utf8", timeout: 15_000 }).stdout?.split("\n").includes(name) ?? false
+  if (listed) {
+    spawnSync("/usr/bin/qmod", ["-d", `*@${name}`], { env, timeout: 15_000 })
+    spawnSync("/usr/bin/qconf", ["-dattr", "hostgroup", "hostlist", name, group], { env, timeout: 15_000 })
+    spawnSync("/usr/bin/qconf", ["-de", name], { env, timeout: 15_000 })
+  }
+  spawnSync("/bin/bash", [`${sgeScripts}/sge-node.sh`, "destroy", name], { env, timeout: 30_000 })
+}
+
+/** Host names for this run (a name the qmaster once failed to resolve stays unresolvable for it). */
+const RUN_ID = `${(process.pid % 1296).toString(36)}${(Date.now() % 46656).toString(36)}`
+export const hostName = (prefix: string, i: number) => `${prefix}${RUN_ID}-${i}`
+
+export interface SgeTestbed {
+  readonly queue: string
+  readonly group: string
+  /** A configuration whose cluster section drives the SGE layer on this queue (templates: the SPEC §2 defaults). */
+  readonly config: (extra?: { readonly dynamicCluster?: Record<string, unknown>; readonly cloud?: Record<string, unknown>; readonly clusterConfig?: Record<string, unknown> }) => ConfigFile
+  readonly close: () => void
+}
+
+/** A queue `${name}.q` on host group `@${name}` (empty), for one suite. */
+export const makeSgeTestbed = (name: string): SgeTestbed => {
+  const queue = `${name}.q`
+  const group = `@${name}`
+  run("/bin/bash", [`${sgeScripts}/sge-queue.sh`, "add", queue, group, "2"])
+  return {
+    queue,
+    group,
+    config: (extra = {}) => {
+      const d = decodeConfig(
+        {
+          "dynamic-cluster": { ...extra.dynamicCluster },
+          cluster: {
+            type: "sge",
+            config: { queue_to_monitor: [queue], default_hostgroup: group, command_timeout: 30, ...extra.clusterConfig }
+          },
+          cloud: extra.cloud ?? {}
+        },
+        `sge testbed ${name}`
+      )
+      if (Either.isLeft(d)) throw d.left
+      return d.right.config
+    },
+    close: () => {
+      spawnSync("/bin/bash", [`${sgeScripts}/sge-queue.sh`, "del", queue, group], { env, timeout: 60_000 })
+    }
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Runs a shell command line as root, for the odd inspection in a test. */
+export const shell = (line: string) => execFileSync("/bin/sh", ["-c", line], { env, encoding: "utf8" })
