@@ -9,7 +9,7 @@ import { existsSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ClusterError } from "../../engine/services.ts"
 import { parseConfigText, type ConfigFile } from "../../model/config.ts"
-import { JobState, NodeState } from "../../model/types.ts"
+import { JobState, NodeState, type Reservation } from "../../model/types.ts"
 import { TORQUE_DEFAULTS, torqueSettings } from "./layer.ts"
 import { fixturesDir, haveTorqueFixtures, makeRecordedTorque, testbin, type RecordedTorque } from "./testing.ts"
 
@@ -24,8 +24,8 @@ const failure = async (eff: Effect.Effect<unknown, ClusterError>): Promise<Clust
   expect(f.value).toBeInstanceOf(ClusterError)
   return f.value
 }
-const none = { queue: null, account: null, property: null }
-const newNode = (hostname: string, reservation = none, cores = 4) => ({ hostname, ip: "10.1.2.3", cores, resource: "os", reservation, instanceName: hostname })
+const none: Reservation = { queue: null, account: null, property: null }
+const newNode = (hostname: string, reservation: Reservation = none, cores = 4) => ({ hostname, ip: "10.1.2.3", cores, resource: "os", reservation, instanceName: hostname })
 
 describe.skipIf(!haveTorqueFixtures)("Torque/Maui layer on the recorded outputs", () => {
   let t: RecordedTorque
