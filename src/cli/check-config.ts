@@ -1,14 +1,25 @@
 /**
- * `dyncluster check-config FILE`: validates a configuration file and says what
- * is wrong in plain words (key paths), with warnings for unknown keys.
+ * `dyncluster check-config FILE [--online]`: validates a configuration file
+ * and says what is wrong in plain words (key paths), with warnings for
+ * unknown keys. It also checks what start-up would refuse: the cloud
+ * sections of openstack/aws resources (keys, user-data files, overlapping
+ * name prefixes), the configuration checker and the hook templates. With
+ * `--online` it contacts each cloud (authenticate, look up the flavour or
+ * instance type) and says, per resource, whether it works.
  */
-import { Args, Command } from "@effect/cli"
+import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either } from "effect"
-import { loadConfigFile } from "../model/config.ts"
+import { checkClouds } from "../live/cloud.ts"
+import { makeChecker } from "../live/checkers.ts"
+import { makeHooksFromSettings } from "../live/hooks.ts"
+import { engineSettings, loadConfigFile } from "../model/config.ts"
 
 const file = Args.file({ name: "FILE", exists: "either" }).pipe(Args.withDescription("the configuration file (YAML)"))
+const online = Options.boolean("online").pipe(
+  Options.withDescription("also contact each cloud: authenticate and look up the flavour / instance type")
+)
 
-export const checkConfigCommand = Command.make("check-config", { file }, ({ file }) =>
+export const checkConfigCommand = Command.make("check-config", { file, online }, ({ file, online }) =>
   Effect.gen(function* () {
     const r = loadConfigFile(file)
     if (Either.isLeft(r)) {
@@ -17,10 +28,33 @@ export const checkConfigCommand = Command.make("check-config", { file }, ({ file
     }
     for (const w of r.right.warnings) yield* Console.error(`warning: ${w}`)
     const c = r.right.config
+    const problems: Array<string> = []
+    const checker = makeChecker(c["dynamic-cluster"]["config-checker"])
+    if (Either.isLeft(checker)) problems.push(checker.left.message)
+    const hooks = makeHooksFromSettings(engineSettings(c))
+    if (Either.isLeft(hooks)) problems.push(hooks.left.message)
+    const clouds = yield* Effect.scoped(checkClouds(c, online))
+    problems.push(...clouds.problems)
+    for (const w of clouds.warnings) yield* Console.error(`warning: ${w}`)
+    if (problems.length > 0) {
+      yield* Console.error(`${file}: invalid configuration\n${problems.map((p) => `  - ${p}`).join("\n")}`)
+      return yield* Effect.sync(() => process.exit(1))
+    }
     yield* Console.log(
       `${file}: OK — cluster type ${c.cluster.type}, ${Object.keys(c.cloud).length} cloud resource(s): ${Object.entries(c.cloud)
         .map(([n, r]) => `${n} (${r.type}, min ${r.quantity.min}, max ${r.quantity.max})`)
         .join(", ") || "none"}`
     )
+    if (!online) return
+    let failed = 0
+    for (const chk of clouds.checks) {
+      if (chk.ok) yield* Console.log(`${chk.resource} (${chk.type}): reachable — ${chk.message}`)
+      else {
+        failed++
+        yield* Console.error(`${chk.resource} (${chk.type}): NOT usable — ${chk.message}`)
+      }
+    }
+    if (clouds.checks.length === 0) yield* Console.log("no openstack or aws resource to contact")
+    if (failed > 0) return yield* Effect.sync(() => process.exit(1))
   })
-).pipe(Command.withDescription("Validate a configuration file and report every problem with its key path"))
+).pipe(Command.withDescription("Validate a configuration file and report every problem with its key path; --online also checks that each cloud answers"))

@@ -4,11 +4,10 @@
  * openstack, aws). Built at start-up, where every configuration problem of
  * every resource is reported at once, with its key path.
  */
-import { Effect, Either, type Scope } from "effect"
+import { Duration, Effect, Either, type Scope } from "effect"
 import { CloudError, type CloudService } from "../engine/services.ts"
 import type { ConfigFile } from "../model/config.ts"
 import { CloudSetupError, overlappingPrefixes, type CloudFactory, type LiveCloudOptions, type ResourceCloud } from "./cloud-setup.ts"
-import { awsFactory } from "./ec2/cloud.ts"
 import { openstackFactory } from "./openstack/cloud.ts"
 
 export { CloudSetupError, type CloudFactory, type LiveCloudOptions, type ResourceCloud } from "./cloud-setup.ts"
@@ -16,7 +15,12 @@ export { CloudSetupError, type CloudFactory, type LiveCloudOptions, type Resourc
 /** cloud.<res>.type → factory of that resource's client. */
 export const liveCloudFactories: Readonly<Record<string, CloudFactory>> = {
   openstack: openstackFactory,
-  aws: awsFactory
+  // The AWS SDK is big: load it only when a configuration has an aws resource.
+  aws: (resource, rc, options) =>
+    Effect.flatMap(
+      Effect.promise(() => import("./ec2/cloud.ts")),
+      (m) => m.awsFactory(resource, rc, options)
+    )
 }
 
 /** Routes each call to the service of its resource (instances carry theirs in `cloud_resource`). */
@@ -76,4 +80,86 @@ export const makeLiveClouds = (
       resources,
       warnings: [...resources.values()].flatMap((r) => r.warnings)
     }
+  })
+
+// ---------------------------------------------------------------- check-config
+
+export interface CloudCheck {
+  readonly resource: string
+  readonly type: string
+  readonly ok: boolean
+  /** One sentence: what works, or what is wrong and what to look at. */
+  readonly message: string
+}
+
+export interface CloudsReport {
+  /** Configuration problems (key paths), found without contacting any cloud. */
+  readonly problems: ReadonlyArray<string>
+  readonly warnings: ReadonlyArray<string>
+  /** With `online`: one line per resource whose configuration is fine. */
+  readonly checks: ReadonlyArray<CloudCheck>
+}
+
+const HINTS: Record<string, string> = {
+  auth: "check the credentials (OpenStack: username/password/project or the application credential and the domains; AWS: the access keys or the credential chain) and that the account may use this API",
+  notfound: "check auth_url, region and interface (OpenStack) or region_name/endpoint_url (AWS), and that the names in the configuration exist",
+  invalid: "check the flavour / instance type, image, network and security group names",
+  timeout: "is the API reachable from this host (firewall, proxy)? it did not answer in time",
+  api: "is the API reachable from this host (firewall, proxy), and is the cloud healthy?",
+  quota: "the account is at its quota",
+  ratelimit: "the API is throttling this account; try again later",
+  capacity: "the cloud has no capacity for this flavour / instance type right now",
+  conflict: "the cloud refused the request as conflicting"
+}
+
+/**
+ * What `dyncluster check-config` says about the clouds: configuration
+ * problems of every openstack/aws resource (offline), and with `online` a
+ * reachability check of each (authenticate, look up the flavour or instance
+ * type), in plain words.
+ */
+export const checkClouds = (
+  config: ConfigFile,
+  online: boolean,
+  options: LiveCloudOptions & { readonly timeoutSeconds?: number } = {},
+  factories: Readonly<Record<string, CloudFactory>> = liveCloudFactories
+): Effect.Effect<CloudsReport, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const problems: Array<string> = []
+    const built = new Map<string, ResourceCloud>()
+    const prefixes: Array<readonly [string, string]> = []
+    for (const [name, rc] of Object.entries(config.cloud)) {
+      const f = factories[rc.type]
+      if (f === undefined) continue // e.g. simulated resources of a scenario
+      const p = (rc.config as Record<string, unknown>).instance_name_prefix
+      if (typeof p === "string") prefixes.push([name, p])
+      const r = yield* Effect.either(f(name, rc, options))
+      if (Either.isLeft(r)) problems.push(...r.left.problems)
+      else built.set(name, r.right)
+    }
+    problems.push(...overlappingPrefixes(prefixes))
+    const warnings = [...built.values()].flatMap((r) => r.warnings)
+    if (!online) return { problems, warnings, checks: [] }
+    const timeout = Duration.seconds(options.timeoutSeconds ?? 90)
+    const checks = yield* Effect.forEach(
+      [...built.values()],
+      (c) =>
+        c.probe.pipe(
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () => new CloudError({ resource: c.resource, op: "probe", kind: "timeout", message: `no answer within ${Duration.format(timeout)}` })
+          }),
+          Effect.match({
+            onSuccess: (message): CloudCheck => ({ resource: c.resource, type: c.type, ok: true, message }),
+            onFailure: (e): CloudCheck => ({
+              resource: c.resource,
+              type: c.type,
+              ok: false,
+              message: `${e.op} failed (${e.kind}): ${e.message} — ${HINTS[e.kind] ?? "see the message"}`
+            })
+          })
+        ),
+      { concurrency: 4 }
+    )
+    return { problems, warnings, checks }
   })
