@@ -1,0 +1,311 @@
+/**
+ * Runs a world with operator actions at virtual times and checks the
+ * invariants over its event log; writes and reads the scenario files that
+ * replay a counterexample (scenarios/regressions/, docs/testing.md).
+ *
+ * Operator actions go through engine.api at their time (SimDriver.advanceTo,
+ * then runEither), as the REST API would send them; each one writes an
+ * `operator` line with the engine's answer into the event log, which the
+ * invariants read (src/sim/invariants.ts).
+ */
+import { Either, Schema } from "effect"
+import { readFileSync } from "node:fs"
+import { Document, isScalar, visit } from "yaml"
+import type { ActionError, Snapshot } from "../engine/api.ts"
+import { kitConfig, kitJob, kitResource, kitScenario, type KitScenario } from "./kit.ts"
+import { OperatorAction, type RandomWorld } from "./arbitrary.ts"
+import { checkAll, emptyCoverage, invariantContext, parseEvents, type Coverage, type Ev, type FinalState, type Violation } from "./invariants.ts"
+import { SimDriver, type SimScenario } from "./run.ts"
+import { decodeScenarioAt, parseScenarioText, type LoadedScenario } from "./scenario.ts"
+import type { Summary } from "./summary.ts"
+
+// ---------------------------------------------------------------- running
+
+export interface WorldRun {
+  readonly lines: ReadonlyArray<string>
+  readonly summary: Summary | null
+  readonly final: FinalState | null
+  /** The error if the run threw (the log then ends with a `crash` line). */
+  readonly crash: string | null
+  readonly actions: { readonly accepted: number; readonly refused: number }
+  readonly faults: number
+  readonly wallMs: number
+}
+
+export interface RunWorldOptions {
+  readonly policy?: string
+}
+
+const UNKNOWN_HOST = "no-such-node.invalid"
+
+const finalState = (s: Snapshot): FinalState => ({
+  nodes: s.nodes.flatMap((n) => (n.instance === null ? [] : [{ hostname: n.hostname, instance: n.instance.uuid, resource: n.instance.cloud_resource }]))
+})
+
+/** The target host of a node action, chosen from what the engine lists now (deterministic for a given run). */
+const nodeTarget = (d: SimDriver, a: Extract<OperatorAction, { node: unknown }>): string => {
+  if (a.node === "unknown") return UNKNOWN_HOST
+  if (a.node === "physical") {
+    const ps = d.scenario.world.physical
+    return ps.length === 0 ? UNKNOWN_HOST : ps[a.index % ps.length].hostname
+  }
+  const snap = Either.getOrThrow(d.runEither(d.engine.api.snapshot))
+  const cloud = snap.nodes.filter((n) => n.instance !== null).map((n) => n.hostname).sort()
+  return cloud.length === 0 ? UNKNOWN_HOST : cloud[a.index % cloud.length]
+}
+
+/** Applies one action at the world's current time; returns the `operator` line and whether it was accepted. */
+const applyAction = (d: SimDriver, a: OperatorAction): { line: Record<string, unknown>; ok: boolean } => {
+  const api = d.engine.api
+  const t = d.world.now
+  let target: string | null = null
+  let extra: Record<string, unknown> = {}
+  let result: Either.Either<void, ActionError>
+  switch (a.op) {
+    case "hold":
+    case "unhold":
+    case "vacate":
+    case "delete": {
+      target = nodeTarget(d, a)
+      const eff = a.op === "hold" ? api.hold(target) : a.op === "unhold" ? api.unhold(target) : a.op === "vacate" ? api.vacate(target) : api.deleteNode(target)
+      result = d.runEither(eff)
+      break
+    }
+    case "launch":
+      target = a.resource
+      extra = { num: a.num }
+      result = d.runEither(api.launch(a.resource, a.num))
+      break
+    case "freeze":
+      target = a.resource
+      result = d.runEither(api.freeze(a.resource))
+      if (Either.isRight(result)) {
+        const r = Either.getOrThrow(d.runEither(api.snapshot)).resources.find((x) => x.name === a.resource)
+        extra = { max: r?.max_num ?? null }
+      }
+      break
+    case "drain": {
+      target = a.resource
+      const before = Either.getOrThrow(d.runEither(api.snapshot))
+      extra = { waiting: before.queues.waiting }
+      result = d.runEither(api.drain(a.resource))
+      break
+    }
+    case "restore":
+      target = a.resource
+      result = d.runEither(api.restore(a.resource))
+      break
+    case "auto":
+      extra = { on: a.on }
+      result = d.runEither(api.setAuto(a.on))
+      break
+  }
+  const ok = Either.isRight(result)
+  const line: Record<string, unknown> = { t, ev: "operator", op: a.op, target, ok, ...extra }
+  if (Either.isLeft(result)) {
+    line.status = result.left.status
+    line.error = result.left.message
+  }
+  return { line, ok }
+}
+
+/**
+ * Runs the scenario to its end with the operator actions applied at their
+ * times. Never throws: a crash of the engine or the world ends the log with
+ * a `crash` line (the no-crash invariant reports it).
+ */
+export const runWorld = (scenario: SimScenario, actions: ReadonlyArray<OperatorAction>, opts: RunWorldOptions = {}): WorldRun => {
+  const t0 = performance.now()
+  const lines: Array<string> = []
+  const sink = (l: string) => {
+    lines.push(l)
+  }
+  let d: SimDriver | undefined
+  let summary: Summary | null = null
+  let final: FinalState | null = null
+  let crash: string | null = null
+  let accepted = 0
+  let refused = 0
+  try {
+    d = new SimDriver(scenario, opts.policy !== undefined ? { policy: opts.policy } : {}, sink)
+    for (const a of [...actions].sort((x, y) => x.at - y.at)) {
+      d.advanceTo(a.at)
+      if (d.finished) break
+      const r = applyAction(d, a)
+      sink(JSON.stringify(r.line))
+      if (r.ok) accepted++
+      else refused++
+      d.requestStep()
+    }
+    while (d.advance()) {
+      /* to the end */
+    }
+    final = finalState(Either.getOrThrow(d.runEither(d.engine.api.snapshot)))
+    summary = d.summary()
+    sink(`{"t":${d.world.now},"ev":"end","summary":${JSON.stringify(summary)}}`)
+  } catch (e) {
+    crash = e instanceof Error ? (e.stack ?? e.message) : String(e)
+    sink(JSON.stringify({ t: d?.world.now ?? 0, ev: "crash", error: crash }))
+  }
+  return {
+    lines,
+    summary,
+    final,
+    crash,
+    actions: { accepted, refused },
+    faults: d?.world.faultsInjected ?? 0,
+    wallMs: performance.now() - t0
+  }
+}
+
+export interface CheckedRun extends WorldRun {
+  readonly violations: ReadonlyArray<Violation>
+  readonly events: ReadonlyArray<Ev>
+  /** Seconds the liveness checks judged (and excused, by reason). */
+  readonly coverage: { readonly min: Coverage; readonly provision: Coverage }
+}
+
+/** Runs and checks every invariant. */
+export const checkScenario = (scenario: SimScenario, actions: ReadonlyArray<OperatorAction>, opts: RunWorldOptions = {}): CheckedRun => {
+  const run = runWorld(scenario, actions, opts)
+  const events = parseEvents(run.lines)
+  const coverage = { min: emptyCoverage(), provision: emptyCoverage() }
+  return { ...run, events, coverage, violations: checkAll(events, invariantContext(scenario), run.final, coverage) }
+}
+
+/** A random world (kit + actions) under a policy, checked. */
+export const checkWorld = (w: RandomWorld, policy?: string): CheckedRun =>
+  checkScenario(kitScenario(policy !== undefined ? withPolicy(w.kit, policy) : w.kit), w.actions, policy !== undefined ? { policy } : {})
+
+const withPolicy = (k: KitScenario, policy: string): KitScenario => ({ ...k, settings: { ...k.settings, policy } })
+
+// ---------------------------------------------------------------- scenario files
+
+/**
+ * The scenario document (the YAML format of src/sim/scenario.ts) that
+ * decodes to the same SimScenario as the kit: `dyncluster simulate FILE`
+ * replays the world and its faults. Operator actions go under
+ * `operator_actions` (the scenario format has no actions: `simulate` warns
+ * that it ignores them; `dyncluster soak --replay FILE` applies them).
+ */
+export const scenarioDocument = (w: RandomWorld, policy?: string, note?: string): Record<string, unknown> => {
+  const k = policy !== undefined ? withPolicy(w.kit, policy) : w.kit
+  kitConfig(k) // throws on a bad kit here rather than in the file
+  const raw = {
+    "dynamic-cluster": { ...k.settings },
+    cluster: { type: "simulated", config: { queued_job_number_to_display: 0, ...k.clusterConfig } },
+    cloud: Object.fromEntries(
+      k.resources.map((r) => [
+        r.name,
+        {
+          type: "simulated",
+          priority: r.priority ?? 1,
+          quantity: { min: r.min ?? 0, max: r.max },
+          reservation: { queue: null, account: null, property: null, ...r.reservation },
+          config: { instance_name_prefix: r.name }
+        }
+      ])
+    )
+  }
+  const clouds = Object.fromEntries(
+    k.resources.map((r) => {
+      const s = kitResource(r)
+      return [
+        r.name,
+        {
+          cores: s.cores,
+          boot_time: s.bootTime,
+          config_time: s.configTime,
+          boot_failure_rate: s.bootFailureRate,
+          quota: s.quota,
+          api_error_rate: s.apiErrorRate,
+          destroy_time: s.destroyTime,
+          ...(s.price !== null ? { price: s.price } : {})
+        }
+      ]
+    })
+  )
+  const jobs = (k.jobs ?? []).map(kitJob).map((j) => ({
+    id: j.id,
+    submit: j.submit,
+    cores: j.cores,
+    cpn: j.cpn,
+    runtime: j.runtime,
+    walltime: j.walltime,
+    queue: j.queue,
+    account: j.account,
+    property: j.property,
+    priority: j.priority
+  }))
+  return {
+    name: k.name ?? "kit",
+    ...(note !== undefined ? { description: note } : {}),
+    seed: k.seed ?? 1,
+    config: raw,
+    cluster: {
+      physical: (k.physical ?? []).map((p) => ({ hostname: p.hostname, cores: p.cores, ...(p.properties !== undefined ? { properties: p.properties } : {}) })),
+      scheduler_cycle: k.schedulerCycle ?? 10
+    },
+    clouds,
+    workload: { type: "jobs", jobs },
+    faults: (k.faults ?? []).map((f) => ({ ...f })),
+    drain: k.drain ?? 3600,
+    max_time: k.maxTime ?? null,
+    api_latency: k.apiLatency ?? 1,
+    ...(w.actions.length > 0 ? { operator_actions: w.actions.map((a) => ({ ...a })) } : {})
+  }
+}
+
+export const scenarioYaml = (w: RandomWorld, policy?: string, header?: string): string => {
+  const doc = new Document(scenarioDocument(w, policy))
+  // One line per job, fault, action, distribution: mappings of plain values go in flow style.
+  visit(doc, {
+    Map(_, node) {
+      if (node.items.every((i) => isScalar(i.value))) node.flow = true
+    }
+  })
+  const body = doc.toString({ lineWidth: 0 })
+  return (header ? header.split("\n").map((l) => `# ${l}`.trimEnd()).join("\n") + "\n" : "") + body
+}
+
+/** The comment block of a counterexample file: what broke, how it was found, how to replay it. */
+export const counterexampleHeader = (o: {
+  readonly title: string
+  readonly policy: string
+  readonly violations: ReadonlyArray<Violation>
+  readonly found?: string
+  readonly file?: string
+}): string =>
+  [
+    o.title,
+    ...(o.found !== undefined ? [o.found] : []),
+    `Policy: ${o.policy}. Violations when it was found:`,
+    ...o.violations.slice(0, 5).map((v) => `  [${v.invariant}] t=${v.t}s ${v.message}`),
+    "Replay with the operator actions and check every invariant:",
+    `  npx dyncluster soak --replay ${o.file ?? "FILE"}`,
+    "The world and its faults alone (simulate ignores operator_actions):",
+    `  npx dyncluster simulate ${o.file ?? "FILE"} --events events.jsonl`
+  ].join("\n")
+
+/** A regression scenario: the scenario file and the operator actions it carries. */
+export interface Regression {
+  readonly scenario: LoadedScenario
+  readonly actions: ReadonlyArray<OperatorAction>
+  readonly policy: string
+}
+
+export class RegressionFileError extends Error {}
+
+/** Reads a scenario file written by `scenarioYaml` (or any scenario file, with no actions). */
+export const loadRegression = (path: string): Regression => {
+  const text = readFileSync(path, "utf8")
+  const doc = parseScenarioText(text, path)
+  if (Either.isLeft(doc)) throw new RegressionFileError(doc.left.message)
+  const raw = doc.right as Record<string, unknown>
+  const { operator_actions, ...rest } = raw ?? {}
+  const sc = decodeScenarioAt(path, rest)
+  if (Either.isLeft(sc)) throw new RegressionFileError(sc.left.message)
+  const actions = Schema.decodeUnknownEither(Schema.Array(OperatorAction), { errors: "all" })(operator_actions ?? [])
+  if (Either.isLeft(actions)) throw new RegressionFileError(`${path}: operator_actions: ${actions.left.message}`)
+  return { scenario: sc.right, actions: actions.right, policy: sc.right.config["dynamic-cluster"].policy }
+}
