@@ -8,34 +8,21 @@ import { existsSync, mkdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { type Browser, chromium, type Page } from "playwright-core"
+import type { Browser, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { CHROMIUM, chromiumAvailable, chromiumRequired, launchChromium } from "./testing/chromium.ts"
 import { makeFakeEngine } from "./testing/fakeEngine.ts"
 import { type RunningServer, startServer } from "./testing/serve.ts"
 
-const CHROMIUM = "/usr/bin/chromium"
-const available = existsSync(CHROMIUM)
-const required = process.env.CI === "true"
+const available = chromiumAvailable
+const required = chromiumRequired
 const IDLE = "cw-vm-d05e.sa.nectar.org.au"
 const HELD = "cw-vm-held.sa.nectar.org.au"
 const TOKEN = "dash-token-123"
 
 const docsShot = fileURLToPath(new URL("../../docs/dashboard.png", import.meta.url))
 
-const launch = () =>
-  chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync"
-    ]
-  })
+const launch = launchChromium
 
 interface Watched {
   readonly consoleErrors: Array<string>
