@@ -109,3 +109,9 @@ export const makeChecker = (cfg: CheckerConfig | null | undefined): Either.Eithe
       `(a command whose exit code 0 means Ready, e.g. one that asks Salt), or remove config-checker so Active counts as Ready`
   )
 }
+
+/** `checkerKinds` entries for the daemon's registry (src/daemon/registry.ts): port, command (also as plugins of those names). */
+export const registryCheckerFactory = (cfg: CheckerConfig): Effect.Effect<CheckerService, CheckerSetupError> =>
+  Either.match(makeChecker(cfg), { onLeft: (e) => Effect.fail(e), onRight: (c) => Effect.succeed(c) })
+
+export const registryCheckerKinds = { port: registryCheckerFactory, command: registryCheckerFactory } as const

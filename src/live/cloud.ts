@@ -163,3 +163,30 @@ export const checkClouds = (
     )
     return { problems, warnings, checks }
   })
+
+// ---------------------------------------------------------------- the daemon's registry
+
+/** What the daemon hands a layer to build itself (structurally: src/daemon/registry.ts LiveSetup). */
+export interface RegistrySetup {
+  readonly log?: { readonly log: (level: "error" | "warn" | "info" | "debug", msg: string, fields?: Record<string, unknown>) => void }
+}
+
+/**
+ * `cloudTypes` entries for the daemon's registry (src/daemon/registry.ts):
+ * one resource's client, its configuration warnings logged.
+ */
+export const registryCloudFactory =
+  (type: string) =>
+  (resource: string, rc: import("../model/config.ts").ResourceConfig, setup: RegistrySetup): Effect.Effect<CloudService, CloudSetupError, Scope.Scope> =>
+    Effect.gen(function* () {
+      const f = liveCloudFactories[type]
+      if (f === undefined) return yield* Effect.fail(new CloudSetupError({ resource, problems: [`cloud.${resource}.type: no live layer for cloud type ${type}`] }))
+      const c = yield* f(resource, rc)
+      for (const w of c.warnings) setup.log?.log("warn", w, { resource })
+      return c
+    })
+
+export const registryCloudTypes = {
+  openstack: registryCloudFactory("openstack"),
+  aws: registryCloudFactory("aws")
+} as const
