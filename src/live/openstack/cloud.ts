@@ -317,10 +317,12 @@ export const makeOpenStackCloud = (
       const compute = yield* session.endpoint("compute")
       const f = yield* flavour
       const net = yield* network
+      const mineNow = yield* list(resource)
       return (
         `authenticated as ${token.user !== null ? `${token.user}${token.project !== null ? ` in project ${token.project}` : ""}` : principal(config)}; ` +
         `compute endpoint ${compute}; flavour ${f.name} has ${f.vcpus} vCPUs` +
-        (net !== null ? `; network ${config.network} = ${net}` : "")
+        (net !== null ? `; network ${config.network} = ${net}` : "") +
+        `; ${mineNow.length} instance(s) named ${prefix}-*`
       )
     })
 
