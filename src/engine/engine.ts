@@ -938,6 +938,10 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     const clusterCall = <A>(what: string, eff: Effect.Effect<A, { message: string }, EngineEnv>) =>
       eff.pipe(Effect.mapError((e) => new ActionError({ status: 500, message: `${what} failed: ${e.message}` })))
     const stateName = (n: WorkerNode) => NodeStateNames[n.state]
+    // Until start-up recovery has listed a resource's instances, the engine cannot count its nodes:
+    // a launch or a freeze would take "current" as 0 (after a restart: boots above max, a freeze at 0).
+    const notRecovered = (r: ResState) =>
+      `${r.name}: its instances are not listed yet (start-up recovery waits for the cloud and the batch system); try again`
 
     const api: EngineApi = {
       snapshot: Effect.map(nowSeconds, (now) => snapshotAt(now)),
@@ -996,6 +1000,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
           Effect.gen(function* () {
             const r = yield* resource(name)
             if (!Number.isInteger(num) || num < 0) return yield* bad(`num must be a non-negative integer`)
+            if (!r.recovered) return yield* failed(notRecovered(r))
             const current = nodesOf(name).length + r.inflight
             if (current + num > r.max) return yield* bad(`${name} has ${current} node(s); ${num} more would exceed its max of ${r.max}`)
             log("info", `operator launches ${num} node(s) in ${name}`, { resource: name })
@@ -1006,6 +1011,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         locked(
           Effect.gen(function* () {
             const r = yield* resource(name)
+            if (!r.recovered) return yield* failed(notRecovered(r))
             const current = nodesOf(name).length + r.inflight
             r.min = current
             r.max = current
