@@ -127,12 +127,12 @@ stop() {
 
 cmd=${1:-help}; n=${2:-}
 case "$cmd" in
-start|add|del|vm|execd|destroy) valid "$n"; flock 9 ;;
+start|add|del|vm|destroy) valid "$n"; flock 9 ;;   # (execd only waits: no lock)
 esac
 case "$cmd" in
 start) valid "$n"; start "$n" ;;
 vm)    vm "$n"; echo "$n booted" ;;
-execd) execd "$n" ;;
+execd) valid "$n"; execd "$n" ;;
 destroy) stop "$n"; hosts_del "$n"; rm -f "$STATE/nodes/$n.idx" "$STATE/nodes/$n.hosts"; echo "$n destroyed" ;;
 add)   valid "$n"; start "$n"
        qconf -shgrp @allhosts | grep -qw "$n" || qconf -aattr hostgroup hostlist "$n" @allhosts >/dev/null

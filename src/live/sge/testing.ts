@@ -5,7 +5,7 @@
  * hosts in network namespaces (ci/sge/sge-node.sh), qsub.
  */
 import { Either } from "effect"
-import { execFileSync, spawnSync } from "node:child_process"
+import { execFile, execFileSync, spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { describe, it } from "vitest"
@@ -64,6 +64,11 @@ export const qsub = (opts: { queue: string; seconds: number; pe?: number; name?:
   return run("/usr/bin/qsub", args).trim().split(".")[0]
 }
 
+/** Force-deletes jobs (those already gone are ignored). */
+export const qdel = (ids: ReadonlyArray<string>) => {
+  if (ids.length > 0) spawnSync("/usr/bin/qdel", ["-f", ...ids], { env, timeout: 30_000 })
+}
+
 /** Job ids still known to Grid Engine (any state). */
 export const liveJobs = (): ReadonlySet<string> =>
   new Set(
@@ -81,6 +86,20 @@ export const machine = {
   /** The machine crashes: execd and namespace gone, its name still resolves. */
   crash: (name: string) => void run("/bin/bash", [`${sgeScripts}/sge-node.sh`, "stop", name]),
   destroy: (name: string) => void run("/bin/bash", [`${sgeScripts}/sge-node.sh`, "destroy", name])
+}
+
+const runAsync = (file: string, args: ReadonlyArray<string>, timeout = 60_000): Promise<string> =>
+  new Promise((resolve, reject) =>
+    execFile(file, [...args], { env, encoding: "utf8", timeout }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${file} ${args.join(" ")} failed: ${(stderr || err.message).trim()}`)) : resolve(stdout)
+    )
+  )
+
+/** The same machines without blocking the event loop (for a cloud the engine drives). */
+export const machineAsync = {
+  vm: (name: string) => runAsync("/bin/bash", [`${sgeScripts}/sge-node.sh`, "vm", name]).then(() => {}),
+  execd: (name: string) => runAsync("/bin/bash", [`${sgeScripts}/sge-node.sh`, "execd", name]).then(() => {}),
+  destroy: (name: string) => runAsync("/bin/bash", [`${sgeScripts}/sge-node.sh`, "destroy", name]).then(() => {})
 }
 
 /**
@@ -139,7 +158,7 @@ export const makeSgeTestbed = (name: string): SgeTestbed => {
   }
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /** Runs a shell command line as root, for the odd inspection in a test. */
 export const shell = (line: string) => execFileSync("/bin/sh", ["-c", line], { env, encoding: "utf8" })
