@@ -186,7 +186,8 @@ export class SimDriver {
         this.skipped++
         step = false
       } else {
-        if (pollDue || this.forceStep) this.versionAtPoll = w.version
+        // Only a step that polls sees the world: a forced step between polls (an operator action in the daemon) does not.
+        if (pollDue) this.versionAtPoll = w.version
         this.steps++
       }
       this.forceStep = false

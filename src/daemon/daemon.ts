@@ -1,0 +1,167 @@
+/**
+ * What `dyncluster run` does once the engine is built, in sim and live mode
+ * alike: serve the REST API, dashboard and /metrics, start the Graphite
+ * reporter, run the engine loop until a signal, then shut down in order
+ * (HTTP server closed, cloud tasks finished or abandoned, a last log line).
+ */
+import { Effect, Exit, type Scope } from "effect"
+import type { ActionError, EngineApi } from "../engine/api.ts"
+import type { CycleHistogram } from "../http/metrics.ts"
+import { listenHttp, makeHttpApp } from "../http/server.ts"
+import { runGraphiteReporter } from "./graphite.ts"
+import type { LogSink } from "./log.ts"
+import { DaemonError, type DaemonSettings } from "./settings.ts"
+
+/** A built engine, ready to run: sim or live. */
+export interface EngineRunner {
+  /** What the API, the dashboard and the reporter read and act through. */
+  readonly api: EngineApi
+  /** Runs the engine until interrupted. */
+  readonly loop: Effect.Effect<never>
+  /** "simulated world quickstart at 20× real time", "torque cluster, 2 cloud resource(s)". */
+  readonly description: string
+}
+
+/** Lines the shutdown finalizers leave for the last log line. */
+export type ShutdownNotes = Array<string>
+
+/**
+ * An EngineApi whose operator actions call `after` when they succeed (the loop
+ * wakes so their tasks start now) and whose every call goes through `around`
+ * (the sim mode runs them at the world's virtual time).
+ */
+export const observedApi = (
+  api: () => EngineApi,
+  after: () => void,
+  around: <A, E>(eff: Effect.Effect<A, E>) => Effect.Effect<A, E> = (e) => e
+): EngineApi => {
+  const act =
+    <Args extends ReadonlyArray<unknown>>(f: (a: EngineApi) => (...args: Args) => Effect.Effect<void, ActionError>) =>
+    (...args: Args): Effect.Effect<void, ActionError> =>
+      around(Effect.suspend(() => f(api())(...args))).pipe(Effect.tap(() => Effect.sync(after)))
+  return {
+    snapshot: around(Effect.suspend(() => api().snapshot)),
+    config: Effect.suspend(() => api().config),
+    hold: act((a) => a.hold),
+    unhold: act((a) => a.unhold),
+    vacate: act((a) => a.vacate),
+    deleteNode: act((a) => a.deleteNode),
+    launch: act((a) => a.launch),
+    freeze: act((a) => a.freeze),
+    restore: act((a) => a.restore),
+    drain: act((a) => a.drain),
+    setAuto: (on) => around(Effect.suspend(() => api().setAuto(on))).pipe(Effect.tap(() => Effect.sync(after)))
+  }
+}
+
+export interface ServeOptions {
+  readonly settings: DaemonSettings
+  readonly log: LogSink
+  readonly histogram: CycleHistogram
+  readonly runner: EngineRunner
+  /** Called with the URL once the server listens, right after the first log line (which names the dashboard's URL). */
+  readonly onListening?: (url: string) => void
+}
+
+/**
+ * Listens, logs the first line (the dashboard's URL), starts the reporter and
+ * runs the engine loop. Never returns; interrupt it to stop. The HTTP server
+ * closes when the enclosing scope does.
+ */
+export const serve = (opts: ServeOptions): Effect.Effect<never, DaemonError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { settings, log, runner } = opts
+    const app = makeHttpApp(runner.api, {
+      token: settings.token,
+      tokenForReads: settings.tokenForReads,
+      cycleHistogram: opts.histogram
+    })
+    const { url, port } = yield* listenHttp(app, { host: settings.host, port: settings.port }).pipe(
+      Effect.mapError((e) => new DaemonError({ message: `cannot serve the API on ${settings.host}:${settings.port}: ${causeText(e.cause)}` }))
+    )
+    log.log("info", `dashboard at ${url}/dashboard (REST API at ${url}/, metrics at ${url}/metrics)`, {
+      url,
+      port,
+      dashboard: `${url}/dashboard`
+    })
+    opts.onListening?.(url)
+    log.log("info", `running ${runner.description}`)
+    log.log("debug", "daemon settings", {
+      host: settings.host,
+      port: settings.port,
+      // (keys naming a token are dropped from log lines, so the protection is described in other words)
+      protection: settings.token === null ? "none" : `bearer (from the ${settings.tokenSource}) for ${settings.tokenForReads ? "all requests" : "PUT and DELETE"}`,
+      log: settings.log,
+      graphite: settings.graphite
+    })
+    if (settings.token !== null) {
+      log.log("info", `the API asks for a bearer token (from ${settings.tokenSource === "environment" ? "the environment" : "the configuration"}) for ${settings.tokenForReads ? "every request" : "PUT and DELETE"}`)
+    } else if (!isLoopback(settings.host)) {
+      log.log("warn", `the API listens on ${settings.host} without a token: anyone who can reach it can change the cluster (set admin-server.token or DYNCLUSTER_TOKEN)`)
+    }
+    yield* Effect.addFinalizer(() => Effect.sync(() => log.log("info", "HTTP server closed")))
+    if (settings.graphite !== null) {
+      const g = settings.graphite
+      log.log("info", `graphite: sending node counts to ${g.hostname}:${g.port} as ${g.prefix}.* every ${g.interval}s`)
+      yield* Effect.forkScoped(runGraphiteReporter(runner.api.snapshot, g, log))
+    }
+    return yield* runner.loop
+  })
+
+const causeText = (cause: unknown): string => {
+  const e = cause as NodeJS.ErrnoException | undefined
+  if (e?.code === "EADDRINUSE") return "the address is already in use (another dyncluster? pick another --port)"
+  if (e?.code === "EACCES") return "permission denied (ports below 1024 need privileges)"
+  if (e?.code === "EADDRNOTAVAIL") return "no such local address"
+  if (e?.code === "ENOTFOUND") return "unknown host name"
+  return e?.message ?? String(cause)
+}
+
+export const isLoopback = (host: string): boolean => host === "localhost" || host === "::1" || /^127\./.test(host)
+
+/**
+ * Runs `main` in a scope with an orderly stop: on interruption (SIGTERM,
+ * SIGINT through NodeRuntime.runMain) the scope's finalizers run in reverse
+ * order, and the last line says how the daemon stopped. A watchdog ends the
+ * process if the stop hangs.
+ */
+export const withLifecycle = <A, E>(
+  log: LogSink,
+  notes: ShutdownNotes,
+  watchdogSeconds: number,
+  main: Effect.Effect<A, E, Scope.Scope>
+): Effect.Effect<A, E> =>
+  Effect.gen(function* () {
+    let signal: string | null = null
+    const onSignal = (s: NodeJS.Signals) => {
+      signal ??= s
+    }
+    process.on("SIGTERM", onSignal)
+    process.on("SIGINT", onSignal)
+    return yield* Effect.scoped(
+      Effect.gen(function* () {
+        yield* Effect.addFinalizer((exit) =>
+          Effect.sync(() => {
+            process.off("SIGTERM", onSignal)
+            process.off("SIGINT", onSignal)
+            // A failure here is a start-up error: the caller reports it, the daemon never ran.
+            if (Exit.isFailure(exit) && !Exit.isInterrupted(exit)) return
+            const how = Exit.isInterrupted(exit) ? `on ${signal ?? "request"}` : "normally"
+            log.log("info", `dyncluster stopped ${how}${notes.length > 0 ? `: ${notes.join("; ")}` : ""}`)
+          })
+        )
+        return yield* main.pipe(
+          Effect.onInterrupt(() =>
+            Effect.sync(() => {
+              log.log("info", `stopping (${signal ?? "interrupted"}): closing the HTTP server and finishing cloud tasks`)
+              const t = setTimeout(() => {
+                log.log("error", `shutdown did not finish within ${watchdogSeconds}s; exiting anyway`)
+                process.exit(1)
+              }, watchdogSeconds * 1000)
+              t.unref()
+            })
+          )
+        )
+      })
+    )
+  })

@@ -1,0 +1,155 @@
+/**
+ * `dyncluster run --config`: the engine on the live layers the configuration
+ * names (registry.ts), driven by the live loop (loop.ts) with the real Clock.
+ * Cloud and cluster calls run as tasks on fibers; on shutdown, tasks not yet
+ * started are dropped and running ones get a grace period to finish before
+ * they are interrupted (every task is written so that an interruption leaves
+ * nothing start-up recovery cannot repair).
+ */
+import { Clock, Context, Duration, Effect, Layer, type Scope } from "effect"
+import { makeEngine } from "../engine/engine.ts"
+import { getPolicy, policyNames } from "../engine/policy.ts"
+import { Checker, Cloud, CloudError, Cluster, Hooks, noChecker, type CheckerService, type CloudService } from "../engine/services.ts"
+import { makeLiveTaskRunner, type TaskRunner } from "../engine/tasks.ts"
+import type { CycleHistogram } from "../http/metrics.ts"
+import { engineSettings, type ConfigFile } from "../model/config.ts"
+import { observedApi, type EngineRunner, type ShutdownNotes } from "./daemon.ts"
+import { commandHooks } from "./hooks.ts"
+import type { LogSink } from "./log.ts"
+import { makeWake, runLiveLoop } from "./loop.ts"
+import { checkerKind, liveRegistry, type LiveRegistry, type LiveSetup } from "./registry.ts"
+import { DaemonError } from "./settings.ts"
+import { engineLogTo } from "./sim.ts"
+
+/** Every live layer the configuration needs that is not available, in words (empty = all there). */
+export const missingLayers = (config: ConfigFile, registry: LiveRegistry = liveRegistry): Array<string> => {
+  const out: Array<string> = []
+  const type = config.cluster.type
+  if (type === "simulated") out.push(`cluster type simulated runs with \`dyncluster run --sim SCENARIO\`, not --config`)
+  else if (registry.cluster[type] === undefined) out.push(`cluster type ${type} not available yet`)
+  const byType = new Map<string, Array<string>>()
+  for (const [name, r] of Object.entries(config.cloud)) {
+    if (registry.cloud[r.type] === undefined) byType.set(r.type, [...(byType.get(r.type) ?? []), name])
+  }
+  for (const [t, names] of byType) {
+    out.push(
+      t === "simulated"
+        ? `cloud type simulated (resource ${names.join(", ")}) runs with \`dyncluster run --sim SCENARIO\`, not --config`
+        : `cloud type ${t} not available yet (resource ${names.join(", ")})`
+    )
+  }
+  const kind = checkerKind(config["dynamic-cluster"]["config-checker"])
+  if (kind !== null && registry.checker[kind] === undefined) out.push(`config checker ${kind} not available yet`)
+  return out
+}
+
+/** One Cloud service for the engine that sends each call to the service of the call's resource. */
+export const dispatchCloud = (byResource: ReadonlyMap<string, CloudService>): CloudService => {
+  const of = (resource: string, op: string) => {
+    const s = byResource.get(resource)
+    return s !== undefined
+      ? Effect.succeed(s)
+      : Effect.fail(new CloudError({ resource, op, kind: "notfound", message: `no cloud resource ${resource} in the configuration` }))
+  }
+  return {
+    list: (r) => Effect.flatMap(of(r, "list"), (s) => s.list(r)),
+    boot: (r) => Effect.flatMap(of(r, "boot"), (s) => s.boot(r)),
+    refresh: (i) => Effect.flatMap(of(i.cloud_resource, "refresh"), (s) => s.refresh(i)),
+    destroy: (i) => Effect.flatMap(of(i.cloud_resource, "destroy"), (s) => s.destroy(i)),
+    coresPerNode: (r) => Effect.flatMap(of(r, "flavour"), (s) => s.coresPerNode(r))
+  }
+}
+
+const setupError = (what: string) => (e: { readonly message: string }) => new DaemonError({ message: `${what}: ${e.message}` })
+
+/** The services of the engine, built from the live layers of the configuration. */
+export const liveContext = (setup: LiveSetup, registry: LiveRegistry = liveRegistry): Effect.Effect<Context.Context<Cluster | Cloud | Checker | Hooks>, DaemonError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { config } = setup
+    const missing = missingLayers(config, registry)
+    if (missing.length > 0) return yield* new DaemonError({ message: missing.join("\n") })
+    const cluster = yield* Layer.build(registry.cluster[config.cluster.type](setup)).pipe(Effect.mapError(setupError(`cluster type ${config.cluster.type}`)))
+    const clouds = new Map<string, CloudService>()
+    for (const [name, r] of Object.entries(config.cloud)) {
+      clouds.set(name, yield* registry.cloud[r.type](name, r, setup).pipe(Effect.mapError(setupError(`cloud resource ${name}`))))
+    }
+    const cc = config["dynamic-cluster"]["config-checker"]
+    const kind = checkerKind(cc)
+    const checker: CheckerService =
+      kind === null || cc === null ? noChecker : yield* registry.checker[kind](cc, setup).pipe(Effect.mapError(setupError(`config checker ${kind}`)))
+    return Context.add(cluster, Cloud, dispatchCloud(clouds)).pipe(
+      Context.add(Checker, checker),
+      Context.add(Hooks, commandHooks(setup.settings, setup.log))
+    )
+  })
+
+/**
+ * Wraps the live task runner: after `close()`, tasks that have not started
+ * yet are dropped (they would start new work during shutdown).
+ */
+export const closableTasks = (inner: TaskRunner) => {
+  let closed = false
+  const runner: TaskRunner = {
+    submit: (label, task) =>
+      inner.submit(
+        label,
+        Effect.suspend(() => {
+          return closed ? Effect.succeed(() => {}) : task
+        })
+      ),
+    drain: inner.drain,
+    stats: inner.stats
+  }
+  return {
+    runner,
+    close: () => {
+      closed = true
+    }
+  }
+}
+
+export interface LiveDaemonOptions {
+  readonly config: ConfigFile
+  readonly policy?: string | undefined
+  readonly log: LogSink
+  readonly histogram: CycleHistogram
+  /** Seconds running tasks get to finish on shutdown before they are interrupted. */
+  readonly graceSeconds: number
+  readonly notes: ShutdownNotes
+  /** Which layer serves which type name (default: registry.ts). */
+  readonly registry?: LiveRegistry
+}
+
+export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRunner, DaemonError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const settings = engineSettings(opts.config)
+    const policy = opts.policy ?? settings.policy
+    if (getPolicy(policy) === undefined) {
+      return yield* new DaemonError({ message: `unknown policy ${JSON.stringify(policy)} (known: ${policyNames().join(", ")})` })
+    }
+    const ctx = yield* liveContext({ config: opts.config, settings, log: opts.log }, opts.registry)
+    const wake = yield* makeWake
+    const inner = yield* makeLiveTaskRunner(settings.workers, wake.signal)
+    const tasks = closableTasks(inner)
+    // Runs before the task runner's own finalizer (which interrupts whatever is left).
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        tasks.close()
+        const deadline = (yield* Clock.currentTimeMillis) + opts.graceSeconds * 1000
+        const { running: before, waiting: queued } = inner.stats()
+        while (inner.stats().running + inner.stats().waiting > 0 && (yield* Clock.currentTimeMillis) < deadline) yield* Effect.sleep(Duration.millis(100))
+        const left = inner.stats().running
+        yield* inner.shutdown
+        opts.notes.push(
+          `${before - left} running cloud task(s) finished, ${left} abandoned after ${opts.graceSeconds}s, ${queued} queued task(s) dropped (start-up recovery picks up after them)`
+        )
+      })
+    )
+    const engine = yield* makeEngine({ config: opts.config, tasks: tasks.runner, policy, log: engineLogTo(opts.log, null) }).pipe(Effect.provide(ctx))
+    const resources = Object.keys(opts.config.cloud).length
+    return {
+      api: observedApi(() => engine.api, wake.signal),
+      loop: runLiveLoop({ engine, wake, histogram: opts.histogram }).pipe(Effect.provide(ctx)),
+      description: `the ${opts.config.cluster.type} cluster with ${resources} cloud resource(s) (policy ${policy})`
+    }
+  })

@@ -1,0 +1,61 @@
+/**
+ * The live engine loop: step, then sleep until the engine's next wake-up
+ * (engine.nextWake) or until something wakes it earlier (a task result, an
+ * operator action), and measure each step's wall time for the cycle
+ * histogram. It never spins: there is a minimum gap between steps.
+ */
+import { Clock, Duration, Effect, Queue } from "effect"
+import type { Engine, EngineEnv } from "../engine/engine.ts"
+import type { CycleHistogram } from "../http/metrics.ts"
+
+/** A wake-up signal that can be raised from plain callbacks (the task runner's onResult). */
+export interface Wake {
+  /** Raise the signal (synchronous, safe from any callback). Several raises before a wait count as one. */
+  readonly signal: () => void
+  /** Sleep `seconds` or until the signal is raised, whichever comes first; true when woken by the signal. */
+  readonly sleep: (seconds: number) => Effect.Effect<boolean>
+}
+
+export const makeWake: Effect.Effect<Wake> = Effect.map(Queue.sliding<void>(1), (q) => ({
+  signal: () => {
+    Queue.unsafeOffer(q, undefined)
+  },
+  sleep: (seconds) =>
+    Effect.raceFirst(
+      Effect.as(Effect.sleep(Duration.millis(Math.max(0, seconds * 1000))), false),
+      Effect.as(Queue.take(q), true)
+    )
+}))
+
+export interface LiveLoopOptions {
+  readonly engine: Engine
+  readonly wake: Wake
+  readonly histogram: CycleHistogram
+  /** Smallest gap between two steps, in seconds (default 0.05): a storm of wake-ups cannot make it spin. */
+  readonly minGap?: number
+  /** Longest sleep, in seconds (default 60), whatever nextWake says. */
+  readonly maxSleep?: number
+}
+
+/** Wall-clock seconds of one effect (a metric, not engine time). */
+export const timed = <A, E, R>(eff: Effect.Effect<A, E, R>, observe: (seconds: number) => void): Effect.Effect<A, E, R> =>
+  Effect.suspend(() => {
+    const t0 = performance.now()
+    return Effect.ensuring(eff, Effect.sync(() => observe((performance.now() - t0) / 1000)))
+  })
+
+export const runLiveLoop = (opts: LiveLoopOptions): Effect.Effect<never, never, EngineEnv> => {
+  const minGap = opts.minGap ?? 0.05
+  const maxSleep = opts.maxSleep ?? 60
+  return Effect.gen(function* () {
+    for (;;) {
+      const started = yield* Clock.currentTimeMillis
+      yield* timed(opts.engine.step, opts.histogram.observe)
+      const now = (yield* Clock.currentTimeMillis) / 1000
+      const due = opts.engine.nextWake() - now
+      yield* opts.wake.sleep(Math.min(maxSleep, Math.max(minGap, due)))
+      const since = ((yield* Clock.currentTimeMillis) - started) / 1000
+      if (since < minGap) yield* Effect.sleep(Duration.millis((minGap - since) * 1000))
+    }
+  })
+}
