@@ -1,5 +1,8 @@
 /** Every `dyncluster` subcommand; add new ones here. */
 import { checkConfigCommand } from "./check-config.ts"
+import { planCommand } from "./plan.ts"
 import { runCommand } from "./run.ts"
+import { simulateCommand } from "./simulate.ts"
+import { slurmResumeCommand, slurmSuspendCommand } from "./slurm-power.ts"
 
-export const subcommands = [checkConfigCommand, runCommand] as const
+export const subcommands = [checkConfigCommand, simulateCommand, runCommand, slurmResumeCommand, slurmSuspendCommand, planCommand] as const

@@ -5,13 +5,11 @@
  */
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { describe, it } from "vitest"
 
-/** ci/slurm/slurm-vm.sh of this checkout. */
-export const VM_SCRIPT = fileURLToPath(new URL("../../../../ci/slurm/slurm-vm.sh", import.meta.url))
-export const SLURM_DIR = process.env.SLURM_LOCAL_DIR ?? "/var/lib/slurm-local"
-export const SLURM_CONF = `${SLURM_DIR}/etc/slurm.conf`
+import { SLURM_CONF, SLURM_DIR, VM_SCRIPT } from "./paths.ts"
+
+export { PROJECT_ROOT, SLURM_CONF, SLURM_DIR, VM_SCRIPT } from "./paths.ts"
 /** Every Slurm command of the tests reads this configuration. */
 export const slurmEnv: Readonly<Record<string, string>> = { SLURM_CONF }
 

@@ -31,6 +31,8 @@ export interface NetnsCloudOptions {
   readonly memMb: number
   /** Every boot fails with this kind (a cloud out of capacity, ...). */
   readonly failBoots?: CloudErrorKind
+  /** Boots for these Slurm nodes (user-data slurm_node) fail for lack of capacity. */
+  readonly failNodes?: ReadonlyArray<string>
   /** Extra environment for the VM script (SLURM_LOCAL_DIR). */
   readonly env?: Readonly<Record<string, string>>
 }
@@ -108,6 +110,10 @@ export const makeNetnsCloud = (opts: NetnsCloudOptions): NetnsCloud => {
     boot: (resource: string, options?: BootOptions) =>
       Effect.gen(function* () {
         if (opts.failBoots !== undefined) return yield* Effect.fail(fail(resource, "boot", opts.failBoots, `the test cloud refuses boots (${opts.failBoots})`))
+        const wanted = options?.userData?.slurm_node
+        if (wanted !== undefined && opts.failNodes?.includes(wanted)) {
+          return yield* Effect.fail(fail(resource, "boot", "capacity", `the test cloud has no capacity for ${wanted}`))
+        }
         const now = yield* nowSec
         // names are never reused; "wx" makes taking one atomic across processes
         let n = 1
