@@ -2,8 +2,9 @@
  * The SGE layer against the real Grid Engine of ci/setup-20-sge.sh: jobs
  * submitted with qsub are seen queued with the right cores, an exec host
  * (a network namespace running sge_execd) is declared at Active and enabled
- * at Ready, runs the jobs, is held and unheld, vacated and removed; a dead
- * host's jobs are force-deleted. Skips visibly without Grid Engine, fails
+ * at Ready, runs the jobs, is held and unheld, and removed; a dead host's
+ * jobs are force-deleted. (Vacating is in the Cluster contract, which also
+ * runs on this Grid Engine: src/live/contract/sge.contract.test.ts.) Skips visibly without Grid Engine, fails
  * when CI=true.
  */
 import { Cause, Effect, Either, Exit } from "effect"
@@ -116,14 +117,6 @@ describeWithSge("SGE layer on the real Grid Engine", () => {
     await until(`job ${j} to run and finish`, (x) => !x.jobs.some((y) => y.jobid === j) && !liveJobs().has(j), 30_000)
     expect(node(await view(), HOST)?.state).toBe(NodeState.Idle)
   }, 45_000)
-
-  it("vacate deletes the host's running jobs", async () => {
-    const j = sub({ queue: tb.queue, seconds: 600 })
-    const v = await until(`job ${j} running on ${HOST}`, (x) => node(x, HOST)?.jobs === j)
-    expect(node(v, HOST)?.state).toBe(NodeState.Busy)
-    await run(cluster.vacateNode(HOST, [j]))
-    await until(`job ${j} gone`, (x) => node(x, HOST)?.jobs === null && !liveJobs().has(j))
-  }, 40_000)
 
   it("remove: slots unset, host group left, exec host deleted; it is gone from the view", async () => {
     await run(cluster.holdNode(HOST))

@@ -73,7 +73,7 @@ export const makeRecordedTorque = async (opts: RecordedTorqueOptions = {}): Prom
       "dynamic-cluster": {},
       cluster: {
         type: "torque",
-        config: { ...recordedTemplates(), command_timeout: 20, retry_interval: 0.05, add_node_timeout: 10, remove_node_timeout: 10, ...opts.clusterConfig }
+        config: { ...recordedTemplates(), command_timeout: 30, retry_interval: 0.05, add_node_timeout: 60, remove_node_timeout: 60, ...opts.clusterConfig }
       }
     },
     "recorded torque"
