@@ -13,6 +13,8 @@ import type { Effect, Layer, Scope } from "effect"
 import type { Cluster, CheckerService, CloudService } from "../engine/services.ts"
 import type { CheckerConfig, ConfigFile, EngineSettings, ResourceConfig } from "../model/config.ts"
 import type { LogSink } from "./log.ts"
+import { makeSgeCluster } from "../live/sge/layer.ts"
+import { makeTorqueCluster } from "../live/torque/layer.ts"
 
 /** What a live layer gets to build itself. */
 export interface LiveSetup {
@@ -41,7 +43,9 @@ export type CheckerFactory = (config: CheckerConfig, setup: LiveSetup) => Effect
 
 /** cluster.type → its live layer. */
 export const clusterTypes: Readonly<Record<string, ClusterLayerFactory>> = {
-  // torque: ..., sge: ..., slurm: ...
+  torque: (setup) => makeTorqueCluster(setup.config),
+  sge: (setup) => makeSgeCluster(setup.config)
+  // slurm: ...
 }
 
 /** cloud.<res>.type → the factory of one resource's Cloud service. */

@@ -25,7 +25,7 @@ export const slurmMissing = (): string | null => {
   const ping = sh("scontrol", ["ping"], 15_000)
   if (ping.code !== 0 || !/\bUP\b/.test(ping.stdout)) return `slurmctld does not answer (scontrol ping: ${(ping.stdout + ping.stderr).trim() || `exit ${ping.code}`})`
   const parts = sh("sinfo", ["-h", "-o", "%P"]).stdout
-  for (const p of ["dyn", "dynq", "dyntest", "cloud"]) {
+  for (const p of ["dyn", "dynq", "dyntest", "dyncon", "cloud"]) {
     if (!new RegExp(`^${p}\\*?$`, "m").test(parts)) return `partition ${p} is missing: start Slurm with bash ci/setup-30-slurm.sh`
   }
   return null
