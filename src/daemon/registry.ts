@@ -15,6 +15,8 @@ import type { CheckerConfig, ConfigFile, EngineSettings, ResourceConfig } from "
 import type { LogSink } from "./log.ts"
 import { makeSgeCluster } from "../live/sge/layer.ts"
 import { makeTorqueCluster } from "../live/torque/layer.ts"
+import { registryCheckerKinds } from "../live/checkers.ts"
+import { registryCloudTypes } from "../live/cloud.ts"
 
 /** What a live layer gets to build itself. */
 export interface LiveSetup {
@@ -50,7 +52,8 @@ export const clusterTypes: Readonly<Record<string, ClusterLayerFactory>> = {
 
 /** cloud.<res>.type → the factory of one resource's Cloud service. */
 export const cloudTypes: Readonly<Record<string, CloudServiceFactory>> = {
-  // openstack: ..., aws: ...
+  openstack: registryCloudTypes.openstack,
+  aws: registryCloudTypes.aws
 }
 
 /**
@@ -58,7 +61,8 @@ export const cloudTypes: Readonly<Record<string, CloudServiceFactory>> = {
  * (`{command: {command: ...}}`), or a plugin's name (`{plugin: {name: X}}`).
  */
 export const checkerKinds: Readonly<Record<string, CheckerFactory>> = {
-  // port: ..., command: ..., "dynamiccluster.saltclient.SaltChecker": ...
+  port: registryCheckerKinds.port,
+  command: registryCheckerKinds.command
 }
 
 /** The registry key of a configured checker, or null when none is configured (Active counts as Ready). */

@@ -36,14 +36,14 @@ export interface RunWorldOptions {
   readonly policy?: string
 }
 
-const UNKNOWN_HOST = "no-such-node.invalid"
+export const UNKNOWN_HOST = "no-such-node.invalid"
 
 const finalState = (s: Snapshot): FinalState => ({
   nodes: s.nodes.flatMap((n) => (n.instance === null ? [] : [{ hostname: n.hostname, instance: n.instance.uuid, resource: n.instance.cloud_resource }]))
 })
 
 /** The target host of a node action, chosen from what the engine lists now (deterministic for a given run). */
-const nodeTarget = (d: SimDriver, a: Extract<OperatorAction, { node: unknown }>): string => {
+export const nodeTarget = (d: SimDriver, a: Extract<OperatorAction, { node: unknown }>): string => {
   if (a.node === "unknown") return UNKNOWN_HOST
   if (a.node === "physical") {
     const ps = d.scenario.world.physical
@@ -54,8 +54,11 @@ const nodeTarget = (d: SimDriver, a: Extract<OperatorAction, { node: unknown }>)
   return cloud.length === 0 ? UNKNOWN_HOST : cloud[a.index % cloud.length]
 }
 
-/** Applies one action at the world's current time; returns the `operator` line and whether it was accepted. */
-const applyAction = (d: SimDriver, a: OperatorAction): { line: Record<string, unknown>; ok: boolean } => {
+/**
+ * Applies one action at the world's current time (whatever its `at`);
+ * returns the `operator` line for the event log and whether it was accepted.
+ */
+export const applyAction = (d: SimDriver, a: OperatorAction): { line: Record<string, unknown>; ok: boolean } => {
   const api = d.engine.api
   const t = d.world.now
   let target: string | null = null
