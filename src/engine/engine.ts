@@ -973,6 +973,8 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         locked(
           Effect.gen(function* () {
             const n = yield* cloudNode(hostname)
+            // Not in the batch system yet: no job can run there (and the batch system does not know the name).
+            if (n.state === NodeState.Starting) return yield* bad(`${hostname} is Starting: it is not in the batch system yet, so no job runs there`)
             const cluster = yield* Cluster
             yield* clusterCall(`vacate ${hostname}`, cluster.vacateNode(n.hostname, jobList(n.jobs)))
             log("info", `operator vacated ${hostname}`, { host: hostname })
