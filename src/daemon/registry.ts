@@ -15,6 +15,7 @@ import type { CheckerConfig, ConfigFile, EngineSettings, ResourceConfig } from "
 import type { LogSink } from "./log.ts"
 import { makeSgeCluster } from "../live/sge/layer.ts"
 import { makeTorqueCluster } from "../live/torque/layer.ts"
+import { makeSlurmCluster } from "../live/slurm/cluster.ts"
 import { registryCheckerKinds } from "../live/checkers.ts"
 import { registryCloudTypes } from "../live/cloud.ts"
 
@@ -46,8 +47,8 @@ export type CheckerFactory = (config: CheckerConfig, setup: LiveSetup) => Effect
 /** cluster.type → its live layer. */
 export const clusterTypes: Readonly<Record<string, ClusterLayerFactory>> = {
   torque: (setup) => makeTorqueCluster(setup.config),
-  sge: (setup) => makeSgeCluster(setup.config)
-  // slurm: ...
+  sge: (setup) => makeSgeCluster(setup.config),
+  slurm: (setup) => makeSlurmCluster(setup.config)
 }
 
 /** cloud.<res>.type → the factory of one resource's Cloud service. */

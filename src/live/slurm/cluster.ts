@@ -21,7 +21,7 @@ import { Cluster, ClusterError, type ClusterService, type ClusterView, type NewN
 import type { ConfigFile } from "../../model/config.ts"
 import type { Reservation } from "../../model/types.ts"
 import { validateHostname, validateIp, validateJobId, validateName } from "../command.ts"
-import { nodeFeatures, reservationName, slurmSettings, type SlurmConfigError, type SlurmSettings } from "./config.ts"
+import { nodeFeatures, reservationName, SlurmConfigError, slurmSettings, type SlurmSettings } from "./config.ts"
 import { compressHostlist, expandHostlist } from "./hostlist.ts"
 import { parseScontrolRecords, parseSinfoJson, parseSqueueJson, slurmView, splitNodeState, type SlurmJob, type SlurmNode } from "./parse.ts"
 import { checked, describeResult, makeRunner, NotYet, waitUntil, type SlurmRunner } from "./run.ts"
@@ -304,12 +304,27 @@ export const makeSlurmClusterService = (s: SlurmSettings, opts: SlurmLayerOption
     return service
   })
 
-/** The Cluster layer for `cluster.type: slurm`; a bad cluster.config fails with the key path. */
+/**
+ * The Cluster layer for `cluster.type: slurm` (the scaler adds and removes
+ * dynamic nodes); a bad cluster.config fails with the key path. With
+ * `cluster.mode: power_save` Slurm itself decides (slurm-resume/-suspend),
+ * and a scaler beside it would fight it over the nodes: refused.
+ */
 export const makeSlurmCluster = (config: ConfigFile, opts: SlurmLayerOptions = {}): Layer.Layer<Cluster, SlurmConfigError> =>
   Layer.effect(
     Cluster,
     Effect.flatMap(
       Either.match(slurmSettings(config), { onLeft: Effect.fail, onRight: Effect.succeed }),
-      (s) => makeSlurmClusterService(s, opts)
+      (s) =>
+        s.mode === "power_save"
+          ? Effect.fail(
+              new SlurmConfigError({
+                problems: ["cluster.mode: power_save"],
+                message:
+                  "cluster.mode is power_save: Slurm's own power saving starts and stops the VMs through `dyncluster slurm-resume` / `slurm-suspend` " +
+                  "(slurm.conf ResumeProgram/SuspendProgram, see docs/slurm.md); the scaler does not run in this mode"
+              })
+            )
+          : makeSlurmClusterService(s, opts)
     )
   )
