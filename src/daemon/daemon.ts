@@ -76,9 +76,13 @@ export const serve = (opts: ServeOptions): Effect.Effect<never, DaemonError, Sco
       tokenForReads: settings.tokenForReads,
       cycleHistogram: opts.histogram
     })
+    let listening = false
+    // Added before the server, so it runs after the server's own finalizer has closed it.
+    yield* Effect.addFinalizer(() => Effect.sync(() => listening && log.log("info", "HTTP server closed")))
     const { url, port } = yield* listenHttp(app, { host: settings.host, port: settings.port }).pipe(
       Effect.mapError((e) => new DaemonError({ message: `cannot serve the API on ${settings.host}:${settings.port}: ${causeText(e.cause)}` }))
     )
+    listening = true
     log.log("info", `dashboard at ${url}/dashboard (REST API at ${url}/, metrics at ${url}/metrics)`, {
       url,
       port,
@@ -99,7 +103,6 @@ export const serve = (opts: ServeOptions): Effect.Effect<never, DaemonError, Sco
     } else if (!isLoopback(settings.host)) {
       log.log("warn", `the API listens on ${settings.host} without a token: anyone who can reach it can change the cluster (set admin-server.token or DYNCLUSTER_TOKEN)`)
     }
-    yield* Effect.addFinalizer(() => Effect.sync(() => log.log("info", "HTTP server closed")))
     if (settings.graphite !== null) {
       const g = settings.graphite
       log.log("info", `graphite: sending node counts to ${g.hostname}:${g.port} as ${g.prefix}.* every ${g.interval}s`)
