@@ -432,10 +432,9 @@ export const makeEc2Cloud = (resource: string, rc: ResourceConfig, options: Ec2O
             }
           }
         }
-        for (const vm of byId.values()) {
-          const inst = yield* toInstance(vm, now, null)
-          if (inst.state !== InstanceState.Inexistent) out.set(inst.uuid!, inst)
-        }
+        // reverse DNS for many VMs at once: not one timeout after another
+        const rest = yield* Effect.forEach([...byId.values()], (vm) => toInstance(vm, now, null), { concurrency: 16 })
+        for (const inst of rest) if (inst.state !== InstanceState.Inexistent) out.set(inst.uuid!, inst)
         return [...out.values()]
       })
 

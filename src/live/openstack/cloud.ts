@@ -212,12 +212,9 @@ export const makeOpenStackCloud = (
         yield* mine(r, "list")
         const servers = yield* serversNamed(`^${escapeRegex(prefix)}-`, (n) => n.startsWith(`${prefix}-`))
         const now = yield* nowSeconds
-        const out: Array<Instance> = []
-        for (const s of servers) {
-          const i = yield* toInstance(s, now)
-          if (i.state !== InstanceState.Inexistent) out.push(i)
-        }
-        return out
+        // reverse DNS for many VMs at once: not one timeout after another
+        const all = yield* Effect.forEach(servers, (s) => toInstance(s, now), { concurrency: 16 })
+        return all.filter((i) => i.state !== InstanceState.Inexistent)
       })
 
     const suffix = Effect.map(
