@@ -74,6 +74,13 @@ describe("the scenario files in scenarios/", () => {
 })
 
 describe("decoding", () => {
+  it("names a scenario file that cannot be read, and a YAML syntax error with its line", () => {
+    const missing = join(tmp, "does-not-exist.yaml")
+    expect(problems(loadScenarioFile(missing))).toEqual([`${missing}: no such file`])
+    writeFileSync(join(tmp, "syntax.yaml"), "name: x\nclouds: {os: {cores: 4}\nworkload: 1\n")
+    expect(problems(loadScenarioFile(join(tmp, "syntax.yaml")))[0]).toMatch(/^YAML syntax error: .*line \d+/)
+  })
+
   it("builds the world: physical groups, resources in config order, defaults, price from either side", () => {
     const doc = base()
     doc.cluster.physical = [{ hostname: "p1", cores: 4 }, { count: 3, cores: 2, prefix: "n", properties: ["fast"] }]
@@ -224,6 +231,14 @@ describe("decoding", () => {
     const s = ok(decode(doc))
     expect(s.warnings[0]).toMatch(/can never start/)
     expect(s.world.maxTime).toBe(5000)
+  })
+
+  it("warns about jobs that no single resource can hold (classic never provisions for them)", () => {
+    const doc = base()
+    doc.workload.jobs.push({ id: "wide", submit: 5, cores: 24, cpn: 4, runtime: 10 }) // 4 + 16 + 16 cores in all, 16 at most in one
+    const s = ok(decode(doc))
+    expect(s.warnings).toHaveLength(1)
+    expect(s.warnings[0]).toMatch(/^workload: 1 job\(s\) fit no single cloud resource .*job wide \(24 core\(s\), 4 per node\)/)
   })
 
   it("draws random restarts from the seed, inside the workload's span", () => {

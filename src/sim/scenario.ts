@@ -575,7 +575,8 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
       }
     })
   ]
-  const feasible = makeFeasibility(groups, config.cluster.config.queue_to_monitor ?? [])
+  const monitored = config.cluster.config.queue_to_monitor ?? []
+  const feasible = makeFeasibility(groups, monitored)
   const never = jobs.filter((j) => !feasible(j))
   if (never.length > 0) {
     const list = never.slice(0, 3).map(describeJob).join("; ") + (never.length > 3 ? `; and ${never.length - 3} more` : "")
@@ -584,6 +585,19 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
       "Raise quantity.max, skip large jobs (max_cores for a trace) or set max_time"
     if (maxTime === null) return Either.left(scenarioError(source, [msg], warnings))
     warnings.push(msg)
+  }
+  // The classic allocator puts all new nodes of a job in one resource; a job
+  // that fits neither the physical nodes alone nor any single resource only
+  // starts when enough nodes happen to be up (the run may stall).
+  const physicalOnly = makeFeasibility(groups.filter((g) => !g.cloud), monitored)
+  const singles = groups.filter((g) => g.cloud).map((g) => makeFeasibility([g], monitored))
+  const orphans = jobs.filter((j) => feasible(j) && !physicalOnly(j) && !singles.some((f) => f(j)))
+  if (orphans.length > 0) {
+    const list = orphans.slice(0, 3).map(describeJob).join("; ") + (orphans.length > 3 ? `; and ${orphans.length - 3} more` : "")
+    warnings.push(
+      `workload: ${orphans.length} job(s) fit no single cloud resource at quantity.max and not the physical nodes alone: ${list}. ` +
+        "The classic policy starts all nodes of a job in one resource, so these start only when enough nodes happen to be up"
+    )
   }
 
   // ------------------------------------------------ faults

@@ -1,0 +1,475 @@
+/**
+ * `dyncluster simulate SCENARIO`: replays a scenario file in the simulated
+ * world and prints the summary of DESIGN.md. `--policy a,b` and repeated
+ * `--set key=value` make variants that run on the same seed and are printed
+ * side by side.
+ *
+ * stdout is a pure function of the scenario, the options and the seed (wall
+ * time goes to stderr), so two runs can be compared byte for byte.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Either, Option } from "effect"
+import { closeSync, openSync, writeFileSync, writeSync } from "node:fs"
+import { basename, dirname, extname, join } from "node:path"
+import { policyNames } from "../engine/policy.ts"
+import { buildReport } from "../sim/report.ts"
+import { SimDriver } from "../sim/run.ts"
+import {
+  applySet,
+  decodeScenarioAt,
+  parseSetValue,
+  readScenarioDocument,
+  type LoadedScenario
+} from "../sim/scenario.ts"
+import type { ResourceSummary, Summary } from "../sim/summary.ts"
+
+// ---------------------------------------------------------------- variants
+
+export interface Variant {
+  /** Column header / file suffix: the policy, then each varied key=value. */
+  readonly label: string
+  readonly policy: string | undefined
+  /** Every --set applied to this variant, in order. */
+  readonly sets: ReadonlyArray<readonly [string, string]>
+}
+
+/** Most variants one command may run. */
+export const MAX_VARIANTS = 32
+
+/** Splits `key=value`; the value may itself contain `=`. */
+export const parseSetArg = (arg: string): Either.Either<readonly [string, string], string> => {
+  const i = arg.indexOf("=")
+  if (i <= 0) return Either.left(`--set ${arg}: expected key=value, e.g. config.dynamic-cluster.max_idle_time=300`)
+  return Either.right([arg.slice(0, i).trim(), arg.slice(i + 1)] as const)
+}
+
+const GENERIC = new Set(["value", "min", "max", "mean", "median", "sigma", "sd", "count", "at", "duration", "type", "factor", "rate_per_hour"])
+
+/** The shortest tail of a dotted key that tells it apart from the other varied keys (for column headers). */
+const shortKey = (key: string, all: ReadonlyArray<string>): string => {
+  const parts = key.split(".")
+  for (let n = 1; n < parts.length; n++) {
+    if (n === 1 && GENERIC.has(parts[parts.length - 1])) continue
+    const tail = parts.slice(-n).join(".")
+    if (all.every((o) => o === key || !(o === tail || o.endsWith("." + tail)))) return tail
+  }
+  return key
+}
+
+/**
+ * The variants of a command line: every policy of `--policy a,b` times every
+ * value of a key given several times with `--set`; a key given once applies to
+ * all variants.
+ */
+export const variantsOf = (policies: ReadonlyArray<string> | null, sets: ReadonlyArray<readonly [string, string]>): Array<Variant> => {
+  const byKey = new Map<string, Array<string>>()
+  for (const [k, v] of sets) byKey.set(k, [...(byKey.get(k) ?? []), v])
+  let combos: Array<{ policy: string | undefined; sets: Array<readonly [string, string]>; label: Array<string> }> = (policies ?? [undefined]).map(
+    (p) => ({ policy: p, sets: [], label: p !== undefined && policies !== null && policies.length > 0 ? [p] : [] })
+  )
+  const varied = [...byKey].filter(([, vs]) => vs.length > 1).map(([k]) => k)
+  for (const [k, values] of byKey) {
+    const short = shortKey(k, varied)
+    const next: typeof combos = []
+    for (const c of combos) {
+      for (const v of values) next.push({ policy: c.policy, sets: [...c.sets, [k, v] as const], label: values.length > 1 ? [...c.label, `${short}=${v}`] : c.label })
+    }
+    combos = next
+  }
+  return combos.map((c) => ({ label: c.label.join(" "), policy: c.policy, sets: c.sets }))
+}
+
+/** `run.jsonl` → `run.2-classic_max_idle_time=300.jsonl` for the second of several variants. */
+export const eventsPathFor = (file: string, index: number, label: string, count: number): string => {
+  if (count <= 1) return file
+  const ext = extname(file)
+  const stem = basename(file, ext)
+  const slug = label.replace(/[^A-Za-z0-9_.=-]+/g, "_").slice(0, 60) || "variant"
+  return join(dirname(file), `${stem}.${index + 1}-${slug}${ext}`)
+}
+
+// ---------------------------------------------------------------- formatting
+
+const fixed = (v: number, digits: number) => v.toFixed(digits)
+
+/** Seconds as a short human duration: `42.0 s`, `12m 05s`, `3h 07m`, `2d 04h`. */
+export const humanDuration = (s: number): string => {
+  if (!Number.isFinite(s)) return "–"
+  if (s < 100) return `${fixed(s, 1)} s`
+  const x = Math.round(s)
+  const d = Math.floor(x / 86400)
+  const h = Math.floor((x % 86400) / 3600)
+  const m = Math.floor((x % 3600) / 60)
+  const sec = x % 60
+  const p2 = (n: number) => String(n).padStart(2, "0")
+  if (x < 3600) return `${m}m ${p2(sec)}s`
+  if (x < 86400) return `${h}h ${p2(m)}m`
+  return `${d}d ${p2(h)}h`
+}
+
+type Row = readonly [string, ...Array<string>] | string
+
+/** The summary of one or more runs as a table, one column per run. */
+export const formatTable = (runs: ReadonlyArray<{ readonly label: string; readonly summary: Summary }>, heading: string): string => {
+  const rows: Array<Row> = []
+  const col = (f: (s: Summary) => string) => runs.map((r) => f(r.summary))
+  const section = (title: string) => rows.push(title)
+  const row = (name: string, f: (s: Summary) => string) => rows.push([`  ${name}`, ...col(f)])
+  section("Jobs")
+  row("submitted", (s) => String(s.jobs.submitted))
+  row("started", (s) => String(s.jobs.started))
+  row("finished", (s) => String(s.jobs.finished))
+  row("killed", (s) => String(s.jobs.killed))
+  row("skipped (trace)", (s) => String(s.jobs.skipped))
+  section("Wait time (submit → start)")
+  row("mean", (s) => humanDuration(s.wait.mean))
+  row("p50", (s) => humanDuration(s.wait.p50))
+  row("p95", (s) => humanDuration(s.wait.p95))
+  row("max", (s) => humanDuration(s.wait.max))
+  const names: Array<string> = []
+  for (const r of runs) for (const n of Object.keys(r.summary.resources)) if (!names.includes(n)) names.push(n)
+  const priced = runs.some((r) => r.summary.total.cost !== null)
+  const resourceRows = (get: (s: Summary) => ResourceSummary | undefined) => {
+    const f = (g: (r: ResourceSummary) => string) => (s: Summary) => {
+      const r = get(s)
+      return r === undefined ? "–" : g(r)
+    }
+    row("node-hours paid", f((r) => fixed(r.node_hours, 2)))
+    row("core-hours paid", f((r) => fixed(r.core_hours, 2)))
+    row("useful core-hours", f((r) => fixed(r.useful_core_hours, 2)))
+    row("utilisation", f((r) => (r.utilisation === null ? "–" : `${fixed(r.utilisation * 100, 1)} %`)))
+    row("boots", f((r) => String(r.boots)))
+    row("failed boots", f((r) => String(r.failed_boots)))
+    row("peak nodes", f((r) => String(r.peak_nodes)))
+    if (priced) row("cost", f((r) => (r.cost === null ? "–" : fixed(r.cost, 2))))
+  }
+  for (const n of names) {
+    section(`Cloud resource ${n}`)
+    resourceRows((s) => s.resources[n])
+  }
+  if (names.length > 1 || names.length === 0) {
+    section("All cloud resources")
+    resourceRows((s) => s.total)
+  }
+  section("Run")
+  row("faults injected", (s) => String(s.faults))
+  row("scaler restarts", (s) => String(s.restarts))
+  row("simulated span", (s) => humanDuration(s.span))
+  row("span (seconds)", (s) => String(s.span))
+
+  const headers = ["", ...runs.map((r) => r.label)]
+  const widths = headers.map((h, i) =>
+    Math.max(h.length, ...rows.filter((r): r is readonly [string, ...Array<string>] => typeof r !== "string").map((r) => r[i].length))
+  )
+  widths[0] = Math.max(widths[0], 28)
+  const line = (cells: ReadonlyArray<string>) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[0]) : c.padStart(widths[i]))).join("  ").trimEnd()
+  const out = [heading, "", line(headers)]
+  for (const r of rows) out.push(typeof r === "string" ? r : line(r))
+  return out.join("\n") + "\n"
+}
+
+// ---------------------------------------------------------------- progress
+
+/** A one-line progress bar on stderr, shown only once a run has taken a second. */
+class Progress {
+  private shownAt = 0
+  private visible = false
+  constructor(
+    private readonly enabled: boolean,
+    private readonly startedAt: number
+  ) {}
+
+  update(label: string, now: number, end: number) {
+    if (!this.enabled) return
+    const wall = performance.now()
+    if (wall - this.startedAt < 1000 || wall - this.shownAt < 100) return
+    this.shownAt = wall
+    const frac = end > 0 ? Math.max(0, Math.min(1, now / end)) : 0
+    const width = 30
+    const done = Math.round(frac * width)
+    const bar = "#".repeat(done) + "-".repeat(width - done)
+    const text = `[${bar}] ${String(Math.floor(frac * 100)).padStart(3)}%  ${humanDuration(now)} of ~${humanDuration(end)} simulated${label ? `  (${label})` : ""}`
+    process.stderr.write(`\r\x1b[K${text}`)
+    this.visible = true
+  }
+
+  clear() {
+    if (this.visible) process.stderr.write("\r\x1b[K")
+    this.visible = false
+  }
+}
+
+// ---------------------------------------------------------------- running
+
+/** Event-log lines go to a file in large writes. */
+class LineWriter {
+  private buf: Array<string> = []
+  private size = 0
+  constructor(private readonly fd: number) {}
+  write(line: string) {
+    this.buf.push(line)
+    this.size += line.length + 1
+    if (this.size > 1 << 20) this.flush()
+  }
+  flush() {
+    if (this.buf.length === 0) return
+    writeSync(this.fd, this.buf.join("\n") + "\n")
+    this.buf = []
+    this.size = 0
+  }
+  close() {
+    this.flush()
+    closeSync(this.fd)
+  }
+}
+
+interface RunOutput {
+  readonly summary: Summary
+  readonly events: ReadonlyArray<string>
+  readonly wallSeconds: number
+  /** Set when the run was stopped because nothing could happen any more. */
+  readonly stalled: string | null
+}
+
+/**
+ * Simulated seconds without any event while the world has nothing scheduled
+ * and jobs still wait: the policy will never start nodes for them (e.g. a job
+ * larger than any single resource under classic), and the run would go on forever.
+ */
+export const STALL_SECONDS = 86400
+
+const stallMessage = (d: SimDriver): string => {
+  const queued = d.world.queuedJobs().filter((j) => j.state === "queued")
+  const j = queued[0]?.spec
+  const first =
+    j === undefined ? "" : `, the first: job ${j.id} (${j.cores} core(s)${j.cpn > 0 ? `, ${j.cpn} per node` : ""}${j.queue !== null ? `, queue ${j.queue}` : ""})`
+  return (
+    `the run stalled at ${humanDuration(d.world.now)} (${d.world.now} s): ${queued.length} job(s) still queued${first}, ` +
+    `and nothing happened for ${humanDuration(STALL_SECONDS)} of simulated time: the policy does not start nodes for them ` +
+    "(classic starts all nodes of a job in one resource: is quantity.max × cores of some resource large enough?)"
+  )
+}
+
+/** Wall milliseconds between yields to the event loop (so Ctrl-C can interrupt a long run). */
+const SLICE_MS = 50
+
+/**
+ * A real turn of the event loop: signals are delivered there (Effect.yieldNow
+ * only yields to other fibers, through microtasks, and a signal would wait).
+ */
+const toEventLoop = Effect.async<void>((resume) => {
+  const h = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(h))
+})
+
+const runOne = (
+  scenario: LoadedScenario,
+  policy: string | undefined,
+  opts: { readonly writer: LineWriter | null; readonly keep: boolean; readonly progress: Progress; readonly label: string }
+): Effect.Effect<RunOutput> =>
+  Effect.gen(function* () {
+    const t0 = performance.now()
+    const events: Array<string> = []
+    let lastEventAt = 0
+    let d: SimDriver | undefined
+    const sink = (line: string) => {
+      if (opts.keep) events.push(line)
+      opts.writer?.write(line)
+      if (d !== undefined) lastEventAt = d.world.now
+    }
+    d = new SimDriver(scenario, policy !== undefined ? { policy } : {}, sink)
+    const driver = d
+    let stalled: string | null = null
+    let more = true
+    while (more && stalled === null) {
+      const sliceEnd = performance.now() + SLICE_MS
+      const w = driver.world
+      for (let n = 1; ; n++) {
+        more = driver.advance()
+        if (!more) break
+        // checked after every step, so where a stalled run stops does not depend on the machine's speed
+        if (w.now - lastEventAt > STALL_SECONDS && w.nextEventTime() === Infinity && !w.workloadDone()) {
+          stalled = stallMessage(driver)
+          break
+        }
+        if ((n & 255) === 0 && performance.now() > sliceEnd) break
+      }
+      opts.progress.update(opts.label, driver.world.now, scenario.expectedEnd)
+      yield* toEventLoop
+    }
+    const summary = driver.summary()
+    sink(`{"t":${driver.world.now},"ev":"end",${stalled !== null ? `"stalled":true,` : ""}"summary":${JSON.stringify(summary)}}`)
+    return { summary, events, wallSeconds: (performance.now() - t0) / 1000, stalled }
+  })
+
+// ---------------------------------------------------------------- the command
+
+const scenarioArg = Args.file({ name: "SCENARIO", exists: "either" }).pipe(Args.withDescription("the scenario file (YAML), see docs/testbed.md"))
+const seed = Options.integer("seed").pipe(Options.optional, Options.withDescription("seed (overrides the scenario's)"))
+const policy = Options.text("policy").pipe(
+  Options.optional,
+  Options.withDescription("provisioning policy, or several separated by commas to compare them on the same seed")
+)
+const set = Options.text("set").pipe(
+  Options.repeated,
+  Options.withDescription(
+    "override a value of the scenario: a dotted key path = a YAML value (e.g. config.dynamic-cluster.max_idle_time=300); repeat a key to compare its values"
+  )
+)
+const events = Options.file("events").pipe(Options.optional, Options.withDescription("write the JSON Lines event log here (one file per variant)"))
+const report = Options.file("report").pipe(Options.optional, Options.withDescription("write a self-contained HTML report here"))
+const json = Options.boolean("json").pipe(Options.withDescription("print the summary as JSON (an array for several variants)"))
+const quiet = Options.boolean("quiet").pipe(Options.withDescription("no progress bar, no wall time"))
+
+/** Prints a message on stderr and ends the process with exit code 1. */
+const fail = (message: string) =>
+  Effect.gen(function* () {
+    yield* Console.error(message)
+    return yield* Effect.sync(() => process.exit(1))
+  })
+
+export const simulateCommand = Command.make(
+  "simulate",
+  { scenario: scenarioArg, seed, policy, set, events, report, json, quiet },
+  (a) =>
+    Effect.gen(function* () {
+      // ---------------------------------------- options
+      const policies =
+        Option.isSome(a.policy)
+          ? a.policy.value
+              .split(",")
+              .map((p) => p.trim())
+              .filter((p) => p !== "")
+          : null
+      if (policies !== null) {
+        if (policies.length === 0) return yield* fail("--policy: expected a policy name or a comma-separated list")
+        const unknown = policies.filter((p) => !policyNames().includes(p))
+        if (unknown.length > 0) return yield* fail(`--policy: unknown policy ${unknown.map((p) => JSON.stringify(p)).join(", ")} (known: ${policyNames().join(", ")})`)
+      }
+      const sets: Array<readonly [string, string]> = []
+      for (const s of a.set) {
+        const kv = parseSetArg(s)
+        if (Either.isLeft(kv)) return yield* fail(kv.left)
+        sets.push(kv.right)
+      }
+      const variants = variantsOf(policies, sets)
+      if (variants.length > MAX_VARIANTS) return yield* fail(`${variants.length} variants: at most ${MAX_VARIANTS} in one command`)
+
+      // ---------------------------------------- scenarios
+      const doc = readScenarioDocument(a.scenario)
+      if (Either.isLeft(doc)) return yield* fail(doc.left.message)
+      const seedOpt = Option.isSome(a.seed) ? { seed: a.seed.value } : {}
+      const baseDir = dirname(a.scenario)
+      const scenarios: Array<LoadedScenario> = []
+      const warnings = new Set<string>()
+      const errors: Array<string> = []
+      for (const v of variants) {
+        let d: unknown = doc.right
+        let bad: string | null = null
+        for (const [k, val] of v.sets) {
+          const r = applySet(d, k, parseSetValue(val), baseDir)
+          if (Either.isLeft(r)) {
+            bad = r.left
+            break
+          }
+          d = r.right
+        }
+        if (bad !== null) {
+          errors.push(bad)
+          continue
+        }
+        const sc = decodeScenarioAt(a.scenario, d, seedOpt)
+        if (Either.isLeft(sc)) {
+          errors.push(variants.length > 1 && v.label !== "" ? `variant ${v.label}: ${sc.left.message}` : sc.left.message)
+          for (const w of sc.left.warnings) warnings.add(w)
+          continue
+        }
+        for (const w of sc.right.warnings) warnings.add(w)
+        scenarios.push(sc.right)
+      }
+      for (const w of warnings) yield* Console.error(`warning: ${w}`)
+      if (errors.length > 0) return yield* fail([...new Set(errors)].join("\n"))
+
+      // ---------------------------------------- outputs
+      const writers: Array<LineWriter | null> = []
+      const eventFiles: Array<string> = []
+      for (let i = 0; i < variants.length; i++) {
+        if (Option.isNone(a.events)) {
+          writers.push(null)
+          continue
+        }
+        const path = eventsPathFor(a.events.value, i, variants[i].label || (scenarios[i].config["dynamic-cluster"].policy), variants.length)
+        try {
+          writers.push(new LineWriter(openSync(path, "w")))
+          eventFiles.push(path)
+        } catch (e) {
+          return yield* fail(`--events: cannot write ${path}: ${(e as Error).message}`)
+        }
+      }
+
+      // ---------------------------------------- runs
+      const labelled0 = (i: number) => variants[i].label || (variants[i].policy ?? scenarios[i].config["dynamic-cluster"].policy)
+      const progress = new Progress(process.stderr.isTTY === true && !a.quiet, performance.now())
+      const results: Array<RunOutput> = []
+      for (let i = 0; i < variants.length; i++) {
+        const label = variants.length > 1 ? `${i + 1}/${variants.length} ${variants[i].label}` : ""
+        const writer = writers[i]
+        const out = yield* runOne(scenarios[i], variants[i].policy, { writer, keep: Option.isSome(a.report), progress, label }).pipe(
+          Effect.ensuring(Effect.sync(() => writer?.close())),
+          // Ctrl-C: the event log keeps what happened so far; exit like an interrupted command
+          Effect.onInterrupt(() =>
+            Effect.sync(() => {
+              progress.clear()
+              process.stderr.write(`interrupted${eventFiles[i] !== undefined ? `: ${eventFiles[i]} holds the events until then` : ""}\n`)
+              process.exit(130)
+            })
+          )
+        )
+        results.push(out)
+      }
+      progress.clear()
+      const stalls = results.flatMap((r, i) => (r.stalled === null ? [] : [`${variants.length > 1 ? `${labelled0(i)}: ` : ""}${r.stalled}`]))
+
+      const labelled = results.map((r, i) => ({ label: labelled0(i), summary: r.summary }))
+      if (Option.isSome(a.report)) {
+        const html = buildReport(
+          results.map((r, i) => ({ label: labelled[i].label, events: r.events, summary: r.summary })),
+          { title: `Simulation report: ${scenarios[0].name}` }
+        )
+        try {
+          writeFileSync(a.report.value, html)
+        } catch (e) {
+          return yield* fail(`--report: cannot write ${a.report.value}: ${(e as Error).message}`)
+        }
+      }
+
+      // ---------------------------------------- print
+      if (a.json) {
+        const out =
+          variants.length === 1
+            ? results[0].summary
+            : results.map((r, i) => ({ variant: labelled[i].label, set: Object.fromEntries(variants[i].sets), ...r.summary }))
+        yield* Console.log(JSON.stringify(out, null, 2))
+      } else {
+        const sc = scenarios[0]
+        const heading = `Scenario ${sc.name} · seed ${sc.seed} · ${sc.world.jobs.length} job(s) from ${sc.workloadSource}`
+        yield* Console.log(formatTable(labelled, heading).trimEnd())
+      }
+      if (!a.quiet) {
+        for (const f of eventFiles) yield* Console.error(`event log: ${f}`)
+        if (Option.isSome(a.report)) yield* Console.error(`report: ${a.report.value}`)
+        yield* Console.error(
+          `wall time: ${results.map((r, i) => `${variants.length > 1 ? `${labelled[i].label} ` : ""}${r.wallSeconds.toFixed(2)} s`).join(", ")}`
+        )
+      }
+      if (stalls.length > 0) {
+        for (const m of stalls) yield* Console.error(`error: ${m}`)
+        return yield* Effect.sync(() => process.exit(2))
+      }
+    })
+).pipe(
+  Command.withDescription(
+    "Replay a scenario file in the simulated world and print the summary (jobs, waits, paid and useful core-hours, boots, cost); compare policies or settings side by side"
+  )
+)
