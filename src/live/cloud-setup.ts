@@ -122,7 +122,8 @@ export const hostnameOf = (
     Effect.map((names) => {
       for (const n of names) {
         const h = n.replace(/\.$/, "")
-        if (h.length > 0 && isHostname(h)) return h
+        // a resolver that calls every address "localhost" would give all nodes one name
+        if (h.length > 0 && isHostname(h) && !/^localhost(\.|$)/i.test(h)) return h
       }
       return fallback
     }),

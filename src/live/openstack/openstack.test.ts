@@ -253,6 +253,8 @@ describe("servers", () => {
     expect((await ok(none.refresh(r))).dns_name).toBe(inst.instance_name)
     const garbage = await cloudOf({}, { reverseDns: () => Promise.resolve(["evil;rm -rf /"]) })
     expect((await ok(garbage.refresh(r))).dns_name).toBe(inst.instance_name)
+    const lh = await cloudOf({}, { reverseDns: () => Promise.resolve(["localhost.localdomain.", "localhost"]) })
+    expect((await ok(lh.refresh(r))).dns_name).toBe(inst.instance_name)
   })
 
   it("a boot that ends in ERROR is Error; task_state deleting is Deleting; a 404 is Inexistent", async () => {
