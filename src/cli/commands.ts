@@ -4,5 +4,6 @@ import { planCommand } from "./plan.ts"
 import { runCommand } from "./run.ts"
 import { simulateCommand } from "./simulate.ts"
 import { slurmResumeCommand, slurmSuspendCommand } from "./slurm-power.ts"
+import { soakCommand } from "./soak.ts"
 
-export const subcommands = [checkConfigCommand, simulateCommand, runCommand, slurmResumeCommand, slurmSuspendCommand, planCommand] as const
+export const subcommands = [checkConfigCommand, simulateCommand, runCommand, slurmResumeCommand, slurmSuspendCommand, planCommand, soakCommand] as const

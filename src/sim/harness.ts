@@ -34,6 +34,8 @@ export interface WorldRun {
 
 export interface RunWorldOptions {
   readonly policy?: string
+  /** Milliseconds from some origin, to measure the run's wall time (WorldRun.wallMs is 0 without it). */
+  readonly wallClock?: () => number
 }
 
 export const UNKNOWN_HOST = "no-such-node.invalid"
@@ -118,7 +120,8 @@ export const applyAction = (d: SimDriver, a: OperatorAction): { line: Record<str
  * a `crash` line (the no-crash invariant reports it).
  */
 export const runWorld = (scenario: SimScenario, actions: ReadonlyArray<OperatorAction>, opts: RunWorldOptions = {}): WorldRun => {
-  const t0 = performance.now()
+  const clock = opts.wallClock ?? (() => 0)
+  const t0 = clock()
   const lines: Array<string> = []
   const sink = (l: string) => {
     lines.push(l)
@@ -157,7 +160,7 @@ export const runWorld = (scenario: SimScenario, actions: ReadonlyArray<OperatorA
     crash,
     actions: { accepted, refused },
     faults: d?.world.faultsInjected ?? 0,
-    wallMs: performance.now() - t0
+    wallMs: clock() - t0
   }
 }
 
@@ -177,8 +180,11 @@ export const checkScenario = (scenario: SimScenario, actions: ReadonlyArray<Oper
 }
 
 /** A random world (kit + actions) under a policy, checked. */
-export const checkWorld = (w: RandomWorld, policy?: string): CheckedRun =>
-  checkScenario(kitScenario(policy !== undefined ? withPolicy(w.kit, policy) : w.kit), w.actions, policy !== undefined ? { policy } : {})
+export const checkWorld = (w: RandomWorld, policy?: string, wallClock?: () => number): CheckedRun =>
+  checkScenario(kitScenario(policy !== undefined ? withPolicy(w.kit, policy) : w.kit), w.actions, {
+    ...(policy !== undefined ? { policy } : {}),
+    ...(wallClock !== undefined ? { wallClock } : {})
+  })
 
 const withPolicy = (k: KitScenario, policy: string): KitScenario => ({ ...k, settings: { ...k.settings, policy } })
 
