@@ -211,7 +211,7 @@ describe("plan on hand-made snapshots", () => {
     expect(p.provision).toEqual({})
     // Nothing was called on the batch system or the cloud: only recorded tasks.
     expect(p.calls).toEqual([])
-    expect(p.tasks.sort()).toEqual(["hold old-idle", "remove broken", "remove held"])
+    expect([...p.tasks].sort()).toEqual(["hold old-idle", "remove broken", "remove held"])
     expect(p.reasons.some((r) => /holding old-idle/.test(r))).toBe(true)
   })
 

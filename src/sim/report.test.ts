@@ -126,6 +126,19 @@ describe("series from the event log", () => {
     expect(integral(s, s.usedCores)).toBeCloseTo(2400, 6)
   })
 
+  it("injected faults and scaler restarts become markers for the plots", () => {
+    const faulty = runScenario(
+      kitScenario({ ...tiny, faults: [{ kind: "outage", resource: "os", at: 100, duration: 300 }, { kind: "restart", at: 500 }] })
+    )
+    const f = seriesFromEvents(faulty.events)
+    expect(f.markers).toEqual([
+      { t: 100, end: 400, kind: "outage", label: "outage os" },
+      { t: 500, kind: "restart", label: "scaler restart" }
+    ])
+    expect(f.markersDropped).toBe(0)
+    expect(s.markers).toEqual([])
+  })
+
   it("wait CDF: fraction of jobs that waited at most x, on one grid for several runs", () => {
     const c = waitCdf([
       [10, 170],
@@ -251,7 +264,17 @@ describe.skipIf(!chromiumAvailable && !chromiumRequired)(title, () => {
       jobs: [...tiny.jobs!, { id: "j3", submit: 400, runtime: 900, cores: 16, cpn: 8 }]
     }
     const a = runScenario(kitScenario({ ...two, name: NASTY }))
-    const b = runScenario(kitScenario({ ...two, name: NASTY, settings: { max_idle_time: 60 } }))
+    const b = runScenario(
+      kitScenario({
+        ...two,
+        name: NASTY,
+        settings: { max_idle_time: 60 },
+        faults: [
+          { kind: "outage", resource: "aws", at: 380, duration: 240 },
+          { kind: "restart", at: 1200 }
+        ]
+      })
+    )
     const html = buildReport(
       [
         { label: "max_idle_time 300", events: a.events, summary: a.summary },
@@ -307,6 +330,9 @@ describe.skipIf(!chromiumAvailable && !chromiumRequired)(title, () => {
       expect(await page.locator("h1").innerText()).toBe(`Report ${NASTY}`)
       expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined()
       expect(await page.locator("#runs h2").allInnerTexts()).toEqual(["Run: max_idle_time 300", `Run: ${NASTY}`])
+      expect(await page.locator(".markers").allInnerTexts()).toEqual([
+        expect.stringMatching(/outage aws 6m 20s–10m 20s; scaler restart at 20m\.$/)
+      ])
       expect(dialogs).toEqual([])
       expect(errors).toEqual([])
       expect(requests).toEqual([url])
@@ -318,9 +344,9 @@ describe.skipIf(!chromiumAvailable && !chromiumRequired)(title, () => {
         buildReport(
           [
             { label: "max_idle_time 300", events: a.events, summary: { ...a.summary, scenario: "two-resources" } },
-            { label: "max_idle_time 60", events: b.events, summary: { ...b.summary, scenario: "two-resources" } }
+            { label: "max_idle_time 60, faults", events: b.events, summary: { ...b.summary, scenario: "two-resources" } }
           ],
-          { title: "Simulation report: max_idle_time 300 vs 60" }
+          { title: "Simulation report: max_idle_time 300 vs 60 with an outage and a restart" }
         )
       )
       await page.goto(pathToFileURL(clean).href)

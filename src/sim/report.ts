@@ -47,7 +47,22 @@ export interface RunSeries {
   readonly bucket: number | null
   /** Boot lines without a `cores` field (paid cores then count them as 0). */
   readonly bootsWithoutCores: number
+  /** Injected faults and scaler restarts, to mark on the time plots (at most MAX_MARKERS). */
+  readonly markers: ReadonlyArray<Marker>
+  /** Markers left out beyond MAX_MARKERS. */
+  readonly markersDropped: number
 }
+
+export interface Marker {
+  readonly t: number
+  /** End of a fault that lasts (outage, slow boots, batch failure); absent for a moment (restart, instance death). */
+  readonly end?: number
+  /** "restart" or the fault's kind. */
+  readonly kind: string
+  readonly label: string
+}
+
+export const MAX_MARKERS = 500
 
 export interface SeriesOptions {
   /** Most points per series (default 2000). */
@@ -255,6 +270,12 @@ export const seriesFromEvents = (lines: ReadonlyArray<string>, opts: SeriesOptio
   const submitted = new Map<string, number>()
   const waits: Array<number> = []
   let bootsWithoutCores = 0
+  const markers: Array<Marker> = []
+  let markersDropped = 0
+  const mark = (m: Marker) => {
+    if (markers.length < MAX_MARKERS) markers.push(m)
+    else markersDropped++
+  }
 
   const bump = (k: number, d: number) => grid.set(k, grid.get(k) + d)
   const moveInstance = (inst: InstanceRec, to: ReportNodeState | null) => {
@@ -375,6 +396,18 @@ export const seriesFromEvents = (lines: ReadonlyArray<string>, opts: SeriesOptio
         if (inst.host !== null && hostInst.get(inst.host) === id) hostInst.delete(inst.host)
         break
       }
+      case "restart":
+        mark({ t: e.t, kind: "restart", label: "scaler restart" })
+        break
+      case "fault": {
+        const kind = typeof e.kind === "string" ? e.kind : "fault"
+        const what = [kind.replace(/_/g, " "), typeof e.resource === "string" ? e.resource : typeof e.mode === "string" ? e.mode : null]
+          .filter((x) => x !== null)
+          .join(" ")
+        if (typeof e.duration === "number" && e.duration > 0) mark({ t: e.t, end: e.t + e.duration, kind, label: what })
+        else mark({ t: e.t, kind, label: Array.isArray(e.instances) ? `${what} (${e.instances.length})` : what })
+        break
+      }
       default:
         break
     }
@@ -400,7 +433,9 @@ export const seriesFromEvents = (lines: ReadonlyArray<string>, opts: SeriesOptio
     waits: waits.sort((a, b) => a - b),
     end,
     bucket: grid.bucket,
-    bootsWithoutCores
+    bootsWithoutCores,
+    markers,
+    markersDropped
   }
 }
 
@@ -481,8 +516,8 @@ export const fmtDuration = (s: number): string => {
   x -= h * 3600
   const m = Math.floor(x / 60)
   const sec = x - m * 60
-  if (d > 0) return `${sign}${d}d ${h}h${m > 0 ? ` ${m}m` : ""}`
-  if (h > 0) return `${sign}${h}h ${m}m`
+  if (d > 0) return `${sign}${d}d${h > 0 ? ` ${h}h` : ""}${m > 0 ? ` ${m}m` : ""}`
+  if (h > 0) return `${sign}${h}h${m > 0 ? ` ${m}m` : ""}`
   if (m > 0) return `${sign}${m}m${sec > 0 ? ` ${sec}s` : ""}`
   return `${sign}${sec}s`
 }
@@ -571,8 +606,30 @@ const SCRIPT = String.raw`
     if (s == null || !isFinite(s)) return "–";
     var neg = s < 0; s = Math.abs(Math.round(s));
     var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), x = s % 60, out;
-    if (d > 0) out = d + "d " + h + "h"; else if (h > 0) out = h + "h " + m + "m"; else if (m > 0) out = m + "m" + (x ? " " + x + "s" : ""); else out = x + "s";
+    if (d > 0) out = d + "d" + (h ? " " + h + "h" : ""); else if (h > 0) out = h + "h" + (m ? " " + m + "m" : ""); else if (m > 0) out = m + "m" + (x ? " " + x + "s" : ""); else out = x + "s";
     return (neg ? "-" : "") + out;
+  }
+  // Faults (shaded while they last, or a dotted line) and scaler restarts (dashed line).
+  function markerHook(markers) {
+    return function (u) {
+      if (!markers || markers.length === 0) return;
+      var ctx = u.ctx, top = u.bbox.top, h = u.bbox.height, left = u.bbox.left, right = left + u.bbox.width;
+      function px(t) { return Math.max(left, Math.min(right, u.valToPos(t, "x", true))); }
+      ctx.save();
+      markers.forEach(function (m) {
+        var x0 = px(m.t);
+        if (m.end != null) {
+          ctx.fillStyle = "rgba(214,39,40,0.10)";
+          ctx.fillRect(x0, top, Math.max(2, px(m.end) - x0), h);
+        } else {
+          ctx.strokeStyle = m.kind === "restart" ? "rgba(0,0,0,0.7)" : "rgba(214,39,40,0.7)";
+          ctx.setLineDash(m.kind === "restart" ? [6, 4] : [2, 3]);
+          ctx.lineWidth = 1.5;
+          ctx.beginPath(); ctx.moveTo(x0, top); ctx.lineTo(x0, top + h); ctx.stroke();
+        }
+      });
+      ctx.restore();
+    };
   }
   function width() { return Math.max(320, Math.min(560, document.body.clientWidth / 2 - 24)); }
   var charts = [];
@@ -590,9 +647,10 @@ const SCRIPT = String.raw`
     });
     var u = new uPlot({
       title: title, width: width(), height: 240,
-      scales: { x: { time: false }, y: { range: function (u, min, max) { return [0, Math.max(opts.yMax || 1, max) * 1.05]; } } },
+      scales: { x: opts.xMax != null ? { time: false, range: function () { return [0, opts.xMax]; } } : { time: false }, y: { range: function (u, min, max) { return [0, Math.max(opts.yMax || 1, max) * 1.05]; } } },
       axes: [{ incrs: DURATION_STEPS, values: function (u, vals) { return vals.map(function (v) { return opts.xFmt ? opts.xFmt(v) : dur(v); }); } }, { size: 55 }],
-      series: s
+      series: s,
+      hooks: { draw: [markerHook(opts.markers)] }
     }, d, div);
     charts.push(u);
     return u;
@@ -611,6 +669,16 @@ const SCRIPT = String.raw`
       : "Downsampled: each point covers " + dur(r.bucket) + "; job and node counts show the peak within it, cores the average over it.";
     if (r.bootsWithoutCores > 0) p.textContent += " " + r.bootsWithoutCores + " boot event(s) carry no cores: their paid cores count as 0.";
     sec.appendChild(p);
+    if (r.markers.length > 0) {
+      var ml = document.createElement("p");
+      ml.className = "note markers";
+      var shown = r.markers.slice(0, 30).map(function (m) {
+        return m.label + " " + (m.end != null ? dur(m.t) + "–" + dur(m.end) : "at " + dur(m.t));
+      });
+      var more = r.markers.length - shown.length + r.markersDropped;
+      ml.textContent = "Marked on the plots (faults shaded or dotted, scaler restarts dashed): " + shown.join("; ") + (more > 0 ? "; and " + more + " more" : "") + ".";
+      sec.appendChild(ml);
+    }
     var box = document.createElement("div");
     box.className = "charts";
     sec.appendChild(box);
@@ -618,12 +686,12 @@ const SCRIPT = String.raw`
     plot(box, "jobs-" + i, "Jobs", r.t, [
       { label: "queued", color: COLORS.queued, values: r.queued },
       { label: "running", color: COLORS.running, values: r.running }
-    ], {});
+    ], { markers: r.markers, xMax: data.xMax });
     Object.keys(r.nodes).forEach(function (res, k) {
       var n = r.nodes[res];
       plot(box, "nodes-" + i + "-" + k, "Nodes of " + res, r.t, data.states.map(function (st) {
         return { label: st, color: COLORS[st], values: n[st] };
-      }), {});
+      }), { markers: r.markers, xMax: data.xMax });
     });
     var cores = [
       { label: "paid (cloud)", color: COLORS.paid, values: r.paidCores },
@@ -633,7 +701,7 @@ const SCRIPT = String.raw`
       cores.push({ label: "used (physical)", color: COLORS.physUsed, values: r.physicalUsedCores });
       cores.push({ label: "physical cores", color: COLORS.physTotal, dash: [4, 4], values: r.t.map(function () { return r.physicalCores; }) });
     }
-    plot(box, "cores-" + i, "Cores: paid vs used", r.t, cores, {});
+    plot(box, "cores-" + i, "Cores: paid vs used", r.t, cores, { markers: r.markers, xMax: data.xMax });
   });
   var cdf = data.cdf;
   plot(document.getElementById("waits"), "wait-cdf", "Wait-time CDF", cdf.x,
@@ -661,7 +729,9 @@ export const buildReport = (runs: ReadonlyArray<ReportRun>, opts: ReportOptions 
   const data = {
     states: NODE_STATES,
     runs: runs.map((r, i) => ({ label: r.label, ...series[i], waits: undefined })),
-    cdf
+    cdf,
+    // Every run's plots share one time axis, so runs compare at a glance.
+    xMax: Math.max(1, ...series.map((s) => s.end))
   }
   return `<!doctype html>
 <html lang="en">
