@@ -38,7 +38,10 @@ const service = (over: Record<string, unknown> = {}, env: Record<string, string>
   Effect.runPromise(
     makeSlurmClusterService(
       Either.getOrThrow(
-        decodeSlurmConfig({ dynamic_feature: "dyntest", poll_interval: 0.3, register_timeout: 30, drain_timeout: 30, ...over }, { queueToMonitor: ["dyntest"] })
+        decodeSlurmConfig(
+          { dynamic_feature: "dyntest", poll_interval: 0.3, register_timeout: 30, drain_timeout: 30, node_memory_mb: { test: 900 }, ...over },
+          { queueToMonitor: ["dyntest"] }
+        )
       ),
       { env }
     )
@@ -86,10 +89,10 @@ describeWithSlurm("Slurm Cluster layer on a real Slurm 22.05", () => {
     const t0 = performance.now()
     await run(c.addNode(newNode("dcl1", ip, { queue: "dynq", account: null, property: "gpu" })))
     console.log(`[slurm layer] addNode until registered: ${((performance.now() - t0) / 1000).toFixed(1)} s`)
-    expect(showNode("dcl1")).toMatchObject({ State: expect.stringMatching(/^IDLE\+DYNAMIC_NORM/), AvailableFeatures: "dynq,gpu", Partitions: "dynq", NodeAddr: ip, CPUTot: "2" })
+    expect(showNode("dcl1")).toMatchObject({ State: expect.stringMatching(/^IDLE\+DYNAMIC_NORM/), AvailableFeatures: "dynq,gpu", Partitions: "dynq", NodeAddr: ip, CPUTot: "2", RealMemory: "900" })
     expect(await untilNode(c, "dcl1", "Idle", NodeState.Idle)).toMatchObject({ num_proc: 2, jobs: null })
     // a job of that partition asking for the property runs on it
-    const j = submit(["-p", "dynq", "-C", "gpu", "--wrap", "true"])
+    const j = submit(["-p", "dynq", "-C", "gpu", "--mem", "800", "--wrap", "true"])
     await waitJob(j, "COMPLETED")
     await run(c.checkReservation("dcl1", { queue: "dynq", account: null, property: "gpu" }))
     expect(await fails(c.checkReservation("dcl1", { queue: "dynq", account: null, property: "bigmem" }))).toMatch(/lacks feature\(s\) bigmem .*fixed when it is created/)

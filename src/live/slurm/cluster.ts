@@ -191,7 +191,8 @@ export const makeSlurmClusterService = (s: SlurmSettings, opts: SlurmLayerOption
         const features = yield* wantedFeatures(op, nn.reservation)
         let node = yield* showNode(h)
         if (node === null) {
-          const r = yield* runner.run(op, "create_node_command", [h, addr, String(nn.cores), features.join(",")])
+          const mem = String(s.node_memory_mb[nn.resource] ?? 1)
+          const r = yield* runner.run(op, "create_node_command", [h, addr, String(nn.cores), features.join(","), mem])
           if (r.exitCode !== 0 && !ALREADY.test(`${r.stdout}\n${r.stderr}`)) {
             return yield* Effect.fail(new ClusterError({ op, message: `create_node_command failed with ${describeResult(r)}` }))
           }

@@ -27,8 +27,8 @@ export const SLURM_DEFAULTS = {
   sinfo_command: "sinfo --json",
   /** One node, FUTURE ones included: {0} node. */
   show_node_command: "scontrol --future show node -o {0}",
-  /** {0} node, {1} address, {2} CPUs, {3} features (comma separated). */
-  create_node_command: "scontrol create nodename={0} NodeAddr={1} CPUs={2} Feature={3} State=FUTURE",
+  /** {0} node, {1} address, {2} CPUs, {3} features (comma separated), {4} RealMemory in MB (node_memory_mb). */
+  create_node_command: "scontrol create nodename={0} NodeAddr={1} CPUs={2} Feature={3} RealMemory={4} State=FUTURE",
   /** {0} node. */
   delete_node_command: "scontrol delete nodename={0}",
   /** Hold: drain (running jobs finish, no new ones). {0} node. */
@@ -76,6 +76,15 @@ export const SlurmConfig = Schema.Struct({
    * partition → feature. A partition not listed uses its own name as the feature.
    */
   partition_features: Schema.optionalWith(Schema.Record({ key: Schema.String, value: slurmName }), { default: () => ({}) }),
+  /**
+   * RealMemory (MB) of a new node, per resource. A dynamic node keeps what it
+   * was created with (its slurmd cannot raise it), and Slurm's default is 1 MB:
+   * jobs asking for --mem only fit when this is set.
+   */
+  node_memory_mb: Schema.optionalWith(
+    Schema.Record({ key: Schema.String, value: Schema.Number.pipe(Schema.int(), Schema.positive()).annotations({ message: () => "expected a positive integer (MB)" }) }),
+    { default: () => ({}) }
+  ),
   /** Account reservations are named <prefix><account>. */
   reservation_prefix: Schema.optionalWith(slurmName, { default: () => "dyncluster_" }),
   /** Kill a Slurm command after this long. */
@@ -139,6 +148,11 @@ export const decodeSlurmConfig = (
   for (const k of SLURM_TEMPLATE_KEYS) {
     const split = splitTemplate(c[k])
     if (Either.isLeft(split)) problems.push(`cluster.config.${k}: ${split.left.message} in ${JSON.stringify(c[k])}`)
+  }
+  for (const res of Object.keys(c.node_memory_mb)) {
+    if (opts.resources !== undefined && !opts.resources.includes(res)) {
+      problems.push(`cluster.config.node_memory_mb.${res}: no cloud resource of that name (known: ${opts.resources.join(", ") || "none"})`)
+    }
   }
   const powerSaveNodes = new Map<string, string>()
   for (const [res, list] of Object.entries(c.power_save_nodes)) {
