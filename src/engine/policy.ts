@@ -4,6 +4,7 @@
  */
 import { classicAllocate, type AllocResource } from "../model/allocator.ts"
 import { JobState, NodeState, type Job, type WorkerNode } from "../model/types.ts"
+import { demandPolicy } from "./policies/demand.ts"
 
 export interface PolicyInput {
   readonly now: number
@@ -15,6 +16,15 @@ export interface PolicyInput {
   readonly nodes: ReadonlyArray<WorkerNode>
   /** Boots asked for and not answered yet, per resource. */
   readonly inflight: ReadonlyMap<string, number>
+  /** Price per node-hour of the resources that configure one (`cloud.R.price`); optional for callers that have none. */
+  readonly prices?: ReadonlyMap<string, number>
+}
+
+/** What the engine tells `Policy.idleLimit` besides the node. */
+export interface IdleContext {
+  readonly now: number
+  /** The configured `max_idle_time` (the engine's rule when a policy has no `idleLimit`). */
+  readonly maxIdleTime: number
 }
 
 export interface PolicyDecision {
@@ -29,6 +39,18 @@ export interface Policy {
   readonly name: string
   readonly description: string
   readonly decide: (input: PolicyInput) => PolicyDecision
+  /**
+   * Optional. A policy with memory returns a fresh copy of itself here; the
+   * engine calls it once when it starts, so runs (and restarts) never share
+   * what a policy learned. Stateless policies (classic) leave it out.
+   */
+  readonly instantiate?: () => Policy
+  /**
+   * Optional. Seconds this Idle cloud node may stay idle before the engine
+   * retires it (the engine still keeps `min` and acts only in auto mode on a
+   * fresh view). Without it the engine uses `max_idle_time` (classic).
+   */
+  readonly idleLimit?: (node: WorkerNode, ctx: IdleContext) => number
 }
 
 const nothing = (reason: string): PolicyDecision => ({ provision: new Map(), jobsFor: new Map(), reasons: [reason] })
@@ -57,7 +79,10 @@ export const classicPolicy: Policy = {
   }
 }
 
-const registry = new Map<string, Policy>([[classicPolicy.name, classicPolicy]])
+const registry = new Map<string, Policy>([
+  [classicPolicy.name, classicPolicy],
+  [demandPolicy.name, demandPolicy]
+])
 
 export const registerPolicy = (p: Policy): void => {
   registry.set(p.name, p)

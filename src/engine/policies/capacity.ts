@@ -1,0 +1,159 @@
+/**
+ * Free and soon-free capacity, as the demand policy sees it: which cores
+ * queued jobs can get without a new boot, and when.
+ *
+ * Counted (each can be switched off, for the ablation in docs/policies.md):
+ * - `idle`: every core of an Idle node;
+ * - `busy`: the cores of a Busy node not held by its running jobs, when we
+ *   know every job on it (see memory.ts; otherwise the node counts as full);
+ * - `starting`: every core of a node Starting and of each boot in flight,
+ *   at its expected join time;
+ * - `soonFree`: cores a running job with a known walltime frees by
+ *   start + walltime.
+ * Nodes of a Draining resource are about to be held and are not counted; a
+ * Frozen resource's nodes are (they stay). Physical nodes take any job that
+ * asks for no node property (their properties are not in the view).
+ */
+import { mayUse, type AllocResource } from "../../model/allocator.ts"
+import { NodeState, ResourceFlag, isPhysical, jobList, type Job, type WorkerNode } from "../../model/types.ts"
+import { jobKey, type PolicyMemory } from "./memory.ts"
+
+export interface CountOptions {
+  readonly idle: boolean
+  readonly busy: boolean
+  readonly starting: boolean
+  readonly soonFree: boolean
+}
+
+export interface Capacity {
+  readonly host: string
+  /** null for a physical node. */
+  readonly resource: AllocResource | null
+  readonly kind: "idle" | "busy" | "starting" | "inflight"
+  /** When the node can take jobs: now, or the expected join of a node still booting. */
+  readonly readyAt: number
+  /** Free cores once ready. */
+  readonly free: number
+  /** Cores freed later by running jobs: [time, cores], in time order. */
+  readonly releases: ReadonlyArray<readonly [number, number]>
+  /** Cores promised to queued jobs in the decision being made. */
+  used: number
+}
+
+/** Cores of `c` a job can have by `deadline` (Starting and in-flight nodes count whenever they come). */
+export const availableBy = (c: Capacity, deadline: number): number => {
+  if (c.kind !== "starting" && c.kind !== "inflight" && c.readyAt > deadline) return 0
+  let a = c.free
+  for (const [t, cores] of c.releases) if (t <= deadline) a += cores
+  return Math.max(0, a - c.used)
+}
+
+export const accepts = (c: Capacity, job: Job): boolean =>
+  c.resource === null ? job.property === null : mayUse(job, c.resource)
+
+const draining = (r: AllocResource | undefined) => r !== undefined && (r.flag === ResourceFlag.Draining || r.flag === ResourceFlag.Drained)
+
+/**
+ * The capacity list, in the order jobs are placed on it: nodes in the
+ * cluster first, then nodes still booting by expected join time.
+ */
+export const buildCapacity = (
+  now: number,
+  nodes: ReadonlyArray<WorkerNode>,
+  inflight: ReadonlyMap<string, number>,
+  mem: PolicyMemory,
+  bootTime: (resource: string) => number,
+  count: CountOptions
+): Array<Capacity> => {
+  const out: Array<Capacity> = []
+  for (const n of nodes) {
+    const phys = isPhysical(n)
+    const res = phys ? null : mem.resources.get(n.instance!.cloud_resource)
+    // A cloud node whose resource we never saw cannot be matched to reservations.
+    if (res === undefined || draining(res ?? undefined)) continue
+    const cores = n.num_proc > 0 ? n.num_proc : (res?.coresPerNode ?? 0)
+    if (cores <= 0) continue
+    switch (n.state) {
+      case NodeState.Idle:
+        if (count.idle) out.push({ host: n.hostname, resource: res, kind: "idle", readyAt: now, free: cores, releases: [], used: 0 })
+        break
+      case NodeState.Busy: {
+        if (!count.busy && !count.soonFree) break
+        let held = 0
+        let unknown = false
+        const releases: Array<readonly [number, number]> = []
+        for (const id of jobList(n.jobs)) {
+          const k = jobKey(id)
+          const c = mem.coresOn(k, cores)
+          if (c === null) {
+            unknown = true
+            continue
+          }
+          held += c
+          const at = count.soonFree ? mem.releaseAt(k, now) : null
+          if (at !== null) releases.push([at, c])
+        }
+        const free = count.busy && !unknown ? Math.max(0, cores - held) : 0
+        releases.sort((a, b) => a[0] - b[0])
+        if (free > 0 || releases.length > 0) out.push({ host: n.hostname, resource: res, kind: "busy", readyAt: now, free, releases, used: 0 })
+        break
+      }
+      case NodeState.Starting: {
+        if (!count.starting || res === null) break
+        const readyAt = Math.max(now, n.instance!.creation_time + bootTime(res.name))
+        out.push({ host: n.hostname, resource: res, kind: "starting", readyAt, free: cores, releases: [], used: 0 })
+        break
+      }
+      default:
+        break
+    }
+  }
+  if (count.starting) {
+    for (const [name, k] of inflight) {
+      const res = mem.resources.get(name)
+      if (res === undefined || draining(res) || res.coresPerNode <= 0) continue
+      for (let i = 0; i < k; i++)
+        out.push({ host: `${name}#inflight${i}`, resource: res, kind: "inflight", readyAt: now + bootTime(name), free: res.coresPerNode, releases: [], used: 0 })
+    }
+  }
+  const rank = { idle: 0, busy: 0, starting: 1, inflight: 1 } as const
+  return out.sort((a, b) => rank[a.kind] - rank[b.kind] || a.readyAt - b.readyAt)
+}
+
+export interface Placement {
+  readonly takes: ReadonlyArray<readonly [Capacity, number]>
+  /** Cores still needed after the existing capacity. */
+  readonly remaining: number
+}
+
+/**
+ * Place a job on existing capacity by `deadline` the way the batch
+ * scheduler would: a spread job takes cores anywhere; otherwise one chunk of
+ * `cores_per_node` (the last one smaller) per distinct node. Nothing is
+ * consumed until `commit`.
+ */
+export const placeOnExisting = (job: Job, caps: ReadonlyArray<Capacity>, deadline: number): Placement => {
+  const takes: Array<readonly [Capacity, number]> = []
+  let left = job.requested_cores
+  for (const c of caps) {
+    if (left <= 0) break
+    if (!accepts(c, job)) continue
+    const a = availableBy(c, deadline)
+    if (a <= 0) continue
+    if (job.cores_per_node <= 0) {
+      const take = Math.min(a, left)
+      takes.push([c, take])
+      left -= take
+    } else {
+      const want = Math.min(job.cores_per_node, left)
+      if (a < want) continue
+      takes.push([c, want])
+      left -= want
+    }
+  }
+  return { takes, remaining: Math.max(0, left) }
+}
+
+export const commit = (p: Placement): void => {
+  for (const [c, n] of p.takes) c.used += n
+}

@@ -1,0 +1,155 @@
+/**
+ * What the demand policy remembers between two decisions. The engine hands a
+ * policy only the current view (queued jobs, nodes with their job ids); the
+ * cores and walltime of a *running* job are not in it, nor how long a boot
+ * took. We learn them by watching: a job's size and walltime while it is
+ * queued, its start when its id first shows up on a node, a resource's boot
+ * time when a node we saw Starting turns up Idle or Busy.
+ *
+ * Everything here is an approximation of what the batch system knows, and
+ * errs on the side of "no free capacity" (which makes the policy boot, like
+ * classic) rather than on the side of "free" (which would make jobs wait):
+ * - a job that started before we saw it queued (e.g. across a restart) has
+ *   unknown cores: its node counts as full and never soon-free;
+ * - a job's start is the first decision that sees it on a node (later than
+ *   the real start by up to one auto_provision_interval), so start + walltime
+ *   is a late estimate of when its cores are free again;
+ * - a spread job (cores_per_node 0) may fill any node it runs on (its split
+ *   is not in the view);
+ * - a job past its walltime has no known end.
+ */
+import type { AllocResource } from "../../model/allocator.ts"
+import { NodeState, isPhysical, jobList, type Job, type WorkerNode } from "../../model/types.ts"
+
+/**
+ * One id for a job however the batch system spells it: Torque lists
+ * `13.head` in qstat and `0/13` (slot/short id) on nodes; both become `13`.
+ */
+export const jobKey = (id: string): string => {
+  const s = id.trim().replace(/^\d+\//, "")
+  const dot = s.indexOf(".")
+  return dot > 0 ? s.slice(0, dot) : s
+}
+
+/** Walltime as the batch systems print it: seconds, `MM:SS`, `HH:MM:SS` or `D:HH:MM:SS`; null when absent or unreadable. */
+export const parseWalltime = (w: string | null): number | null => {
+  if (w === null) return null
+  const parts = w.trim().split(":")
+  if (parts.length === 0 || parts.length > 4 || parts.some((p) => !/^\d+(\.\d+)?$/.test(p))) return null
+  const mult = [1, 60, 3600, 86400]
+  let s = 0
+  parts.reverse().forEach((p, i) => (s += Number(p) * mult[i]))
+  return s > 0 ? s : null
+}
+
+export interface JobShape {
+  readonly cores: number
+  /** 0 = spread anywhere. */
+  readonly cpn: number
+  readonly walltime: number | null
+}
+
+export interface RunningJob extends JobShape {
+  /** First time (policy clock) the job was seen on a node. */
+  readonly start: number
+  /** Whether we knew its shape from the queue (false: started before we saw it). */
+  readonly known: boolean
+}
+
+/** Exponentially weighted mean that starts from the first sample. */
+class Ewma {
+  private v: number | null = null
+  constructor(private readonly alpha: number) {}
+  add(x: number) {
+    this.v = this.v === null ? x : this.v + this.alpha * (x - this.v)
+  }
+  get value(): number | null {
+    return this.v
+  }
+}
+
+export class PolicyMemory {
+  /** Queued jobs of the last view, by key. */
+  private queued = new Map<string, JobShape>()
+  readonly running = new Map<string, RunningJob>()
+  /** Instance uuid of cloud nodes seen Starting, with their resource. */
+  private starting = new Map<string, string>()
+  private readonly boot = new Map<string, Ewma>()
+  /** Every resource seen, so nodes of a resource in backoff keep their reservation. */
+  readonly resources = new Map<string, AllocResource>()
+  lastNow: number | null = null
+  /** Seconds between the last two observations (≈ auto_provision_interval). */
+  interval: number | null = null
+
+  observe(now: number, jobs: ReadonlyArray<Job>, nodes: ReadonlyArray<WorkerNode>, resources: ReadonlyArray<AllocResource>): void {
+    if (this.lastNow !== null && now > this.lastNow) this.interval = now - this.lastNow
+    this.lastNow = now
+    for (const r of resources) this.resources.set(r.name, r)
+
+    // Running jobs: ids on nodes. A job leaving the queue and showing up on a node starts now.
+    const seen = new Set<string>()
+    for (const n of nodes) for (const id of jobList(n.jobs)) seen.add(jobKey(id))
+    for (const k of seen) {
+      if (this.running.has(k)) continue
+      const q = this.queued.get(k)
+      this.running.set(k, q !== undefined ? { ...q, start: now, known: true } : { cores: 0, cpn: 0, walltime: null, start: now, known: false })
+    }
+    for (const k of [...this.running.keys()]) {
+      if (!seen.has(k)) this.running.delete(k)
+    }
+    this.queued = new Map()
+    for (const j of jobs) {
+      this.queued.set(jobKey(j.jobid), { cores: j.requested_cores, cpn: j.cores_per_node, walltime: parseWalltime(j.requested_walltime) })
+    }
+
+    // Boot times: a node seen Starting that is now in the cluster joined at state_start_time.
+    const alive = new Set<string>()
+    for (const n of nodes) {
+      if (isPhysical(n) || n.instance === null) continue
+      const uuid = n.instance.uuid ?? n.hostname
+      alive.add(uuid)
+      if (n.state === NodeState.Starting) {
+        this.starting.set(uuid, n.instance.cloud_resource)
+      } else if (this.starting.has(uuid)) {
+        this.starting.delete(uuid)
+        if ((n.state === NodeState.Idle || n.state === NodeState.Busy) && n.state_start_time >= n.instance.creation_time) {
+          this.bootOf(n.instance.cloud_resource).add(n.state_start_time - n.instance.creation_time)
+        }
+      }
+    }
+    for (const uuid of [...this.starting.keys()]) if (!alive.has(uuid)) this.starting.delete(uuid)
+  }
+
+  private bootOf(resource: string): Ewma {
+    let e = this.boot.get(resource)
+    if (e === undefined) this.boot.set(resource, (e = new Ewma(0.3)))
+    return e
+  }
+
+  /** Seconds from a boot request until the node is in the cluster, as observed; null before the first sample. */
+  bootTime(resource: string): number | null {
+    return this.boot.get(resource)?.value ?? null
+  }
+
+  /**
+   * Cores a running job holds on one node of `numProc` cores, or null when
+   * we cannot tell (the node then counts as full).
+   */
+  coresOn(key: string, numProc: number): number | null {
+    const r = this.running.get(key)
+    if (r === undefined || !r.known) return null
+    if (r.cpn > 0) return Math.min(r.cpn, numProc)
+    // A spread job's split over its nodes is not in the view: it may fill any of them.
+    return Math.min(numProc, r.cores)
+  }
+
+  /** When a running job's cores are free at the latest (start + walltime), or null when unknown. */
+  releaseAt(key: string, now: number): number | null {
+    const r = this.running.get(key)
+    if (r === undefined || !r.known || r.walltime === null) return null
+    // A job still running past its walltime (traces have them; some batch
+    // systems allow overruns) says nothing about when it ends.
+    const end = r.start + r.walltime
+    return end >= now ? end : null
+  }
+}
