@@ -49,6 +49,7 @@ valid_num() { case "$1" in ''|*[!0-9]*) echo "bad number '$1'" >&2; exit 1;; esa
 alloc_index() {
   local i
   for i in $(seq 1 250); do
+    [ -e "$RUN/netns/.slot-$i" ] && continue
     grep -qx "$i" "$RUN"/netns/*.idx 2>/dev/null || { echo "$i"; return; }
   done
   echo "no free namespace slot" >&2; exit 1
@@ -64,15 +65,17 @@ start)
   case "$mode" in dynamic|cloud|selfreg) ;; *) echo "MODE must be dynamic, cloud or selfreg, got '$mode'" >&2; exit 2;; esac
   ns=slurm-$n
   mkdir -p "$RUN/netns" "$RUN/vm"
-  # an index file is taken atomically (noclobber), so concurrent starts never share an address
+  # an address slot is taken atomically (noclobber) and kept until the VM stops,
+  # so concurrent starts never share an address
   if [ ! -e "$RUN/netns/$n.idx" ]; then
-    for try in $(seq 1 20); do
+    for try in $(seq 1 50); do
       idx=$(alloc_index)
-      if (set -o noclobber; echo "$idx" > "$RUN/netns/.slot-$idx") 2>/dev/null; then
-        echo "$idx" > "$RUN/netns/$n.idx"; rm -f "$RUN/netns/.slot-$idx"; break
+      if (set -o noclobber; echo "$n" > "$RUN/netns/.slot-$idx") 2>/dev/null; then
+        echo "$idx" > "$RUN/netns/$n.idx"; break
       fi
       sleep 0.0$((RANDOM % 9 + 1))
     done
+    [ -e "$RUN/netns/$n.idx" ] || { echo "no free address slot for $n" >&2; exit 1; }
   fi
   idx=$(cat "$RUN/netns/$n.idx"); addr=$NET_PREFIX.1.$idx
   if ! ip netns list | grep -qw "$ns"; then
@@ -141,6 +144,7 @@ stop)
     node=$(. "$RUN/vm/$n.env"; echo "$node")
     rm -f "$RUN/slurmd-$node.pid"
   fi
+  if [ -e "$RUN/netns/$n.idx" ]; then rm -f "$RUN/netns/.slot-$(cat "$RUN/netns/$n.idx")"; fi
   rm -f "$RUN/netns/$n.idx" "$RUN/vm/$n.env" "$RUN/vm/$n.ready" "$RUN/vm/$n.agent.pid"
   echo "$n: off"
   ;;
