@@ -209,7 +209,7 @@ export const makeSlurmClusterService = (s: SlurmSettings, opts: SlurmLayerOption
           Effect.flatMap(showNode(h), (n): Effect.Effect<void, ClusterError | NotYet> =>
             n === null
               ? Effect.fail(new ClusterError({ op, message: `node ${h} disappeared from slurmctld` }))
-              : n.state === "FUTURE" || n.state === "UNKNOWN" || n.flags.includes("NOT_RESPONDING")
+              : n.state === "FUTURE" || n.state === "UNKNOWN" || n.state === "DOWN" || n.flags.includes("NOT_RESPONDING")
                 ? Effect.fail(new NotYet({ message: `${h} is ${[n.state, ...n.flags].join("+")}` }))
                 : Effect.void
           ),
