@@ -127,6 +127,12 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     // ------------------------------------------------------------ state
     const nodes = new Map<string, NodeRec>() // cloud nodes by instance uuid
     let physical: Array<WorkerNode> = []
+    /**
+     * Nodes of the cluster named like the instances of a resource whose start-up
+     * recovery has not run yet: not physical (a policy would count their cores as
+     * free for any job, and their reservation is unknown), not ours until adopted.
+     */
+    let unclaimed: Array<WorkerNode> = []
     /** Host names in the last cluster view. */
     let lastViewHosts: ReadonlyMap<string, unknown> = new Map()
     let queued: ReadonlyArray<Job> = []
@@ -475,11 +481,12 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         n.extra_attributes = cn.extra_attributes
       }
       const phys: Array<WorkerNode> = []
-      const prev = new Map(physical.map((p) => [p.hostname, p]))
+      const unc: Array<WorkerNode> = []
+      const prev = new Map([...physical, ...unclaimed].map((p) => [p.hostname, p]))
       for (const cn of view.nodes) {
         if (seen.has(cn.hostname)) continue
         const old = prev.get(cn.hostname)
-        phys.push({
+        ;(ofUnrecoveredResource(cn.hostname) ? unc : phys).push({
           hostname: cn.hostname,
           type: "physical",
           state: cn.state,
@@ -492,7 +499,16 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         })
       }
       physical = phys
+      unclaimed = unc
       queued = view.jobs
+    }
+
+    const ofUnrecoveredResource = (hostname: string): boolean => {
+      for (const r of resources.values()) {
+        const prefix = r.config.instance_name_prefix
+        if (!r.recovered && typeof prefix === "string" && prefix !== "" && hostname.startsWith(prefix)) return true
+      }
+      return false
     }
 
     const refreshView = Effect.gen(function* () {
@@ -532,7 +548,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         if (!viewFresh) continue // need the cluster view to know which instances are nodes
         r.recovered = true
         const hosts = new Map<string, { state: NodeState; jobs: string | null; num_proc: number; state_start_time: number }>()
-        for (const p of physical) hosts.set(p.hostname, p)
+        for (const p of [...physical, ...unclaimed]) hosts.set(p.hostname, p)
         for (const inst0 of listed.right) {
           const uuid = inst0.uuid ?? inst0.instance_name
           if (uuid === null || nodes.has(uuid)) continue
@@ -559,6 +575,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
             if (rec.state === NodeState.Idle || rec.state === NodeState.Busy) rec.instance = { ...inst, state: InstanceState.Ready }
             nodes.set(uuid, rec)
             physical = physical.filter((p) => p.hostname !== host)
+            unclaimed = unclaimed.filter((p) => p.hostname !== host)
             log("info", `adopted ${host} (${NodeStateNames[rec.state]}) in ${r.name}`, { host, resource: r.name })
             if (r.reservation.queue !== null || r.reservation.account !== null || r.reservation.property !== null) {
               const cluster = yield* Cluster
