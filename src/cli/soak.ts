@@ -23,6 +23,9 @@ const policy = Options.text("policy").pipe(Options.optional, Options.withDescrip
 const seed = Options.integer("seed").pipe(Options.optional, Options.withDescription("first world seed (default: from the clock; printed)"))
 const out = Options.directory("out").pipe(Options.withDefault("soak-failures"), Options.withDescription("where failing seeds (seeds.jsonl) and their scenario files go"))
 const shrink = Options.integer("shrink-seconds").pipe(Options.withDefault(60), Options.withDescription("time to shrink each failure before writing it (0 = as found)"))
+const maxJobs = Options.integer("max-jobs").pipe(Options.optional, Options.withDescription("most jobs per world (default 30)"))
+const maxFaults = Options.integer("max-faults").pipe(Options.optional, Options.withDescription("most faults per world (default 5)"))
+const maxActions = Options.integer("max-actions").pipe(Options.optional, Options.withDescription("most operator actions per world (default 6)"))
 const quiet = Options.boolean("quiet").pipe(Options.withDescription("no progress lines"))
 const replay = Args.file({ name: "FILE", exists: "yes" }).pipe(Args.repeated, Args.withDescription("with --replay: scenario files to run and check"))
 const replayFlag = Options.boolean("replay").pipe(Options.withDescription("run the given scenario files (operator_actions included) and check every invariant"))
@@ -50,7 +53,7 @@ const replayFiles = (files: ReadonlyArray<string>, policies: ReadonlyArray<strin
 
 export const soakCommand = Command.make(
   "soak",
-  { runs, minutes, workers, policy, seed, out, shrink, quiet, replay: replayFlag, files: replay },
+  { runs, minutes, workers, policy, seed, out, shrink, maxJobs, maxFaults, maxActions, quiet, replay: replayFlag, files: replay },
   (a) =>
     Effect.gen(function* () {
       const known = policyNames()
@@ -80,6 +83,12 @@ export const soakCommand = Command.make(
       const base = Option.isSome(a.seed) ? a.seed.value : Number((yield* Clock.currentTimeMillis) % 1_000_000_000)
       const seconds = nMinutes !== null ? nMinutes * 60 : nRuns === null ? 60 : null
       const use = policies ?? known
+      const world = {
+        ...(Option.isSome(a.maxJobs) ? { maxJobs: a.maxJobs.value } : {}),
+        ...(Option.isSome(a.maxFaults) ? { maxFaults: a.maxFaults.value } : {}),
+        ...(Option.isSome(a.maxActions) ? { maxActions: a.maxActions.value } : {})
+      }
+      for (const [k, v] of Object.entries(world)) if (v < 0) return yield* fail(`--${k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())}: expected 0 or more`)
       yield* Console.error(
         `soak: ${nWorkers} worker(s), policies ${use.join(", ")}, first seed ${base}, budget ${[nRuns !== null ? `${nRuns} runs` : null, seconds !== null ? `${seconds / 60} min` : null].filter((x) => x !== null).join(" or ")}`
       )
@@ -92,6 +101,7 @@ export const soakCommand = Command.make(
           workers: nWorkers,
           out: a.out,
           shrinkMs: a.shrink * 1000,
+          world,
           now: () => performance.now(),
           ...(a.quiet
             ? {}

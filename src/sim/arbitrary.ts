@@ -242,7 +242,13 @@ const arbAction = (names: ReadonlyArray<string>, horizon: number): fc.Arbitrary<
         .record({ at: arbAt(horizon), op: fc.constantFrom("freeze" as const, "restore" as const, "drain" as const), resource: res })
         .map((a): OperatorAction => a)
     },
-    { weight: 1, arbitrary: fc.record({ at: arbAt(horizon), on: fc.boolean() }).map((a): OperatorAction => ({ op: "auto", ...a })) }
+    // Mostly "on": an "off" lasts until the next "on" (or a restart) and the liveness checks judge nothing meanwhile.
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({ at: arbAt(horizon), on: fc.oneof({ weight: 2, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }) })
+        .map((a): OperatorAction => ({ op: "auto", ...a }))
+    }
   )
 }
 
@@ -266,7 +272,10 @@ export const arbWorld = (options: WorldOptions = {}): fc.Arbitrary<RandomWorld> 
         resources: fc.tuple(...names.map(arbResource)),
         physical: arbPhysical,
         jobs: arbJobs(options.maxJobs ?? 30, horizon),
-        faults: fc.array(arbFault(names, horizon), { maxLength: options.maxFaults ?? 5 }),
+        // Faults now and then start while another is on (a restart during an outage or a batch-system failure).
+        faults: fc.array(fc.tuple(arbFault(names, horizon), maybe(fc.record({ fault: fc.nat(), after: fc.integer({ min: 0, max: 60 }) }), 3)), {
+          maxLength: options.maxFaults ?? 5
+        }),
         // Some actions come right after a fault (a restart, an outage): where the engine is most fragile.
         actions: fc.array(fc.tuple(arbAction(names, horizon), maybe(fc.record({ fault: fc.nat(), after: fc.integer({ min: 0, max: 90 }) }), 2)), {
           maxLength: options.maxActions ?? 6
@@ -276,6 +285,14 @@ export const arbWorld = (options: WorldOptions = {}): fc.Arbitrary<RandomWorld> 
         apiLatency: fc.constantFrom(0.5, 1, 2, 3),
         horizon: fc.constant(horizon)
       })
+    })
+    .map((w0) => {
+      const faults = w0.faults.map(([f, anchor], i): FaultSpec => {
+        if (anchor === null || w0.faults.length < 2) return f
+        const other = w0.faults[(i + 1 + (anchor.fault % (w0.faults.length - 1))) % w0.faults.length][0]
+        return { ...f, at: other.at + anchor.after }
+      })
+      return { ...w0, faults }
     })
     .map((w): RandomWorld => ({
       kit: {

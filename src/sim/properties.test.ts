@@ -20,7 +20,7 @@ import { arbWorld, type RandomWorld } from "./arbitrary.ts"
 import { checkWorld, counterexampleHeader, scenarioYaml, type CheckedRun } from "./harness.ts"
 import { formatViolation } from "./invariants.ts"
 
-const RUNS = Number(process.env.DYNCLUSTER_PROPERTY_RUNS ?? 8)
+const RUNS = Number(process.env.DYNCLUSTER_PROPERTY_RUNS ?? 12)
 const SEED = process.env.DYNCLUSTER_PROPERTY_SEED !== undefined ? Number(process.env.DYNCLUSTER_PROPERTY_SEED) : 20240601
 const SHRINK_MS = 25_000
 const OUT = process.env.DYNCLUSTER_COUNTEREXAMPLES ?? join(tmpdir(), "dyncluster-counterexamples")
