@@ -783,7 +783,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     // ------------------------------------------------------------ the step
 
     let lastStepQuiet = false
-    /** A cluster view was applied that no provisioning pass has seen yet. */
+    /** A cluster view was applied (or an operator acted) that no provisioning pass has seen yet. */
     let viewSinceProvision = true
     let lastStepAt = -Infinity
     const stepUnlocked = Effect.gen(function* () {
@@ -928,12 +928,21 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
 
     // ------------------------------------------------------------ operator actions (SPEC §5)
 
+    /**
+     * An operator action changes what the next steps decide (limits, auto mode,
+     * node states) without changing the world: `canSkip` must not call them quiet.
+     */
+    const operatorActed = Effect.sync(() => {
+      lastStepQuiet = false
+      viewSinceProvision = true
+    })
+
     const locked = <A>(eff: Effect.Effect<A, ActionError, EngineEnv>): Effect.Effect<A, ActionError> =>
       mutex.withPermits(1)(
         Effect.gen(function* () {
           currentNow = yield* nowSeconds
           return yield* run(eff as Effect.Effect<A, never, EngineEnv>)
-        })
+        }).pipe(Effect.ensuring(operatorActed))
       ) as Effect.Effect<A, ActionError>
 
     const bad = (message: string) => Effect.fail(new ActionError({ status: 400, message }))
@@ -1069,7 +1078,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
           Effect.sync(() => {
             autoMode = on
             log("info", `auto mode ${on ? "on" : "off"}`)
-          })
+          }).pipe(Effect.zipRight(operatorActed))
         )
     }
 
