@@ -36,6 +36,8 @@ export interface RunWorldOptions {
   readonly policy?: string
   /** Milliseconds from some origin, to measure the run's wall time (WorldRun.wallMs is 0 without it). */
   readonly wallClock?: () => number
+  /** SimDriver's fast path (default on). */
+  readonly fastPath?: boolean
 }
 
 export const UNKNOWN_HOST = "no-such-node.invalid"
@@ -133,7 +135,11 @@ export const runWorld = (scenario: SimScenario, actions: ReadonlyArray<OperatorA
   let accepted = 0
   let refused = 0
   try {
-    d = new SimDriver(scenario, opts.policy !== undefined ? { policy: opts.policy } : {}, sink)
+    d = new SimDriver(
+      scenario,
+      { ...(opts.policy !== undefined ? { policy: opts.policy } : {}), ...(opts.fastPath !== undefined ? { fastPath: opts.fastPath } : {}) },
+      sink
+    )
     for (const a of [...actions].sort((x, y) => x.at - y.at)) {
       d.advanceTo(a.at)
       if (d.finished) break

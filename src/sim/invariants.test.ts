@@ -199,6 +199,15 @@ describe("5b. a queued job that fits gets a node", () => {
     expect(checkJobsProvisioned([submit(10, "j1", 12), end(5000)], c)).toEqual([]) // 3 nodes of 4 cores, max 2
     expect(checkJobsProvisioned([submit(10, "j1", 2, { cpn: 8 }), end(5000)], c)).toEqual([]) // 8 per node > 4
   })
+  it("counts any placement of the free cores, not only the simulated scheduler's single first-fit pass", () => {
+    // 5 cores, 4 per node: 4 on r1-i1 (4 free) and 1 on p1, which comes first in the node order
+    const two = ctx({ resources: [{ name: "r1", max: 3, cores: 4 }], physical: [{ hostname: "p1", cores: 2 }] })
+    const log = [{ t: 0, ev: "physical", host: "p1", cores: 2 }, boot(0, "i1"), join(100, "i1"), submit(110, "j1", 5, { cpn: 4 }), end(5000)]
+    expect(checkJobsProvisioned(log, two)).toEqual([])
+    // with p1 busy there is no placement: a node is due
+    const busy = [...log.slice(0, 3), submit(105, "j0", 2), { t: 106, ev: "start", job: "j0", hosts: ["p1"], per_host: [2] }, ...log.slice(3)]
+    expect(checkJobsProvisioned(busy, two)).toHaveLength(1)
+  })
   it("does not judge while auto mode is off, the batch system fails, or a node is starting anywhere", () => {
     expect(checkJobsProvisioned([op(0, "auto", null, true, { on: false }), submit(10, "j1", 4), end(5000)], c)).toEqual([])
     expect(checkJobsProvisioned([{ t: 0, ev: "fault", kind: "batch_failure", mode: "fail", duration: 10000 }, submit(10, "j1", 4), end(5000)], c)).toEqual([])

@@ -776,27 +776,30 @@ const nodeTakes = (n: MNode, j: MJob): boolean => {
   return true
 }
 
-/** Whether the simulated scheduler could start the job on the cores free now (its own first-fit rule). */
+/**
+ * Whether a batch scheduler could start the job on the cores free now: a
+ * spread job needs that many free cores on nodes that take it; a job with
+ * cores per node needs k − 1 distinct nodes with that many free and one more
+ * with the remainder. Any placement counts, not only the simulated
+ * scheduler's single first-fit pass (which misses some that Maui or Slurm
+ * would find): a policy may rightly count such cores as capacity.
+ */
 const placeableNow = (w: LogWorld, j: MJob): boolean => {
   if (j.cpn <= 0) {
-    let need = j.cores
-    for (const n of w.nodes.values()) {
-      if (n.free <= 0 || !nodeTakes(n, j)) continue
-      need -= Math.min(n.free, need)
-      if (need === 0) return true
-    }
-    return false
+    let free = 0
+    for (const n of w.nodes.values()) if (n.free > 0 && nodeTakes(n, j)) free += n.free
+    return free >= j.cores
   }
   const k = Math.ceil(j.cores / j.cpn)
-  let left = j.cores
-  let got = 0
+  const rem = j.cores - (k - 1) * j.cpn
+  let big = 0
+  let small = 0
   for (const n of w.nodes.values()) {
-    const want = Math.min(j.cpn, left)
-    if (n.free < want || !nodeTakes(n, j)) continue
-    left -= want
-    if (++got === k) return true
+    if (!nodeTakes(n, j)) continue
+    if (n.free >= j.cpn) big++
+    else if (n.free >= rem) small++
   }
-  return false
+  return big >= k || (big >= k - 1 && small >= 1)
 }
 
 /** A running job with a walltime on a node the job could use: a policy may count its cores as soon free. */
@@ -829,8 +832,8 @@ const fitsHealthy = (w: LogWorld, c: InvariantContext, j: MJob, t: number): bool
  * The clock runs only while the engine has no excuse, i.e. while all of
  * these hold: auto mode is on; the batch system answers; no instance is
  * starting anywhere (classic starts one wave at a time, and any policy may
- * count starting nodes as capacity); the simulated scheduler could not start
- * the job on the cores free now; no job with a walltime runs on a node it
+ * count starting nodes as capacity); no placement on the cores free now could
+ * start the job (see `placeableNow`); no job with a walltime runs on a node it
  * could use (soon-free capacity); and some resource it may use (reservation,
  * cores per node) is healthy (no random API errors, no outage, no refused
  * boot within the backoff lead), Normal (not frozen or draining) and has room

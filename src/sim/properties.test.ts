@@ -17,7 +17,8 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { policyNames, registerPolicy } from "../engine/policy.ts"
 import { arbWorld, type RandomWorld } from "./arbitrary.ts"
-import { checkWorld, counterexampleHeader, scenarioYaml, type CheckedRun } from "./harness.ts"
+import { checkWorld, counterexampleHeader, runWorld, scenarioYaml, type CheckedRun } from "./harness.ts"
+import { kitScenario } from "./kit.ts"
 import { formatViolation } from "./invariants.ts"
 
 const RUNS = Number(process.env.DYNCLUSTER_PROPERTY_RUNS ?? 12)
@@ -72,6 +73,18 @@ describe("invariants in random worlds", () => {
       if (out.failed) expect.fail(out.report)
     })
   }
+
+  it("the simulator's fast path never changes what happens, operator actions included", { timeout: 120_000 }, () => {
+    fc.assert(
+      fc.property(worlds, (w) => {
+        const s = kitScenario(w.kit)
+        const fast = runWorld(s, w.actions, { fastPath: true }).lines.join("\n")
+        const slow = runWorld(s, w.actions, { fastPath: false }).lines.join("\n")
+        expect(fast).toBe(slow)
+      }),
+      { numRuns: 6, seed: SEED - 1 }
+    )
+  })
 
   it("the property can fail: a policy that never provisions is caught, shrunk and written out", { timeout: 120_000 }, () => {
     registerPolicy({
