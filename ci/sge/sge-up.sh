@@ -90,7 +90,10 @@ echo "$ME" > "$STATE/master-name"
 # ---------------------------------------------------------------- configuration
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # global config: allow root (uid 0) jobs
-qconf -sconf global | grep -v '^#' | sed -E 's/^(min_uid|min_gid)[[:space:]].*/\1 0/' > "$tmp/global"
+# and a dead exec host is noticed within max_unheard (20 s; default 5 min): execds report
+# every 5 s (default 40 s), so a machine that dies without telling the qmaster (a crashed
+# VM) turns unknown (u) in bounded time, as a scaler's administrator would configure it.
+qconf -sconf global | grep -v '^#' | sed -E 's/^(min_uid|min_gid)[[:space:]].*/\1 0/; s/^load_report_time[[:space:]].*/load_report_time 00:00:05/; s/^max_unheard[[:space:]].*/max_unheard 00:00:20/' > "$tmp/global"
 (cd "$tmp" && qconf -Mconf global >/dev/null)
 # scheduler: every second instead of every 15 s
 qconf -ssconf | sed -E 's/^schedule_interval[[:space:]].*/schedule_interval 0:0:1/' > "$tmp/sconf"

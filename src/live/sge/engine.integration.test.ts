@@ -118,7 +118,7 @@ describeWithSge("engine + SGE layer + exec-host cloud (end to end)", () => {
         worker_thread_number: 4
       },
       cloud: {
-        [RES]: { type: "simulated", quantity: { min: 0, max: 3 }, reservation: { queue: `${NAME}.q` }, config: { instance_name_prefix: "dce" } }
+        [RES]: { type: "simulated", quantity: { min: 0, max: 2 }, reservation: { queue: `${NAME}.q` }, config: { instance_name_prefix: "dce" } }
       }
     })
     const settings = Either.getOrThrowWith(sgeSettings(config), (e) => new Error(e.message))
@@ -127,7 +127,10 @@ describeWithSge("engine + SGE layer + exec-host cloud (end to end)", () => {
     vms = world.vms
     const ctx = Context.make(Cluster, sge).pipe(Context.add(Cloud, world.cloud), Context.add(Checker, world.checker), Context.add(Hooks, noHooks))
 
-    // two jobs that each need a whole node (PE smp, $pe_slots, all of a host's cores)
+    // Two jobs that each need a whole node (PE smp, $pe_slots, all of a host's cores).
+    // max is 2: the classic policy boots again for jobs still queued once the new
+    // hosts are Idle (it does not count idle cores), and Grid Engine may take longer
+    // than one provisioning interval to start the jobs there on a loaded machine.
     for (let i = 0; i < 2; i++) jobs.push(qsub({ queue: tb.queue, seconds: 4, pe: cores, name: `grow${i}` }))
 
     const log: Array<EngineLogEvent> = []
