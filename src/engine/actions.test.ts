@@ -208,4 +208,24 @@ describe("scaler restart (start-up recovery)", () => {
     expect(ev.filter((e) => e.ev === "boot")).toHaveLength(1)
     expect(ev.filter((e) => e.ev === "join")).toHaveLength(1)
   })
+
+  it("an instance still starting across a restart keeps its launch deadline from its creation time", () => {
+    // Boots hang (1 h); max_launch_time 600 s. The restart at 500 s must not give the
+    // instance a fresh 600 s: it is destroyed at about 600 s, not at 1,100 s.
+    const r = runScenario(
+      kitScenario({
+        resources: [{ name: "os", min: 1, max: 1, bootTime: { type: "constant", value: 3600 } }],
+        settings: { max_launch_time: 600 },
+        faults: [{ kind: "restart", at: 500 }],
+        maxTime: 1500
+      })
+    )
+    const ev = r.events.map((l) => JSON.parse(l))
+    const firstBoot = ev.find((e) => e.ev === "boot")
+    expect(firstBoot.t).toBeLessThan(5)
+    const term = ev.find((e) => e.ev === "terminate" && e.instance === firstBoot.instance)
+    expect(term).toBeDefined()
+    expect(term.t).toBeGreaterThanOrEqual(600)
+    expect(term.t).toBeLessThan(700)
+  })
 })

@@ -584,6 +584,8 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
             }
           } else if (inst.state === InstanceState.Pending || inst.state === InstanceState.Starting) {
             rec.hostname = inst.instance_name ?? uuid
+            // max_launch_time counts from the boot, not from this restart (a hung boot gets no fresh budget)
+            if (Number.isFinite(inst.creation_time) && inst.creation_time <= now) rec.state_start_time = inst.creation_time
             nodes.set(uuid, rec)
             log("info", `adopted starting instance ${rec.hostname} in ${r.name}`, { resource: r.name })
           } else if (active && now - inst.creation_time < settings.maxLaunchTime) {
