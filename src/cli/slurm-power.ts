@@ -12,10 +12,10 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Clock, Console, Effect, Either, Option, type Scope } from "effect"
 import type { CloudService } from "../engine/services.ts"
+import { makeRunner } from "../live/batch-commands.ts"
 import { loadConfigFile, type ConfigFile } from "../model/config.ts"
-import { slurmSettings, unknownSlurmKeys } from "../live/slurm/config.ts"
+import { slurmSettings, unknownSlurmKeys, type SlurmTemplate } from "../live/slurm/config.ts"
 import { slurmResume, slurmSuspend, type PowerOutcome } from "../live/slurm/power.ts"
-import { makeRunner } from "../live/slurm/run.ts"
 
 /** The Cloud service of each resource of the configuration. */
 export type PowerClouds = (config: ConfigFile) => Effect.Effect<ReadonlyMap<string, CloudService>, { readonly message: string }, Scope.Scope>
@@ -75,7 +75,7 @@ export const makeSlurmPowerCommands = (clouds: PowerClouds) => {
           if (Either.isLeft(byResource)) yield* Console.error(`${prefix}: the clouds could not be set up: ${byResource.left.message}`)
           const deps = {
             settings: settings.right,
-            runner: makeRunner(settings.right, { timeoutMs: Math.round(settings.right.command_timeout * 1000) }),
+            runner: makeRunner<SlurmTemplate>(settings.right, { timeoutMs: Math.round(settings.right.command_timeout * 1000) }),
             clouds: Either.isRight(byResource) ? byResource.right : new Map<string, CloudService>(),
             maxOf: (r: string) => cfg.cloud[r]?.quantity.max ?? 0,
             log

@@ -1,13 +1,15 @@
 /**
- * What the Torque and SGE layers share: decoding `cluster.config` (command
- * templates with the defaults of SPEC §2, timeouts) with errors that name the
- * key, running a template as a ClusterError-typed effect with a timeout and a
- * debug log line, and bounded waiting through Schedule.
+ * What the batch-system layers (Torque, SGE, Slurm) share: decoding
+ * `cluster.config` (command templates with the defaults of SPEC §2, timeouts)
+ * with errors that name the key, running a template as a ClusterError-typed
+ * effect with a timeout and a debug log line, and bounded waiting through
+ * Schedule over the Clock (nothing here blocks, sleeps on its own or reads
+ * the wall clock).
  */
 import { Clock, Data, Duration, Effect, Either, ParseResult, Schedule, Schema } from "effect"
-import { ClusterError } from "../../engine/services.ts"
-import { formatParseError } from "../../model/config.ts"
-import { buildInvocation, invocationArgv, runCommand, splitTemplate, type CommandResult } from "../command.ts"
+import { ClusterError } from "../engine/services.ts"
+import { formatParseError } from "../model/config.ts"
+import { buildInvocation, invocationArgv, runCommand, splitTemplate, type CommandResult } from "./command.ts"
 
 // ---------------------------------------------------------------- configuration
 
@@ -34,23 +36,25 @@ export const commonKeys = {
   retry_interval: secondsKey(2)
 }
 
+/** The message of a ClusterConfigError: `what` (e.g. "Slurm cluster configuration") and one problem a line. */
+export const invalidConfigMessage = (problems: ReadonlyArray<string>, what = "cluster configuration") =>
+  `invalid ${what}:\n  - ${problems.join("\n  - ")}`
+
 /**
  * Decodes cluster.config with `schema` (other keys are left alone: the
  * common ones are read by the config loader) and checks that every template
- * key splits (SPEC §2), so a broken template stops start-up instead of
- * failing at the first node.
+ * key splits (SPEC §2). Left: the schema's problems (nothing decoded);
+ * Right: the settings and the templates that do not split, to which a layer
+ * may add its own checks before reporting them all at once.
  */
-export const decodeClusterConfig = <A extends Record<string, unknown>, I>(
+export const readClusterConfig = <A extends Record<string, unknown>, I>(
   schema: Schema.Schema<A, I>,
   raw: unknown,
   templateKeys: ReadonlyArray<keyof A & string>
-): Either.Either<A, ClusterConfigError> => {
+): Either.Either<{ readonly config: A; readonly problems: ReadonlyArray<string> }, ReadonlyArray<string>> => {
   const input = raw === null || raw === undefined ? {} : raw
   const decoded = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })(input)
-  if (Either.isLeft(decoded)) {
-    const problems = formatParseError(decoded.left as ParseResult.ParseError).map((p) => `cluster.config.${p}`)
-    return Either.left(new ClusterConfigError({ problems, message: `invalid cluster configuration:\n  - ${problems.join("\n  - ")}` }))
-  }
+  if (Either.isLeft(decoded)) return Either.left(formatParseError(decoded.left as ParseResult.ParseError).map((p) => `cluster.config.${p}`))
   const problems: Array<string> = []
   for (const k of templateKeys) {
     const v = decoded.right[k]
@@ -58,26 +62,39 @@ export const decodeClusterConfig = <A extends Record<string, unknown>, I>(
     const split = splitTemplate(v)
     if (Either.isLeft(split)) problems.push(`cluster.config.${k}: ${split.left.message} in ${JSON.stringify(v)}`)
   }
-  if (problems.length > 0) {
-    return Either.left(new ClusterConfigError({ problems, message: `invalid cluster configuration:\n  - ${problems.join("\n  - ")}` }))
-  }
-  return Either.right(decoded.right)
+  return Either.right({ config: decoded.right, problems })
+}
+
+/**
+ * cluster.config decoded with `schema`, every template key checked, so a
+ * broken template stops start-up instead of failing at the first node.
+ */
+export const decodeClusterConfig = <A extends Record<string, unknown>, I>(
+  schema: Schema.Schema<A, I>,
+  raw: unknown,
+  templateKeys: ReadonlyArray<keyof A & string>
+): Either.Either<A, ClusterConfigError> => {
+  const invalid = (problems: ReadonlyArray<string>) => new ClusterConfigError({ problems, message: invalidConfigMessage(problems) })
+  return Either.flatMap(Either.mapLeft(readClusterConfig(schema, raw, templateKeys), invalid), ({ config, problems }) =>
+    problems.length > 0 ? Either.left(invalid(problems)) : Either.right(config)
+  )
 }
 
 // ---------------------------------------------------------------- running
 
 export interface RunnerOptions {
   readonly timeoutMs: number
-  /** Extra environment for the commands (tests point them at recorded outputs). */
+  /** Extra environment for the commands (SLURM_CONF; tests point them at recorded outputs). */
   readonly env?: Readonly<Record<string, string>>
 }
 
+/** One line of at most `n` characters (a multi-line stderr or a JSON dump stays readable in a log line). */
 const clip = (s: string, n = 400) => {
-  const t = s.trim()
+  const t = s.trim().replace(/\s+/g, " ")
   return t.length > n ? `${t.slice(0, n)}...` : t
 }
 
-export const describeResult = (r: CommandResult) =>
+export const describeResult = (r: CommandResult): string =>
   `exit code ${r.exitCode}${r.stderr.trim() ? `: ${clip(r.stderr)}` : r.stdout.trim() ? `: ${clip(r.stdout)}` : ""}`
 
 export interface Runner<K extends string> {
@@ -148,7 +165,7 @@ export const deadline =
     )
 
 /** Validates a value for a command; a bad one is a ClusterError naming it. */
-export const checked = (op: string, v: Either.Either<string, { readonly message: string }>) =>
+export const checked = (op: string, v: Either.Either<string, { readonly message: string }>): Effect.Effect<string, ClusterError> =>
   Either.match(v, {
     onLeft: (e) => Effect.fail(new ClusterError({ op, message: e.message })),
     onRight: (s) => Effect.succeed(s)

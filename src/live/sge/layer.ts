@@ -28,7 +28,7 @@ import {
   secondsKey,
   templateKey,
   type Runner
-} from "../torque/templates.ts"
+} from "../batch-commands.ts"
 import { isQueued, parseQconfSp, parseQconfSpl, parseQhost, parseQstat, sgeView, type AllocationRule } from "./parse.ts"
 
 // ---------------------------------------------------------------- configuration

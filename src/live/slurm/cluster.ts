@@ -21,10 +21,10 @@ import { Cluster, ClusterError, type ClusterService, type ClusterView, type NewN
 import type { ConfigFile } from "../../model/config.ts"
 import type { Reservation } from "../../model/types.ts"
 import { validateHostname, validateIp, validateJobId, validateName } from "../command.ts"
-import { nodeFeatures, reservationName, SlurmConfigError, slurmSettings, type SlurmSettings } from "./config.ts"
+import { checked, ClusterConfigError, describeResult, makeRunner, NotYet, waitUntil, type Runner } from "../batch-commands.ts"
+import { nodeFeatures, reservationName, slurmSettings, type SlurmSettings, type SlurmTemplate } from "./config.ts"
 import { compressHostlist, expandHostlist } from "./hostlist.ts"
 import { parseScontrolRecords, parseSinfoJson, parseSqueueJson, slurmView, splitNodeState, type SlurmJob, type SlurmNode } from "./parse.ts"
-import { checked, describeResult, makeRunner, NotYet, waitUntil, type SlurmRunner } from "./run.ts"
 
 export interface SlurmLayerOptions {
   /** Extra environment for every command (e.g. SLURM_CONF). */
@@ -48,7 +48,7 @@ const JOB_GONE = /invalid job id|already completed|job has already finished|job\
 /** Extras beside the ClusterService, for the power-saving commands and the tests. */
 export interface SlurmClusterService extends ClusterService {
   readonly settings: SlurmSettings
-  readonly runner: SlurmRunner
+  readonly runner: Runner<SlurmTemplate>
   /** The node, or null when slurmctld does not know it (FUTURE nodes included). */
   readonly showNode: (hostname: string) => Effect.Effect<ShownNode | null, ClusterError>
   /** Every job and node, as parsed. */
@@ -65,7 +65,7 @@ const parsed = <A>(op: string, e: Either.Either<A, { readonly message: string; r
 
 export const makeSlurmClusterService = (s: SlurmSettings, opts: SlurmLayerOptions = {}): Effect.Effect<SlurmClusterService> =>
   Effect.gen(function* () {
-    const runner = makeRunner(s, { timeoutMs: Math.round(s.command_timeout * 1000), ...(opts.env ? { env: opts.env } : {}) })
+    const runner = makeRunner<SlurmTemplate>(s, { timeoutMs: Math.round(s.command_timeout * 1000), ...(opts.env ? { env: opts.env } : {}) })
     const lastQueryOk = yield* Ref.make<boolean | null>(null)
     // Reservations are read, changed and written back whole: one change at a time.
     const resvLock = yield* Effect.makeSemaphore(1)
@@ -311,7 +311,7 @@ export const makeSlurmClusterService = (s: SlurmSettings, opts: SlurmLayerOption
  * `cluster.mode: power_save` Slurm itself decides (slurm-resume/-suspend),
  * and a scaler beside it would fight it over the nodes: refused.
  */
-export const makeSlurmCluster = (config: ConfigFile, opts: SlurmLayerOptions = {}): Layer.Layer<Cluster, SlurmConfigError> =>
+export const makeSlurmCluster = (config: ConfigFile, opts: SlurmLayerOptions = {}): Layer.Layer<Cluster, ClusterConfigError> =>
   Layer.effect(
     Cluster,
     Effect.flatMap(
@@ -319,7 +319,7 @@ export const makeSlurmCluster = (config: ConfigFile, opts: SlurmLayerOptions = {
       (s) =>
         s.mode === "power_save"
           ? Effect.fail(
-              new SlurmConfigError({
+              new ClusterConfigError({
                 problems: ["cluster.mode: power_save"],
                 message:
                   "cluster.mode is power_save: Slurm's own power saving starts and stops the VMs through `dyncluster slurm-resume` / `slurm-suspend` " +

@@ -4,16 +4,11 @@
  * reservation names), timeouts, and the power-saving settings of
  * `cluster.mode: power_save`. Decoded with errors that name the key.
  */
-import { Data, Either, ParseResult, Schema } from "effect"
-import { formatParseError, type ConfigFile } from "../../model/config.ts"
-import { splitTemplate, validateName } from "../command.ts"
+import { Either, Schema } from "effect"
+import type { ConfigFile } from "../../model/config.ts"
+import { ClusterConfigError, invalidConfigMessage, readClusterConfig, secondsKey, templateKey } from "../batch-commands.ts"
+import { validateName } from "../command.ts"
 import { expandHostlist } from "./hostlist.ts"
-
-/** cluster.config could not be used; every problem names its key. */
-export class SlurmConfigError extends Data.TaggedError("SlurmConfigError")<{
-  readonly problems: ReadonlyArray<string>
-  readonly message: string
-}> {}
 
 /**
  * The default templates. `{N}` are values dyncluster fills in (validated,
@@ -59,16 +54,14 @@ export const SLURM_DEFAULTS = {
 export type SlurmTemplate = keyof typeof SLURM_DEFAULTS
 export const SLURM_TEMPLATE_KEYS = Object.keys(SLURM_DEFAULTS) as ReadonlyArray<SlurmTemplate>
 
-const template = Schema.String.annotations({ message: () => "expected a command template (a string)" })
-const seconds = Schema.Number.pipe(Schema.positive()).annotations({ message: () => "expected a positive number (seconds)" })
 const slurmName = Schema.String.pipe(
   Schema.filter((s) => Either.isRight(validateName(s)), { message: () => "expected a Slurm name: letters, digits, . _ @ + - (no blanks or commas)" })
 )
-const tmpl = (k: SlurmTemplate) => Schema.optionalWith(template, { default: () => SLURM_DEFAULTS[k] })
-const secs = (d: number) => Schema.optionalWith(seconds, { default: () => d })
 
 export const SlurmConfig = Schema.Struct({
-  ...(Object.fromEntries(SLURM_TEMPLATE_KEYS.map((k) => [k, tmpl(k)])) as { [K in SlurmTemplate]: ReturnType<typeof tmpl> }),
+  ...(Object.fromEntries(SLURM_TEMPLATE_KEYS.map((k) => [k, templateKey(SLURM_DEFAULTS[k])])) as {
+    [K in SlurmTemplate]: ReturnType<typeof templateKey>
+  }),
   /** Feature of every dyncluster node without a queue reservation; a partition selects them with `NodeSet=... Feature=<this>`. */
   dynamic_feature: Schema.optionalWith(slurmName, { default: () => "dyncluster" }),
   /**
@@ -88,19 +81,19 @@ export const SlurmConfig = Schema.Struct({
   /** Account reservations are named <prefix><account>. */
   reservation_prefix: Schema.optionalWith(slurmName, { default: () => "dyncluster_" }),
   /** Kill a Slurm command after this long. */
-  command_timeout: secs(60),
+  command_timeout: secondsKey(60),
   /** Pause between two looks while waiting for Slurm. */
-  poll_interval: secs(1),
+  poll_interval: secondsKey(1),
   /** addNode: longest wait for the VM's slurmd to register. */
-  register_timeout: secs(300),
+  register_timeout: secondsKey(300),
   /** removeNode: longest wait for the node to drain. */
-  drain_timeout: secs(300),
+  drain_timeout: secondsKey(300),
   /** power_save: where slurm-resume records which node runs on which instance. */
   power_save_state_file: Schema.optionalWith(Schema.String, { default: () => "/var/lib/dyncluster/slurm-power.json" }),
   /** power_save: resource → the Slurm nodes (a host list) its VMs serve. */
   power_save_nodes: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
   /** power_save: longest wait for a VM to become Active (keep it below slurm.conf's ResumeTimeout). */
-  power_save_boot_timeout: secs(240)
+  power_save_boot_timeout: secondsKey(240)
 })
 export type SlurmConfig = typeof SlurmConfig.Type
 
@@ -130,7 +123,7 @@ export const unknownSlurmKeys = (raw: unknown): ReadonlyArray<string> =>
     : []
 
 const invalid = (problems: ReadonlyArray<string>) =>
-  Either.left(new SlurmConfigError({ problems, message: `invalid Slurm cluster configuration:\n  - ${problems.join("\n  - ")}` }))
+  Either.left(new ClusterConfigError({ problems, message: invalidConfigMessage(problems, "Slurm cluster configuration") }))
 
 /**
  * The Slurm settings of `cluster.config` (defaults where a key is absent).
@@ -139,16 +132,11 @@ const invalid = (problems: ReadonlyArray<string>) =>
 export const decodeSlurmConfig = (
   raw: unknown,
   opts: { readonly queueToMonitor?: ReadonlyArray<string>; readonly mode?: "dynamic" | "power_save"; readonly resources?: ReadonlyArray<string> } = {}
-): Either.Either<SlurmSettings, SlurmConfigError> => {
-  const input = raw === null || raw === undefined ? {} : raw
-  const decoded = Schema.decodeUnknownEither(SlurmConfig, { errors: "all", onExcessProperty: "ignore" })(input)
-  if (Either.isLeft(decoded)) return invalid(formatParseError(decoded.left as ParseResult.ParseError).map((p) => `cluster.config.${p}`))
-  const c = decoded.right
-  const problems: Array<string> = []
-  for (const k of SLURM_TEMPLATE_KEYS) {
-    const split = splitTemplate(c[k])
-    if (Either.isLeft(split)) problems.push(`cluster.config.${k}: ${split.left.message} in ${JSON.stringify(c[k])}`)
-  }
+): Either.Either<SlurmSettings, ClusterConfigError> => {
+  const read = readClusterConfig(SlurmConfig, raw, SLURM_TEMPLATE_KEYS)
+  if (Either.isLeft(read)) return invalid(read.left)
+  const c = read.right.config
+  const problems = [...read.right.problems]
   for (const res of Object.keys(c.node_memory_mb)) {
     if (opts.resources !== undefined && !opts.resources.includes(res)) {
       problems.push(`cluster.config.node_memory_mb.${res}: no cloud resource of that name (known: ${opts.resources.join(", ") || "none"})`)
@@ -180,7 +168,7 @@ export const decodeSlurmConfig = (
 }
 
 /** The Slurm settings of a whole configuration file. */
-export const slurmSettings = (config: ConfigFile): Either.Either<SlurmSettings, SlurmConfigError> => {
+export const slurmSettings = (config: ConfigFile): Either.Either<SlurmSettings, ClusterConfigError> => {
   const mode = config.cluster.mode
   return decodeSlurmConfig(config.cluster.config, {
     queueToMonitor: config.cluster.config.queue_to_monitor ?? [],

@@ -13,9 +13,9 @@ import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { CloudError, type BootOptions, type CloudService } from "../../engine/services.ts"
 import { emptyInstance, InstanceState, type Instance } from "../../model/types.ts"
-import { decodeSlurmConfig } from "./config.ts"
+import { makeRunner } from "../batch-commands.ts"
+import { decodeSlurmConfig, type SlurmTemplate } from "./config.ts"
 import { readPowerState, slurmResume, slurmSuspend, type PowerDeps } from "./power.ts"
-import { makeRunner } from "./run.ts"
 
 interface MemCloud extends CloudService {
   readonly booted: Array<{ name: string; userData: Readonly<Record<string, string>> | undefined }>
@@ -93,7 +93,7 @@ const deps = (cloud: CloudService, over: Record<string, unknown> = {}, max = 4):
   const lines: Array<string> = []
   return {
     settings,
-    runner: makeRunner(settings, { timeoutMs: 10_000 }),
+    runner: makeRunner<SlurmTemplate>(settings, { timeoutMs: 10_000 }),
     clouds: new Map([["r", cloud]]),
     maxOf: () => max,
     log: (l) => lines.push(l),

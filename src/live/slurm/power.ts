@@ -19,16 +19,16 @@ import { dirname } from "node:path"
 import type { BootOptions, CloudError, CloudService } from "../../engine/services.ts"
 import { emptyInstance, Instance, InstanceState, InstanceStateNames } from "../../model/types.ts"
 import { validateHostname, validateIp } from "../command.ts"
-import type { SlurmSettings } from "./config.ts"
+import { describeResult, type Runner } from "../batch-commands.ts"
+import type { SlurmSettings, SlurmTemplate } from "./config.ts"
 import { expandHostlist } from "./hostlist.ts"
-import { describeResult, type SlurmRunner } from "./run.ts"
 
 /** The power-saving command could not do its job at all (bad host list, unreadable state file). */
 export class PowerError extends Data.TaggedError("PowerError")<{ readonly message: string }> {}
 
 export interface PowerDeps {
   readonly settings: SlurmSettings
-  readonly runner: SlurmRunner
+  readonly runner: Runner<SlurmTemplate>
   /** The Cloud service of each resource named in power_save_nodes. */
   readonly clouds: ReadonlyMap<string, CloudService>
   /** quantity.max of each resource: never more VMs than that (SPEC §6.1). */

@@ -24,7 +24,7 @@ import {
   templateKey,
   waitUntil,
   type Runner
-} from "./templates.ts"
+} from "../batch-commands.ts"
 
 // ---------------------------------------------------------------- configuration
 
