@@ -70,7 +70,8 @@ describe("live layers by type name", () => {
       "cloud type openstack not available yet (resource c)",
       "config checker port not available yet"
     ])
-    expect(missingLayers(configOf({ cluster: { type: "simulated" } }), liveRegistry)[0]).toMatch(/cluster type simulated runs with `dyncluster run --sim SCENARIO`/)
+    expect(missingLayers(configOf({ cluster: { type: "simulated" } }), liveRegistry)[0]).toMatch(/cluster type simulated needs cluster\.scenario under --config.*`dyncluster run --sim SCENARIO`/)
+    expect(missingLayers(configOf({ cluster: { type: "simulated", scenario: "batch.yaml" } }), liveRegistry)).toEqual([])
   })
 
   it("makeLiveRunner refuses to start without the layers, with every reason", async () => {

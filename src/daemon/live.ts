@@ -6,7 +6,8 @@
  * they are interrupted (every task is written so that an interruption leaves
  * nothing start-up recovery cannot repair).
  */
-import { Clock, Context, Duration, Effect, Layer, type Scope } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, type Scope } from "effect"
+import type { Snapshot } from "../engine/api.ts"
 import { makeEngine } from "../engine/engine.ts"
 import { getPolicy, policyNames } from "../engine/policy.ts"
 import { Checker, Cloud, CloudError, Cluster, Hooks, noChecker, type CheckerService, type CloudService } from "../engine/services.ts"
@@ -17,7 +18,8 @@ import { observedApi, type EngineRunner, type ShutdownNotes } from "./daemon.ts"
 import { commandHooks } from "./hooks.ts"
 import type { LogSink } from "./log.ts"
 import { makeWake, runLiveLoop } from "./loop.ts"
-import { checkerKind, liveRegistry, type LiveRegistry, type LiveSetup } from "./registry.ts"
+import { makeCloudHealth, type CloudHealth } from "./cloud-health.ts"
+import { checkerKind, CloudWatch, liveRegistry, type LiveRegistry, type LiveSetup } from "./registry.ts"
 import { DaemonError } from "./settings.ts"
 import { engineLogTo } from "./sim.ts"
 
@@ -25,8 +27,11 @@ import { engineLogTo } from "./sim.ts"
 export const missingLayers = (config: ConfigFile, registry: LiveRegistry = liveRegistry): Array<string> => {
   const out: Array<string> = []
   const type = config.cluster.type
-  if (type === "simulated") out.push(`cluster type simulated runs with \`dyncluster run --sim SCENARIO\`, not --config`)
-  else if (registry.cluster[type] === undefined) out.push(`cluster type ${type} not available yet`)
+  if (type === "simulated" && config.cluster.scenario === undefined) {
+    out.push(
+      "cluster type simulated needs cluster.scenario under --config: the scenario file whose batch system (physical nodes, scheduler, workload) stands in for the cluster; a whole simulation runs with `dyncluster run --sim SCENARIO`"
+    )
+  } else if (registry.cluster[type] === undefined) out.push(`cluster type ${type} not available yet`)
   const byType = new Map<string, Array<string>>()
   for (const [name, r] of Object.entries(config.cloud)) {
     if (registry.cloud[r.type] === undefined) byType.set(r.type, [...(byType.get(r.type) ?? []), name])
@@ -62,8 +67,16 @@ export const dispatchCloud = (byResource: ReadonlyMap<string, CloudService>): Cl
 
 const setupError = (what: string) => (e: { readonly message: string }) => new DaemonError({ message: `${what}: ${e.message}` })
 
-/** The services of the engine, built from the live layers of the configuration. */
-export const liveContext = (setup: LiveSetup, registry: LiveRegistry = liveRegistry): Effect.Effect<Context.Context<Cluster | Cloud | Checker | Hooks>, DaemonError, Scope.Scope> =>
+/**
+ * The services of the engine, built from the live layers of the configuration.
+ * With `health`, every call to each resource's cloud is observed (auth errors
+ * for /server/status); a cluster layer that provides a CloudWatch sees them too.
+ */
+export const liveContext = (
+  setup: LiveSetup,
+  registry: LiveRegistry = liveRegistry,
+  health?: CloudHealth
+): Effect.Effect<Context.Context<Cluster | Cloud | Checker | Hooks>, DaemonError, Scope.Scope> =>
   Effect.gen(function* () {
     const { config } = setup
     const missing = missingLayers(config, registry)
@@ -71,13 +84,16 @@ export const liveContext = (setup: LiveSetup, registry: LiveRegistry = liveRegis
     const cluster = yield* Layer.build(registry.cluster[config.cluster.type](setup)).pipe(Effect.mapError(setupError(`cluster type ${config.cluster.type}`)))
     const clouds = new Map<string, CloudService>()
     for (const [name, r] of Object.entries(config.cloud)) {
-      clouds.set(name, yield* registry.cloud[r.type](name, r, setup).pipe(Effect.mapError(setupError(`cloud resource ${name}`))))
+      const service = yield* registry.cloud[r.type](name, r, setup).pipe(Effect.mapError(setupError(`cloud resource ${name}`)))
+      clouds.set(name, health !== undefined ? health.watch(name, service) : service)
     }
+    const watch = Context.getOption(cluster, CloudWatch)
+    const cloud = Option.isSome(watch) ? watch.value(dispatchCloud(clouds)) : dispatchCloud(clouds)
     const cc = config["dynamic-cluster"]["config-checker"]
     const kind = checkerKind(cc)
     const checker: CheckerService =
       kind === null || cc === null ? noChecker : yield* registry.checker[kind](cc, setup).pipe(Effect.mapError(setupError(`config checker ${kind}`)))
-    return Context.add(cluster, Cloud, dispatchCloud(clouds)).pipe(
+    return Context.add(cluster, Cloud, cloud).pipe(
       Context.add(Checker, checker),
       Context.add(Hooks, commandHooks(setup.settings, setup.log))
     )
@@ -118,7 +134,23 @@ export interface LiveDaemonOptions {
   readonly notes: ShutdownNotes
   /** Which layer serves which type name (default: registry.ts). */
   readonly registry?: LiveRegistry
+  /** The configuration file (relative paths in it are resolved against its directory). */
+  readonly configPath?: string | undefined
 }
+
+/**
+ * Live mode's additions to the snapshot (additive: every field of the seed's
+ * API stays): `clouds` in /server/status says per resource whether the cloud
+ * accepts the credentials, and each /resource entry shows its boot back-off.
+ */
+export const withLiveStatus = (s: Snapshot, health: CloudHealth): Snapshot => ({
+  ...s,
+  status: { ...s.status, clouds: health.view() },
+  resources: s.resources.map((r) => {
+    const b = s.backoff.find((x) => x.resource === r.name)
+    return Object.assign({}, r, { backoff: { until: b?.until ?? 0, failures: b?.failures ?? 0 } })
+  })
+})
 
 export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRunner, DaemonError, Scope.Scope> =>
   Effect.gen(function* () {
@@ -127,7 +159,8 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
     if (getPolicy(policy) === undefined) {
       return yield* new DaemonError({ message: `unknown policy ${JSON.stringify(policy)} (known: ${policyNames().join(", ")})` })
     }
-    const ctx = yield* liveContext({ config: opts.config, settings, log: opts.log }, opts.registry)
+    const health = makeCloudHealth(opts.log)
+    const ctx = yield* liveContext({ config: opts.config, settings, log: opts.log, configPath: opts.configPath }, opts.registry, health)
     const wake = yield* makeWake
     const inner = yield* makeLiveTaskRunner(settings.workers, wake.signal)
     const tasks = closableTasks(inner)
@@ -147,8 +180,9 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
     )
     const engine = yield* makeEngine({ config: opts.config, tasks: tasks.runner, policy, log: engineLogTo(opts.log, null) }).pipe(Effect.provide(ctx))
     const resources = Object.keys(opts.config.cloud).length
+    const api = observedApi(() => engine.api, wake.signal)
     return {
-      api: observedApi(() => engine.api, wake.signal),
+      api: { ...api, snapshot: Effect.map(api.snapshot, (s) => withLiveStatus(s, health)) },
       loop: runLiveLoop({ engine, wake, histogram: opts.histogram }).pipe(Effect.provide(ctx)),
       description: `the ${opts.config.cluster.type} cluster with ${resources} cloud resource(s) (policy ${policy})`
     }

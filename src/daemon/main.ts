@@ -90,7 +90,7 @@ export const runDaemon = (o: RunDaemonOptions): Effect.Effect<void, DaemonError>
           ...(events !== null ? { onEvent: events.write } : {})
         })
       } else {
-        runner = yield* makeLiveRunner({ config: loaded.config, policy: o.policy, log, histogram, graceSeconds: grace, notes })
+        runner = yield* makeLiveRunner({ config: loaded.config, configPath: o.config, policy: o.policy, log, histogram, graceSeconds: grace, notes })
       }
       return yield* serve({
         settings,

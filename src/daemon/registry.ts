@@ -9,7 +9,7 @@
  * A type that is not listed makes `dyncluster run --config` stop with
  * "cluster type X not available yet" (or cloud type / config checker).
  */
-import type { Effect, Layer, Scope } from "effect"
+import { Context, type Effect, type Layer, type Scope } from "effect"
 import type { Cluster, CheckerService, CloudService } from "../engine/services.ts"
 import type { CheckerConfig, ConfigFile, EngineSettings, ResourceConfig } from "../model/config.ts"
 import type { LogSink } from "./log.ts"
@@ -18,13 +18,23 @@ import { makeTorqueCluster } from "../live/torque/layer.ts"
 import { makeSlurmCluster } from "../live/slurm/cluster.ts"
 import { registryCheckerKinds } from "../live/checkers.ts"
 import { registryCloudTypes } from "../live/cloud.ts"
+import { simulatedClusterLayer } from "./sim-cluster.ts"
 
 /** What a live layer gets to build itself. */
 export interface LiveSetup {
   readonly config: ConfigFile
   readonly settings: EngineSettings
   readonly log: LogSink
+  /** The configuration file's path, when it came from one: relative paths in it (cluster.scenario) are resolved against its directory. */
+  readonly configPath?: string | undefined
 }
+
+/**
+ * A cluster layer may also provide this: it then sees every call the engine
+ * makes to the clouds (the simulated batch system under a live cloud takes a
+ * node out when its VM is destroyed or found dead).
+ */
+export class CloudWatch extends Context.Tag("dyncluster/daemon/CloudWatch")<CloudWatch, (cloud: CloudService) => CloudService>() {}
 
 /** Any failure with a message; it is shown to the administrator as the reason start-up stopped. */
 export interface SetupFailure {
@@ -48,7 +58,9 @@ export type CheckerFactory = (config: CheckerConfig, setup: LiveSetup) => Effect
 export const clusterTypes: Readonly<Record<string, ClusterLayerFactory>> = {
   torque: (setup) => makeTorqueCluster(setup.config),
   sge: (setup) => makeSgeCluster(setup.config),
-  slurm: (setup) => makeSlurmCluster(setup.config)
+  slurm: (setup) => makeSlurmCluster(setup.config),
+  /** The batch system of a scenario file (cluster.scenario) under the live clouds, in real time. */
+  simulated: (setup) => simulatedClusterLayer(setup)
 }
 
 /** cloud.<res>.type → the factory of one resource's Cloud service. */

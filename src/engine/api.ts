@@ -15,6 +15,12 @@ export interface ServerStatus {
   readonly auto_mode: boolean
   /** Health of the batch system parts, e.g. {"torque": true, "maui": true}. */
   readonly cluster: Record<string, boolean>
+  /**
+   * Live mode only (`dyncluster run --config`): per cloud resource, whether
+   * the cloud accepts the credentials, e.g. {"os-res": {"auth": false,
+   * "error": "authenticate: Keystone ... refused the credentials ...", "since": 1700000000.5}}.
+   */
+  readonly clouds?: Record<string, { readonly auth: boolean; readonly error: string | null; readonly since: number | null }>
 }
 
 export interface ResourceBackoff {

@@ -482,6 +482,26 @@ export class SimWorld {
     return null
   }
 
+  /**
+   * The machine behind a node that joined with joinExternalNode went away
+   * (the live cloud destroyed it, or it died): whatever runs there dies with
+   * it. `gone` also takes it out of the batch system; otherwise it stays in
+   * it, down, until it is removed.
+   */
+  loseExternalNode(hostname: string, cause: "destroy" | "crash", gone: boolean): void {
+    const n = this.nodes.get(hostname)
+    if (n === undefined || n.physical || n.instanceId !== null) return
+    this.killJobsOn(n, cause)
+    if (!n.down) {
+      n.down = true
+      this.log(`{"t":${this.now},"ev":"lost","host":${JSON.stringify(hostname)},"cause":"${cause}","external":true}`)
+    }
+    if (gone) {
+      this.nodes.delete(hostname)
+      this.log(`{"t":${this.now},"ev":"leave","host":${JSON.stringify(hostname)}}`)
+    }
+  }
+
   /** Remove a node from the batch system. Refused while jobs run on it. */
   removeNode(hostname: string): string | null {
     const n = this.nodes.get(hostname)
