@@ -153,7 +153,7 @@ export const makeOpenStackCloud = (
         const ip = firstIpv4(s, config.network)
         const state = serverState(s, ip)
         const active = state === InstanceState.Active
-        const dns = active && ip !== null ? yield* hostnameOf(ip, s.name, reverse, config.dns_timeout) : null
+        const dns = active && ip !== null ? (config.reverse_dns ? yield* hostnameOf(ip, s.name, reverse, config.dns_timeout) : s.name) : null
         let vcpus = s.flavor?.vcpus ?? 0
         if (vcpus === 0) {
           const all = yield* Effect.orElseSucceed(allFlavours, () => [] as ReadonlyArray<Flavor>)

@@ -47,7 +47,9 @@ export const OpenStackConfig = Schema.Struct({
   /** Seconds one API call may take. */
   api_timeout: Schema.optionalWith(Seconds, { default: () => 30 }),
   /** Seconds a reverse DNS lookup may take before the instance name is used as host name. */
-  dns_timeout: Schema.optionalWith(Seconds, { default: () => 2 })
+  dns_timeout: Schema.optionalWith(Seconds, { default: () => 2 }),
+  /** false: no reverse DNS lookup, the instance name is the node's host name (clouds without PTR records, tests). */
+  reverse_dns: Schema.optionalWith(Schema.Boolean.annotations({ message: () => "expected true or false" }), { default: () => true })
 }).pipe(
   Schema.filter((c) => {
     const appCred = c.application_credential_secret !== null && (c.application_credential_id !== null || c.application_credential_name !== null)
