@@ -9,9 +9,9 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either } from "effect"
+import { checkHookTemplates, hookTemplates } from "../daemon/hooks.ts"
 import { checkClouds } from "../live/cloud.ts"
 import { makeChecker } from "../live/checkers.ts"
-import { makeHooksFromSettings } from "../live/hooks.ts"
 import { engineSettings, loadConfigFile } from "../model/config.ts"
 
 const file = Args.file({ name: "FILE", exists: "either" }).pipe(Args.withDescription("the configuration file (YAML)"))
@@ -31,7 +31,7 @@ export const checkConfigCommand = Command.make("check-config", { file, online },
     const problems: Array<string> = []
     const checker = makeChecker(c["dynamic-cluster"]["config-checker"])
     if (Either.isLeft(checker)) problems.push(checker.left.message)
-    const hooks = makeHooksFromSettings(engineSettings(c))
+    const hooks = checkHookTemplates(hookTemplates(engineSettings(c)))
     if (Either.isLeft(hooks)) problems.push(hooks.left.message)
     const clouds = yield* Effect.scoped(checkClouds(c, online))
     problems.push(...clouds.problems)

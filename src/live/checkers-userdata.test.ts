@@ -1,5 +1,5 @@
 /**
- * Hooks, checkers and user data: real commands through the safe runner and
+ * Checkers and user data: real commands through the safe runner and
  * real TCP connections, on 127.0.0.1 only.
  */
 import { Effect, Either } from "effect"
@@ -10,7 +10,6 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { emptyInstance, InstanceState, type Instance } from "../model/types.ts"
 import { commandChecker, makeChecker, portChecker, tcpConnect } from "./checkers.ts"
-import { makeHooks } from "./hooks.ts"
 import { makeUserData, renderUserData } from "./userdata.ts"
 
 const scratch = mkdtempSync(join(tmpdir(), "dyncluster-live-"))
@@ -121,56 +120,5 @@ describe("makeChecker", () => {
     expect(Either.isLeft(many) && many.left.message).toMatch(/only \{0\}/)
     const both = makeChecker({ port: { number: 22 }, command: { command: "true" } })
     expect(Either.isLeft(both) && both.left.message).toMatch(/give one checker/)
-  })
-})
-
-describe("hooks", () => {
-  const logged: Array<string> = []
-  const log = (m: string) => Effect.sync(() => void logged.push(m))
-
-  it("runs each configured hook with its values as single arguments", async () => {
-    const out = join(scratch, "hook.txt")
-    const script = join(scratch, "hook.sh")
-    writeFileSync(script, `#!/bin/sh\nprintf '%s|' "$@" >> ${out}\n`)
-    chmodSync(script, 0o755)
-    const hooks = Either.getOrThrow(
-      makeHooks({ post_vm_provision_command: `${script} prov {0} {1} {2} {3}`, post_add_node_command: `${script} add {0} "{1}"`, post_remove_node_command: `${script} rm {0} {1}` }, { log })
-    )
-    await Effect.runPromise(hooks.run("post_vm_provision_command", ["wn-1.example", "10.0.0.1", "wn-1", "os"]))
-    await Effect.runPromise(hooks.run("post_add_node_command", ["wn-1.example", ""]))
-    // unquoted, an empty value vanishes as in the shell (classic behaviour)
-    await Effect.runPromise(hooks.run("post_remove_node_command", ["wn-1.example", ""]))
-    await Effect.runPromise(hooks.run("post_vm_destroy_command", ["x", "y", "z", "w"])) // not configured: nothing
-    expect(readFileSync(out, "utf8")).toBe("prov|wn-1.example|10.0.0.1|wn-1|os|add|wn-1.example||rm|wn-1.example|")
-    expect(logged).toEqual([])
-  })
-
-  it("failures, timeouts and missing programs are logged, never raised", async () => {
-    logged.length = 0
-    const hooks = Either.getOrThrow(
-      makeHooks(
-        {
-          post_vm_destroy_command: "sh -c 'exit 3' {0}",
-          post_remove_node_command: "sleep 30 {0}",
-          post_add_node_command: "/nonexistent/hook {0}"
-        },
-        { log, timeoutSeconds: 0.3 }
-      )
-    )
-    await Effect.runPromise(hooks.run("post_vm_destroy_command", ["h", "", "", ""]))
-    await Effect.runPromise(hooks.run("post_remove_node_command", ["1", ""]))
-    await Effect.runPromise(hooks.run("post_add_node_command", ["h", ""]))
-    await Effect.runPromise(hooks.run("post_add_node_command", ["bad host;reboot", ""]))
-    expect(logged[0]).toMatch(/post_vm_destroy_command exited with code 3/)
-    expect(logged[1]).toMatch(/post_remove_node_command failed: .*timed out/)
-    expect(logged[2]).toMatch(/post_add_node_command failed: /)
-    expect(logged[3]).toMatch(/post_add_node_command failed: invalid arg/)
-  })
-
-  it("a malformed template is a start-up error naming its key", () => {
-    const r = makeHooks({ post_add_node_command: "add {0} {7}" })
-    expect(Either.isLeft(r) && r.left.message).toMatch(/^cluster\.config\.post_add_node_command: uses \{7\}/)
-    const q = makeHooks({ post_vm_provision_command: "x 'unterminated" })
-    expect(Either.isLeft(q) && q.left.message).toMatch(/^dynamic-cluster\.post_vm_provision_command: unterminated/)
   })
 })
