@@ -10,6 +10,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either } from "effect"
 import { checkHookTemplates, hookTemplates } from "../daemon/hooks.ts"
+import { loadBatchScenario } from "../daemon/sim-cluster.ts"
 import { checkClouds } from "../live/cloud.ts"
 import { makeChecker } from "../live/checkers.ts"
 import { engineSettings, loadConfigFile } from "../model/config.ts"
@@ -33,6 +34,12 @@ export const checkConfigCommand = Command.make("check-config", { file, online },
     if (Either.isLeft(checker)) problems.push(checker.left.message)
     const hooks = checkHookTemplates(hookTemplates(engineSettings(c)))
     if (Either.isLeft(hooks)) problems.push(hooks.left.message)
+    if (c.cluster.type === "simulated") {
+      // the batch system of a scenario under the live clouds (docs/clouds.md)
+      const batch = loadBatchScenario(c, file)
+      if (Either.isLeft(batch)) problems.push(...batch.left)
+      else for (const w of batch.right.warnings) yield* Console.error(`warning: ${w}`)
+    }
     const clouds = yield* Effect.scoped(checkClouds(c, online))
     problems.push(...clouds.problems)
     for (const w of clouds.warnings) yield* Console.error(`warning: ${w}`)
