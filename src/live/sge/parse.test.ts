@@ -1,9 +1,7 @@
 import { Either } from "effect"
-import fc from "fast-check"
-import { existsSync, readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { JobState, NodeState } from "../../model/types.ts"
+import { expectTotal as expectTotalOf, leftMessage, right, sharedFixtures } from "../testing/parsers.ts"
 import {
   coresPerNodeFor,
   isQueued,
@@ -21,51 +19,13 @@ import {
 } from "./parse.ts"
 
 // Real captures live beside the repository (../shared/fixtures), never copied in.
-const fixturesUrl = new URL("../../../../shared/fixtures/", import.meta.url)
-const fixturesDir = fileURLToPath(fixturesUrl)
-const haveFixtures = existsSync(fixturesDir)
-if (!haveFixtures) console.warn(`[sge parsers] skipping real-capture tests: ${fixturesDir} is missing`)
-const fixture = (name: string) => readFileSync(new URL(name, fixturesUrl), "utf8")
+const fixtures = sharedFixtures("sge parsers")
+const haveFixtures = fixtures.have
+const fixture = fixtures.read
 
-const right = <A, E>(e: Either.Either<A, E>): A =>
-  Either.getOrThrowWith(e, (err) => new Error(`expected Right, got ${JSON.stringify(err)}`))
-const leftMessage = <A, E extends { message: string }>(e: Either.Either<A, E>): string =>
-  Either.match(e, { onLeft: (l) => l.message, onRight: () => "(Right)" })
-
-const mutate = (text: string, edits: ReadonlyArray<readonly [number, number]>) => {
-  const bytes = Buffer.from(text, "utf8")
-  for (const [pos, byte] of edits) if (bytes.length > 0) bytes[pos % bytes.length] = byte
-  return bytes.toString("utf8")
-}
-
-const expectTotal = (parse: (s: string) => Either.Either<unknown, unknown>, samples: ReadonlyArray<string>) => {
-  fc.assert(
-    fc.property(fc.string({ unit: "binary", maxLength: 300 }), (s) => {
-      expect(Either.isEither(parse(s))).toBe(true)
-    }),
-    { numRuns: 300 }
-  )
-  for (const text of samples) {
-    fc.assert(
-      fc.property(fc.nat({ max: text.length }), (n) => {
-        expect(Either.isEither(parse(text.slice(0, n)))).toBe(true)
-      }),
-      { numRuns: 100 }
-    )
-    fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 12 }), (edits) => {
-        expect(Either.isEither(parse(mutate(text, edits)))).toBe(true)
-      }),
-      { numRuns: 100 }
-    )
-    fc.assert(
-      fc.property(fc.nat({ max: text.length }), fc.constantFrom("<", ">", "</host>", "<job_list>", "&", "'", "\u0000", "<![CDATA[x]]>", "\\\n"), (at, junk) => {
-        expect(Either.isEither(parse(text.slice(0, at) + junk + text.slice(at)))).toBe(true)
-      }),
-      { numRuns: 100 }
-    )
-  }
-}
+const XML_JUNK = ["<", ">", "</host>", "<job_list>", "&", "'", "\u0000", "<![CDATA[x]]>", "\\\n"]
+const expectTotal = (parse: (s: string) => Either.Either<unknown, unknown>, samples: ReadonlyArray<string>) =>
+  expectTotalOf(parse, samples, { junk: XML_JUNK })
 
 /**
  * `qhost -q -j -xml` in the shape Grid Engine's XML report handler prints

@@ -1,9 +1,9 @@
 import { Either } from "effect"
 import fc from "fast-check"
-import { existsSync, readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
+import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import { JobState, NodeState } from "../../model/types.ts"
+import { expectTotal as expectTotalOf, leftMessage, right, sharedFixtures } from "../testing/parsers.ts"
 import {
   coreRequest,
   isEligible,
@@ -25,24 +25,12 @@ import {
 
 // Real captures: the shared ones (21.08, 26.05 text) beside the repository,
 // never copied in; the 22.05 ones recorded on this project's CI Slurm (./fixtures).
-const sharedUrl = new URL("../../../../shared/fixtures/slurm/", import.meta.url)
-const sharedDir = fileURLToPath(sharedUrl)
-const haveShared = existsSync(sharedDir)
-if (!haveShared) console.warn(`[slurm parsers] skipping the shared real-capture tests: ${sharedDir} is missing`)
-const shared = (name: string) => readFileSync(new URL(name, sharedUrl), "utf8")
+const sharedCaptures = sharedFixtures("slurm parsers", "slurm/")
+const haveShared = sharedCaptures.have
+const shared = sharedCaptures.read
 const own = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8")
 
-const right = <A, E>(e: Either.Either<A, E>): A => Either.getOrThrowWith(e, (err) => new Error(`expected Right, got ${JSON.stringify(err)}`))
-const leftMessage = <A, E extends { message: string }>(e: Either.Either<A, E>): string =>
-  Either.match(e, { onLeft: (l) => l.message, onRight: () => "(Right)" })
-
 // ---------------------------------------------------------------- totality helpers
-
-const mutate = (text: string, edits: ReadonlyArray<readonly [number, number]>) => {
-  const bytes = Buffer.from(text, "utf8")
-  for (const [pos, byte] of edits) if (bytes.length > 0) bytes[pos % bytes.length] = byte
-  return bytes.toString("utf8")
-}
 
 /** A JSON value with its structure kept but leaves replaced by random JSON: a well-formed but wrong document. */
 const scrambleJson = (doc: unknown, leaves: ReadonlyArray<unknown>): unknown => {
@@ -57,47 +45,26 @@ const scrambleJson = (doc: unknown, leaves: ReadonlyArray<unknown>): unknown => 
   return go(doc)
 }
 
+const JUNK = ["{", "}", "[", "]", '"', ",", "null", "\u0000", "=", "+", " Key=v ", "\n"]
+
+/** Total on any text (the shared check), on any JSON, and on `json` samples with their leaves scrambled. */
 const expectTotal = (parse: (s: string) => Either.Either<unknown, unknown>, samples: ReadonlyArray<string>, json: boolean) => {
-  fc.assert(
-    fc.property(fc.string({ unit: "binary", maxLength: 300 }), (s) => {
-      expect(Either.isEither(parse(s))).toBe(true)
-    }),
-    { numRuns: 300 }
-  )
+  expectTotalOf(parse, samples, { junk: JUNK })
   fc.assert(
     fc.property(fc.json({ maxDepth: 4 }), (s) => {
       expect(Either.isEither(parse(s))).toBe(true)
     }),
     { numRuns: 200 }
   )
+  if (!json) return
   for (const text of samples) {
+    const doc = JSON.parse(text) as unknown
     fc.assert(
-      fc.property(fc.nat({ max: text.length }), (n) => {
-        expect(Either.isEither(parse(text.slice(0, n)))).toBe(true)
+      fc.property(fc.array(fc.oneof(fc.constant(undefined), fc.jsonValue({ maxDepth: 2 })), { maxLength: 400 }), (leaves) => {
+        expect(Either.isEither(parse(JSON.stringify(scrambleJson(doc, leaves))))).toBe(true)
       }),
       { numRuns: 100 }
     )
-    fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 12 }), (edits) => {
-        expect(Either.isEither(parse(mutate(text, edits)))).toBe(true)
-      }),
-      { numRuns: 100 }
-    )
-    fc.assert(
-      fc.property(fc.nat({ max: text.length }), fc.constantFrom("{", "}", "[", "]", '"', ",", "null", "\u0000", "=", "+", " Key=v ", "\n"), (at, junk) => {
-        expect(Either.isEither(parse(text.slice(0, at) + junk + text.slice(at)))).toBe(true)
-      }),
-      { numRuns: 100 }
-    )
-    if (json) {
-      const doc = JSON.parse(text) as unknown
-      fc.assert(
-        fc.property(fc.array(fc.oneof(fc.constant(undefined), fc.jsonValue({ maxDepth: 2 })), { maxLength: 400 }), (leaves) => {
-          expect(Either.isEither(parse(JSON.stringify(scrambleJson(doc, leaves))))).toBe(true)
-        }),
-        { numRuns: 100 }
-      )
-    }
   }
 }
 

@@ -1,9 +1,7 @@
 import { Either } from "effect"
-import fc from "fast-check"
-import { existsSync, readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { JobState, NodeState } from "../../model/types.ts"
+import { expectTotal as expectTotalOf, leftMessage, right, sharedFixtures } from "../testing/parsers.ts"
 import {
   parseCheckNode,
   parseDiagnoseP,
@@ -22,16 +20,9 @@ import {
 } from "./parse.ts"
 
 // Real captures live beside the repository (../shared/fixtures), never copied in.
-const fixturesUrl = new URL("../../../../shared/fixtures/", import.meta.url)
-const fixturesDir = fileURLToPath(fixturesUrl)
-const haveFixtures = existsSync(fixturesDir)
-if (!haveFixtures) console.warn(`[torque parsers] skipping real-capture tests: ${fixturesDir} is missing`)
-const fixture = (name: string) => readFileSync(new URL(name, fixturesUrl), "utf8")
-
-const right = <A, E>(e: Either.Either<A, E>): A =>
-  Either.getOrThrowWith(e, (err) => new Error(`expected Right, got ${JSON.stringify(err)}`))
-const leftMessage = <A, E extends { message: string }>(e: Either.Either<A, E>): string =>
-  Either.match(e, { onLeft: (l) => l.message, onRight: () => "(Right)" })
+const fixtures = sharedFixtures("torque parsers")
+const haveFixtures = fixtures.have
+const fixture = fixtures.read
 
 const node = (over: Partial<PbsNode>): PbsNode => ({
   name: "wn1",
@@ -46,42 +37,11 @@ const node = (over: Partial<PbsNode>): PbsNode => ({
 })
 const maui = (state: string): CheckNode => ({ host: null, state, secondsInState: 10, jobs: [] })
 
-// ---------------------------------------------------------------- totality helpers
+// ---------------------------------------------------------------- totality
 
-const mutate = (text: string, edits: ReadonlyArray<readonly [number, number]>) => {
-  const bytes = Buffer.from(text, "utf8")
-  for (const [pos, byte] of edits) if (bytes.length > 0) bytes[pos % bytes.length] = byte
-  return bytes.toString("utf8")
-}
-
-const expectTotal = (parse: (s: string) => Either.Either<unknown, unknown>, samples: ReadonlyArray<string>) => {
-  fc.assert(
-    fc.property(fc.string({ unit: "binary", maxLength: 300 }), (s) => {
-      expect(Either.isEither(parse(s))).toBe(true)
-    }),
-    { numRuns: 300 }
-  )
-  for (const text of samples) {
-    fc.assert(
-      fc.property(fc.nat({ max: text.length }), (n) => {
-        expect(Either.isEither(parse(text.slice(0, n)))).toBe(true)
-      }),
-      { numRuns: 150 }
-    )
-    fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 12 }), (edits) => {
-        expect(Either.isEither(parse(mutate(text, edits)))).toBe(true)
-      }),
-      { numRuns: 150 }
-    )
-    fc.assert(
-      fc.property(fc.nat({ max: text.length }), fc.constantFrom("<", ">", "</Node>", "<Job>", "&", "&#0;", "\u0000", "]]>", "<!DOCTYPE x [<!ENTITY a 'b'>]>"), (at, junk) => {
-        expect(Either.isEither(parse(text.slice(0, at) + junk + text.slice(at)))).toBe(true)
-      }),
-      { numRuns: 100 }
-    )
-  }
-}
+const XML_JUNK = ["<", ">", "</Node>", "<Job>", "&", "&#0;", "\u0000", "]]>", "<!DOCTYPE x [<!ENTITY a 'b'>]>"]
+const expectTotal = (parse: (s: string) => Either.Either<unknown, unknown>, samples: ReadonlyArray<string>) =>
+  expectTotalOf(parse, samples, { junk: XML_JUNK, runs: 150 })
 
 // ---------------------------------------------------------------- pbsnodes -x
 
