@@ -3,7 +3,7 @@
  * the end of the drain period. Virtual time jumps from one thing that can
  * happen to the next (a world event, a task result, an engine wake-up).
  */
-import { Effect, Either } from "effect"
+import { Effect, Either, Runtime } from "effect"
 import { makeEngine, type Engine, type EngineLogEvent } from "../engine/engine.ts"
 import type { Apply } from "../engine/tasks.ts"
 import { engineSettings, type ConfigFile } from "../model/config.ts"
@@ -83,8 +83,16 @@ export class SimDriver {
     this.startEngine()
   }
 
+  /**
+   * The services and the virtual Clock, captured once: providing them around
+   * every step and task (Effect.provide + Effect.withClock) cost more than
+   * most steps themselves (bench/sim-trace, docs/performance.md).
+   */
+  private runtime: Runtime.Runtime<any> | null = null
+
   private runSync<A>(eff: Effect.Effect<A, never, any>): A {
-    return Effect.runSync(eff.pipe(Effect.provide(this.ctx), Effect.withClock(this.clock)) as Effect.Effect<A>)
+    this.runtime ??= Effect.runSync(Effect.runtime<any>().pipe(Effect.provide(this.ctx), Effect.withClock(this.clock)))
+    return Runtime.runSync(this.runtime)(eff as Effect.Effect<A, never, any>)
   }
 
   /** Run an effect (e.g. an operator action of engine.api) at the world's current virtual time. */
