@@ -11,7 +11,8 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import { closeSync, openSync, writeFileSync, writeSync } from "node:fs"
 import { basename, dirname, extname, join } from "node:path"
-import { policyNames } from "../engine/policy.ts"
+import { getPolicy, policyNames } from "../engine/policy.ts"
+import { ActionReplay } from "../sim/harness.ts"
 import { buildReport } from "../sim/report.ts"
 import { SimDriver } from "../sim/run.ts"
 import {
@@ -280,16 +281,18 @@ const runOne = (
     }
     d = new SimDriver(scenario, policy !== undefined ? { policy } : {}, sink)
     const driver = d
+    // the scenario's operator_actions at their times, as `soak --replay` applies them
+    const replay = new ActionReplay(driver, scenario.operatorActions, sink)
     let stalled: string | null = null
     let more = true
     while (more && stalled === null) {
       const sliceEnd = performance.now() + SLICE_MS
       const w = driver.world
       for (let n = 1; ; n++) {
-        more = driver.advance()
+        more = replay.advance()
         if (!more) break
         // checked after every step, so where a stalled run stops does not depend on the machine's speed
-        if (w.now - lastEventAt > STALL_SECONDS && w.nextEventTime() === Infinity && !w.workloadDone()) {
+        if (w.now - lastEventAt > STALL_SECONDS && w.nextEventTime() === Infinity && !w.workloadDone() && replay.remaining === 0) {
           stalled = stallMessage(driver)
           break
         }
@@ -320,7 +323,26 @@ const set = Options.text("set").pipe(
 const events = Options.file("events").pipe(Options.optional, Options.withDescription("write the JSON Lines event log here (one file per variant)"))
 const report = Options.file("report").pipe(Options.optional, Options.withDescription("write a self-contained HTML report here"))
 const json = Options.boolean("json").pipe(Options.withDescription("print the summary as JSON (an array for several variants)"))
-const quiet = Options.boolean("quiet").pipe(Options.withDescription("no progress bar, no wall time"))
+const quiet = Options.boolean("quiet").pipe(
+  Options.withDescription("no progress bar and no notes on stderr (wall time, trace jobs replayed/skipped, files written); warnings and errors still")
+)
+
+/** What became of a trace's lines: replayed, outside the window, skipped and why (null for other workloads). */
+export const traceNote = (s: LoadedScenario): string | null => {
+  if (s.trace === null) return null
+  const { lines, outsideWindow, skippedBy } = s.trace
+  const why = [
+    skippedBy.runtime > 0 ? `${skippedBy.runtime} with a negative runtime` : null,
+    skippedBy.processors > 0 ? `${skippedBy.processors} without a processor count` : null,
+    skippedBy.tooLarge > 0 ? `${skippedBy.tooLarge} above max_cores` : null
+  ].filter((x) => x !== null)
+  const skipped = skippedBy.runtime + skippedBy.processors + skippedBy.tooLarge
+  return (
+    `trace: ${s.world.jobs.length} of ${lines} job(s) replayed` +
+    (outsideWindow > 0 ? `, ${outsideWindow} outside the window` : "") +
+    (skipped > 0 ? `, ${skipped} skipped (${why.join(", ")})` : "")
+  )
+}
 
 /** Prints a message on stderr and ends the process with exit code 1. */
 const fail = (message: string) =>
@@ -344,7 +366,7 @@ export const simulateCommand = Command.make(
           : null
       if (policies !== null) {
         if (policies.length === 0) return yield* fail("--policy: expected a policy name or a comma-separated list")
-        const unknown = policies.filter((p) => !policyNames().includes(p))
+        const unknown = policies.filter((p) => getPolicy(p) === undefined)
         if (unknown.length > 0) return yield* fail(`--policy: unknown policy ${unknown.map((p) => JSON.stringify(p)).join(", ")} (known: ${policyNames().join(", ")})`)
       }
       const sets: Array<readonly [string, string]> = []
@@ -390,6 +412,7 @@ export const simulateCommand = Command.make(
       }
       for (const w of warnings) yield* Console.error(`warning: ${w}`)
       if (errors.length > 0) return yield* fail([...new Set(errors)].join("\n"))
+      if (!a.quiet) for (const note of new Set(scenarios.map(traceNote))) if (note !== null) yield* Console.error(note)
 
       // ---------------------------------------- outputs
       const writers: Array<LineWriter | null> = []
@@ -470,6 +493,8 @@ export const simulateCommand = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Replay a scenario file in the simulated world and print the summary (jobs, waits, paid and useful core-hours, boots, cost); compare policies or settings side by side"
+    "Replay a scenario file in the simulated world and print the summary (jobs, waits, paid and useful core-hours, boots, cost); compare policies or settings side by side. " +
+      "The scenario's faults and operator_actions happen at their times. Exit code 0 when the run completed, 1 for a scenario that cannot be used (the problems are named on stderr), " +
+      "2 when the run stalled (jobs wait that no node will ever be started for), 130 when interrupted"
   )
 )

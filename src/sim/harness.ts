@@ -8,12 +8,12 @@
  * `operator` line with the engine's answer into the event log, which the
  * invariants read (src/sim/invariants.ts).
  */
-import { Either, Schema } from "effect"
+import { Either } from "effect"
 import { readFileSync } from "node:fs"
 import { Document, isScalar, visit } from "yaml"
 import type { ActionError, Snapshot } from "../engine/api.ts"
 import { kitConfig, kitJob, kitResource, kitScenario, type KitScenario } from "./kit.ts"
-import { OperatorAction, type RandomWorld } from "./arbitrary.ts"
+import type { OperatorAction, RandomWorld } from "./arbitrary.ts"
 import { checkAll, emptyCoverage, invariantContext, parseEvents, type Coverage, type Ev, type FinalState, type Violation } from "./invariants.ts"
 import { SimDriver, type SimScenario } from "./run.ts"
 import { decodeScenarioAt, parseScenarioText, type LoadedScenario } from "./scenario.ts"
@@ -117,6 +117,54 @@ export const applyAction = (d: SimDriver, a: OperatorAction): { line: Record<str
 }
 
 /**
+ * Drives a SimDriver with operator actions applied at their times: `advance()`
+ * is one step of the world and engine, or the next action when its time has
+ * come (the world then stands at the action's `at`, as the REST API would see
+ * it). `runWorld` and `dyncluster simulate` both step through this, so a
+ * scenario file's `operator_actions` give the same event log in either.
+ */
+export class ActionReplay {
+  private readonly pending: ReadonlyArray<OperatorAction>
+  private next = 0
+  accepted = 0
+  refused = 0
+
+  constructor(
+    readonly driver: SimDriver,
+    actions: ReadonlyArray<OperatorAction>,
+    private readonly sink: (line: string) => void
+  ) {
+    this.pending = [...actions].sort((x, y) => x.at - y.at)
+  }
+
+  /** Actions not yet applied (none once the run is over). */
+  get remaining(): number {
+    return this.driver.finished ? 0 : this.pending.length - this.next
+  }
+
+  /** One step (see the class). Returns false when the run is over. */
+  advance(): boolean {
+    const d = this.driver
+    const a = this.pending[this.next]
+    if (a === undefined || d.finished) return d.advance()
+    // everything due up to the action's time first (d.advanceTo, one step at a time)
+    if (d.nextTime() <= a.at) {
+      d.advance(a.at)
+      return true
+    }
+    d.advanceTo(a.at) // nothing due before it: only moves the clock to `at`
+    if (d.finished) return false
+    this.next++
+    const r = applyAction(d, a)
+    this.sink(JSON.stringify(r.line))
+    if (r.ok) this.accepted++
+    else this.refused++
+    d.requestStep()
+    return true
+  }
+}
+
+/**
  * Runs the scenario to its end with the operator actions applied at their
  * times. Never throws: a crash of the engine or the world ends the log with
  * a `crash` line (the no-crash invariant reports it).
@@ -132,24 +180,15 @@ export const runWorld = (scenario: SimScenario, actions: ReadonlyArray<OperatorA
   let summary: Summary | null = null
   let final: FinalState | null = null
   let crash: string | null = null
-  let accepted = 0
-  let refused = 0
+  let replay: ActionReplay | undefined
   try {
     d = new SimDriver(
       scenario,
       { ...(opts.policy !== undefined ? { policy: opts.policy } : {}), ...(opts.fastPath !== undefined ? { fastPath: opts.fastPath } : {}) },
       sink
     )
-    for (const a of [...actions].sort((x, y) => x.at - y.at)) {
-      d.advanceTo(a.at)
-      if (d.finished) break
-      const r = applyAction(d, a)
-      sink(JSON.stringify(r.line))
-      if (r.ok) accepted++
-      else refused++
-      d.requestStep()
-    }
-    while (d.advance()) {
+    replay = new ActionReplay(d, actions, sink)
+    while (replay.advance()) {
       /* to the end */
     }
     final = finalState(Either.getOrThrow(d.runEither(d.engine.api.snapshot)))
@@ -164,7 +203,7 @@ export const runWorld = (scenario: SimScenario, actions: ReadonlyArray<OperatorA
     summary,
     final,
     crash,
-    actions: { accepted, refused },
+    actions: { accepted: replay?.accepted ?? 0, refused: replay?.refused ?? 0 },
     faults: d?.world.faultsInjected ?? 0,
     wallMs: clock() - t0
   }
@@ -199,9 +238,9 @@ const withPolicy = (k: KitScenario, policy: string): KitScenario => ({ ...k, set
 /**
  * The scenario document (the YAML format of src/sim/scenario.ts) that
  * decodes to the same SimScenario as the kit: `dyncluster simulate FILE`
- * replays the world and its faults. Operator actions go under
- * `operator_actions` (the scenario format has no actions: `simulate` warns
- * that it ignores them; `dyncluster soak --replay FILE` applies them).
+ * replays the world, its faults and its operator actions (`operator_actions`,
+ * applied by ActionReplay; `dyncluster soak --replay FILE` also checks the
+ * invariants).
  */
 export const scenarioDocument = (w: RandomWorld, policy?: string, note?: string): Record<string, unknown> => {
   const k = policy !== undefined ? withPolicy(w.kit, policy) : w.kit
@@ -298,7 +337,7 @@ export const counterexampleHeader = (o: {
     ...o.violations.slice(0, 5).map((v) => `  [${v.invariant}] t=${v.t}s ${v.message}`),
     "Replay with the operator actions and check every invariant:",
     `  npx dyncluster soak --replay ${o.file ?? "FILE"}`,
-    "The world and its faults alone (simulate ignores operator_actions):",
+    "The same run with its summary and event log (operator actions included):",
     `  npx dyncluster simulate ${o.file ?? "FILE"} --events events.jsonl`
   ].join("\n")
 
@@ -316,11 +355,7 @@ export const loadRegression = (path: string): Regression => {
   const text = readFileSync(path, "utf8")
   const doc = parseScenarioText(text, path)
   if (Either.isLeft(doc)) throw new RegressionFileError(doc.left.message)
-  const raw = doc.right as Record<string, unknown>
-  const { operator_actions, ...rest } = raw ?? {}
-  const sc = decodeScenarioAt(path, rest)
+  const sc = decodeScenarioAt(path, doc.right)
   if (Either.isLeft(sc)) throw new RegressionFileError(sc.left.message)
-  const actions = Schema.decodeUnknownEither(Schema.Array(OperatorAction), { errors: "all" })(operator_actions ?? [])
-  if (Either.isLeft(actions)) throw new RegressionFileError(`${path}: operator_actions: ${actions.left.message}`)
-  return { scenario: sc.right, actions: actions.right, policy: sc.right.config["dynamic-cluster"].policy }
+  return { scenario: sc.right, actions: sc.right.operatorActions, policy: sc.right.config["dynamic-cluster"].policy }
 }

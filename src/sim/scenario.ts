@@ -15,6 +15,7 @@ import { basename, dirname, extname, isAbsolute, resolve } from "node:path"
 import { parse as parseYaml, parseDocument } from "yaml"
 import { policyNames } from "../engine/policy.ts"
 import { decodeConfig, formatParseError, loadConfigFile, unknownKeys, type ConfigFile } from "../model/config.ts"
+import { OperatorAction } from "./arbitrary.ts"
 import { Distribution, makeRng } from "./random.ts"
 import type { SimScenario } from "./run.ts"
 import { readSwf, swfOptionsOfSpec } from "./swf.ts"
@@ -130,7 +131,9 @@ export const ScenarioDoc = Schema.Struct({
   drain: Schema.optional(seconds),
   max_time: Schema.optional(Schema.NullOr(posSeconds)),
   epoch: Schema.optional(seconds),
-  api_latency: Schema.optional(seconds)
+  api_latency: Schema.optional(seconds),
+  /** Operator actions at virtual times (regression files, docs/testing.md), applied as the REST API would. */
+  operator_actions: Schema.optional(Schema.NullOr(Schema.Array(OperatorAction)))
 })
 export type ScenarioDoc = typeof ScenarioDoc.Type
 
@@ -176,6 +179,14 @@ export interface LoadedScenario extends SimScenario {
   readonly expectedEnd: number
   /** The random restarts drawn for `{kind: restart, random: N}`, in seconds. */
   readonly randomRestarts: ReadonlyArray<number>
+  /** For a trace: data lines in the file, lines outside the window, and the skipped jobs by reason (null for other workloads). */
+  readonly trace: {
+    readonly lines: number
+    readonly outsideWindow: number
+    readonly skippedBy: { readonly runtime: number; readonly processors: number; readonly tooLarge: number }
+  } | null
+  /** `operator_actions`, sorted by time (stable): what runWorld / ActionReplay (src/sim/harness.ts) apply. */
+  readonly operatorActions: ReadonlyArray<OperatorAction>
 }
 
 export interface DecodeOptions {
@@ -514,6 +525,7 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
   // ------------------------------------------------ the workload
   const seed = options.seed ?? seedPart ?? DEFAULTS.seed
   let workload: Workload | undefined
+  let trace: LoadedScenario["trace"] = null
   if (workloadPart !== undefined) {
     const spec = workloadPart
     if (spec.type === "swf") {
@@ -523,7 +535,10 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
       else {
         const w = readSwf({ path }, swfOptionsOfSpec(spec))
         if (Either.isLeft(w)) problems.push(`workload.file: ${w.left.message}`)
-        else workload = w.right
+        else {
+          workload = w.right
+          trace = { lines: w.right.lines, outsideWindow: w.right.outsideWindow, skippedBy: w.right.skippedBy }
+        }
       }
     } else {
       const w = loadWorkload(spec, { seed, baseDir: options.baseDir })
@@ -656,7 +671,9 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
     warnings,
     workloadSource: workload.source,
     expectedEnd: maxTime === null ? naturalEnd : Math.min(maxTime, naturalEnd),
-    randomRestarts
+    randomRestarts,
+    trace,
+    operatorActions: [...(s.operator_actions ?? [])].sort((x, y) => x.at - y.at)
   })
 }
 
