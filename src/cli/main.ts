@@ -2,7 +2,7 @@
  * The `dyncluster` command. Each subcommand lives in its own file and is
  * listed in ./commands.ts.
  */
-import { Command } from "@effect/cli"
+import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect } from "effect"
 import { subcommands } from "./commands.ts"
@@ -16,4 +16,11 @@ const root = Command.make("dyncluster").pipe(
 
 const cli = Command.run(root, { name: "dyncluster", version: "0.1.0" })
 
-cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain({ disableErrorReporting: false }))
+cli(process.argv).pipe(
+  // A bad command line (unknown option, missing argument, a value of the wrong
+  // type) has already been printed by @effect/cli: exit 1 without also dumping
+  // the error value.
+  Effect.catchIf(ValidationError.isValidationError, () => Effect.sync(() => process.exit(1))),
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain({ disableErrorReporting: false })
+)
