@@ -8,7 +8,7 @@
  */
 import { Clock, Data, Duration, Effect, Either, ParseResult, Schedule, Schema } from "effect"
 import { ClusterError } from "../engine/services.ts"
-import { formatParseError } from "../model/config.ts"
+import { formatParseError, type ConfigFile } from "../model/config.ts"
 import { buildInvocation, invocationArgv, runCommand, splitTemplate, type CommandResult } from "./command.ts"
 
 // ---------------------------------------------------------------- configuration
@@ -27,6 +27,12 @@ const count = Schema.Number.pipe(Schema.int(), Schema.positive()).annotations({ 
 export const templateKey = (dflt: string) => Schema.optionalWith(template, { default: () => dflt })
 export const secondsKey = (dflt: number) => Schema.optionalWith(seconds, { default: () => dflt })
 export const countKey = (dflt: number) => Schema.optionalWith(count, { default: () => dflt })
+
+/** The schema fields of a layer's command templates, each with its default. */
+export const templateFields = <K extends string>(defaults: Readonly<Record<K, string>>) =>
+  Object.fromEntries(Object.entries<string>(defaults).map(([k, d]) => [k, templateKey(d)])) as {
+    [P in K]: ReturnType<typeof templateKey>
+  }
 
 /** Settings every live batch-system layer understands, beside its templates. */
 export const commonKeys = {
@@ -79,6 +85,17 @@ export const decodeClusterConfig = <A extends Record<string, unknown>, I>(
     problems.length > 0 ? Either.left(invalid(problems)) : Either.right(config)
   )
 }
+
+/** A layer's settings of a whole configuration file: its cluster.config keys and the monitored queues. */
+export const clusterSettings = <A extends Record<string, unknown>, I>(
+  schema: Schema.Schema<A, I>,
+  config: ConfigFile,
+  templateKeys: ReadonlyArray<keyof A & string>
+): Either.Either<A & { readonly queue_to_monitor: ReadonlyArray<string> }, ClusterConfigError> =>
+  Either.map(decodeClusterConfig(schema, config.cluster.config, templateKeys), (c) => ({
+    ...c,
+    queue_to_monitor: config.cluster.config.queue_to_monitor ?? []
+  }))
 
 // ---------------------------------------------------------------- running
 
@@ -163,6 +180,13 @@ export const deadline =
         onTimeout: () => new ClusterError({ op, message: `gave up after ${timeoutSec}s` })
       })
     )
+
+/** What a parser made of a command's output; unreadable output is a ClusterError naming the command (`what`). */
+export const parsedOutput = <A>(op: string, what: string, e: Either.Either<A, { readonly message: string }>): Effect.Effect<A, ClusterError> =>
+  Either.match(e, {
+    onLeft: (err) => Effect.fail(new ClusterError({ op, message: `cannot read the output of ${what}: ${err.message}` })),
+    onRight: (a) => Effect.succeed(a)
+  })
 
 /** Validates a value for a command; a bad one is a ClusterError naming it. */
 export const checked = (op: string, v: Either.Either<string, { readonly message: string }>): Effect.Effect<string, ClusterError> =>

@@ -21,12 +21,13 @@ import { validateHostgroup, validateHostname, validateJobId, validateName } from
 import {
   checked,
   ClusterConfigError,
+  clusterSettings,
   commonKeys,
-  decodeClusterConfig,
   describeResult,
   makeRunner,
+  parsedOutput,
   secondsKey,
-  templateKey,
+  templateFields,
   type Runner
 } from "../batch-commands.ts"
 import { isQueued, parseQconfSp, parseQconfSpl, parseQhost, parseQstat, sgeView, type AllocationRule } from "./parse.ts"
@@ -57,9 +58,7 @@ export type SgeTemplate = keyof typeof SGE_DEFAULTS
 const TEMPLATE_KEYS = Object.keys(SGE_DEFAULTS) as ReadonlyArray<SgeTemplate>
 
 export const SgeConfig = Schema.Struct({
-  ...(Object.fromEntries(TEMPLATE_KEYS.map((k) => [k, templateKey(SGE_DEFAULTS[k])])) as {
-    [K in SgeTemplate]: ReturnType<typeof templateKey>
-  }),
+  ...templateFields(SGE_DEFAULTS),
   ...commonKeys,
   /**
    * The host group a node joins when its resource reserves no account (so a
@@ -81,10 +80,7 @@ export interface SgeSettings extends SgeConfig {
 }
 
 export const sgeSettings = (config: ConfigFile): Either.Either<SgeSettings, ClusterConfigError> =>
-  Either.map(decodeClusterConfig(SgeConfig, config.cluster.config, TEMPLATE_KEYS), (c) => ({
-    ...c,
-    queue_to_monitor: config.cluster.config.queue_to_monitor ?? []
-  }))
+  clusterSettings(SgeConfig, config, TEMPLATE_KEYS)
 
 /** Configured qstat templates without `-u` only see the scaler's own jobs: worth a warning at start. */
 export const sgeConfigWarnings = (s: SgeSettings): ReadonlyArray<string> =>
@@ -131,11 +127,6 @@ export const makeSgeClusterService = (s: SgeSettings, opts: SgeLayerOptions = {}
     const declared = yield* Ref.make(new Set<string>())
     const peCache = yield* Ref.make<{ readonly at: number; readonly rules: ReadonlyMap<string, AllocationRule> } | null>(null)
     const cmd: Runner<SgeTemplate> = makeRunner<SgeTemplate>(s, { timeoutMs: s.command_timeout * 1000, ...(opts.env ? { env: opts.env } : {}) })
-    const parsed = <A>(op: string, what: string, e: Either.Either<A, { readonly message: string }>) =>
-      Either.match(e, {
-        onLeft: (err) => Effect.fail(new ClusterError({ op, message: `cannot read the output of ${what}: ${err.message}` })),
-        onRight: (a) => Effect.succeed(a)
-      })
     const host = (op: string, h: string) => checked(op, validateHostname(h))
     const update = (ref: Ref.Ref<Set<string>>, f: (s: Set<string>) => void) =>
       Ref.update(ref, (old) => {
@@ -151,11 +142,11 @@ export const makeSgeClusterService = (s: SgeSettings, opts: SgeLayerOptions = {}
         if (cached !== null && now - cached.at < s.pe_cache_time && wanted.every((w) => cached.rules.has(w))) return cached.rules
         const refreshed = Effect.gen(function* () {
           const spl = yield* cmd.ok("query", "qconf_spl_command", [], NO_PE)
-          const names = spl.exitCode === 0 ? yield* parsed("query", "qconf -spl", parseQconfSpl(spl.stdout)) : []
+          const names = spl.exitCode === 0 ? yield* parsedOutput("query", "qconf -spl", parseQconfSpl(spl.stdout)) : []
           const rules = new Map<string, AllocationRule>()
           for (const name of names) {
             const sp = yield* cmd.ok("query", "qconf_sp_command", [name])
-            const pe = yield* parsed("query", `qconf -sp ${name}`, parseQconfSp(sp.stdout))
+            const pe = yield* parsedOutput("query", `qconf -sp ${name}`, parseQconfSp(sp.stdout))
             rules.set(name, pe.allocationRule)
           }
           return rules as ReadonlyMap<string, AllocationRule>
@@ -175,9 +166,9 @@ export const makeSgeClusterService = (s: SgeSettings, opts: SgeLayerOptions = {}
 
     const query: Effect.Effect<ClusterView, ClusterError> = Effect.gen(function* () {
       const qh = yield* cmd.ok("query", "qhost_command", ["", ""])
-      const hosts = yield* parsed("query", "qhost -xml", parseQhost(qh.stdout))
+      const hosts = yield* parsedOutput("query", "qhost -xml", parseQhost(qh.stdout))
       const qs = yield* cmd.ok("query", "qstat_command", [])
-      const jobs = yield* parsed("query", "qstat -xml", parseQstat(qs.stdout))
+      const jobs = yield* parsedOutput("query", "qstat -xml", parseQstat(qs.stdout))
       const now = (yield* Clock.currentTimeMillis) / 1000
       const pes = [...new Set(jobs.filter(isQueued).flatMap((j) => (j.pe === null ? [] : [j.pe.name])))]
       const rules = yield* peRules(pes, now)
@@ -271,7 +262,7 @@ export const makeSgeClusterService = (s: SgeSettings, opts: SgeLayerOptions = {}
         yield* cmd.ok(op, "qmod_command", ["-d", h], NO_QUEUE)
         // All hosts, not `-h H`: qhost refuses a name that no longer resolves (a VM gone with its DNS entry).
         const qh = yield* cmd.ok(op, "qhost_command", ["", ""])
-        const entry = (yield* parsed(op, "qhost -xml", parseQhost(qh.stdout))).find((x) => x.name === h)
+        const entry = (yield* parsedOutput(op, "qhost -xml", parseQhost(qh.stdout))).find((x) => x.name === h)
         if (entry !== undefined && entry.jobs.length > 0) {
           const dead = entry.queues.length > 0 && entry.queues.every((q) => q.state.includes("u"))
           if (!dead) return yield* Effect.fail(new ClusterError({ op, message: `${h} still runs job(s) ${entry.jobs.join(",")}` }))

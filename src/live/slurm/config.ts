@@ -6,7 +6,7 @@
  */
 import { Either, Schema } from "effect"
 import type { ConfigFile } from "../../model/config.ts"
-import { ClusterConfigError, invalidConfigMessage, readClusterConfig, secondsKey, templateKey } from "../batch-commands.ts"
+import { ClusterConfigError, invalidConfigMessage, readClusterConfig, secondsKey, templateFields } from "../batch-commands.ts"
 import { validateName } from "../command.ts"
 import { expandHostlist } from "./hostlist.ts"
 
@@ -59,9 +59,7 @@ const slurmName = Schema.String.pipe(
 )
 
 export const SlurmConfig = Schema.Struct({
-  ...(Object.fromEntries(SLURM_TEMPLATE_KEYS.map((k) => [k, templateKey(SLURM_DEFAULTS[k])])) as {
-    [K in SlurmTemplate]: ReturnType<typeof templateKey>
-  }),
+  ...templateFields(SLURM_DEFAULTS),
   /** Feature of every dyncluster node without a queue reservation; a partition selects them with `NodeSet=... Feature=<this>`. */
   dynamic_feature: Schema.optionalWith(slurmName, { default: () => "dyncluster" }),
   /**

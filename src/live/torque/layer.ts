@@ -13,15 +13,16 @@ import { parseCheckNode, parseDiagnoseP, parsePbsnodes, parseQstat, parseShowres
 import {
   checked,
   ClusterConfigError,
+  clusterSettings,
   commonKeys,
   countKey,
   deadline,
-  decodeClusterConfig,
   makeRunner,
   NotYet,
+  parsedOutput,
   retryFew,
   secondsKey,
-  templateKey,
+  templateFields,
   waitUntil,
   type Runner
 } from "../batch-commands.ts"
@@ -48,9 +49,7 @@ export type TorqueTemplate = keyof typeof TORQUE_DEFAULTS
 const TEMPLATE_KEYS = Object.keys(TORQUE_DEFAULTS) as ReadonlyArray<TorqueTemplate>
 
 export const TorqueConfig = Schema.Struct({
-  ...(Object.fromEntries(TEMPLATE_KEYS.map((k) => [k, templateKey(TORQUE_DEFAULTS[k])])) as {
-    [K in TorqueTemplate]: ReturnType<typeof templateKey>
-  }),
+  ...templateFields(TORQUE_DEFAULTS),
   ...commonKeys,
   /** Longest an addNode may take, waiting for Maui included. */
   add_node_timeout: secondsKey(120),
@@ -78,10 +77,7 @@ export interface TorqueSettings extends TorqueConfig {
 
 /** The Torque settings of a configuration (defaults where a key is absent). */
 export const torqueSettings = (config: ConfigFile): Either.Either<TorqueSettings, ClusterConfigError> =>
-  Either.map(decodeClusterConfig(TorqueConfig, config.cluster.config, TEMPLATE_KEYS), (c) => ({
-    ...c,
-    queue_to_monitor: config.cluster.config.queue_to_monitor ?? []
-  }))
+  clusterSettings(TorqueConfig, config, TEMPLATE_KEYS)
 
 export interface TorqueLayerOptions {
   /** Extra environment for every command (tests point the templates at recorded outputs). */
@@ -117,11 +113,6 @@ export const makeTorqueClusterService = (s: TorqueSettings, opts: TorqueLayerOpt
       ...(opts.env ? { env: opts.env } : {})
     })
     const setHealth = (part: "torque" | "maui", ok: boolean) => Ref.update(health, (h) => ({ ...h, [part]: ok }))
-    const parsed = <A>(op: string, what: string, e: Either.Either<A, { readonly message: string }>) =>
-      Either.match(e, {
-        onLeft: (err) => Effect.fail(new ClusterError({ op, message: `cannot read the output of ${what}: ${err.message}` })),
-        onRight: (a) => Effect.succeed(a)
-      })
     const host = (op: string, h: string) => checked(op, validateHostname(h))
     const name = (op: string, n: string) => checked(op, validateName(n))
 
@@ -144,9 +135,9 @@ export const makeTorqueClusterService = (s: TorqueSettings, opts: TorqueLayerOpt
         }
         nodesText = ""
       }
-      const nodes = yield* parsed("query", "pbsnodes -x", parsePbsnodes(nodesText))
+      const nodes = yield* parsedOutput("query", "pbsnodes -x", parsePbsnodes(nodesText))
       const qstat = yield* cmd.ok("query", "qstat_command", [])
-      const jobs = yield* parsed("query", "qstat", parseQstat(qstat.stdout))
+      const jobs = yield* parsedOutput("query", "qstat", parseQstat(qstat.stdout))
       return { nodes, jobs }
     })
 
@@ -154,7 +145,7 @@ export const makeTorqueClusterService = (s: TorqueSettings, opts: TorqueLayerOpt
     const mauiPart = (nodes: ReadonlyArray<PbsNode>, now: number) =>
       Effect.gen(function* () {
         const diag = yield* cmd.ok("query", "diagnose_p_command", [])
-        const prios = yield* parsed("query", "diagnose -p", parseDiagnoseP(diag.stdout))
+        const prios = yield* parsedOutput("query", "diagnose -p", parseDiagnoseP(diag.stdout))
         const cache = yield* Ref.get(checkCache)
         const checks = yield* Effect.forEach(
           nodes,
@@ -200,7 +191,7 @@ export const makeTorqueClusterService = (s: TorqueSettings, opts: TorqueLayerOpt
         if (r.exitCode !== 0 && !(r.exitCode === 1 && r.stdout.trim() === "" && r.stderr.trim() === "")) {
           return yield* Effect.fail(new ClusterError({ op, message: `showres for ${h} failed with exit code ${r.exitCode}: ${(r.stderr || r.stdout).trim().slice(0, 300)}` }))
         }
-        const byNode = yield* parsed(op, "showres -n", parseShowres(r.stdout))
+        const byNode = yield* parsedOutput(op, "showres -n", parseShowres(r.stdout))
         return byNode.get(h) ?? []
       })
 
@@ -316,7 +307,7 @@ export const makeTorqueClusterService = (s: TorqueSettings, opts: TorqueLayerOpt
         if (reservation.property !== null) {
           const prop = yield* name(op, reservation.property)
           const r = yield* cmd.ok(op, "pbsnodes_command", ["-x", h])
-          const nodes = yield* parsed(op, `pbsnodes -x ${h}`, parsePbsnodes(r.stdout))
+          const nodes = yield* parsedOutput(op, `pbsnodes -x ${h}`, parsePbsnodes(r.stdout))
           const node = nodes.find((n) => n.name === h)
           if (node === undefined || !node.properties.includes(prop)) {
             yield* Effect.logWarning(`${h} lacks the property ${prop}: setting it again`)
