@@ -33,8 +33,8 @@
  * Addresses are 10.x / 203.0.113.x data only: nothing connects to them.
  */
 import { randomUUID } from "node:crypto"
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http"
-import type { Socket } from "node:net"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { loopbackServer, type LoopbackServer } from "../../testing/loopback-server.ts"
 
 const NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 const STATE_CODES: Record<string, number> = { pending: 0, running: 16, "shutting-down": 32, terminated: 48, stopping: 64, stopped: 80 }
@@ -120,8 +120,7 @@ export class FakeEc2 {
   /** Spot requests stay open (capacity-not-available) while true. */
   spotHold = false
   private counter = 0
-  private readonly http: HttpServer
-  private readonly sockets = new Set<Socket>()
+  private readonly server: LoopbackServer
   readonly accessKeys: ReadonlyArray<string>
   readonly instanceTypes: Record<string, number>
   readonly images: ReadonlyArray<string>
@@ -136,26 +135,19 @@ export class FakeEc2 {
       { id: "sg-0e0f0a0b", name: "ssh" }
     ]
     this.autoAdvance = options.autoAdvance ?? true
-    this.http = createServer((req, res) => {
-      this.handle(req, res).catch((e) => {
-        if (!res.headersSent) this.error(res, "InternalError", `fake: ${String(e)}`, 500)
-      })
-    })
-    this.http.on("connection", (s) => {
-      this.sockets.add(s)
-      s.on("close", () => this.sockets.delete(s))
-    })
+    this.server = loopbackServer(
+      (req, res) => this.handle(req, res),
+      (res, e) => this.error(res, "InternalError", `fake: ${String(e)}`, 500)
+    )
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((r) => this.http.listen(0, "127.0.0.1", () => r()))
-    this.url = `http://127.0.0.1:${(this.http.address() as { port: number }).port}`
+    this.url = await this.server.start()
     return this
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy()
-    await new Promise<void>((r) => this.http.close(() => r()))
+    await this.server.stop()
   }
 
   inject(i: Omit<Ec2Injection, "times"> & { times?: number }): void {

@@ -29,8 +29,8 @@
  * to them (use `reverseDns` for host names).
  */
 import { randomUUID } from "node:crypto"
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http"
-import type { Socket } from "node:net"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { loopbackServer, type LoopbackServer } from "../../testing/loopback-server.ts"
 
 export interface FakeFlavor {
   readonly id: string
@@ -127,8 +127,7 @@ export class FakeOpenStack {
   /** The next N boots end in ERROR ("No valid host was found"). */
   failBoots = 0
   private counter = 0
-  private readonly http: HttpServer
-  private readonly sockets = new Set<Socket>()
+  private readonly server: LoopbackServer
   readonly flavors: ReadonlyArray<FakeFlavor>
   readonly images: ReadonlyArray<string>
   readonly networks: ReadonlyArray<{ id: string; name: string }>
@@ -140,27 +139,19 @@ export class FakeOpenStack {
     this.flavors = options.flavors ?? DEFAULT_FLAVORS
     this.images = options.images ?? ["1b66d8cd-7d10-413a-ae06-3b61560e788a"]
     this.networks = options.networks ?? [{ id: "4c2b6a1e-0000-4000-8000-00000000beef", name: "private" }]
-    this.http = createServer((req, res) => {
-      this.handle(req, res).catch((e) => {
-        if (!res.headersSent) novaError(res, 500, "computeFault", `fake: ${String(e)}`)
-      })
-    })
-    this.http.on("connection", (s) => {
-      this.sockets.add(s)
-      s.on("close", () => this.sockets.delete(s))
-    })
+    this.server = loopbackServer(
+      (req, res) => this.handle(req, res),
+      (res, e) => novaError(res, 500, "computeFault", `fake: ${String(e)}`)
+    )
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((r) => this.http.listen(0, "127.0.0.1", () => r()))
-    const a = this.http.address() as { port: number }
-    this.url = `http://127.0.0.1:${a.port}`
+    this.url = await this.server.start()
     return this
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy()
-    await new Promise<void>((r) => this.http.close(() => r()))
+    await this.server.stop()
   }
 
   get authUrl(): string {
