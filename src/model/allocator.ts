@@ -40,11 +40,31 @@ export interface Proposal {
 }
 
 /** §4.1: queued, with a priority from the scheduler; highest priority first, ties in input order. */
-export const eligibleJobs = (jobs: ReadonlyArray<Job>): ReadonlyArray<Job> =>
-  jobs
-    .filter((j) => j.state === JobState.Queued && j.priority !== null)
-    // Array.prototype.sort is stable (ES2019), so ties keep input order.
-    .sort((a, b) => (b.priority as number) - (a.priority as number))
+export const eligibleJobs = (jobs: ReadonlyArray<Job>): ReadonlyArray<Job> => {
+  // Grouped by priority (groups keep input order), groups highest first: the
+  // order of a stable sort, without a comparison sort over 100,000 jobs (a
+  // third of an engine cycle at that size, bench/engine-cycle). Queues have
+  // few distinct priorities; non-finite ones (where `b - a` is NaN) take the sort.
+  const groups = new Map<number, Array<Job>>()
+  let finite = true
+  for (const j of jobs) {
+    if (j.state !== JobState.Queued || j.priority === null) continue
+    const p = j.priority
+    if (!Number.isFinite(p)) finite = false
+    const g = groups.get(p)
+    if (g === undefined) groups.set(p, [j])
+    else g.push(j)
+  }
+  if (!finite || groups.size > jobs.length / 4) {
+    return jobs
+      .filter((j) => j.state === JobState.Queued && j.priority !== null)
+      // Array.prototype.sort is stable (ES2019), so ties keep input order.
+      .sort((a, b) => (b.priority as number) - (a.priority as number))
+  }
+  const out: Array<Job> = []
+  for (const p of [...groups.keys()].sort((a, b) => b - a)) for (const j of groups.get(p)!) out.push(j)
+  return out
+}
 
 /** §4.2: whether the resource's reservation allows the job at all. */
 export const mayUse = (job: Job, r: AllocResource): boolean => {
@@ -145,9 +165,29 @@ export const classicAllocate = (
   resources: ReadonlyArray<AllocResource>
 ): ReadonlyArray<Proposal> => {
   const proposals = new Map<AllocResource, Array<ProposedNode>>(resources.map((r) => [r, []]))
+  // Per 100,000 jobs, the candidate order and the cores already promised were
+  // recomputed per job; both are cached here (same result: the candidates
+  // depend only on the job's account, queue and property, and a resource whose
+  // promised cores leave too little room is exactly one tryFit rejects).
+  const candidates = new Map<string | null, Map<string | null, Map<string | null, ReadonlyArray<AllocResource>>>>()
+  const candidatesOf = (job: Job): ReadonlyArray<AllocResource> => {
+    let byQueue = candidates.get(job.account)
+    if (byQueue === undefined) candidates.set(job.account, (byQueue = new Map()))
+    let byProperty = byQueue.get(job.queue)
+    if (byProperty === undefined) byQueue.set(job.queue, (byProperty = new Map()))
+    let list = byProperty.get(job.property)
+    if (list === undefined) byProperty.set(job.property, (list = orderCandidates(job, resources)))
+    return list
+  }
+  const promised = new Map<AllocResource, number>(resources.map((r) => [r, 0]))
   for (const job of eligibleJobs(jobs)) {
-    for (const r of orderCandidates(job, resources)) {
-      if (tryFit(job, r, proposals.get(r)!)) break
+    for (const r of candidatesOf(job)) {
+      if ((r.max - r.current) * r.coresPerNode - promised.get(r)! < job.requested_cores) continue
+      const proposal = proposals.get(r)!
+      if (tryFit(job, r, proposal)) {
+        promised.set(r, proposal.reduce((sum, n) => sum + n.cores, 0))
+        break
+      }
     }
   }
   return resources.flatMap((r) => {
