@@ -36,7 +36,7 @@ import { Clock, Duration, Effect, Either, Random, Ref, Schema } from "effect"
 import { HttpsProxyAgent } from "https-proxy-agent"
 import { CloudError, type CloudErrorKind } from "../../engine/services.ts"
 import type { ResourceConfig } from "../../model/config.ts"
-import { InstanceState, type Instance } from "../../model/types.ts"
+import { emptyInstance, InstanceState, type Instance } from "../../model/types.ts"
 import {
   CloudSetupError,
   decodeCloudConfig,
@@ -329,26 +329,15 @@ export const makeEc2Cloud = (resource: string, rc: ResourceConfig, options: Ec2O
     }
 
     const blank = (now: number): Instance => ({
-      uuid: null,
-      instance_name: null,
-      cloud_resource: resource,
-      state: InstanceState.Pending,
-      dns_name: null,
-      ip: null,
+      ...emptyInstance(resource, now),
       vcpu_number: vcpuCache.get(config.instance_type) ?? 0,
-      creation_time: now,
-      last_update_time: now,
       last_task_result: 0,
-      tasked: false,
       availability_zone: config.availability_zone,
       subnet_id: config.subnet_id,
       security_groups: config.security_groups ? [...config.security_groups] : null,
       image_uuid: config.image_id,
       flavor: config.instance_type,
-      key_name: config.key_name,
-      spot_id: null,
-      spot_state: null,
-      spot_price: 0
+      key_name: config.key_name
     })
 
     const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => ms / 1000)

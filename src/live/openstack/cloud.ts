@@ -14,7 +14,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Duration, Effect, Either, Random, Ref } from "effect"
 import { CloudError, type CloudErrorKind } from "../../engine/services.ts"
 import type { ResourceConfig } from "../../model/config.ts"
-import { InstanceState, type Instance } from "../../model/types.ts"
+import { emptyInstance, InstanceState, type Instance } from "../../model/types.ts"
 import {
   CloudSetupError,
   decodeCloudConfig,
@@ -257,26 +257,16 @@ export const makeOpenStackCloud = (
         }
         const now = yield* nowSeconds
         const inst: Instance = {
+          ...emptyInstance(resource, now),
           uuid: id,
           instance_name: name,
-          cloud_resource: resource,
-          state: InstanceState.Pending,
-          dns_name: null,
-          ip: null,
           vcpu_number: f.vcpus,
-          creation_time: now,
-          last_update_time: now,
           last_task_result: 0,
-          tasked: false,
           availability_zone: config.availability_zone,
-          subnet_id: null,
           security_groups: config.security_groups ? [...config.security_groups] : null,
           image_uuid: config.image_uuid,
           flavor: f.name,
-          key_name: config.key_name,
-          spot_id: null,
-          spot_state: null,
-          spot_price: 0
+          key_name: config.key_name
         }
         return inst
       })
