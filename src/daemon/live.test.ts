@@ -17,7 +17,8 @@ import { simCloudService, simClusterService } from "../sim/layers.ts"
 import { makeRng } from "../sim/random.ts"
 import { SimWorld } from "../sim/world.ts"
 import type { ShutdownNotes } from "./daemon.ts"
-import { dispatchCloud, makeLiveRunner, missingLayers } from "./live.ts"
+import { dispatchClouds } from "../live/cloud.ts"
+import { makeLiveRunner, missingLayers } from "./live.ts"
 import { makeLogSink } from "./log.ts"
 import type { LiveRegistry } from "./registry.ts"
 import { liveRegistry } from "./registry.ts"
@@ -84,7 +85,7 @@ describe("live layers by type name", () => {
 
   it("the engine's Cloud sends each call to its resource's service", async () => {
     const world = worldOf()
-    const cloud = dispatchCloud(new Map([["os", simCloudService(world, 0)]]))
+    const cloud = dispatchClouds(new Map([["os", simCloudService(world, 0)]]))
     expect(await Effect.runPromise(cloud.coresPerNode("os"))).toBe(4)
     const e = await Effect.runPromise(Effect.flip(cloud.boot("nope")))
     expect(e).toMatchObject({ _tag: "CloudError", kind: "notfound", resource: "nope" })

@@ -10,7 +10,8 @@ import { Clock, Context, Duration, Effect, Layer, Option, type Scope } from "eff
 import type { Snapshot } from "../engine/api.ts"
 import { makeEngine } from "../engine/engine.ts"
 import { getPolicy, policyNames } from "../engine/policy.ts"
-import { Checker, Cloud, CloudError, Cluster, Hooks, noChecker, type CheckerService, type CloudService } from "../engine/services.ts"
+import { Checker, Cloud, Cluster, Hooks, noChecker, type CheckerService, type CloudService } from "../engine/services.ts"
+import { dispatchClouds } from "../live/cloud.ts"
 import { makeLiveTaskRunner, type TaskRunner } from "../engine/tasks.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
 import { engineSettings, type ConfigFile } from "../model/config.ts"
@@ -34,35 +35,19 @@ export const missingLayers = (config: ConfigFile, registry: LiveRegistry = liveR
   } else if (registry.cluster[type] === undefined) out.push(`cluster type ${type} not available yet`)
   const byType = new Map<string, Array<string>>()
   for (const [name, r] of Object.entries(config.cloud)) {
+    if (r.type === "simulated" && type === "simulated") continue
     if (registry.cloud[r.type] === undefined) byType.set(r.type, [...(byType.get(r.type) ?? []), name])
   }
-  for (const [t, names] of byType) {
+  for (const [t, names] of byType) out.push(`cloud type ${t} not available yet (resource ${names.join(", ")})`)
+  const simulated = Object.entries(config.cloud).filter(([, r]) => r.type === "simulated").map(([name]) => name)
+  if (type === "simulated" && simulated.length > 0) {
     out.push(
-      t === "simulated"
-        ? `cloud type simulated (resource ${names.join(", ")}) runs with \`dyncluster run --sim SCENARIO\`, not --config`
-        : `cloud type ${t} not available yet (resource ${names.join(", ")})`
+      `cloud type simulated (resource ${simulated.join(", ")}) with cluster type simulated: when both the batch system and the cloud are simulated, run the whole simulation with \`dyncluster run --sim SCENARIO\``
     )
   }
   const kind = checkerKind(config["dynamic-cluster"]["config-checker"])
   if (kind !== null && registry.checker[kind] === undefined) out.push(`config checker ${kind} not available yet`)
   return out
-}
-
-/** One Cloud service for the engine that sends each call to the service of the call's resource. */
-export const dispatchCloud = (byResource: ReadonlyMap<string, CloudService>): CloudService => {
-  const of = (resource: string, op: string) => {
-    const s = byResource.get(resource)
-    return s !== undefined
-      ? Effect.succeed(s)
-      : Effect.fail(new CloudError({ resource, op, kind: "notfound", message: `no cloud resource ${resource} in the configuration` }))
-  }
-  return {
-    list: (r) => Effect.flatMap(of(r, "list"), (s) => s.list(r)),
-    boot: (r) => Effect.flatMap(of(r, "boot"), (s) => s.boot(r)),
-    refresh: (i) => Effect.flatMap(of(i.cloud_resource, "refresh"), (s) => s.refresh(i)),
-    destroy: (i) => Effect.flatMap(of(i.cloud_resource, "destroy"), (s) => s.destroy(i)),
-    coresPerNode: (r) => Effect.flatMap(of(r, "flavour"), (s) => s.coresPerNode(r))
-  }
 }
 
 const setupError = (what: string) => (e: { readonly message: string }) => new DaemonError({ message: `${what}: ${e.message}` })
@@ -88,7 +73,7 @@ export const liveContext = (
       clouds.set(name, health !== undefined ? health.watch(name, service) : service)
     }
     const watch = Context.getOption(cluster, CloudWatch)
-    const cloud = Option.isSome(watch) ? watch.value(dispatchCloud(clouds)) : dispatchCloud(clouds)
+    const cloud = Option.isSome(watch) ? watch.value(dispatchClouds(clouds)) : dispatchClouds(clouds)
     const cc = config["dynamic-cluster"]["config-checker"]
     const kind = checkerKind(cc)
     const checker: CheckerService =

@@ -1,7 +1,7 @@
 /**
  * Which live layer serves which type name of the configuration. The live
  * batch-system layers (cluster.type: torque, sge, slurm), cloud layers
- * (cloud.<res>.type: openstack, aws) and configuration checkers
+ * (cloud.<res>.type: openstack, aws, simulated) and configuration checkers
  * (dynamic-cluster.config-checker) plug in here, one line each, e.g.
  *
  *     torque: (setup) => torqueClusterLayer(setup.config),
@@ -18,6 +18,7 @@ import { makeTorqueCluster } from "../live/torque/layer.ts"
 import { makeSlurmCluster } from "../live/slurm/cluster.ts"
 import { registryCheckerKinds } from "../live/checkers.ts"
 import { registryCloudTypes } from "../live/cloud.ts"
+import { simulatedCloudService } from "./sim-cloud.ts"
 import { simulatedClusterLayer } from "./sim-cluster.ts"
 
 /** What a live layer gets to build itself. */
@@ -66,7 +67,9 @@ export const clusterTypes: Readonly<Record<string, ClusterLayerFactory>> = {
 /** cloud.<res>.type → the factory of one resource's Cloud service. */
 export const cloudTypes: Readonly<Record<string, CloudServiceFactory>> = {
   openstack: registryCloudTypes.openstack,
-  aws: registryCloudTypes.aws
+  aws: registryCloudTypes.aws,
+  /** Simulated VMs (the behaviour of a scenario's clouds.<res>, inline or from a scenario file) under a real batch system, in real time. */
+  simulated: simulatedCloudService
 }
 
 /**

@@ -35,7 +35,7 @@ describe("dyncluster run: start-up errors", () => {
     const dir = mkdtempSync(join(tmpdir(), "dc-run-"))
     writeFileSync(join(dir, "sim.yaml"), "cluster: {type: simulated}\ncloud: {r: {type: simulated, quantity: {max: 1}}}\n")
     expect(await failure({ config: join(dir, "sim.yaml") })).toBe(
-      "cluster type simulated needs cluster.scenario under --config: the scenario file whose batch system (physical nodes, scheduler, workload) stands in for the cluster; a whole simulation runs with `dyncluster run --sim SCENARIO`\ncloud type simulated (resource r) runs with `dyncluster run --sim SCENARIO`, not --config"
+      "cluster type simulated needs cluster.scenario under --config: the scenario file whose batch system (physical nodes, scheduler, workload) stands in for the cluster; a whole simulation runs with `dyncluster run --sim SCENARIO`\ncloud type simulated (resource r) with cluster type simulated: when both the batch system and the cloud are simulated, run the whole simulation with `dyncluster run --sim SCENARIO`"
     )
     // a live layer that refuses its section names the key (and never shows the password)
     writeFileSync(

@@ -17,7 +17,7 @@
  * faults and the run limits belong to the simulated cloud and are ignored
  * (with a warning).
  */
-import { Clock, Context, Effect, Either, Layer, Schema } from "effect"
+import { Context, Effect, Either, Layer, Schema } from "effect"
 import { existsSync, statSync } from "node:fs"
 import { dirname, isAbsolute, resolve } from "node:path"
 import { Cluster, type ClusterService, type CloudService } from "../engine/services.ts"
@@ -28,8 +28,7 @@ import { makeRng } from "../sim/random.ts"
 import { DEFAULTS, readScenarioDocument, ScenarioDoc, scenarioNameOf, type PhysicalEntry } from "../sim/scenario.ts"
 import { loadWorkload } from "../sim/workload.ts"
 import { SimWorld, type FaultSpec, type SimPhysicalNode, type WorldSpec } from "../sim/world.ts"
-import type { LogSink } from "./log.ts"
-import { makeWake } from "./loop.ts"
+import { runInRealTime, worldEventLogger } from "./realtime-world.ts"
 import { CloudWatch, type LiveSetup, type SetupFailure } from "./registry.ts"
 
 export interface BatchScenario {
@@ -135,17 +134,8 @@ export const loadBatchScenario = (config: ConfigFile, configPath?: string): Eith
   })
 }
 
-const round3 = (x: number) => Math.round(x * 1000) / 1000
-
 /** World events worth an info line (the rest are debug: submissions, starts, ends, scheduler noise). */
 const INFO_EVENTS = new Set(["join", "leave", "lost", "killed", "fault", "fault_end"])
-
-/** The world's event lines as log lines of the daemon. */
-const eventLogger = (log: LogSink) => (line: string) => {
-  const { ev, t, ...fields } = JSON.parse(line) as { ev: string; t: number } & Record<string, unknown>
-  const level = INFO_EVENTS.has(ev) ? "info" : "debug"
-  if (log.enabled(level)) log.log(level, `simulated batch system: ${ev}`, { ...fields, sim_time: t })
-}
 
 /**
  * Takes a node out of the simulated batch system when the engine learns that
@@ -188,17 +178,9 @@ export const simulatedClusterLayer = (setup: LiveSetup): Layer.Layer<Cluster | C
       const b = loaded.right
       const log = setup.log
       for (const w of b.warnings) log.log("warn", w)
-      const startMs = yield* Clock.currentTimeMillis
-      const epoch = startMs / 1000
-      const world = new SimWorld(b.world, makeRng(b.seed), eventLogger(log))
-      const wake = yield* makeWake
+      const world = new SimWorld(b.world, makeRng(b.seed), worldEventLogger(log, "simulated batch system", INFO_EVENTS))
       let announced = b.world.jobs.length === 0
-
-      /** Everything due in the world up to the Clock's "now", in order. */
-      const sync = Effect.map(Clock.currentTimeMillis, (ms) => {
-        const t = round3((ms - startMs) / 1000)
-        while (world.nextEventTime() <= t) world.processEventsAt(world.nextEventTime())
-        if (world.now < t) world.now = t
+      const { epoch, synced } = yield* runInRealTime(world, () => {
         if (!announced && world.workloadDone()) {
           announced = true
           log.log("info", `the scenario's workload is done (${world.finished} job(s) finished, ${world.killed} killed); the batch system idles, the scaler keeps running`, {
@@ -206,19 +188,10 @@ export const simulatedClusterLayer = (setup: LiveSetup): Layer.Layer<Cluster | C
           })
         }
       })
-      const ticker = Effect.forever(
-        Effect.gen(function* () {
-          yield* sync
-          const next = world.nextEventTime()
-          yield* wake.sleep(Math.min(5, next === Infinity ? 5 : next - world.now))
-        })
-      )
-      yield* Effect.forkScoped(ticker)
 
       const inner = simClusterService(world, epoch, { externalNodes: true })
       // instance name → host name of the nodes that joined, so a destroyed VM's node can leave
       const joined = new Map<string, string>()
-      const synced = <A, E>(eff: Effect.Effect<A, E>) => Effect.zipRight(sync, eff).pipe(Effect.ensuring(Effect.sync(wake.signal)))
       const service: ClusterService = {
         query: synced(inner.query),
         status: synced(inner.status),

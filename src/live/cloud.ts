@@ -33,7 +33,7 @@ export const dispatchClouds = (byResource: ReadonlyMap<string, CloudService>): C
   }
   return {
     list: (r) => Effect.flatMap(of(r, "list"), (s) => s.list(r)),
-    boot: (r) => Effect.flatMap(of(r, "boot"), (s) => s.boot(r)),
+    boot: (r, o) => Effect.flatMap(of(r, "boot"), (s) => s.boot(r, o)),
     refresh: (i) => Effect.flatMap(of(i.cloud_resource, "refresh"), (s) => s.refresh(i)),
     destroy: (i) => Effect.flatMap(of(i.cloud_resource, "destroy"), (s) => s.destroy(i)),
     coresPerNode: (r) => Effect.flatMap(of(r, "flavour"), (s) => s.coresPerNode(r))

@@ -14,7 +14,7 @@ import { existsSync, readFileSync, statSync } from "node:fs"
 import { basename, dirname, extname, isAbsolute, resolve } from "node:path"
 import { parse as parseYaml, parseDocument } from "yaml"
 import { policyNames } from "../engine/policy.ts"
-import { decodeConfig, formatParseError, loadConfigFile, unknownKeys, type ConfigFile } from "../model/config.ts"
+import { decodeConfig, formatParseError, loadConfigFile, unknownKeys, type ConfigFile, type ResourceConfig } from "../model/config.ts"
 import { OperatorAction } from "./arbitrary.ts"
 import { Distribution, makeRng } from "./random.ts"
 import type { SimScenario } from "./run.ts"
@@ -217,7 +217,7 @@ const firstLine = (s: string) => s.split("\n")[0].replace(/:\s*$/, "")
  * `boot_time.median: expected a positive number` says it all, and "boot_time:
  * expected a finite number" (the bare-number shorthand) is noise.
  */
-const focus = (lines: ReadonlyArray<string>): Array<string> => {
+export const focus = (lines: ReadonlyArray<string>): Array<string> => {
   const paths = lines.map((l) => l.slice(0, l.indexOf(": ")))
   const kept = lines.filter((l, i) => {
     if (/, got [{[]/.test(l)) {
@@ -422,6 +422,28 @@ const describeJob = (j: WorkloadJob) =>
 // ---------------------------------------------------------------- decode
 
 /**
+ * The simulated cloud of resource `name`: its behaviour (`clouds.<name>` of a
+ * scenario, or `cloud.<name>.config` of a simulated resource under --config)
+ * with the defaults filled in; instance names start with the resource's
+ * instance_name_prefix (else its name).
+ */
+export const simResourceSpec = (name: string, c: CloudSim, rc: Pick<ResourceConfig, "config" | "price">): SimResourceSpec => {
+  const prefix = rc.config.instance_name_prefix
+  return {
+    name,
+    cores: c.cores,
+    prefix: typeof prefix === "string" && prefix !== "" ? prefix : name,
+    bootTime: c.boot_time ?? DEFAULTS.bootTime,
+    configTime: c.config_time ?? DEFAULTS.configTime,
+    bootFailureRate: c.boot_failure_rate ?? 0,
+    quota: c.quota ?? null,
+    apiErrorRate: c.api_error_rate ?? 0,
+    destroyTime: c.destroy_time ?? DEFAULTS.destroyTime,
+    price: c.price !== undefined ? c.price : (rc.price ?? null)
+  }
+}
+
+/**
  * Decodes a parsed scenario document. Relative paths are resolved against
  * `baseDir`. Every problem is collected before giving up.
  */
@@ -553,22 +575,7 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
   }
 
   // ------------------------------------------------ the world
-  const resources: Array<SimResourceSpec> = Object.entries(config.cloud).map(([name, rc]) => {
-    const c = clouds[name]
-    const prefix = rc.config.instance_name_prefix
-    return {
-      name,
-      cores: c.cores,
-      prefix: typeof prefix === "string" && prefix !== "" ? prefix : name,
-      bootTime: c.boot_time ?? DEFAULTS.bootTime,
-      configTime: c.config_time ?? DEFAULTS.configTime,
-      bootFailureRate: c.boot_failure_rate ?? 0,
-      quota: c.quota ?? null,
-      apiErrorRate: c.api_error_rate ?? 0,
-      destroyTime: c.destroy_time ?? DEFAULTS.destroyTime,
-      price: c.price !== undefined ? c.price : (rc.price ?? null)
-    }
-  })
+  const resources: Array<SimResourceSpec> = Object.entries(config.cloud).map(([name, rc]) => simResourceSpec(name, clouds[name], rc))
 
   const drain = s.drain ?? DEFAULTS.drain
   const maxTime = s.max_time ?? null
