@@ -19,9 +19,7 @@ import {
 } from "./parse.ts"
 
 // Real captures live beside the repository (../shared/fixtures), never copied in.
-const fixtures = sharedFixtures("sge parsers")
-const haveFixtures = fixtures.have
-const fixture = fixtures.read
+const { have: haveFixtures, read: fixture } = sharedFixtures("sge parsers")
 
 const XML_JUNK = ["<", ">", "</host>", "<job_list>", "&", "'", "\u0000", "<![CDATA[x]]>", "\\\n"]
 const expectTotal = (parse: (s: string) => Either.Either<unknown, unknown>, samples: ReadonlyArray<string>) =>

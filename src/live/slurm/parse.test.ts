@@ -25,9 +25,7 @@ import {
 
 // Real captures: the shared ones (21.08, 26.05 text) beside the repository,
 // never copied in; the 22.05 ones recorded on this project's CI Slurm (./fixtures).
-const sharedCaptures = sharedFixtures("slurm parsers", "slurm/")
-const haveShared = sharedCaptures.have
-const shared = sharedCaptures.read
+const { have: haveShared, read: shared } = sharedFixtures("slurm parsers", "slurm/")
 const own = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8")
 
 // ---------------------------------------------------------------- totality helpers

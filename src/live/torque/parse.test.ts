@@ -20,9 +20,7 @@ import {
 } from "./parse.ts"
 
 // Real captures live beside the repository (../shared/fixtures), never copied in.
-const fixtures = sharedFixtures("torque parsers")
-const haveFixtures = fixtures.have
-const fixture = fixtures.read
+const { have: haveFixtures, read: fixture } = sharedFixtures("torque parsers")
 
 const node = (over: Partial<PbsNode>): PbsNode => ({
   name: "wn1",
