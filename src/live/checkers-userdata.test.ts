@@ -36,6 +36,12 @@ describe("user data", () => {
     expect(renderUserData("{{minion_id}}", "a$&b")).toBe("a$&b")
   })
 
+  it("fills the caller's extra values ({{ slurm_node }} of slurm-resume); minion_id stays the instance name", () => {
+    const t = "id={{ minion_id }} node={{slurm_node}} again={{ slurm_node }} z={{ other }}"
+    expect(renderUserData(t, "wn-1", { slurm_node: "cloud$&3", minion_id: "not-this" })).toBe("id=wn-1 node=cloud$&3 again=cloud$&3 z={{ other }}")
+    expect(renderUserData(t, "wn-1", {})).toBe("id=wn-1 node={{slurm_node}} again={{ slurm_node }} z={{ other }}")
+  })
+
   it("reads the file at each boot and fails at start-up when it is missing", async () => {
     const f = join(scratch, "ud.sh")
     writeFileSync(f, "#!/bin/sh\necho {{ minion_id }} > /etc/minion_id\n")

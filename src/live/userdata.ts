@@ -15,11 +15,18 @@ export class UserDataError extends Data.TaggedError("UserDataError")<{
   readonly message: string
 }> {}
 
-const MINION_ID = /\{\{\s*minion_id\s*\}\}/g
+const VARIABLE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g
 
-/** The template with every `{{ minion_id }}` replaced by the instance name. */
-export const renderUserData = (template: string, instanceName: string): string =>
-  template.replace(MINION_ID, () => instanceName)
+/**
+ * The template with every `{{ minion_id }}` replaced by the instance name and
+ * every `{{ key }}` of `extra` by its value (a caller's values for one boot,
+ * e.g. slurm-resume's `slurm_node`); other `{{ ... }}` are left as they are.
+ * Values are inserted literally.
+ */
+export const renderUserData = (template: string, instanceName: string, extra: Readonly<Record<string, string>> = {}): string =>
+  template.replace(VARIABLE, (whole, key: string) =>
+    key === "minion_id" ? instanceName : Object.prototype.hasOwnProperty.call(extra, key) ? extra[key] : whole
+  )
 
 const why = (e: unknown): string => {
   const code = (e as NodeJS.ErrnoException)?.code
@@ -43,8 +50,8 @@ export const checkUserDataFile = (path: string): string | null => {
 export interface UserData {
   /** The file, or null when none is configured. */
   readonly path: string | null
-  /** The rendered user data for one new instance ("" when no file is configured). */
-  readonly render: (instanceName: string) => Effect.Effect<string, UserDataError>
+  /** The rendered user data for one new instance ("" when no file is configured), with the boot's extra values. */
+  readonly render: (instanceName: string, extra?: Readonly<Record<string, string>>) => Effect.Effect<string, UserDataError>
 }
 
 export const noUserData: UserData = { path: null, render: () => Effect.succeed("") }
@@ -60,11 +67,11 @@ export const makeUserData = (path: string | null | undefined): Effect.Effect<Use
     if (problem !== null) return Effect.fail(new UserDataError({ path, message: problem }))
     return Effect.succeed<UserData>({
       path,
-      render: (name) =>
+      render: (name, extra) =>
         Effect.tryPromise({
           try: () => readFile(path, "utf8"),
           catch: (e) => new UserDataError({ path, message: `cannot read the user-data file ${path}: ${why(e)}` })
-        }).pipe(Effect.map((t) => renderUserData(t, name)))
+        }).pipe(Effect.map((t) => renderUserData(t, name, extra)))
     })
   })
 

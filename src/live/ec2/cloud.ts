@@ -34,7 +34,7 @@ import {
 import { NodeHttpHandler } from "@smithy/node-http-handler"
 import { Clock, Duration, Effect, Either, Random, Ref, Schema } from "effect"
 import { HttpsProxyAgent } from "https-proxy-agent"
-import { CloudError, type CloudErrorKind } from "../../engine/services.ts"
+import { CloudError, type BootOptions, type CloudErrorKind } from "../../engine/services.ts"
 import type { ResourceConfig } from "../../model/config.ts"
 import { emptyInstance, InstanceState, type Instance } from "../../model/types.ts"
 import {
@@ -456,12 +456,12 @@ export const makeEc2Cloud = (resource: string, rc: ResourceConfig, options: Ec2O
         }
       })
 
-    const boot = (r: string) =>
+    const boot = (r: string, options?: BootOptions) =>
       Effect.gen(function* () {
         yield* mine(r, "boot")
         const vcpus = yield* vcpusOf(config.instance_type)
         const name = `${prefix}-${yield* suffix}`
-        const userData = yield* Effect.mapError(ud.render(name), (e) => err("boot", "invalid", e.message))
+        const userData = yield* Effect.mapError(ud.render(name, options?.userData), (e) => err("boot", "invalid", e.message))
         const spec = yield* launchSpec(userData)
         const now = yield* nowSeconds
         if (!spot) {

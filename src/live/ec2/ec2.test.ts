@@ -135,6 +135,17 @@ describe("on-demand instances", () => {
     expect(sent("RunInstances")[0].accessKey).toBe("AKIDFAKE")
   })
 
+  it("renders the boot's extra user-data values (slurm-resume's {{ slurm_node }})", async () => {
+    writeFileSync(userdata, "#cloud-config\nhostname: {{minion_id}}\nslurm_node: {{ slurm_node }}\n")
+    try {
+      const c = await cloudOf()
+      const inst = await ok(c.boot("aws", { userData: { slurm_node: "cloud7" } }))
+      expect(fake.vms.get(inst.uuid!)!.userData).toBe(`#cloud-config\nhostname: ${inst.instance_name}\nslurm_node: cloud7\n`)
+    } finally {
+      writeFileSync(userdata, "#cloud-config\nhostname: {{minion_id}}\n")
+    }
+  })
+
   it("pending → running: Active with the private address and its reverse DNS name", async () => {
     const c = await cloudOf()
     const inst = await ok(c.boot("aws"))

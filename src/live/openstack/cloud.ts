@@ -12,7 +12,7 @@ import { Layer, Context } from "effect"
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Duration, Effect, Either, Random, Ref } from "effect"
-import { CloudError, type CloudErrorKind } from "../../engine/services.ts"
+import { CloudError, type BootOptions, type CloudErrorKind } from "../../engine/services.ts"
 import type { ResourceConfig } from "../../model/config.ts"
 import { emptyInstance, InstanceState, type Instance } from "../../model/types.ts"
 import {
@@ -222,13 +222,13 @@ export const makeOpenStackCloud = (
       (ix) => ix.map((i) => SUFFIX_ALPHABET[i]).join("")
     )
 
-    const boot = (r: string) =>
+    const boot = (r: string, options?: BootOptions) =>
       Effect.gen(function* () {
         yield* mine(r, "boot")
         const f = yield* flavour
         const net = yield* network
         const name = `${prefix}-${yield* suffix}`
-        const userData = yield* Effect.mapError(ud.render(name), (e) => new CloudError({ resource, op: "boot", kind: "invalid", message: e.message }))
+        const userData = yield* Effect.mapError(ud.render(name, options?.userData), (e) => new CloudError({ resource, op: "boot", kind: "invalid", message: e.message }))
         const server: Record<string, unknown> = {
           name,
           imageRef: config.image_uuid,

@@ -214,6 +214,20 @@ describe("servers", () => {
     expect(fake.servers.get(inst.uuid!)!.userData).toContain(inst.instance_name)
   })
 
+  it("renders the boot's extra user-data values (slurm-resume's {{ slurm_node }})", async () => {
+    writeFileSync(userdata, "#!/bin/sh\necho '{{ minion_id }}' > /etc/salt/minion_id\necho '{{ slurm_node }}' > /etc/slurm-node\n")
+    try {
+      const c = await cloudOf()
+      const inst = await ok(c.boot("os", { userData: { slurm_node: "cloud7" } }))
+      const post = fake.requests.filter((r) => r.method === "POST" && r.path === "/compute/v2.1/servers").at(-1)!
+      expect(Buffer.from((post.body as any).server.user_data, "base64").toString()).toBe(
+        `#!/bin/sh\necho '${inst.instance_name}' > /etc/salt/minion_id\necho 'cloud7' > /etc/slurm-node\n`
+      )
+    } finally {
+      writeFileSync(userdata, "#!/bin/sh\necho '{{ minion_id }}' > /etc/salt/minion_id\n")
+    }
+  })
+
   it("names come from Effect's Random: seeded, they repeat", async () => {
     const c = await cloudOf()
     const { Random } = await import("effect")
