@@ -91,7 +91,7 @@ export class SimDriver {
   private runtime: Runtime.Runtime<any> | null = null
 
   private runSync<A>(eff: Effect.Effect<A, never, any>): A {
-    this.runtime ??= Effect.runSync(Effect.runtime<any>().pipe(Effect.provide(this.ctx), Effect.withClock(this.clock)))
+    this.runtime ??= Effect.runSync(Effect.runtime<any>().pipe(Effect.provide(this.ctx), Effect.withClock(this.clock)) as Effect.Effect<Runtime.Runtime<any>>)
     return Runtime.runSync(this.runtime)(eff as Effect.Effect<A, never, any>)
   }
 
