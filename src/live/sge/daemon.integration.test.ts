@@ -3,15 +3,39 @@
  * against the real Grid Engine: the layer registered for "sge" is built from
  * the file's cluster.config (SPEC §2 templates by default), the server
  * status reports {"sge": true}, and the REST API lists Grid Engine's hosts
- * and a job queued with qsub. (Growing and shrinking with cloud VMs is shown
- * by engine.integration.test.ts.)
+ * and a job queued with qsub.
+ *
+ * End to end: the same process with a simulated cloud resource
+ * (`cloud.<res>.type: simulated`) whose VMs become real exec hosts through
+ * the operator hooks an administrator would configure —
+ * post_vm_provision_command makes the machine (ci/sge/sge-node.sh vm: a
+ * network namespace, its name resolves), a `command` config checker is its
+ * contextualisation (sge-node.sh execd: starts the execd, exit 0 = Ready),
+ * post_vm_destroy_command ends it (sge-node.sh destroy). Two whole-node qsub
+ * jobs make the cluster grow; once they have finished it shrinks back to no
+ * cloud node, and Grid Engine has no trace of the hosts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { availableParallelism } from "node:os"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { startDyncluster, type Daemon } from "../../daemon/testing/process.ts"
-import { describeWithSge, makeSgeTestbed, qdel, qsub, sleep, type SgeTestbed } from "./testing.ts"
+import { NodeStateNames } from "../../model/types.ts"
+import {
+  describeWithSge,
+  forgetHost,
+  liveJobs,
+  makeSgeTestbed,
+  qconf,
+  qdel,
+  qsub,
+  runPrefix,
+  sgeScripts,
+  shell,
+  sleep,
+  type SgeTestbed
+} from "./testing.ts"
 
 const NAME = "dcrun"
 
@@ -62,7 +86,8 @@ describeWithSge("dyncluster run --config with cluster.type sge", () => {
       await sleep(500)
       status = await get("/server/status")
     }
-    expect(status).toEqual({ auto_mode: false, cluster: { sge: true } })
+    // (live mode adds each cloud resource's auth status: no resource here)
+    expect(status).toEqual({ auto_mode: false, cluster: { sge: true }, clouds: {} })
     const nodes: Array<any> = await get("/workernode")
     const local = nodes.find((n) => n.hostname === "localhost")
     expect(local).toMatchObject({ type: "physical", instance: null })
@@ -73,5 +98,163 @@ describeWithSge("dyncluster run --config with cluster.type sge", () => {
       if (!queued.some((j) => j.jobid === jobs[0])) await sleep(500)
     }
     expect(queued.find((j) => j.jobid === jobs[0])).toMatchObject({ name: "viaapi", queue: tb.queue, requested_cores: 2, cores_per_node: 2, state: 0 })
+  }, 90_000)
+})
+
+const GROW = "dcgrow"
+const RES = "sgesim"
+
+describeWithSge("dyncluster run --config: sge with a simulated cloud whose VMs become exec hosts (end to end)", () => {
+  let tb: SgeTestbed
+  let dir: string
+  let d: Daemon | null = null
+  const jobs: Array<string> = []
+  const prefix = runPrefix("dcg")
+  /** Instance names the simulated cloud gave out (from the daemon's log). */
+  const booted = () =>
+    (d?.stdout ?? []).flatMap((l) => {
+      try {
+        const e = JSON.parse(l)
+        return e.msg === `simulated cloud ${RES}: boot` && typeof e.name === "string" ? [e.name as string] : []
+      } catch {
+        return []
+      }
+    })
+  beforeAll(() => {
+    tb = makeSgeTestbed(GROW)
+    dir = mkdtempSync(join(tmpdir(), "dc-sge-grow-"))
+  }, 60_000)
+  afterAll(async () => {
+    const names = booted()
+    if (d !== null) {
+      d.kill("SIGTERM")
+      await Promise.race([d.exited, sleep(20_000)])
+    }
+    qdel(jobs)
+    for (const name of names) forgetHost(name, tb.group)
+    tb.close()
+    rmSync(dir, { recursive: true, force: true })
+  }, 90_000)
+
+  it("grows for two whole-node qsub jobs, runs them on the new exec hosts, and shrinks to no cloud node after they finish", async () => {
+    const cores = availableParallelism()
+    const node = (cmd: string) => `/bin/bash "${sgeScripts}/sge-node.sh" ${cmd} {0}`
+    const cfg = join(dir, "sge-sim.yaml")
+    writeFileSync(
+      cfg,
+      [
+        "dynamic-cluster:",
+        "  cluster_poller_interval: 1",
+        "  cloud_poller_interval: 1",
+        "  auto_provision_interval: 1",
+        "  max_idle_time: 3",
+        "  max_launch_time: 120",
+        "  worker_thread_number: 4",
+        "  config-checker:",
+        `    command: {command: '${node("execd")}', timeout: 60}`,
+        `  post_vm_provision_command: '${node("vm")}'`,
+        `  post_vm_destroy_command: '${node("destroy")}'`,
+        "cluster:",
+        "  type: sge",
+        "  config:",
+        `    queue_to_monitor: [${tb.queue}]`,
+        `    default_hostgroup: "${tb.group}"`,
+        "    command_timeout: 30",
+        "    qstat_command: /usr/bin/qstat -xml -r -u *",
+        "    qhost_command: /usr/bin/qhost -q -j -xml {0} {1}",
+        "cloud:",
+        `  ${RES}:`,
+        "    type: simulated",
+        // max 2: the classic policy boots again for jobs still queued once the new hosts are Idle
+        "    quantity: {min: 0, max: 2}",
+        `    reservation: {queue: ${tb.queue}}`,
+        "    config:",
+        `      instance_name_prefix: ${prefix}`,
+        `      cores: ${cores}`,
+        "      boot_time: 1",
+        "      destroy_time: 1",
+        ""
+      ].join("\n")
+    )
+    // two jobs that each need a whole node (PE smp, $pe_slots, all of a host's cores)
+    for (let i = 0; i < 2; i++) jobs.push(qsub({ queue: tb.queue, seconds: 4, pe: cores, name: `grow${i}` }))
+    const t0 = Date.now()
+    d = startDyncluster(["run", "--config", cfg, "--port", "0", "--log-format", "json", "--log-level", "info"])
+    const first = await d.waitForLine((l) => l.includes("dashboard at http://"), 60_000)
+    const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(first)![1]
+    const get = async (path: string) => (await fetch(`${url}${path}`)).json() as Promise<any>
+
+    // the queued jobs as the REST API shows them
+    let queued: Array<any> = []
+    for (let i = 0; i < 40 && !jobs.every((j) => queued.some((q) => q.jobid === j)); i++) {
+      queued = await get("/job")
+      await sleep(250)
+    }
+    for (const j of jobs) expect(queued.find((q) => q.jobid === j)).toMatchObject({ queue: tb.queue, requested_cores: cores, cores_per_node: cores, state: 0 })
+
+    const seen = { peak: 0, peakResource: 0, states: new Map<string, Set<string>>(), ranOn: new Map<string, string>() }
+    let shrunk = false
+    while (!shrunk) {
+      const [nodes, resources]: [Array<any>, Array<any>] = await Promise.all([get("/workernode"), get("/resource")])
+      const cloudNodes = nodes.filter((n) => n.instance !== null)
+      seen.peak = Math.max(seen.peak, cloudNodes.length)
+      const res = resources.find((r) => r.name === RES)
+      seen.peakResource = Math.max(seen.peakResource, res.current_num)
+      for (const n of cloudNodes) {
+        const states = seen.states.get(n.hostname) ?? new Set<string>()
+        states.add(NodeStateNames[n.state as number])
+        seen.states.set(n.hostname, states)
+        for (const j of String(n.jobs ?? "").split(",")) if (jobs.includes(j)) seen.ranOn.set(j, n.hostname)
+      }
+      if (seen.peak > 0 && cloudNodes.length === 0 && res.current_num === 0) {
+        const live = liveJobs()
+        shrunk = jobs.every((j) => !live.has(j))
+      }
+      if (!shrunk && Date.now() - t0 > 80_000) {
+        throw new Error(
+          `no shrink after 80 s: nodes ${cloudNodes.map((n) => `${n.hostname}:${NodeStateNames[n.state as number]}`).join(" ")}; log tail:\n${d.stdout.slice(-15).join("\n")}`
+        )
+      }
+      if (!shrunk) await sleep(300)
+    }
+    console.log(`grow and shrink through dyncluster run took ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+
+    const names = booted()
+    expect(names).toHaveLength(2)
+    for (const name of names) expect(name).toMatch(new RegExp(`^${prefix}-\\d{5}$`))
+    expect(seen.peak).toBe(2)
+    expect(seen.peakResource).toBe(2)
+    // each job ran on a cloud node, each node went Starting → Idle/Busy → Held → Deleting
+    expect([...seen.ranOn.keys()].sort()).toEqual([...jobs].sort())
+    for (const host of seen.ranOn.values()) expect(names).toContain(host)
+    expect([...seen.states.keys()].sort()).toEqual([...names].sort())
+    for (const states of seen.states.values()) {
+      expect(states).toContain("Starting")
+      expect(states.has("Idle") || states.has("Busy")).toBe(true)
+      expect(states).toContain("Deleting")
+    }
+    expect([...seen.states.values()].some((s) => s.has("Busy"))).toBe(true)
+    const msgs = d.stdout.flatMap((l) => {
+      try {
+        return [JSON.parse(l).msg as string]
+      } catch {
+        return []
+      }
+    })
+    expect(msgs.filter((m) => /is ready and joined the cluster/.test(m))).toHaveLength(2)
+    expect(msgs.filter((m) => /→ Deleting: held with no jobs/.test(m))).toHaveLength(2)
+    expect(((await get("/job")) as Array<any>).filter((j) => jobs.includes(j.jobid))).toEqual([])
+    // Grid Engine has no trace of the hosts, and the destroy hook ended the machines
+    const execHosts = qconf("-sel").split("\n")
+    for (const name of names) expect(execHosts).not.toContain(name)
+    expect(qconf("-shgrp", tb.group)).toMatch(/hostlist\s+NONE/)
+    // (the hook runs right after the engine forgot the node: give it a moment)
+    const machinesLeft = () => {
+      const hostsFile = shell("cat /etc/hosts")
+      const netns = shell("ip netns list || true").split("\n").map((l) => l.split(/\s/)[0])
+      return names.filter((name) => new RegExp(`\\s${name}\\s`).test(hostsFile) || netns.includes(`sge-${name}`))
+    }
+    for (let i = 0; i < 50 && machinesLeft().length > 0; i++) await sleep(200)
+    expect(machinesLeft()).toEqual([])
   }, 90_000)
 })

@@ -119,7 +119,9 @@ export const forgetHost = (name: string, group: string) => {
 
 /** Host names for this run (a name the qmaster once failed to resolve stays unresolvable for it). */
 const RUN_ID = `${(process.pid % 1296).toString(36)}${(Date.now() % 46656).toString(36)}`
-export const hostName = (prefix: string, i: number) => `${prefix}${RUN_ID}-${i}`
+/** A name prefix of this run's own (e.g. an instance_name_prefix: the cloud appends `-NNNNN`). */
+export const runPrefix = (prefix: string) => `${prefix}${RUN_ID}`
+export const hostName = (prefix: string, i: number) => `${runPrefix(prefix)}-${i}`
 
 export interface SgeTestbed {
   readonly queue: string
