@@ -3,13 +3,14 @@
  * and says what is wrong in plain words (key paths), with warnings for
  * unknown keys. It also checks what start-up would refuse: the cloud
  * sections of openstack/aws resources (keys, user-data files, overlapping
- * name prefixes), the configuration checker and the hook templates. With
+ * name prefixes) and of simulated ones, the configuration checker and the hook templates. With
  * `--online` it contacts each cloud (authenticate, look up the flavour or
  * instance type) and says, per resource, whether it works.
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either } from "effect"
 import { checkHookTemplates, hookTemplates } from "../daemon/hooks.ts"
+import { loadSimCloud } from "../daemon/sim-cloud.ts"
 import { loadBatchScenario } from "../daemon/sim-cluster.ts"
 import { checkClouds } from "../live/cloud.ts"
 import { makeChecker } from "../live/checkers.ts"
@@ -39,6 +40,13 @@ export const checkConfigCommand = Command.make("check-config", { file, online },
       const batch = loadBatchScenario(c, file)
       if (Either.isLeft(batch)) problems.push(...batch.left)
       else for (const w of batch.right.warnings) yield* Console.error(`warning: ${w}`)
+    }
+    for (const [name, rc] of Object.entries(c.cloud)) {
+      if (rc.type !== "simulated") continue
+      // simulated VMs under a real batch system (docs/clouds.md)
+      const sim = loadSimCloud(name, rc, file)
+      if (Either.isLeft(sim)) problems.push(...sim.left)
+      else for (const w of sim.right.warnings) yield* Console.error(`warning: ${w}`)
     }
     const clouds = yield* Effect.scoped(checkClouds(c, online))
     problems.push(...clouds.problems)

@@ -69,7 +69,8 @@ export const cloudTypes: Readonly<Record<string, CloudServiceFactory>> = {
   openstack: registryCloudTypes.openstack,
   aws: registryCloudTypes.aws,
   /** Simulated VMs (the behaviour of a scenario's clouds.<res>, inline or from a scenario file) under a real batch system, in real time. */
-  simulated: simulatedCloudService
+  // (a function, not the value: sim-cloud.ts and this module import each other through sim-cluster.ts)
+  simulated: (resource, config, setup) => simulatedCloudService(resource, config, setup)
 }
 
 /**

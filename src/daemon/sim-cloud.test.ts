@@ -9,13 +9,16 @@ import { Effect, Either, TestClock } from "effect"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { execa } from "execa"
 import { describe, expect, it } from "vitest"
 import { decodeConfig, engineSettings, type ConfigFile } from "../model/config.ts"
 import { InstanceState } from "../model/types.ts"
 import { makeLogSink } from "./log.ts"
 import { missingLayers } from "./live.ts"
 import { liveRegistry } from "./registry.ts"
+import { runDaemon } from "./main.ts"
 import { loadSimCloud, simulatedCloudService } from "./sim-cloud.ts"
+import { BIN, REPO } from "./testing/process.ts"
 
 const configOf = (raw: Record<string, unknown>): ConfigFile => {
   const r = decodeConfig(raw)
@@ -180,5 +183,27 @@ describe("the simulated cloud under --config", () => {
       "cloud.sim.config.cores: expected a positive integer, got 0",
       expect.stringMatching(/^cloud\.sim\.config\.boot_time: expected a number or a distribution .*, got "slow"$/)
     ])
+  })
+})
+
+describe("dyncluster check-config", () => {
+  it("checks a simulated cloud section as start-up would: problems by key path, warnings, the scenario file relative to the configuration", async () => {
+    const d = mkdtempSync(join(tmpdir(), "dc-simcloud-cc-"))
+    writeFileSync(join(d, "clouds.yaml"), "clouds:\n  b: {cores: 2, config_time: 5}\n")
+    writeFileSync(
+      join(d, "dc.yaml"),
+      "cluster: {type: sge}\ncloud:\n  a: {type: simulated, quantity: {max: 2}, config: {cores: 0, boot_time: {type: uniform, min: 1}}}\n  b: {type: simulated, quantity: {max: 2}, config: {scenario: clouds.yaml}}\n"
+    )
+    const r = await execa(process.execPath, [BIN, "check-config", join(d, "dc.yaml")], { cwd: REPO, reject: false })
+    expect(r.exitCode).toBe(1)
+    expect(r.stderr).toContain(`warning: cloud.b.config.scenario (${join(d, "clouds.yaml")}): clouds.b.config_time: not used under --config`)
+    expect(r.stderr).toContain("  - cloud.a.config.cores: expected a positive integer, got 0\n  - cloud.a.config.boot_time.max: is required but missing")
+  }, 60_000)
+
+  it("dyncluster run --config stops at start-up with the same problems", async () => {
+    const d = mkdtempSync(join(tmpdir(), "dc-simcloud-run-"))
+    writeFileSync(join(d, "dc.yaml"), "cluster: {type: sge}\ncloud:\n  a: {type: simulated, quantity: {max: 2}, config: {cores: 0, quota: many}}\n")
+    const message = await Effect.runPromise(Effect.flip(runDaemon({ config: join(d, "dc.yaml"), port: 0 }))).then((e) => e.message)
+    expect(message).toBe("cloud resource a: cloud.a.config.cores: expected a positive integer, got 0\ncloud.a.config.quota: expected a non-negative integer, got \"many\"")
   })
 })
