@@ -1,0 +1,274 @@
+/**
+ * engine-cycle: one full engine cycle (refresh the cluster view, act on every
+ * node, min check, allocator) at 100 / 1,000 / 5,000 cloud nodes and 1k /
+ * 10k / 100k queued jobs spread over 10 resources.
+ *
+ * The engine is the real one; the batch system and the clouds are in-memory
+ * stand-ins that answer instantly with a fixed picture, and tasks the engine
+ * submits are recorded, never run, so every measured cycle sees the same
+ * world. Each measurement is a fresh engine: a first step (auto mode off)
+ * adopts every node, then the measured step does a whole cycle, allocator
+ * included (a resource that already has boots in flight would skip it).
+ *
+ *   npm run bench -- engine-cycle [--quick] [--json]
+ */
+import { Clock, Context, Effect, Either, Runtime } from "effect"
+import { makeEngine, type Engine } from "../src/engine/engine.ts"
+import { classicPolicy, registerPolicy } from "../src/engine/policy.ts"
+import { Checker, Cloud, Cluster, Hooks, noHooks, type ClusterNode, type ClusterService, type CloudService } from "../src/engine/services.ts"
+import type { Apply, TaskRunner } from "../src/engine/tasks.ts"
+import { decodeConfig } from "../src/model/config.ts"
+import { InstanceState, NodeState, makeJob, type Instance, type Job } from "../src/model/types.ts"
+import { fmt, machineNote, quantile, showStats, stats, type Bench, type Reporter } from "./lib.ts"
+
+const RESOURCES = 10
+const CORES = 8
+const T0 = 1_700_000_000
+
+/** Time spent in the policy's decide() (the allocator), per call: wall and CPU ms. */
+const allocatorMs: Array<number> = []
+const allocatorCpuMs: Array<number> = []
+const cpuMs = () => {
+  const c = process.cpuUsage()
+  return (c.user + c.system) / 1000
+}
+const POLICY = "bench-classic"
+registerPolicy({
+  ...classicPolicy,
+  name: POLICY,
+  decide: (input) => {
+    const t = performance.now()
+    const c = cpuMs()
+    const d = classicPolicy.decide(input)
+    allocatorCpuMs.push(cpuMs() - c)
+    allocatorMs.push(performance.now() - t)
+    return d
+  }
+})
+
+interface World {
+  readonly cluster: ClusterService
+  readonly cloud: CloudService
+  readonly config: ReturnType<typeof configFor>
+}
+
+const configFor = (nodes: number) => {
+  const per = Math.ceil(nodes / RESOURCES)
+  const d = decodeConfig(
+    {
+      "dynamic-cluster": {
+        policy: POLICY,
+        // no node becomes idle-retirable or late during the measurement
+        max_idle_time: 1e9,
+        max_launch_time: 1e9,
+        cluster_poller_interval: 10,
+        cloud_poller_interval: 20,
+        auto_provision_interval: 60
+      },
+      cluster: { type: "simulated", config: { queued_job_number_to_display: 0 } },
+      cloud: Object.fromEntries(
+        Array.from({ length: RESOURCES }, (_, k) => [
+          `r${k}`,
+          {
+            type: "simulated",
+            priority: 1 + (k % 3),
+            // room to grow by 20%: the allocator has real work to do
+            quantity: { min: 0, max: Math.ceil(per * 1.2) },
+            reservation: { queue: `q${k}`, account: null, property: null },
+            config: { instance_name_prefix: `r${k}-` }
+          }
+        ])
+      )
+    },
+    "engine-cycle"
+  )
+  if (Either.isLeft(d)) throw new Error(d.left.message)
+  return d.right.config
+}
+
+/** A fixed cluster of `nodes` cloud nodes (90% Busy, 10% Idle) and `jobs` queued jobs over the 10 resources' queues. */
+export const makeWorld = (nodes: number, jobs: number): World => {
+  const instances: Array<Array<Instance>> = Array.from({ length: RESOURCES }, () => [])
+  const clusterNodes: Array<ClusterNode> = []
+  for (let i = 0; i < nodes; i++) {
+    const k = i % RESOURCES
+    const name = `r${k}-${i}`
+    instances[k].push({
+      uuid: `u-${i}`,
+      instance_name: name,
+      cloud_resource: `r${k}`,
+      state: InstanceState.Active,
+      dns_name: name,
+      ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+      vcpu_number: CORES,
+      creation_time: T0 - 3600,
+      last_update_time: T0 - 3600,
+      last_task_result: 0,
+      tasked: false,
+      availability_zone: "bench",
+      subnet_id: null,
+      security_groups: null,
+      image_uuid: null,
+      flavor: null,
+      key_name: null,
+      spot_id: null,
+      spot_state: null,
+      spot_price: 0
+    })
+    const busy = i % 10 !== 0
+    clusterNodes.push({
+      hostname: name,
+      state: busy ? NodeState.Busy : NodeState.Idle,
+      jobs: busy ? `run${i}` : null,
+      num_proc: CORES,
+      extra_attributes: null
+    })
+  }
+  const queued: Array<Job> = []
+  for (let j = 0; j < jobs; j++) {
+    // deterministic variety: sizes 1..16 cores (some spread, some per node), priorities in 100 levels
+    const cores = 1 + ((j * 7919) % 16)
+    queued.push(
+      makeJob({
+        jobid: `${j}.bench`,
+        queue: `q${j % RESOURCES}`,
+        priority: (j * 104729) % 100,
+        requested_cores: cores,
+        cores_per_node: j % 3 === 0 ? 0 : Math.min(cores, CORES),
+        creation_time: String(T0 - j)
+      })
+    )
+  }
+  const view = { nodes: clusterNodes, jobs: queued }
+  const cluster: ClusterService = {
+    query: Effect.sync(() => view),
+    status: Effect.succeed({ bench: true }),
+    instanceActive: () => Effect.void,
+    addNode: () => Effect.void,
+    removeNode: () => Effect.void,
+    holdNode: () => Effect.void,
+    unholdNode: () => Effect.void,
+    vacateNode: () => Effect.void,
+    checkReservation: () => Effect.void
+  }
+  const cloud: CloudService = {
+    list: (r) => Effect.succeed(instances[Number(r.slice(1))] ?? []),
+    boot: () => Effect.dieMessage("the benchmark never runs tasks"),
+    refresh: (i) => Effect.succeed(i),
+    destroy: () => Effect.void,
+    coresPerNode: () => Effect.succeed(CORES)
+  }
+  return { cluster, cloud, config: configFor(nodes) }
+}
+
+/** Tasks are recorded, never run: every cycle sees the same world. */
+const recordingRunner = (): TaskRunner & { submitted: number } => {
+  const r = {
+    submitted: 0,
+    submit: () =>
+      Effect.sync(() => {
+        r.submitted++
+      }),
+    drain: (): ReadonlyArray<Apply> => [],
+    stats: () => ({ waiting: 0, running: 0, results_pending: 0 })
+  }
+  return r
+}
+
+export interface CycleSample {
+  readonly cycleMs: number
+  /** CPU time of the cycle: on a machine shared with other work, closer to what it costs than wall time. */
+  readonly cycleCpuMs: number
+  readonly allocatorMs: number
+  readonly allocatorCpuMs: number
+  readonly tasks: number
+}
+
+/** One fresh engine on `w`: adopt every node, then time one full cycle. */
+export const measureCycle = (w: World): CycleSample => {
+  let now = T0
+  const clock = {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: () => now * 1000,
+    currentTimeMillis: Effect.sync(() => now * 1000),
+    unsafeCurrentTimeNanos: () => BigInt(now * 1000) * 1_000_000n,
+    currentTimeNanos: Effect.sync(() => BigInt(now * 1000) * 1_000_000n),
+    sleep: () => Effect.dieMessage("no sleeping in the benchmark")
+  } as unknown as Clock.Clock
+  const ctx = Context.make(Cluster, w.cluster).pipe(
+    Context.add(Cloud, w.cloud),
+    Context.add(Checker, { check: () => Effect.succeed(true) }),
+    Context.add(Hooks, noHooks)
+  )
+  const rt = Effect.runSync(Effect.runtime<Cluster | Cloud | Checker | Hooks>().pipe(Effect.provide(ctx), Effect.withClock(clock)))
+  const run = Runtime.runSync(rt)
+  const tasks = recordingRunner()
+  const engine: Engine = run(makeEngine({ config: w.config, tasks }))
+  run(engine.api.setAuto(false))
+  run(engine.step) // start-up recovery: adopts every node
+  run(engine.api.setAuto(true))
+  now += 3600
+  const before = tasks.submitted
+  allocatorMs.length = 0
+  allocatorCpuMs.length = 0
+  const t = performance.now()
+  const c = cpuMs()
+  run(engine.step)
+  const cycleCpuMs = cpuMs() - c
+  const cycleMs = performance.now() - t
+  const sum = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
+  return { cycleMs, cycleCpuMs, allocatorMs: sum(allocatorMs), allocatorCpuMs: sum(allocatorCpuMs), tasks: tasks.submitted - before }
+}
+
+export const engineCycle: Bench = {
+  name: "engine-cycle",
+  description: "one engine cycle (view, every node, min, allocator) at 100–5,000 nodes × 1k–100k queued jobs: median and p99",
+  run: async (r: Reporter) => {
+    const quick = r.options.quick
+    const sizes: Array<[number, number]> = quick
+      ? [
+          [100, 1_000],
+          [1_000, 10_000]
+        ]
+      : [100, 1_000, 5_000].flatMap((n) => [1_000, 10_000, 100_000].map((j): [number, number] => [n, j]))
+    r.note(`engine-cycle: ${sizes.length} size(s); ${machineNote()}`)
+    const rows: Array<Array<string>> = []
+    for (const [nodes, jobs] of sizes) {
+      const w = makeWorld(nodes, jobs)
+      const big = nodes * jobs >= 1e8
+      const warmup = quick ? 1 : big ? 2 : 5
+      const reps = quick ? 3 : big ? 15 : nodes * jobs >= 1e7 ? 25 : 50
+      for (let i = 0; i < warmup; i++) measureCycle(w)
+      const samples: Array<CycleSample> = []
+      for (let i = 0; i < reps; i++) samples.push(measureCycle(w))
+      const cyc = samples.map((s) => s.cycleMs)
+      const cycCpu = samples.map((s) => s.cycleCpuMs)
+      const alloc = samples.map((s) => s.allocatorMs)
+      const share = samples.map((s) => (s.cycleCpuMs > 0 ? Math.min(1, s.allocatorCpuMs / s.cycleCpuMs) : 0))
+      const params = { nodes, jobs, resources: RESOURCES }
+      r.figure("cycle", cyc, "ms", params)
+      r.figure("cycle_p99", quantile(cyc, 0.99), "ms", { ...params, n: cyc.length })
+      r.figure("cycle_cpu", cycCpu, "ms", params)
+      r.figure("cycle_cpu_p99", quantile(cycCpu, 0.99), "ms", { ...params, n: cyc.length })
+      r.figure("allocator", alloc, "ms", params)
+      r.figure("allocator_cpu", samples.map((s) => s.allocatorCpuMs), "ms", params)
+      r.figure("allocator_share", share, "ratio", params)
+      r.figure("boots_proposed", samples[0].tasks, "tasks", params)
+      const s = stats(cyc)
+      const sc = stats(cycCpu)
+      rows.push([
+        fmt(nodes),
+        fmt(jobs),
+        showStats(s, " ms"),
+        `${fmt(s.p99)} ms`,
+        showStats(sc, " ms"),
+        `${fmt(sc.p99)} ms`,
+        showStats(stats(alloc), " ms"),
+        `${Math.round(stats(share).median * 100)}% cpu`,
+        fmt(samples[0].tasks),
+        String(reps)
+      ])
+    }
+    r.table(["nodes", "queued jobs", "cycle wall median (min–max)", "p99", "cycle CPU median (min–max)", "p99", "allocator wall", "alloc share", "boots proposed", "runs"], rows)
+  }
+}
