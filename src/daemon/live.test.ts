@@ -83,6 +83,24 @@ describe("live layers by type name", () => {
     expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toMatch(/cluster type torque not available yet.*cloud type openstack not available yet \(resource os\)/s)
   })
 
+  it("refuses a hook template that cannot run, naming its key, before any layer starts", async () => {
+    const { log } = quietLog()
+    const world = worldOf()
+    const exit = await Effect.runPromiseExit(
+      Effect.scoped(
+        makeLiveRunner({
+          config: liveConfig({ post_vm_destroy_command: "/usr/local/bin/cleanup {0} 'unclosed" }),
+          log,
+          histogram: makeCycleHistogram(),
+          graceSeconds: 1,
+          notes: [],
+          registry: simBacked(world)
+        })
+      )
+    )
+    expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toMatch(/dynamic-cluster\.post_vm_destroy_command: /)
+  })
+
   it("the engine's Cloud sends each call to its resource's service", async () => {
     const world = worldOf()
     const cloud = dispatchClouds(new Map([["os", simCloudService(world, 0)]]))

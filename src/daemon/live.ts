@@ -6,7 +6,7 @@
  * they are interrupted (every task is written so that an interruption leaves
  * nothing start-up recovery cannot repair).
  */
-import { Clock, Context, Duration, Effect, Layer, Option, type Scope } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Option, type Scope } from "effect"
 import type { Snapshot } from "../engine/api.ts"
 import { makeEngine } from "../engine/engine.ts"
 import { getPolicy, policyNames } from "../engine/policy.ts"
@@ -16,7 +16,7 @@ import { makeLiveTaskRunner, type TaskRunner } from "../engine/tasks.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
 import { engineSettings, type ConfigFile } from "../model/config.ts"
 import { observedApi, type EngineRunner, type ShutdownNotes } from "./daemon.ts"
-import { commandHooks } from "./hooks.ts"
+import { checkHookTemplates, commandHooks, hookTemplates } from "./hooks.ts"
 import type { LogSink } from "./log.ts"
 import { makeWake, runLiveLoop } from "./loop.ts"
 import { makeCloudHealth, type CloudHealth } from "./cloud-health.ts"
@@ -66,6 +66,8 @@ export const liveContext = (
     const { config } = setup
     const missing = missingLayers(config, registry)
     if (missing.length > 0) return yield* new DaemonError({ message: missing.join("\n") })
+    const hooks = checkHookTemplates(hookTemplates(engineSettings(config)))
+    if (Either.isLeft(hooks)) return yield* new DaemonError({ message: hooks.left.message })
     const cluster = yield* Layer.build(registry.cluster[config.cluster.type](setup)).pipe(Effect.mapError(setupError(`cluster type ${config.cluster.type}`)))
     const clouds = new Map<string, CloudService>()
     for (const [name, r] of Object.entries(config.cloud)) {
