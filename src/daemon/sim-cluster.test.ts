@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { Cluster, CloudError, type CloudService } from "../engine/services.ts"
 import { decodeConfig, engineSettings, type ConfigFile } from "../model/config.ts"
-import { InstanceState, NodeState, type Instance } from "../model/types.ts"
+import { emptyInstance, InstanceState, NodeState, type Instance } from "../model/types.ts"
 import { makeCloudHealth } from "./cloud-health.ts"
 import { makeLogSink } from "./log.ts"
 import { CloudWatch } from "./registry.ts"
@@ -101,26 +101,14 @@ describe("loadBatchScenario", () => {
 })
 
 const instance = (name: string, state: InstanceState): Instance => ({
+  ...emptyInstance("os", 0),
   uuid: `u-${name}`,
   instance_name: name,
-  cloud_resource: "os",
   state,
   dns_name: name,
   ip: "10.0.0.1",
   vcpu_number: 2,
-  creation_time: 0,
-  last_update_time: 0,
-  last_task_result: 0,
-  tasked: false,
-  availability_zone: null,
-  subnet_id: null,
-  security_groups: null,
-  image_uuid: null,
-  flavor: null,
-  key_name: null,
-  spot_id: null,
-  spot_state: null,
-  spot_price: 0
+  last_task_result: 0
 })
 
 describe("the simulated batch system under a live cloud", () => {

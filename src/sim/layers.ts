@@ -17,7 +17,7 @@ import {
   type ClusterService
 } from "../engine/services.ts"
 import type { Apply, TaskRunner } from "../engine/tasks.ts"
-import { InstanceState, NodeState, makeJob, type Instance, type Job } from "../model/types.ts"
+import { emptyInstance, InstanceState, NodeState, makeJob, type Instance, type Job } from "../model/types.ts"
 import type { BJob, BNode, CInst, SimWorld } from "./world.ts"
 
 // ---------------------------------------------------------------- clock
@@ -128,27 +128,17 @@ export const simCloudService = (world: SimWorld, epoch: number): CloudService =>
     const active = i.state === InstanceState.Active || i.state === InstanceState.Ready
     const n = parseInt(i.id.slice(2), 16)
     return {
+      ...emptyInstance(i.resource, epoch + i.created),
       uuid: i.id,
       instance_name: i.name,
-      cloud_resource: i.resource,
       state: i.state,
       dns_name: active ? i.name : null,
       // TEST-NET-style addresses for display only: nothing ever connects to them.
       ip: active ? `198.18.${(n >> 8) & 255}.${n & 255}` : null,
       vcpu_number: i.cores,
-      creation_time: epoch + i.created,
       last_update_time: epoch + world.now,
       last_task_result: 0,
-      tasked: false,
-      availability_zone: "sim",
-      subnet_id: null,
-      security_groups: null,
-      image_uuid: null,
-      flavor: null,
-      key_name: null,
-      spot_id: null,
-      spot_state: null,
-      spot_price: 0
+      availability_zone: "sim"
     }
   }
   const err = (resource: string, op: string, e: { kind: CloudError["kind"]; message: string }) =>
