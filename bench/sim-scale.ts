@@ -33,10 +33,16 @@ export interface ScaleRun {
   readonly heapMB: number
 }
 
+/** Cores the workload keeps busy on average, whatever the job count (the 32 physical nodes have 512). */
+const OFFERED_CORES = 400
+
 /**
- * The scenario: `jobs` arrivals (Poisson) over `span` seconds; 1–8 cores,
- * runtimes exponential with a mean that keeps the offered load near 450 cores
- * at 10⁶ jobs a week (below the 512 physical + 1,024 cloud cores).
+ * The scenario: `jobs` arrivals (Poisson) over `span` seconds, 1–8 cores
+ * (4.5 on average), runtimes exponential with the mean that keeps the offered
+ * load at OFFERED_CORES: the same cluster and the same load at every size,
+ * only more and shorter jobs (10³ jobs: ~10 h each; 10⁶: ~36 s). A fixed
+ * runtime would overload the cluster at 10⁶ jobs and measure a queue that
+ * grows without end instead of the simulator.
  */
 export const scaleScenario = (jobs: number, span: number) => {
   const w = generateSynthetic(
@@ -44,7 +50,7 @@ export const scaleScenario = (jobs: number, span: number) => {
       jobs,
       arrival: { type: "poisson", rate_per_hour: (jobs / span) * 3600 },
       cores: { type: "uniform", min: 1, max: 8 },
-      runtime: { type: "exponential", mean: 600 },
+      runtime: { type: "exponential", mean: (OFFERED_CORES * span) / (jobs * 4.5) },
       walltime_factor: 2
     },
     7

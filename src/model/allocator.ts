@@ -169,23 +169,38 @@ export const classicAllocate = (
   // recomputed per job; both are cached here (same result: the candidates
   // depend only on the job's account, queue and property, and a resource whose
   // promised cores leave too little room is exactly one tryFit rejects).
-  const candidates = new Map<string | null, Map<string | null, Map<string | null, ReadonlyArray<AllocResource>>>>()
-  const candidatesOf = (job: Job): ReadonlyArray<AllocResource> => {
+  type Candidate = { readonly r: AllocResource; readonly i: number; readonly proposal: Array<ProposedNode> }
+  const index = new Map(resources.map((r, i) => [r, i]))
+  const candidates = new Map<string | null, Map<string | null, Map<string | null, ReadonlyArray<Candidate>>>>()
+  // the previous job's kind: queues often hold runs of alike jobs
+  let lastList: ReadonlyArray<Candidate> | null = null
+  let lastAccount: string | null = null
+  let lastQueue: string | null = null
+  let lastProperty: string | null = null
+  const candidatesOf = (job: Job): ReadonlyArray<Candidate> => {
+    if (lastList !== null && lastAccount === job.account && lastQueue === job.queue && lastProperty === job.property) return lastList
     let byQueue = candidates.get(job.account)
     if (byQueue === undefined) candidates.set(job.account, (byQueue = new Map()))
     let byProperty = byQueue.get(job.queue)
     if (byProperty === undefined) byQueue.set(job.queue, (byProperty = new Map()))
     let list = byProperty.get(job.property)
-    if (list === undefined) byProperty.set(job.property, (list = orderCandidates(job, resources)))
+    if (list === undefined) {
+      list = orderCandidates(job, resources).map((r) => ({ r, i: index.get(r)!, proposal: proposals.get(r)! }))
+      byProperty.set(job.property, list)
+    }
+    lastAccount = job.account
+    lastQueue = job.queue
+    lastProperty = job.property
+    lastList = list
     return list
   }
-  const promised = new Map<AllocResource, number>(resources.map((r) => [r, 0]))
+  // Cores a resource can still promise: (max − current) × cores per node − cores promised so far.
+  const room = resources.map((r) => (r.max - r.current) * r.coresPerNode)
   for (const job of eligibleJobs(jobs)) {
-    for (const r of candidatesOf(job)) {
-      if ((r.max - r.current) * r.coresPerNode - promised.get(r)! < job.requested_cores) continue
-      const proposal = proposals.get(r)!
-      if (tryFit(job, r, proposal)) {
-        promised.set(r, proposal.reduce((sum, n) => sum + n.cores, 0))
+    for (const c of candidatesOf(job)) {
+      if (room[c.i] < job.requested_cores) continue
+      if (tryFit(job, c.r, c.proposal)) {
+        room[c.i] = (c.r.max - c.r.current) * c.r.coresPerNode - c.proposal.reduce((sum, n) => sum + n.cores, 0)
         break
       }
     }
