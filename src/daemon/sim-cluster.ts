@@ -25,7 +25,7 @@ import { formatParseError, unknownKeys, type ConfigFile } from "../model/config.
 import { InstanceState, type Instance } from "../model/types.ts"
 import { simClusterService } from "../sim/layers.ts"
 import { makeRng } from "../sim/random.ts"
-import { DEFAULTS, readScenarioDocument, ScenarioDoc, scenarioNameOf, type PhysicalEntry } from "../sim/scenario.ts"
+import { DEFAULTS, physicalNodes, readScenarioDocument, ScenarioDoc, scenarioNameOf } from "../sim/scenario.ts"
 import { loadWorkload } from "../sim/workload.ts"
 import { SimWorld, type FaultSpec, type SimPhysicalNode, type WorldSpec } from "../sim/world.ts"
 import { runInRealTime, worldEventLogger } from "./realtime-world.ts"
@@ -53,25 +53,6 @@ const IGNORED: ReadonlyArray<readonly [string, string]> = [
 ]
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
-
-/** The physical nodes of `cluster.physical` (one node, or `count` nodes named `<prefix>NN`). */
-const physicalNodes = (entries: ReadonlyArray<PhysicalEntry>, problems: Array<string>): Array<SimPhysicalNode> => {
-  const out: Array<SimPhysicalNode> = []
-  const seen = new Map<string, number>()
-  entries.forEach((e, i) => {
-    const width = Math.max(2, String(e.count ?? 0).length)
-    const names = e.hostname !== undefined ? [e.hostname] : Array.from({ length: e.count! }, (_, k) => `${e.prefix ?? DEFAULTS.physicalPrefix}${String(k + 1).padStart(width, "0")}`)
-    for (const hostname of names) {
-      const before = seen.get(hostname)
-      if (before !== undefined) problems.push(`cluster.physical.${i}: host ${hostname} is also defined by cluster.physical.${before}`)
-      else {
-        seen.set(hostname, i)
-        out.push({ hostname, cores: e.cores, ...(e.properties !== undefined ? { properties: e.properties } : {}) })
-      }
-    }
-  })
-  return out
-}
 
 /** Where `cluster.scenario` points: relative to the configuration file's directory (else the working directory). */
 export const scenarioPathOf = (scenario: string, configPath: string | undefined): string =>

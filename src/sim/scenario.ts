@@ -262,7 +262,8 @@ export const focus = (lines: ReadonlyArray<string>): Array<string> => {
 
 const pad = (n: number, width: number) => String(n).padStart(width, "0")
 
-const physicalNodes = (entries: ReadonlyArray<PhysicalEntry>, problems: Array<string>): Array<SimPhysicalNode> => {
+/** The physical nodes of `cluster.physical` (one node, or `count` nodes named `<prefix>NN`); duplicates go to `problems`. */
+export const physicalNodes = (entries: ReadonlyArray<PhysicalEntry>, problems: Array<string>): Array<SimPhysicalNode> => {
   const out: Array<SimPhysicalNode> = []
   const seen = new Map<string, number>()
   entries.forEach((e, i) => {
