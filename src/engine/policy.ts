@@ -4,7 +4,7 @@
  */
 import { classicAllocate, type AllocResource } from "../model/allocator.ts"
 import { JobState, NodeState, type Job, type WorkerNode } from "../model/types.ts"
-import { demandPolicy } from "./policies/demand.ts"
+import { demandPolicy, demandVariant } from "./policies/demand.ts"
 
 export interface PolicyInput {
   readonly now: number
@@ -88,4 +88,8 @@ export const registerPolicy = (p: Policy): void => {
   registry.set(p.name, p)
 }
 export const policyNames = (): ReadonlyArray<string> => [...registry.keys()]
-export const getPolicy = (name: string): Policy | undefined => registry.get(name)
+/**
+ * A registered policy, or a measurement variant of one (`demand-no-pool`,
+ * `demand+breakeven`: see demandVariant); variants are not in policyNames().
+ */
+export const getPolicy = (name: string): Policy | undefined => registry.get(name) ?? demandVariant(name)

@@ -19,6 +19,8 @@ export interface ChoiceOptions {
   readonly leastWaste: boolean
   /** Use prices (when every candidate has one) as the cost of a node. */
   readonly price: boolean
+  /** Experimental: prefer the resource whose nodes join soonest (observed boot time). */
+  readonly fastest?: boolean
 }
 
 const clone = (p: ReadonlyArray<ProposedNode>): Array<ProposedNode> => p.map((n) => ({ cores: n.cores, jobs: [...n.jobs] }))
@@ -40,7 +42,8 @@ export const chooseResource = (
   resources: ReadonlyArray<AllocResource>,
   proposals: ReadonlyMap<string, ReadonlyArray<ProposedNode>>,
   prices: ReadonlyMap<string, number> | undefined,
-  opts: ChoiceOptions
+  opts: ChoiceOptions,
+  bootTime: (resource: string) => number = () => 0
 ): Choice | null => {
   // Frozen: no automatic growth; Draining/Drained: going away (SPEC §5).
   const cands = resources.filter((r) => r.flag === ResourceFlag.Normal && mayUse(job, r))
@@ -54,6 +57,7 @@ export const chooseResource = (
     const key = opts.leastWaste
       ? [
           reservationMatches(job, r) ? 0 : 1,
+          opts.fastest ? Math.round(bootTime(r.name) / 30) : 0,
           added * (priced ? prices!.get(r.name)! : r.coresPerNode),
           waste(p, r.coresPerNode) - waste(before, r.coresPerNode),
           r.priority,

@@ -1,8 +1,8 @@
 /**
  * The `demand` policy: boot only for demand that the capacity already there
  * or on its way cannot meet in time, keep doing so at every decision (not one
- * wave at a time), take the new nodes where they cost least, and retire an
- * idle node once keeping it costs more than booting a new one would.
+ * wave at a time), take the new nodes where they cost least, and retire the
+ * idle nodes beyond the demand it expects within a boot time quickly.
  *
  * Rules (docs/policies.md has the measurements behind each):
  * 1. Capacity first (capacity.ts): queued jobs, highest priority first, are
@@ -15,10 +15,19 @@
  *    the fewest new paid units (price, else cores), then least waste.
  * 4. Frozen, Draining and Drained resources never grow; a Draining
  *    resource's nodes are not counted as capacity.
- * 5. Break-even retirement (breakeven.ts): an idle node is held once it has
- *    been idle as long as it takes to boot a replacement.
+ * 5. Pool retirement: per resource, the policy keeps as many idle nodes as
+ *    demand events (nodes booted for the queue, jobs landing on idle nodes)
+ *    it expects within weight × boot time (a decayed rate, time constant
+ *    `tau`); those stay idle up to `keep` seconds, the others go after one
+ *    boot time. An idle node queued jobs were counted on is never retired.
  * Resources whose boots fail are in the engine's backoff and are not in the
  * input, so jobs fall through to the next candidate resource.
+ *
+ * Other ideas are options, off by default because they did not pay in the
+ * measurements (break-even learned idle limit, hedged boots, spare nodes,
+ * fastest resource, shared pool, last-booted-first-retired); `demandVariant`
+ * builds any combination by name (`demand-no-pool`, `demand+breakeven`) for
+ * `simulate --policy`.
  */
 import { eligibleJobs, mayUse, type ProposedNode } from "../../model/allocator.ts"
 import { NodeState, ResourceFlag, type WorkerNode } from "../../model/types.ts"
@@ -37,7 +46,11 @@ export interface DemandOptions {
   readonly breakEven: BreakEvenOptions | null
   /** Seconds from a boot request to a node in the cluster, until one was observed. */
   readonly defaultBootTime: number
-  /** Pool rule (wins over breakEven when set). */
+  /** Extra nodes when a decision starts at least `min` in a resource: ceil(n × frac). */
+  readonly hedge?: { readonly frac: number; readonly min: number } | null
+  /** Keep floor(demand rate × weight × boot time) whole nodes idle or starting per resource. */
+  readonly spare?: { readonly weight: number } | null
+  /** Pool retirement rule (wins over breakEven when set; null: breakEven, else the engine's max_idle_time). */
   readonly pool?: PoolOptions | null
 }
 
@@ -50,6 +63,20 @@ export interface PoolOptions {
   readonly short: number
   /** Idle limit of the kept nodes (null: max_idle_time). */
   readonly keep: number | null
+  /**
+   * Which idle nodes are kept: "idle" the most recently idle, "created" the
+   * longest-lived (the others go first: last booted, first retired).
+   */
+  readonly order?: "idle" | "created"
+  /** Idle limit of the nodes beyond the kept count: the learned break-even limit (needs breakEven) instead of `short`. */
+  readonly excess?: "short" | "breakeven"
+  /**
+   * One pool for all resources: the kept count is the sum of the resources'
+   * counts, and the idle nodes kept are the cheapest per core (price per
+   * node-hour ÷ cores of the resources with a price; 1 otherwise), so dear
+   * idle nodes go first.
+   */
+  readonly shared?: boolean
 }
 
 export const demandDefaults: DemandOptions = {
@@ -82,6 +109,8 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
   interface Watch {
     readonly resource: string
     readonly start: number
+    /** When the node's instance was created (boot request). */
+    readonly created: number
     lastSeen: number
     readonly explore: boolean
   }
@@ -117,7 +146,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     }
     if (w === undefined) {
       const every = opts.breakEven?.explore ?? 0
-      w = { resource: res, start: node.state_start_time, lastSeen: now, explore: every > 0 && learner(res).seen % every === every - 1 }
+      w = { resource: res, start: node.state_start_time, created: node.instance!.creation_time, lastSeen: now, explore: every > 0 && learner(res).seen % every === every - 1 }
       watching.set(uuid, w)
     }
     w.lastSeen = now
@@ -140,8 +169,16 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     for (const uuid of [...everBusy]) if (!byUuid.has(uuid)) everBusy.delete(uuid)
   }
 
+  let prices: ReadonlyMap<string, number> | undefined = undefined
+  /** Paid units per core-hour of a resource's nodes: price ÷ cores when priced, else 1 (a core-hour). */
+  const unitCost = (res: string): number => {
+    const r = mem.resources.get(res)
+    const p = prices?.get(res)
+    return r !== undefined && r.coresPerNode > 0 && p !== undefined ? p / r.coresPerNode : 1
+  }
   const decide = (input: PolicyInput): PolicyDecision => {
     const now = input.now
+    prices = input.prices
     mem.observe(now, input.jobs, input.nodes, input.resources)
     observeIdle(input.nodes)
     if (!opts.continuous) {
@@ -149,7 +186,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       if (starting) return nothing("a node is starting: one wave at a time")
     }
     const jobs = eligibleJobs(input.jobs)
-    if (jobs.length === 0) {
+    if (jobs.length === 0 && !opts.spare) {
       promised = new Set()
       return nothing("no eligible queued job")
     }
@@ -168,7 +205,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
         covered++
         continue
       }
-      const choice = chooseResource({ ...job, requested_cores: place.remaining }, input.resources, proposals, input.prices, opts.choice)
+      const choice = chooseResource({ ...job, requested_cores: place.remaining }, input.resources, proposals, input.prices, opts.choice, bootTime)
       if (choice === null) {
         unmet++
         continue
@@ -188,9 +225,25 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     for (const [res, p] of proposals) {
       if (p.length === 0) continue
       demandEvent(res, now, p.length)
-      provision.set(res, p.length)
+      const r = input.resources.find((x) => x.name === res)!
+      const hedge = opts.hedge && p.length >= opts.hedge.min ? Math.min(Math.ceil(p.length * opts.hedge.frac), r.max - r.current - p.length) : 0
+      provision.set(res, p.length + Math.max(0, hedge))
       const js = jobsFor.get(res) ?? []
       reasons.push(`${res}: start ${p.length} node(s) for job(s) ${js.slice(0, 10).join(", ")}${js.length > 10 ? ", ..." : ""}`)
+    }
+    if (opts.spare) {
+      for (const r of input.resources) {
+        if (r.flag !== ResourceFlag.Normal || r.coresPerNode <= 0) continue
+        const target = Math.floor(demandRate(r.name, now) * opts.spare.weight * bootTime(r.name))
+        if (target <= 0) continue
+        const have = caps.filter((c) => c.resource?.name === r.name && c.kind !== "busy" && c.used === 0).length + (provision.get(r.name) ?? 0) - (proposals.get(r.name)?.length ?? 0)
+        const room = r.max - r.current - (provision.get(r.name) ?? 0)
+        const k = Math.min(target - have, room)
+        if (k > 0) {
+          provision.set(r.name, (provision.get(r.name) ?? 0) + k)
+          reasons.push(`${r.name}: start ${k} spare node(s) for the demand expected within a boot time`)
+        }
+      }
     }
     if (covered > 0) reasons.push(`${covered} queued job(s) fit capacity that is free, starting or freed before a new node could join`)
     if (unmet > 0) reasons.push(`${unmet} queued job(s) fit no resource with room`)
@@ -199,7 +252,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
 
   const policy: Policy = {
     name,
-    description: "boots only for demand that free, starting and soon-free capacity cannot meet; continuous; cheapest fit; break-even idle retirement",
+    description: "boots only for demand that free, starting and soon-free capacity cannot meet; continuous; cheapest fit; idle nodes beyond the expected demand retired after one boot time",
     decide,
     instantiate: () => makeDemandPolicy(opts, name)
   }
@@ -213,11 +266,27 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
         const w = watchIdle(node, ctx.now)
         if (promised.has(node.hostname)) return Infinity
         const B = bootTime(w.resource)
-        const keep = Math.round(demandRate(w.resource, ctx.now) * pool.weight * B)
+        const later = pool.order === "created" ? (x: Watch) => x.created < w.created : (x: Watch) => x.start > w.start
+        let keep: number
+        let ahead: (x: Watch) => boolean
+        if (pool.shared) {
+          let k = 0
+          for (const r of mem.resources.keys()) k += demandRate(r, ctx.now) * pool.weight * bootTime(r)
+          keep = Math.round(k)
+          const cw = unitCost(w.resource)
+          ahead = (x) => {
+            const cx = unitCost(x.resource)
+            return cx < cw - 1e-12 || (Math.abs(cx - cw) <= 1e-12 && later(x))
+          }
+        } else {
+          keep = Math.round(demandRate(w.resource, ctx.now) * pool.weight * B)
+          ahead = (x) => x.resource === w.resource && later(x)
+        }
         let rank = 0
-        for (const x of watching.values())
-          if (x !== w && x.resource === w.resource && x.lastSeen >= ctx.now - 30 && x.start > w.start) rank++
-        return rank < keep ? pool.keep ?? ctx.maxIdleTime : Math.min(ctx.maxIdleTime, pool.short * B)
+        for (const x of watching.values()) if (x !== w && x.lastSeen >= ctx.now - 30 && ahead(x)) rank++
+        if (rank < keep) return pool.keep ?? ctx.maxIdleTime
+        if (pool.excess === "breakeven" && be !== null && !w.explore) return learner(w.resource).limit(B, ctx.maxIdleTime)
+        return Math.min(ctx.maxIdleTime, pool.short * B)
       }
     }
   return {
@@ -233,3 +302,56 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
 }
 
 export const demandPolicy: Policy = makeDemandPolicy()
+
+/** Break-even options used by the `+breakeven` variant (breakeven.ts). */
+export const breakEvenDefaults: BreakEvenOptions = { weight: 2, min: 30, samples: 20, explore: 10, window: 200 }
+
+/**
+ * The ideas a variant can switch off (`-no-KEY`) or on (`+KEY`), for the
+ * ablation in docs/policies.md. Each maps the defaults to other options.
+ */
+const ideas: Record<string, { readonly off?: (o: DemandOptions) => DemandOptions; readonly on?: (o: DemandOptions) => DemandOptions; readonly what: string }> = {
+  idle: { off: (o) => ({ ...o, count: { ...o.count, idle: false } }), what: "free cores of Idle nodes count as capacity" },
+  busy: { off: (o) => ({ ...o, count: { ...o.count, busy: false } }), what: "free cores of Busy nodes count as capacity" },
+  starting: { off: (o) => ({ ...o, count: { ...o.count, starting: false } }), what: "nodes Starting and boots in flight count as capacity" },
+  soonfree: { off: (o) => ({ ...o, count: { ...o.count, soonFree: false } }), what: "cores freed by running jobs (start + walltime) before a boot could join count" },
+  count: { off: (o) => ({ ...o, count: { idle: false, busy: false, starting: false, soonFree: false } }), what: "all of idle, busy, starting, soonfree" },
+  continuous: { off: (o) => ({ ...o, continuous: false }), what: "provision at every decision, not one wave at a time" },
+  leastwaste: { off: (o) => ({ ...o, choice: { ...o.choice, leastWaste: false } }), what: "cheapest, least-waste resource instead of classic's priority order" },
+  price: { off: (o) => ({ ...o, choice: { ...o.choice, price: false } }), what: "prices (when configured) as the cost of a node in the choice" },
+  pool: { off: (o) => ({ ...o, pool: null }), what: "pool retirement (idle nodes beyond the expected demand go after one boot time)" },
+  breakeven: { on: (o) => ({ ...o, pool: null, breakEven: breakEvenDefaults }), what: "learned break-even idle limit instead of the pool rule" },
+  patient: { on: (o) => ({ ...o, pool: null, breakEven: { ...breakEvenDefaults, weight: 4, min: 120 } }), what: "break-even limit with a boot valued twice as dear (weight 4) and never below 2 minutes" },
+  fastest: { on: (o) => ({ ...o, choice: { ...o.choice, fastest: true } }), what: "prefer the resource whose nodes join soonest" },
+  spare: { on: (o) => ({ ...o, spare: { weight: 1 } }), what: "keep nodes booted ahead of the expected demand" },
+  shared: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, shared: true } : o.pool }), what: "one pool for all resources, keeping the idle nodes cheapest per core" },
+  lifo: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, order: "created" } : o.pool }), what: "pool keeps the longest-lived idle nodes (last booted, first retired)" },
+  bexcess: { on: (o) => ({ ...o, breakEven: breakEvenDefaults, pool: o.pool ? { ...o.pool, excess: "breakeven" } : o.pool }), what: "pool's excess idle nodes go at the learned break-even limit" },
+  hedge: { on: (o) => ({ ...o, hedge: { frac: 0.1, min: 4 } }), what: "boot 10 % extra when a decision starts 4 or more nodes (failed boots)" }
+}
+
+/** `KEY: what it does` for every idea a variant name may name. */
+export const demandIdeas = (): ReadonlyArray<string> => Object.entries(ideas).map(([k, v]) => `${v.off ? "-no-" : "+"}${k}: ${v.what}`)
+
+/**
+ * A variant of the demand policy named like `demand-no-soonfree-no-pool` or
+ * `demand+breakeven`: the defaults with the named ideas switched off
+ * (`-no-KEY`) or on (`+KEY`). undefined when the name is not of that form
+ * or names an unknown idea. Variants are for measurements (`simulate
+ * --policy`); they are not listed by `policyNames()`.
+ */
+export const demandVariant = (name: string): Policy | undefined => {
+  if (!name.startsWith("demand") || name === "demand") return undefined
+  let rest = name.slice("demand".length)
+  let o = demandDefaults
+  while (rest.length > 0) {
+    const m = /^(-no-|\+)([a-z]+)/.exec(rest)
+    if (m === null) return undefined
+    const idea = ideas[m[2]]
+    const f = m[1] === "+" ? idea?.on : idea?.off
+    if (f === undefined) return undefined
+    o = f(o)
+    rest = rest.slice(m[0].length)
+  }
+  return makeDemandPolicy(o, name)
+}
