@@ -20,7 +20,7 @@ import { join } from "node:path"
 import { afterAll, expect, it } from "vitest"
 import { readPowerState } from "./power.ts"
 import { makeNetnsCloud } from "./testing/netnsCloud.ts"
-import { describeWithSlurm, PROJECT_ROOT, sbatch, scancel, scontrol, showNode, SLURM_DIR, VM_SCRIPT, vmNamespaces } from "./testing/env.ts"
+import { describeWithSlurm, PROJECT_ROOT, sbatch, scancel, scontrol, SLURM_DIR, VM_SCRIPT, vmNamespaces } from "./testing/env.ts"
 
 const PREFIX = "dcp"
 const HOOK = `${SLURM_DIR}/etc/power-hook`
@@ -33,9 +33,24 @@ afterAll(() => {
   scancel(jobs)
   // leave the CLOUD nodes as they were: powered down and usable
   Effect.runSync(Effect.ignore(makeNetnsCloud({ script: VM_SCRIPT, stateDir: join(work, "cloud"), prefix: PREFIX, mode: "cloud", cores: 2, memMb: 1000 }).destroyAll))
-  for (const n of ["cloud1", "cloud2"]) if (/DOWN/.test(showNode(n)?.State ?? "")) scontrol(["update", `nodename=${n}`, "state=resume"])
+  resetCloudNodes()
   rmSync(work, { recursive: true, force: true })
 })
+
+/**
+ * Puts cloud1/cloud2 back the way an administrator would: a DOWN node is resumed, and a node
+ * that is (or starts) powering up with no ResumeProgram left to serve it is forced down, so it
+ * does not turn DOWN again when ResumeTimeout passes.
+ */
+const resetCloudNodes = () => {
+  for (const n of ["cloud1", "cloud2"]) {
+    if (/^DOWN|DRAIN|NOT_RESPONDING/.test(flags(cloudNodes().get(n)))) {
+      scontrol(["update", `nodename=${n}`, "state=resume"])
+      spawnSync("sleep", ["1"])
+    }
+    if (!/POWERED_DOWN|POWERING_DOWN/.test(flags(cloudNodes().get(n)))) scontrol(["update", `nodename=${n}`, "state=power_down_force", "reason=dyncluster-test-reset"])
+  }
+}
 
 interface RawJob {
   job_id: number
@@ -87,6 +102,13 @@ cloud:
 `
     )
     for (const ns of vmNamespaces(PREFIX)) spawnSync("bash", [VM_SCRIPT, "stop", ns.slice("slurm-".length)])
+    // A run killed before its afterAll (or the unbootable node of the last run) may have left a
+    // CLOUD node DOWN or powered up: put both back the way an administrator would, then check.
+    const settled = () => ["cloud1", "cloud2"].every((n) => /^IDLE\+POWERED_DOWN/.test(flags(cloudNodes().get(n))))
+    for (let i = 0; i < 60 && !settled(); i++) {
+      if (i % 20 === 0) resetCloudNodes()
+      await new Promise((r) => setTimeout(r, 1000))
+    }
     const before = cloudNodes()
     for (const n of ["cloud1", "cloud2"]) expect(flags(before.get(n))).toMatch(/^IDLE\+POWERED_DOWN/)
     // slurmctld runs resume.sh/suspend.sh with an empty PATH and as root: full paths, our tsx
