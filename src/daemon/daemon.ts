@@ -4,8 +4,8 @@
  * reporter, run the engine loop until a signal, then shut down in order
  * (HTTP server closed, cloud tasks finished or abandoned, a last log line).
  */
-import { Effect, Exit, type Scope } from "effect"
-import type { ActionError, EngineApi } from "../engine/api.ts"
+import { Clock, Effect, Exit, type Scope } from "effect"
+import { type ActionError, type EngineApi, withStamp } from "../engine/api.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
 import { listenHttp, makeHttpApp } from "../http/server.ts"
 import { runGraphiteReporter } from "./graphite.ts"
@@ -39,7 +39,7 @@ export const observedApi = (
     <Args extends ReadonlyArray<unknown>>(f: (a: EngineApi) => (...args: Args) => Effect.Effect<void, ActionError>) =>
     (...args: Args): Effect.Effect<void, ActionError> =>
       around(Effect.suspend(() => f(api())(...args))).pipe(Effect.tap(() => Effect.sync(after)))
-  return {
+  return withStamp({
     snapshot: around(Effect.suspend(() => api().snapshot)),
     config: Effect.suspend(() => api().config),
     hold: act((a) => a.hold),
@@ -51,7 +51,9 @@ export const observedApi = (
     restore: act((a) => a.restore),
     drain: act((a) => a.drain),
     setAuto: (on) => around(Effect.suspend(() => api().setAuto(on))).pipe(Effect.tap(() => Effect.sync(after)))
-  }
+  },
+  // The same snapshot, observed the same way: its stamp too (an engine without one: version null, nothing cached).
+  around(Effect.suspend(() => api().stamp ?? Effect.map(Clock.currentTimeMillis, (ms) => ({ version: null, time: ms / 1000 })))))
 }
 
 export interface ServeOptions {

@@ -60,8 +60,31 @@ export interface Snapshot {
   readonly counters: EngineCounters
 }
 
+/** A node's `time_in_current_state` at `now` (seconds): what snapshots show, and what cached API bodies splice in. */
+export const timeInState = (now: number, stateStartTime: number): number => Math.max(0, now - stateStartTime)
+
+/**
+ * The clock and the state version of the engine, cheaply (no snapshot built).
+ * Two stamps with the same non-null `version` mean every snapshot taken
+ * between them shows the same thing except what derives from the time
+ * (`time_in_current_state`, back-off `until`, `time`) and the task queues.
+ * `version` is null while a step or an operator action is changing the
+ * state. Versions are unique in the process (never reused by another engine).
+ */
+export interface EngineStamp {
+  readonly version: number | null
+  /** Seconds since the epoch, from the same Clock as `snapshot`. */
+  readonly time: number
+}
+
 export interface EngineApi {
   readonly snapshot: Effect.Effect<Snapshot>
+  /**
+   * Optional (fake engines lack it): lets the HTTP server reuse encoded
+   * bodies while nothing changed. Attach it with `withStamp`, never as a
+   * plain field: see there.
+   */
+  readonly stamp?: Effect.Effect<EngineStamp>
   /** The configuration as loaded, JSON-shaped, secrets removed. */
   readonly config: Effect.Effect<unknown>
   readonly hold: (hostname: string) => Effect.Effect<void, ActionError>
@@ -74,3 +97,13 @@ export interface EngineApi {
   readonly drain: (resource: string) => Effect.Effect<void, ActionError>
   readonly setAuto: (on: boolean) => Effect.Effect<void>
 }
+
+/**
+ * Attaches `stamp` as a non-enumerable property, so that a wrapper which
+ * copies the API and replaces its snapshot (`{ ...api, snapshot: other }`,
+ * e.g. another Clock or extra fields) drops the stamp, and with it the HTTP
+ * body cache, instead of pairing a stamp with a snapshot it does not
+ * describe. A wrapper that keeps the snapshot's meaning forwards it on purpose.
+ */
+export const withStamp = <A extends EngineApi>(api: A, stamp: Effect.Effect<EngineStamp>): A =>
+  Object.defineProperty(api, "stamp", { value: stamp, enumerable: false, writable: false, configurable: false })

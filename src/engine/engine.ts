@@ -20,7 +20,7 @@ import {
   type Reservation,
   type WorkerNode
 } from "../model/types.ts"
-import { ActionError, type EngineApi, type Snapshot } from "./api.ts"
+import { ActionError, type EngineApi, type Snapshot, timeInState, withStamp } from "./api.ts"
 import { getPolicy, policyNames, type Policy, type PolicyDecision } from "./policy.ts"
 import {
   Checker,
@@ -104,6 +104,9 @@ export class UnknownPolicyError extends Error {
 
 const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => ms / 1000)
 
+/** State versions of every engine of the process (api.stamp): a restarted engine never repeats one. */
+let versionSeq = 0
+
 export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, EngineEnv> =>
   Effect.gen(function* () {
     const settings = engineSettings(opts.config)
@@ -123,6 +126,26 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       }
     }
     const mutex = yield* Effect.makeSemaphore(1)
+    /**
+     * api.stamp: a new version when a step, a skipped step or an operator
+     * action starts and when it ends; `changing` > 0 while one runs (its
+     * changes may straddle a suspension, so its state is never cached).
+     */
+    let version = ++versionSeq
+    let changing = 0
+    const changes = <A, E, R>(eff: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.suspend(() => {
+        version = ++versionSeq
+        changing++
+        return eff
+      }).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            changing--
+            version = ++versionSeq
+          })
+        )
+      )
 
     // ------------------------------------------------------------ state
     const nodes = new Map<string, NodeRec>() // cloud nodes by instance uuid
@@ -840,6 +863,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
 
     /** The bookkeeping of a step that `canSkip` said would change nothing. */
     const skipStep = (now: number): void => {
+      version = ++versionSeq
       currentNow = now
       counters.cycles++
       if (now - lastClusterPoll >= settings.clusterPollerInterval) lastClusterPoll = now
@@ -847,7 +871,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       lastStepAt = now
     }
 
-    const step = mutex.withPermits(1)(stepUnlocked)
+    const step = mutex.withPermits(1)(changes(stepUnlocked))
 
     /** Nodes whose instance the per-node pass refreshes or checks when due. */
     const wantsCloudPoll = (n: NodeRec): boolean => {
@@ -888,7 +912,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
 
     const nodeView = (n: WorkerNode, now: number): WorkerNode => ({
       ...n,
-      time_in_current_state: Math.max(0, now - n.state_start_time),
+      time_in_current_state: timeInState(now, n.state_start_time),
       instance: n.instance === null ? null : { ...n.instance }
     })
 
@@ -953,10 +977,12 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
 
     const locked = <A>(eff: Effect.Effect<A, ActionError, EngineEnv>): Effect.Effect<A, ActionError> =>
       mutex.withPermits(1)(
-        Effect.gen(function* () {
-          currentNow = yield* nowSeconds
-          return yield* run(eff as Effect.Effect<A, never, EngineEnv>)
-        }).pipe(Effect.ensuring(operatorActed))
+        changes(
+          Effect.gen(function* () {
+            currentNow = yield* nowSeconds
+            return yield* run(eff as Effect.Effect<A, never, EngineEnv>)
+          }).pipe(Effect.ensuring(operatorActed))
+        )
       ) as Effect.Effect<A, ActionError>
 
     const bad = (message: string) => Effect.fail(new ActionError({ status: 400, message }))
@@ -1089,12 +1115,19 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         ),
       setAuto: (on) =>
         mutex.withPermits(1)(
-          Effect.sync(() => {
-            autoMode = on
-            log("info", `auto mode ${on ? "on" : "off"}`)
-          }).pipe(Effect.zipRight(operatorActed))
+          changes(
+            Effect.sync(() => {
+              autoMode = on
+              log("info", `auto mode ${on ? "on" : "off"}`)
+            }).pipe(Effect.zipRight(operatorActed))
+          )
         )
     }
+
+    withStamp(
+      api,
+      Effect.map(nowSeconds, (now) => ({ version: changing > 0 ? null : version, time: now }))
+    )
 
     return {
       step,

@@ -14,9 +14,10 @@ import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Cause, Effect, Layer, type Scope } from "effect"
-import { ActionError, type EngineApi } from "../engine/api.ts"
+import { ActionError, type EngineApi, type Snapshot } from "../engine/api.ts"
 import { redactSecrets } from "../model/config.ts"
 import { NodeStateNames } from "../model/types.ts"
+import { type BodyCache, type BodyTemplate, identityOpener, makeBodyCache, makeTemplate, type Opener, renderTemplate } from "./bodyCache.ts"
 import { renderDashboard } from "./dashboard.ts"
 import { type CycleHistogram, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts"
 
@@ -32,6 +33,8 @@ export interface HttpAppOptions {
   readonly cycleHistogram?: CycleHistogram
   /** Dashboard refresh period in seconds (default 5). */
   readonly dashboardRefreshSeconds?: number
+  /** Encoded listings reused while the engine state is unchanged (bodyCache.ts); default: a fresh one. Tests pass one to count hits. */
+  readonly bodyCache?: BodyCache
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024
@@ -151,6 +154,30 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
   })
 
   const snapshot = engine.snapshot
+  const stamp = engine.stamp
+  const bodies = options.bodyCache ?? makeBodyCache()
+  const bytesResponse = (body: Uint8Array): Response =>
+    HttpServerResponse.uint8Array(body, { status: 200, contentType: "application/json", headers: COMMON_HEADERS })
+
+  /**
+   * A 200 JSON listing of the snapshot, encoded once per engine version
+   * (bodyCache.ts): the same bytes as jsonResponse(200, view(snapshot, identity)).
+   */
+  const cachedListing = (key: string, view: (s: Snapshot, open: Opener) => unknown): Effect.Effect<Response> => {
+    if (stamp === undefined) return Effect.map(snapshot, (s) => jsonResponse(200, view(s, identityOpener)))
+    return Effect.gen(function* () {
+      const before = yield* stamp
+      const hit = bodies.get(key, before.version, before.time)
+      if (hit !== undefined) return bytesResponse(hit)
+      const s = yield* snapshot
+      const after = yield* stamp
+      const template: BodyTemplate | null = makeTemplate((open) => view(s, open))
+      if (template === null) return jsonResponse(200, view(s, identityOpener))
+      // Stored only when nothing changed while the snapshot was taken.
+      const version = before.version !== null && before.version === after.version ? before.version : null
+      return bytesResponse(version === null ? new TextEncoder().encode(renderTemplate(template, s.time)) : bodies.put(key, version, template, s.time))
+    })
+  }
 
   const routes: ReadonlyArray<readonly [string, Partial<Record<Method, Handler>>]> = [
     ["/", { GET: Effect.succeed(listing(ENDPOINTS)) }],
@@ -160,8 +187,9 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
         GET: Effect.gen(function* () {
           const state = intParam(yield* searchParams, "state", NodeStateNames.length - 1)
           if (state instanceof BadParameter) return errorResponse(400, state.message)
-          const { nodes } = yield* snapshot
-          return jsonResponse(200, state === undefined ? nodes : nodes.filter((n) => n.state === state))
+          return yield* cachedListing(`/workernode?state=${state ?? ""}`, ({ nodes }, open) =>
+            (state === undefined ? nodes : nodes.filter((n) => n.state === state)).map(open)
+          )
         })
       }
     ],
@@ -198,7 +226,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
         })
       }
     ],
-    ["/job", { GET: Effect.map(snapshot, (s) => jsonResponse(200, s.jobs)) }],
+    ["/job", { GET: cachedListing("/job", (s) => s.jobs) }],
     [
       "/job/:id",
       {
@@ -219,7 +247,14 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
         DELETE: Effect.as(engine.setAuto(false), success)
       }
     ],
-    ["/resource", { GET: Effect.map(snapshot, (s) => jsonResponse(200, s.resources.map(redactSecrets))) }],
+    [
+      "/resource",
+      {
+        GET: cachedListing("/resource", (s, open) =>
+          s.resources.map((r) => redactSecrets(open === identityOpener ? r : { ...r, worker_nodes: r.worker_nodes.map(open) }))
+        )
+      }
+    ],
     [
       "/resource/:name",
       {
