@@ -23,6 +23,12 @@ export interface CountOptions {
   readonly busy: boolean
   readonly starting: boolean
   readonly soonFree: boolean
+  /**
+   * Also count a running job's cores as freed when it ends with this
+   * probability judged by the runtimes observed so far (memory.ts
+   * expectedEnd), not only by its walltime; null: walltimes only.
+   */
+  readonly runtimeQ?: number | null
 }
 
 export interface Capacity {
@@ -81,19 +87,26 @@ export const buildCapacity = (
         if (!count.busy && !count.soonFree) break
         let held = 0
         let unknown = false
+        let unknownEnd: number | null = count.runtimeQ != null ? now : null
         const releases: Array<readonly [number, number]> = []
         for (const id of jobList(n.jobs)) {
           const k = jobKey(id)
           const c = mem.coresOn(k, cores)
           if (c === null) {
             unknown = true
+            // Its cores are not known, but its end may be: the rest of the node frees when the last such job ends.
+            const e = count.runtimeQ != null ? mem.expectedEnd(k, now, count.runtimeQ) : null
+            unknownEnd = e === null || unknownEnd === null ? null : Math.max(unknownEnd, e)
             continue
           }
           held += c
-          const at = count.soonFree ? mem.releaseAt(k, now) : null
-          if (at !== null) releases.push([at, c])
+          const wall = count.soonFree ? mem.releaseAt(k, now) : null
+          const est = count.runtimeQ != null ? mem.expectedEnd(k, now, count.runtimeQ) : null
+          const at = wall === null ? est : est === null ? wall : Math.min(wall, est)
+          if (at !== null && at >= now) releases.push([at, c])
         }
         const free = count.busy && !unknown ? Math.max(0, cores - held) : 0
+        if (unknown && count.busy && unknownEnd !== null && cores - held > 0) releases.push([unknownEnd, cores - held])
         releases.sort((a, b) => a[0] - b[0])
         if (free > 0 || releases.length > 0) out.push({ host: n.hostname, resource: res, kind: "busy", readyAt: now, free, releases, used: 0 })
         break

@@ -16,7 +16,7 @@ import type { FaultSpec } from "../../sim/world.ts"
 import { getPolicy, policyNames, type PolicyInput } from "../policy.ts"
 import { bestIdleLimit } from "./breakeven.ts"
 import { demandDefaults, demandIdeas, demandVariant, makeDemandPolicy } from "./demand.ts"
-import { jobKey, parseWalltime } from "./memory.ts"
+import { PolicyMemory, jobKey, parseWalltime } from "./memory.ts"
 
 // ---------------------------------------------------------------- invariants from the event log
 
@@ -279,6 +279,36 @@ describe("demand policy rules", () => {
     // a node with a job it never saw queued counts as full
     const unknown = node("os-2", NodeState.Busy, { jobs: "0/99" })
     expect(fresh().decide(input({ jobs: jobs(1, { requested_cores: 2 }), nodes: [unknown] })).provision.get("os")).toBe(1)
+  })
+
+  it("learns runtimes and judges a running job's end by them, conditional on its age (+runtime); stale jobs count only nodes coming (+stale)", () => {
+    const mem = new PolicyMemory()
+    let t = 0
+    for (let i = 1; i <= 40; i++) {
+      mem.observe(t, [], [node("os-1", NodeState.Busy, { jobs: `0/${i}` })], [])
+      t += 10 * i
+      mem.observe(t, [], [node("os-1", NodeState.Idle)], [])
+    }
+    expect(mem.runtimeSamples).toBe(40)
+    mem.observe(t, [], [node("os-1", NodeState.Busy, { jobs: "0/100" })], [])
+    // age 0: the median of all runtimes (10, 20, ..., 400) from its start
+    expect(mem.expectedEnd("100", t, 0.5)).toBe(t + 210)
+    // age 200: the median of the runtimes longer than 200
+    expect(mem.expectedEnd("100", t + 200, 0.5)).toBe(t + 310)
+    // older than all but a few: unknown
+    expect(mem.expectedEnd("100", t + 390, 0.5)).toBeNull()
+    expect(mem.queuedFor("7.head", t)).toBe(0)
+    expect(demandVariant("demand+runtime75+stale")).toBeDefined()
+    // +stale: job 3 counted on cores job 1 frees soon; once it waited a boot time it boots
+    const busy = node("os-1", NodeState.Busy, { jobs: "0/1" })
+    const j3 = [makeJob({ jobid: "3.head", requested_cores: 8, cores_per_node: 0 })]
+    for (const [name, boots] of [["demand", undefined], ["demand+stale", 1]] as const) {
+      const p = getPolicy(name)!.instantiate!()
+      p.decide(input({ now: 0, jobs: jobs(1, { requested_cores: 2, requested_walltime: "00:10:00" }) }))
+      p.decide(input({ now: 60, nodes: [busy] })) // job 1 starts, ends by 660
+      expect(p.decide(input({ now: 360, jobs: j3, nodes: [busy] })).provision.size).toBe(0)
+      expect(p.decide(input({ now: 660, jobs: j3, nodes: [busy] })).provision.get("os")).toBe(boots)
+    }
   })
 
   it("never grows a Frozen, Draining or Drained resource, nor counts a draining resource's nodes", () => {

@@ -50,6 +50,12 @@ export interface DemandOptions {
   readonly hedge?: { readonly frac: number; readonly min: number } | null
   /** Keep floor(demand rate × weight × boot time) whole nodes idle or starting per resource. */
   readonly spare?: { readonly weight: number } | null
+  /** Queued this many boot times, a job counts only nodes starting or in flight (null: off). */
+  readonly stale?: number | null
+  /** Only jobs wider than the largest node of any resource go stale (small jobs find gaps; wide ones are what backfilling starves). */
+  readonly staleWideOnly?: boolean
+  /** Stale jobs get their nodes from the resource whose nodes join soonest (over price). */
+  readonly urgentFastest?: boolean
   /** Pool retirement rule (wins over breakEven when set; null: breakEven, else the engine's max_idle_time). */
   readonly pool?: PoolOptions | null
 }
@@ -199,13 +205,19 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       // Capacity that frees up before a new node could join is as good as a new node.
       const growable = input.resources.filter((r) => r.flag === ResourceFlag.Normal && mayUse(job, r))
       const horizon = growable.length > 0 ? Math.min(...growable.map((r) => bootTime(r.name))) : opts.defaultBootTime
-      const place = placeOnExisting(job, caps, now + horizon)
+      // A job that waited longer than `stale` boot times despite the capacity we counted for it
+      // (other jobs took it: the batch scheduler backfills) counts only nodes that are coming.
+      const stale =
+        opts.stale != null &&
+        mem.queuedFor(job.jobid, now) >= opts.stale * horizon &&
+        (!opts.staleWideOnly || job.requested_cores > Math.max(0, ...input.resources.map((r) => r.coresPerNode)))
+      const place = stale ? placeOnExisting(job, caps.filter((c) => c.kind === "starting" || c.kind === "inflight"), now) : placeOnExisting(job, caps, now + horizon)
       if (place.remaining === 0) {
         commit(place)
         covered++
         continue
       }
-      const choice = chooseResource({ ...job, requested_cores: place.remaining }, input.resources, proposals, input.prices, opts.choice, bootTime)
+      const choice = chooseResource({ ...job, requested_cores: place.remaining }, input.resources, proposals, input.prices, stale && opts.urgentFastest ? { ...opts.choice, fastest: true } : opts.choice, bootTime)
       if (choice === null) {
         unmet++
         continue
@@ -327,6 +339,15 @@ const ideas: Record<string, { readonly off?: (o: DemandOptions) => DemandOptions
   shared: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, shared: true } : o.pool }), what: "one pool for all resources, keeping the idle nodes cheapest per core" },
   lifo: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, order: "created" } : o.pool }), what: "pool keeps the longest-lived idle nodes (last booted, first retired)" },
   bexcess: { on: (o) => ({ ...o, breakEven: breakEvenDefaults, pool: o.pool ? { ...o.pool, excess: "breakeven" } : o.pool }), what: "pool's excess idle nodes go at the learned break-even limit" },
+  capped: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, keep: null } : o.pool }), what: "pool keeps its nodes no longer than max_idle_time" },
+  wide: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, weight: o.pool.weight * 2 } : o.pool }), what: "pool keeps twice as many idle nodes" },
+  slow: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, short: o.pool.short * 2 } : o.pool }), what: "pool's other idle nodes go after two boot times" },
+  stale: { on: (o) => ({ ...o, stale: 1 }), what: "a job queued longer than a boot time counts only nodes starting or in flight" },
+  eager: { on: (o) => ({ ...o, stale: 0.5 }), what: "as stale, after half a boot time" },
+  widestale: { on: (o) => ({ ...o, stale: 0.5, staleWideOnly: true }), what: "as eager, for jobs wider than the largest node only" },
+  urgent: { on: (o) => ({ ...o, urgentFastest: true }), what: "stale jobs (see stale) boot in the resource whose nodes join soonest" },
+  runtime: { on: (o) => ({ ...o, count: { ...o.count, runtimeQ: 0.5 } }), what: "running jobs free their cores at the median end judged by observed runtimes (conditional on age), or their walltime if sooner" },
+  runtime75: { on: (o) => ({ ...o, count: { ...o.count, runtimeQ: 0.75 } }), what: "as runtime, with the 75th percentile" },
   hedge: { on: (o) => ({ ...o, hedge: { frac: 0.1, min: 4 } }), what: "boot 10 % extra when a decision starts 4 or more nodes (failed boots)" }
 }
 
@@ -345,7 +366,7 @@ export const demandVariant = (name: string): Policy | undefined => {
   let rest = name.slice("demand".length)
   let o = demandDefaults
   while (rest.length > 0) {
-    const m = /^(-no-|\+)([a-z]+)/.exec(rest)
+    const m = /^(-no-|\+)([a-z][a-z0-9]*)/.exec(rest)
     if (m === null) return undefined
     const idea = ideas[m[2]]
     const f = m[1] === "+" ? idea?.on : idea?.off

@@ -72,6 +72,12 @@ export class PolicyMemory {
   /** Queued jobs of the last view, by key. */
   private queued = new Map<string, JobShape>()
   readonly running = new Map<string, RunningJob>()
+  /** When each queued job was first seen queued. */
+  private since = new Map<string, number>()
+  /** Seconds a queued job has been seen queued (0 the first time). */
+  queuedFor(jobid: string, now: number): number {
+    return now - (this.since.get(jobKey(jobid)) ?? now)
+  }
   /** Instance uuid of cloud nodes seen Starting, with their resource. */
   private starting = new Map<string, string>()
   private readonly boot = new Map<string, Ewma>()
@@ -94,10 +100,19 @@ export class PolicyMemory {
       const q = this.queued.get(k)
       this.running.set(k, q !== undefined ? { ...q, start: now, known: true } : { cores: 0, cpn: 0, walltime: null, start: now, known: false })
     }
-    for (const k of [...this.running.keys()]) {
-      if (!seen.has(k)) this.running.delete(k)
+    for (const [k, r] of [...this.running]) {
+      if (seen.has(k)) continue
+      // A job we saw start and end: its runtime (both ends late by up to one interval).
+      this.addRuntime(now - r.start)
+      this.running.delete(k)
     }
     this.queued = new Map()
+    const since = new Map<string, number>()
+    for (const j of jobs) {
+      const k = jobKey(j.jobid)
+      since.set(k, this.since.get(k) ?? now)
+    }
+    this.since = since
     for (const j of jobs) {
       this.queued.set(jobKey(j.jobid), { cores: j.requested_cores, cpn: j.cores_per_node, walltime: parseWalltime(j.requested_walltime) })
     }
@@ -143,6 +158,39 @@ export class PolicyMemory {
     return Math.min(numProc, r.cores)
   }
 
+  /** Runtimes of finished jobs (first seen on a node to gone), sorted, the last `runtimeWindow` of them. */
+  private runtimes: Array<number> = []
+  private runtimeOrder: Array<number> = []
+  static readonly runtimeWindow = 2000
+  private addRuntime(x: number): void {
+    this.runtimeOrder.push(x)
+    insertSorted(this.runtimes, x)
+    if (this.runtimeOrder.length > PolicyMemory.runtimeWindow) {
+      const old = this.runtimeOrder.shift()!
+      this.runtimes.splice(lowerBound(this.runtimes, old), 1)
+    }
+  }
+  get runtimeSamples(): number {
+    return this.runtimes.length
+  }
+
+  /**
+   * When a running job of age `now - start` ends with probability `q`, from
+   * the runtimes observed so far (conditional on its age): the q-quantile
+   * of the observed runtimes longer than its age. null with fewer than
+   * `min` finished jobs, or fewer than 5 longer than its age.
+   */
+  expectedEnd(key: string, now: number, q: number, min = 30): number | null {
+    const r = this.running.get(key)
+    if (r === undefined || this.runtimes.length < min) return null
+    const age = now - r.start
+    const i = upperBound(this.runtimes, age)
+    const longer = this.runtimes.length - i
+    if (longer < 5) return null
+    const x = this.runtimes[Math.min(this.runtimes.length - 1, i + Math.floor(q * longer))]
+    return r.start + x
+  }
+
   /** When a running job's cores are free at the latest (start + walltime), or null when unknown. */
   releaseAt(key: string, now: number): number | null {
     const r = this.running.get(key)
@@ -152,4 +200,28 @@ export class PolicyMemory {
     const end = r.start + r.walltime
     return end >= now ? end : null
   }
+}
+
+const lowerBound = (a: ReadonlyArray<number>, x: number): number => {
+  let lo = 0
+  let hi = a.length
+  while (lo < hi) {
+    const m = (lo + hi) >> 1
+    if (a[m] < x) lo = m + 1
+    else hi = m
+  }
+  return lo
+}
+const upperBound = (a: ReadonlyArray<number>, x: number): number => {
+  let lo = 0
+  let hi = a.length
+  while (lo < hi) {
+    const m = (lo + hi) >> 1
+    if (a[m] <= x) lo = m + 1
+    else hi = m
+  }
+  return lo
+}
+const insertSorted = (a: Array<number>, x: number): void => {
+  a.splice(upperBound(a, x), 0, x)
 }
