@@ -11,11 +11,10 @@
 import autocannon from "autocannon"
 import { spawn, type ChildProcess } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { fmt, machineNote, showStats, stats, type Bench, type Reporter } from "./lib.ts"
+import { fmt, machineNote, showStats, stats, type Bench, type Reporter, freePort, sleep } from "./lib.ts"
 
 const BIN = fileURLToPath(new URL("../bin/dyncluster.js", import.meta.url))
 const RESOURCES = 10
@@ -60,18 +59,6 @@ workload:
 `
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address()
-      const port = typeof a === "object" && a !== null ? a.port : 0
-      s.close(() => resolve(port))
-    })
-  })
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** VmRSS and VmHWM (peak) of a process, MB. */
 const procMemory = (pid: number): { rssMB: number; peakMB: number } => {

@@ -8,11 +8,10 @@
  */
 import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { fmt, machineNote, type Bench, type Reporter } from "./lib.ts"
+import { fmt, machineNote, type Bench, type Reporter, freePort, sleep } from "./lib.ts"
 
 const BIN = fileURLToPath(new URL("../bin/dyncluster.js", import.meta.url))
 
@@ -46,18 +45,6 @@ export const cpuOf = (pid: number): number => {
   return (Number(f[11]) + Number(f[12])) / HZ
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address()
-      const port = typeof a === "object" && a !== null ? a.port : 0
-      s.close(() => resolve(port))
-    })
-  })
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export const daemonIdle: Bench = {
   name: "daemon-idle",

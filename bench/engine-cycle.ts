@@ -18,7 +18,7 @@ import { classicPolicy, registerPolicy } from "../src/engine/policy.ts"
 import { Checker, Cloud, Cluster, Hooks, noHooks, type ClusterNode, type ClusterService, type CloudService } from "../src/engine/services.ts"
 import type { Apply, TaskRunner } from "../src/engine/tasks.ts"
 import { decodeConfig } from "../src/model/config.ts"
-import { InstanceState, NodeState, makeJob, type Instance, type Job } from "../src/model/types.ts"
+import { emptyInstance, InstanceState, NodeState, makeJob, type Instance, type Job } from "../src/model/types.ts"
 import { fmt, machineNote, quantile, showStats, stats, type Bench, type Reporter } from "./lib.ts"
 
 const RESOURCES = 10
@@ -94,26 +94,15 @@ export const makeWorld = (nodes: number, jobs: number): World => {
     const k = i % RESOURCES
     const name = `r${k}-${i}`
     instances[k].push({
+      ...emptyInstance(`r${k}`, T0 - 3600),
       uuid: `u-${i}`,
       instance_name: name,
-      cloud_resource: `r${k}`,
       state: InstanceState.Active,
       dns_name: name,
       ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
       vcpu_number: CORES,
-      creation_time: T0 - 3600,
-      last_update_time: T0 - 3600,
       last_task_result: 0,
-      tasked: false,
-      availability_zone: "bench",
-      subnet_id: null,
-      security_groups: null,
-      image_uuid: null,
-      flavor: null,
-      key_name: null,
-      spot_id: null,
-      spot_state: null,
-      spot_price: 0
+      availability_zone: "bench"
     })
     const busy = i % 10 !== 0
     clusterNodes.push({

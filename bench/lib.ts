@@ -7,6 +7,7 @@
  * Figures measured here are noisy on a shared machine, so every repeated
  * figure carries its spread (`spread: {n, min, max}`) and the load average.
  */
+import { createServer } from "node:net"
 import { execFile } from "node:child_process"
 import { loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
@@ -277,3 +278,17 @@ export const childInput = (moduleUrl: string): unknown => {
 export const childResult = (value: unknown): void => {
   process.stdout.write(`\n${RESULT}${JSON.stringify(value)}\n`)
 }
+
+/** A TCP port free on 127.0.0.1 right now (for a daemon the benchmark starts). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once("error", reject)
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address()
+      const port = typeof a === "object" && a !== null ? a.port : 0
+      s.close(() => resolve(port))
+    })
+  })
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))

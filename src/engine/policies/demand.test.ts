@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "vitest"
 import type { AllocResource } from "../../model/allocator.ts"
-import { InstanceState, NodeState, ResourceFlag, makeJob, type Job, type WorkerNode } from "../../model/types.ts"
+import { emptyInstance, InstanceState, NodeState, ResourceFlag, makeJob, type Job, type WorkerNode } from "../../model/types.ts"
 import { kitScenario, type KitScenario } from "../../sim/kit.ts"
 import { Rng } from "../../sim/random.ts"
 import { runScenario } from "../../sim/run.ts"
@@ -187,26 +187,13 @@ const node = (hostname: string, state: NodeState, over: Partial<WorkerNode> = {}
     resource === null
       ? null
       : {
+          ...emptyInstance(resource, 0),
           uuid: hostname,
           instance_name: hostname,
-          cloud_resource: resource,
           state: InstanceState.Ready,
           dns_name: hostname,
-          ip: null,
           vcpu_number: 8,
-          creation_time: 0,
-          last_update_time: 0,
-          last_task_result: 0,
-          tasked: false,
-          availability_zone: null,
-          subnet_id: null,
-          security_groups: null,
-          image_uuid: null,
-          flavor: null,
-          key_name: null,
-          spot_id: null,
-          spot_state: null,
-          spot_price: 0
+          last_task_result: 0
         },
   extra_attributes: null,
   ...over
