@@ -144,7 +144,10 @@ describe("dyncluster run --config with cluster.type simulated over live OpenStac
     const nodes = await get("/workernode")
     expect(nodes.map((n: any) => n.hostname.replace(/-[a-z0-9]{8}$/, "-*")).sort()).toEqual(["ka-*", "qa-*", "sp-*"])
     expect(nodes.every((n: any) => n.state === 2 && n.type === "openstack" && n.num_proc === 2 && n.instance.state === 4)).toBe(true)
-    expect([...seen.queued].sort()).toEqual(["j1", "j2", "j3"])
+    // Jobs that found a min node Idle start at once and are never listed as queued (a fresh clone's
+    // slower start-up makes that likely); at least the one the cluster had to grow for was.
+    expect(seen.queued.size, why).toBeGreaterThan(0)
+    expect([...seen.queued].every((j) => ["j1", "j2", "j3"].includes(j)), why).toBe(true)
     // (no physical nodes in the scenario: every job ran on a VM; the scheduler takes any free node, ka's min node too)
     expect([...seen.busy.keys()].sort(), why).toEqual(["j1", "j2", "j3"])
     expect([...seen.busy.values()].every((h) => /^(sp|ka)-[a-z0-9]{8}$/.test(h)), why).toBe(true)
