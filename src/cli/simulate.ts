@@ -11,7 +11,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import { closeSync, openSync, writeFileSync, writeSync } from "node:fs"
 import { basename, dirname, extname, join } from "node:path"
-import { getPolicy, policyNames } from "../engine/policy.ts"
+import { fail, policyList } from "./options.ts"
 import { ActionReplay } from "../sim/harness.ts"
 import { buildReport } from "../sim/report.ts"
 import { SimDriver } from "../sim/run.ts"
@@ -344,12 +344,6 @@ export const traceNote = (s: LoadedScenario): string | null => {
   )
 }
 
-/** Prints a message on stderr and ends the process with exit code 1. */
-const fail = (message: string) =>
-  Effect.gen(function* () {
-    yield* Console.error(message)
-    return yield* Effect.sync(() => process.exit(1))
-  })
 
 export const simulateCommand = Command.make(
   "simulate",
@@ -357,18 +351,9 @@ export const simulateCommand = Command.make(
   (a) =>
     Effect.gen(function* () {
       // ---------------------------------------- options
-      const policies =
-        Option.isSome(a.policy)
-          ? a.policy.value
-              .split(",")
-              .map((p) => p.trim())
-              .filter((p) => p !== "")
-          : null
-      if (policies !== null) {
-        if (policies.length === 0) return yield* fail("--policy: expected a policy name or a comma-separated list")
-        const unknown = policies.filter((p) => getPolicy(p) === undefined)
-        if (unknown.length > 0) return yield* fail(`--policy: unknown policy ${unknown.map((p) => JSON.stringify(p)).join(", ")} (known: ${policyNames().join(", ")})`)
-      }
+      const parsed = policyList(a.policy)
+      if (Either.isLeft(parsed)) return yield* fail(parsed.left)
+      const policies = parsed.right
       const sets: Array<readonly [string, string]> = []
       for (const s of a.set) {
         const kv = parseSetArg(s)

@@ -9,9 +9,10 @@
  * operator_actions included) once each and prints their violations.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Clock, Console, Effect, Option } from "effect"
+import { Clock, Console, Effect, Either, Option } from "effect"
 import { availableParallelism } from "node:os"
 import { policyNames } from "../engine/policy.ts"
+import { fail, policyList } from "./options.ts"
 import { checkScenario, loadRegression } from "../sim/harness.ts"
 import { formatViolation } from "../sim/invariants.ts"
 import { formatTotals, runSoak } from "../sim/soak.ts"
@@ -30,11 +31,6 @@ const quiet = Options.boolean("quiet").pipe(Options.withDescription("no progress
 const replay = Args.file({ name: "FILE", exists: "yes" }).pipe(Args.repeated, Args.withDescription("with --replay: scenario files to run and check"))
 const replayFlag = Options.boolean("replay").pipe(Options.withDescription("run the given scenario files (operator_actions included) and check every invariant"))
 
-const fail = (message: string) =>
-  Effect.gen(function* () {
-    yield* Console.error(message)
-    return yield* Effect.sync(() => process.exit(1))
-  })
 
 const replayFiles = (files: ReadonlyArray<string>, policies: ReadonlyArray<string> | null) =>
   Effect.gen(function* () {
@@ -56,18 +52,9 @@ export const soakCommand = Command.make(
   { runs, minutes, workers, policy, seed, out, shrink, maxJobs, maxFaults, maxActions, quiet, replay: replayFlag, files: replay },
   (a) =>
     Effect.gen(function* () {
-      const known = policyNames()
-      const policies = Option.isSome(a.policy)
-        ? a.policy.value
-            .split(",")
-            .map((p) => p.trim())
-            .filter((p) => p !== "")
-        : null
-      if (policies !== null) {
-        if (policies.length === 0) return yield* fail("--policy: expected a policy name or a comma-separated list")
-        const unknown = policies.filter((p) => !known.includes(p))
-        if (unknown.length > 0) return yield* fail(`--policy: unknown policy ${unknown.map((p) => JSON.stringify(p)).join(", ")} (known: ${known.join(", ")})`)
-      }
+      const parsed = policyList(a.policy)
+      if (Either.isLeft(parsed)) return yield* fail(parsed.left)
+      const policies = parsed.right
       if (a.replay) {
         if (a.files.length === 0) return yield* fail("--replay: give one or more scenario files")
         return yield* replayFiles(a.files, policies)
@@ -82,7 +69,7 @@ export const soakCommand = Command.make(
       if (a.shrink < 0) return yield* fail("--shrink-seconds: expected 0 or more")
       const base = Option.isSome(a.seed) ? a.seed.value : Number((yield* Clock.currentTimeMillis) % 1_000_000_000)
       const seconds = nMinutes !== null ? nMinutes * 60 : nRuns === null ? 60 : null
-      const use = policies ?? known
+      const use = policies ?? policyNames()
       const world = {
         ...(Option.isSome(a.maxJobs) ? { maxJobs: a.maxJobs.value } : {}),
         ...(Option.isSome(a.maxFaults) ? { maxFaults: a.maxFaults.value } : {}),
