@@ -9,7 +9,12 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Browser, Page } from "playwright-core"
+import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { makeCloudHealth } from "../daemon/cloud-health.ts"
+import { withLiveStatus } from "../daemon/live.ts"
+import type { EngineApi } from "../engine/api.ts"
+import { CloudError, type CloudService } from "../engine/services.ts"
 import { CHROMIUM, chromiumAvailable, chromiumRequired, launchChromium } from "./testing/chromium.ts"
 import { makeFakeEngine } from "./testing/fakeEngine.ts"
 import { type RunningServer, startServer } from "./testing/serve.ts"
@@ -123,6 +128,55 @@ describe.skipIf(!available && !required)(title, () => {
       await server.close()
     }
   }, 90_000)
+
+  it("live mode: shows a cloud that refuses the credentials and a resource in boot back-off", async () => {
+    const engine = makeFakeEngine()
+    // What `dyncluster run --config` serves: the engine's snapshot with cloud health and back-off added.
+    const health = makeCloudHealth()
+    const refusing: CloudService = {
+      list: (resource) => Effect.fail(new CloudError({ resource, op: "authenticate", kind: "auth", message: "Keystone refused the credentials of user dc" })),
+      boot: () => Effect.die("unused"),
+      refresh: () => Effect.die("unused"),
+      destroy: () => Effect.die("unused"),
+      coresPerNode: () => Effect.succeed(1)
+    }
+    Effect.runSync(Effect.either(health.watch("os-res", refusing).list("os-res")))
+    health.watch("aws-res", refusing)
+    const live: EngineApi = { ...engine, snapshot: Effect.map(engine.snapshot, (s) => withLiveStatus(s, health)) }
+    const server = await startServer(live, { token: null, tokenForReads: false, dashboardRefreshSeconds: 1 })
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+    try {
+      const w = await watch(page, server)
+      await page.goto(server.url + "/dashboard")
+      await page.waitForSelector("body[data-loaded=true]", { timeout: 15_000 })
+      const os = row(page, "resources", "os-res").locator("td.cloud")
+      const aws = row(page, "resources", "aws-res").locator("td.cloud")
+      expect(await os.locator("[data-health]").evaluateAll((es) => es.map((e) => (e as HTMLElement).dataset.health))).toEqual(["auth"])
+      expect(await os.innerText()).toContain("authenticate: Keystone refused the credentials of user dc")
+      // aws-res: the fake engine's back-off (until time + 90 s, 3 failures); its cloud accepts the credentials.
+      expect(await aws.locator("[data-health]").evaluateAll((es) => es.map((e) => (e as HTMLElement).dataset.health))).toEqual(["backoff"])
+      expect(await aws.innerText()).toContain("after 3 failed boot(s) in a row")
+      expect(w.consoleErrors).toEqual([])
+    } finally {
+      await page.close()
+      await server.close()
+    }
+  }, 60_000)
+
+  it("outside live mode the cloud column is empty", async () => {
+    const server = await startServer(makeFakeEngine(), { token: null, tokenForReads: false, dashboardRefreshSeconds: 1 })
+    const page = await browser.newPage()
+    try {
+      await watch(page, server)
+      await page.goto(server.url + "/dashboard")
+      await page.waitForSelector("body[data-loaded=true]", { timeout: 15_000 })
+      expect(await row(page, "resources", "aws-res").locator("td.cloud").innerText()).toBe("—")
+      expect(await row(page, "resources", "os-res").locator("td.cloud").innerText()).toBe("—")
+    } finally {
+      await page.close()
+      await server.close()
+    }
+  }, 60_000)
 
   it("with a token: asks for it, shows the 401, then sends it as a bearer header", async () => {
     const engine = makeFakeEngine()

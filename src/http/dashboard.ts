@@ -81,7 +81,7 @@ export const renderDashboard = (options: DashboardOptions): DashboardPage => {
   <section>
     <h2>Cloud resources <span class="count" id="resources-count"></span></h2>
     <table id="resources">
-      <thead><tr><th>Name</th><th>Type</th><th class="num">Priority</th><th>Flag</th><th class="num">Current</th><th class="num">Min</th><th class="num">Max</th><th class="num">Cores/node</th><th>Actions</th></tr></thead>
+      <thead><tr><th>Name</th><th>Type</th><th class="num">Priority</th><th>Flag</th><th class="num">Current</th><th class="num">Min</th><th class="num">Max</th><th class="num">Cores/node</th><th>Cloud</th><th>Actions</th></tr></thead>
       <tbody></tbody>
     </table>
   </section>

@@ -61,6 +61,29 @@ describe("renderMetrics", () => {
     expect(sampleValue(e, "dyncluster_cluster_up", { part: "torque" })).toBe(1)
   })
 
+  it("reports boot failures in a row behind the back-off", () => {
+    const e = parseExposition(renderMetrics(snapshot()))
+    expect(e.types.get("dyncluster_resource_consecutive_boot_failures")).toBe("gauge")
+    expect(sampleValue(e, "dyncluster_resource_consecutive_boot_failures", { resource: "aws-res" })).toBe(3)
+    expect(sampleValue(e, "dyncluster_resource_consecutive_boot_failures", { resource: "os-res" })).toBe(0)
+  })
+
+  it("reports whether each cloud accepts the credentials (live mode's status.clouds), and nothing without it", () => {
+    const s = snapshot()
+    const clouds = {
+      "os-res": { auth: false, error: "authenticate: Keystone refused the credentials", since: s.time - 30 },
+      "aws-res": { auth: true, error: null, since: null }
+    }
+    const text = renderMetrics({ ...s, status: { ...s.status, clouds } })
+    const e = parseExposition(text)
+    expect(e.problems).toEqual([])
+    expect(e.types.get("dyncluster_cloud_auth_ok")).toBe("gauge")
+    expect(sampleValue(e, "dyncluster_cloud_auth_ok", { resource: "os-res" })).toBe(0)
+    expect(sampleValue(e, "dyncluster_cloud_auth_ok", { resource: "aws-res" })).toBe(1)
+    expect(text).not.toContain("Keystone")
+    expect(parseExposition(renderMetrics(s)).types.has("dyncluster_cloud_auth_ok")).toBe(false)
+  })
+
   it("escapes label values and stays valid with awkward resource names", () => {
     const s = snapshot()
     const name = 'we"ird\\res\nname'
@@ -151,8 +174,10 @@ describe("promtool", () => {
     }
     const h = makeCycleHistogram()
     h.observe(0.02)
+    const s = snapshot()
+    const clouds = { "os-res": { auth: false, error: "authenticate: refused", since: s.time - 30 }, "aws-res": { auth: true, error: null, since: null } }
     const r = spawnSync(promtool, ["check", "metrics"], {
-      input: renderMetrics(snapshot(), { cycleHistogram: h }),
+      input: renderMetrics({ ...s, status: { ...s.status, clouds } }, { cycleHistogram: h }),
       encoding: "utf8"
     })
     expect(r.error).toBeUndefined()

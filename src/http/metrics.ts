@@ -160,7 +160,8 @@ export const renderMetrics = (snapshot: Snapshot, options: RenderMetricsOptions 
     ...Object.keys(snapshot.counters.boots),
     ...Object.keys(snapshot.counters.boot_failures),
     ...Object.keys(snapshot.counters.destroys),
-    ...snapshot.backoff.map((b) => b.resource)
+    ...snapshot.backoff.map((b) => b.resource),
+    ...Object.keys(snapshot.status.clouds ?? {})
   ])]
   const perResource = (name: string, type: MetricType, help: string, value: (r: string) => number) => {
     w.family(name, type, help)
@@ -178,6 +179,19 @@ export const renderMetrics = (snapshot: Snapshot, options: RenderMetricsOptions 
       return b === undefined ? 0 : Math.max(0, b.until - snapshot.time)
     }
   )
+  perResource(
+    "dyncluster_resource_consecutive_boot_failures",
+    "gauge",
+    "Boots from this resource that failed in a row (what the back-off grows with; 0 after a boot succeeds).",
+    (r) => snapshot.backoff.find((x) => x.resource === r)?.failures ?? 0
+  )
+
+  // Live mode only (status.clouds): whether each cloud accepts the credentials.
+  const clouds = snapshot.status.clouds
+  if (clouds !== undefined && Object.keys(clouds).length > 0) {
+    w.family("dyncluster_cloud_auth_ok", "gauge", "1 while the cloud of this resource accepts the scaler's credentials, 0 while it refuses them (GET /server/status has the error).")
+    for (const [r, c] of Object.entries(clouds)) w.sample("dyncluster_cloud_auth_ok", { resource: r }, c.auth ? 1 : 0)
+  }
 
   w.family("dyncluster_auto_mode", "gauge", "1 when the scaler grows and shrinks the cluster on its own, 0 when only operators act.")
   w.sample("dyncluster_auto_mode", {}, snapshot.status.auto_mode ? 1 : 0)

@@ -23,6 +23,8 @@
   const history = [];
   let refreshing = false;
   let timer = null;
+  // status.clouds of the last refresh (live mode only): resource → {auth, error, since}.
+  let clouds = {};
 
   const $ = (id) => document.getElementById(id);
 
@@ -224,12 +226,44 @@
     }
   }
 
+  const clock = (epochSeconds) => new Date(epochSeconds * 1000).toLocaleString();
+  /**
+   * The cloud column of a resource (live mode: status.clouds and the resource's
+   * backoff): whether the cloud accepts the credentials, and the boot back-off.
+   */
+  function cloudHealth(r) {
+    const parts = [];
+    const auth = clouds[r.name];
+    if (auth && auth.auth === false) {
+      const b = el("span", { class: "badge auth", text: "auth error" });
+      b.dataset.health = "auth";
+      parts.push(b, el("span", { class: "detail", text: dash(auth.error) + (auth.since ? " (since " + clock(auth.since) + ")" : "") }));
+    }
+    const backoff = r.backoff;
+    if (backoff && Number(backoff.until) > 0) {
+      const b = el("span", { class: "badge backoff", text: "backing off" });
+      b.dataset.health = "backoff";
+      parts.push(b, el("span", { class: "detail",
+        text: "no boots until " + clock(backoff.until) + " after " + backoff.failures + " failed boot(s) in a row" }));
+    } else if (backoff && Number(backoff.failures) > 0) {
+      const b = el("span", { class: "badge failures", text: backoff.failures + " failed boot(s) in a row" });
+      b.dataset.health = "failures";
+      parts.push(b);
+    }
+    if (parts.length === 0) {
+      const known = auth !== undefined || backoff !== undefined;
+      parts.push(known ? el("span", { class: "badge ok", text: "ok", dataset: { health: "ok" } }) : el("span", { text: "—" }));
+    }
+    return parts;
+  }
+
   function resourceRow(r) {
     const name = r.name;
     const tr = el("tr");
-    for (let i = 0; i < 9; i++) tr.append(el("td"));
+    for (let i = 0; i < 10; i++) tr.append(el("td"));
     for (const i of [2, 4, 5, 6, 7]) tr.cells[i].className = "num";
     tr.cells[3].className = "flag";
+    tr.cells[8].className = "cloud";
     const num = el("input", { type: "number", min: "1", value: "1", "aria-label": "Number of nodes to add to " + name, class: "add-num" });
     const actions = el("div", { class: "actions" },
       num,
@@ -244,7 +278,7 @@
       button("Drain", "drain", () => {
         if (confirm("Drain " + name + "? Its nodes are held and deleted once their jobs finish.")) act("PUT", "/resource/" + seg(name) + "/drain", "Drain " + name);
       }, { danger: true, title: "min = max = 0: retire every node of this resource" }));
-    tr.cells[8].append(actions);
+    tr.cells[9].append(actions);
     tr.dataset.resource = name;
     return tr;
   }
@@ -258,6 +292,8 @@
     setCells(tr, [r.name, dash(r.type), dash(r.priority), flag, dash(r.current_num), dash(r.min_num), dash(r.max_num),
       dash(r.cores_per_node)]);
     tr.cells[3].replaceChildren(badge(flag, FLAG_COLORS[r.flag] || "#8a94a6"));
+    const health = cloudHealth(r);
+    if (tr.cells[8].textContent !== health.map((e) => e.textContent).join("")) tr.cells[8].replaceChildren(...health);
     tr.cells[0].title = reservation ? "Reserved for " + reservation : "No reservation";
   }
 
@@ -369,8 +405,9 @@
         api("GET", "/server/status"), api("GET", "/server/queues")
       ]);
       setRefreshError("");
+      clouds = (status && status.clouds) || {};
       reconcile($("nodes").tBodies[0], nodes, (n) => n.hostname, nodeRow, updateNodeRow, "No worker nodes", 9);
-      reconcile($("resources").tBodies[0], resources, (r) => r.name, resourceRow, updateResourceRow, "No cloud resources configured", 9);
+      reconcile($("resources").tBodies[0], resources, (r) => r.name, resourceRow, updateResourceRow, "No cloud resources configured", 10);
       reconcile($("jobs").tBodies[0], jobs, (j) => j.jobid, jobRow, updateJobRow, "No queued jobs", 10);
       $("nodes-count").textContent = nodes.length + " nodes, " + nodes.reduce((a, n) => a + (Number(n.num_proc) || 0), 0) + " cores";
       $("jobs-count").textContent = jobs.length + " shown";

@@ -11,7 +11,7 @@ import { makeLiveRunner } from "../../daemon/live.ts"
 import { makeLogSink } from "../../daemon/log.ts"
 import { liveRegistry } from "../../daemon/registry.ts"
 import { Cluster } from "../../engine/services.ts"
-import { makeCycleHistogram } from "../../http/metrics.ts"
+import { makeCycleHistogram, renderMetrics } from "../../http/metrics.ts"
 import { decodeConfig } from "../../model/config.ts"
 import { NodeState } from "../../model/types.ts"
 import { simClusterService } from "../../sim/layers.ts"
@@ -97,6 +97,10 @@ describe("dyncluster run --config with the OpenStack layer (daemon live mode)", 
       }
       await Effect.runPromise(Fiber.interrupt(fiber))
       expect(idle, JSON.stringify(lines.slice(-10))).toBe(2)
+      // Live snapshots (what /metrics renders) carry the cloud's auth status and the back-off.
+      const metrics = renderMetrics(await Effect.runPromise(runner.api.snapshot))
+      expect(metrics).toContain('dyncluster_cloud_auth_ok{resource="os"} 1')
+      expect(metrics).toContain('dyncluster_resource_consecutive_boot_failures{resource="os"} 0')
       expect(fake.live().map((s) => s.status)).toEqual(["ACTIVE", "ACTIVE"])
       expect([...world.nodes.keys()].sort()).toEqual(fake.live().map((s) => s.name).sort())
       expect([...world.nodes.values()].every((n) => n.cores === 4)).toBe(true)
