@@ -280,7 +280,9 @@ export const makeEc2Cloud = (resource: string, rc: ResourceConfig, options: Ec2O
                     ? InstanceState.Error
                     : InstanceState.Unknown
         let dns: string | null = null
-        if (state === InstanceState.Active && ip !== null) {
+        if (state === InstanceState.Active && ip !== null && !config.reverse_dns) {
+          dns = name
+        } else if (state === InstanceState.Active && ip !== null) {
           const given = (config.use_public_ip_address ? i.PublicDnsName : i.PrivateDnsName) || null
           dns = config.use_public_ip_address && given !== null ? given : yield* hostnameOf(ip, given ?? name, reverse, config.dns_timeout)
         }

@@ -59,7 +59,9 @@ export const Ec2Config = Schema.Struct({
     Schema.Number.pipe(Schema.int(), Schema.between(1, 10)).annotations({ message: () => "expected a whole number from 1 to 10" }),
     { default: () => 3 }
   ),
-  dns_timeout: Schema.optionalWith(Seconds, { default: () => 2 })
+  dns_timeout: Schema.optionalWith(Seconds, { default: () => 2 }),
+  /** false: no reverse DNS lookup, the instance name (Name tag) is the node's host name (as for OpenStack). */
+  reverse_dns: Schema.optionalWith(bool, { default: () => true })
 }).pipe(
   Schema.filter((c) => {
     if ((c.access_key_id === null) !== (c.secret_access_key === null)) {

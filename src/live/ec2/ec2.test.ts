@@ -160,6 +160,33 @@ describe("on-demand instances", () => {
     expect(r2.availability_zone).toBe("us-east-1b")
   })
 
+  it("reverse_dns: false: no lookup, the instance name is the host name (as for OpenStack)", async () => {
+    const asked: Array<string> = []
+    const resolver = async (ip: string) => {
+      asked.push(ip)
+      return ["node-by-ptr.cluster.example.org"]
+    }
+    const build = async (over: Record<string, unknown>) => {
+      const r = await Effect.runPromise(Effect.either(awsFactory("aws", rc(base(over)), { reverseDns: resolver })).pipe(Scope.extend(scope)))
+      if (Either.isLeft(r)) throw new Error(r.left.message)
+      const c = r.right
+      const inst = await ok(c.boot("aws"))
+      fake.settle()
+      return { inst, r: await ok(c.refresh(inst)) }
+    }
+    const withLookup = await build({})
+    expect(withLookup.r.dns_name).toBe("node-by-ptr.cluster.example.org")
+    expect(asked).toEqual([withLookup.r.ip])
+    for (const over of [{ reverse_dns: false }, { reverse_dns: false, use_public_ip_address: true }]) {
+      const { inst, r } = await build(over)
+      expect(r.state).toBe(InstanceState.Active)
+      expect(r.dns_name).toBe(inst.instance_name)
+    }
+    expect(asked).toHaveLength(1)
+    const bad = await make({ reverse_dns: "no" })
+    expect(Either.isLeft(bad) && bad.left.message).toBe('cloud.aws.config.reverse_dns: expected true or false, got "no"')
+  })
+
   it("use_public_ip_address: the public address and DNS name", async () => {
     const c = await cloudOf({ use_public_ip_address: true })
     const inst = await ok(c.boot("aws"))
