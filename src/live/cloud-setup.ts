@@ -5,7 +5,7 @@
  * names by reverse DNS (injectable, so tests never ask a real resolver).
  */
 import type { HttpClient } from "@effect/platform"
-import { Data, Duration, Effect, Either, ParseResult, Schema, type Scope } from "effect"
+import { Data, Duration, Effect, Either, ParseResult, Random, Schema, type Scope } from "effect"
 import { promises as dns } from "node:dns"
 import type { CloudError, CloudService } from "../engine/services.ts"
 import { formatParseError, unknownKeys, type ResourceConfig } from "../model/config.ts"
@@ -148,3 +148,16 @@ export const overlappingPrefixes = (prefixes: ReadonlyArray<readonly [string, st
 
 /** Lower-case letters and digits for instance name suffixes. */
 export const SUFFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+/** Characters of the random part of an instance name (36^8 ≈ 2.8e12 names per prefix). */
+export const SUFFIX_LENGTH = 8
+
+/**
+ * A new instance's name, `<prefix>-<8 lower-case letters or digits>`, drawn
+ * from the Random service (seedable with Effect.withRandom); both live clouds
+ * name their VMs with it, and find their own by the `<prefix>-` start.
+ */
+export const newInstanceName = (prefix: string): Effect.Effect<string> =>
+  Effect.map(
+    Effect.forEach(Array.from({ length: SUFFIX_LENGTH }), () => Random.nextIntBetween(0, SUFFIX_ALPHABET.length)),
+    (ix) => `${prefix}-${ix.map((i) => SUFFIX_ALPHABET[i]).join("")}`
+  )

@@ -32,7 +32,7 @@ import {
   type Filter
 } from "@aws-sdk/client-ec2"
 import { NodeHttpHandler } from "@smithy/node-http-handler"
-import { Clock, Duration, Effect, Either, Random, Ref, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Ref, Schema } from "effect"
 import { HttpsProxyAgent } from "https-proxy-agent"
 import { CloudError, type BootOptions, type CloudErrorKind } from "../../engine/services.ts"
 import type { ResourceConfig } from "../../model/config.ts"
@@ -42,7 +42,7 @@ import {
   decodeCloudConfig,
   describeDecodeError,
   hostnameOf,
-  SUFFIX_ALPHABET,
+  newInstanceName,
   systemReverseDns,
   type CloudFactory,
   type LiveCloudOptions,
@@ -429,11 +429,6 @@ export const makeEc2Cloud = (resource: string, rc: ResourceConfig, options: Ec2O
         return [...out.values()]
       })
 
-    const suffix = Effect.map(
-      Effect.forEach(Array.from({ length: 8 }), () => Random.nextIntBetween(0, SUFFIX_ALPHABET.length)),
-      (ix) => ix.map((i) => SUFFIX_ALPHABET[i]).join("")
-    )
-
     const launchSpec = (userData: string) =>
       Effect.gen(function* () {
         const g = yield* groups
@@ -462,7 +457,7 @@ export const makeEc2Cloud = (resource: string, rc: ResourceConfig, options: Ec2O
       Effect.gen(function* () {
         yield* mine(r, "boot")
         const vcpus = yield* vcpusOf(config.instance_type)
-        const name = `${prefix}-${yield* suffix}`
+        const name = yield* newInstanceName(prefix)
         const userData = yield* Effect.mapError(ud.render(name, options?.userData), (e) => err("boot", "invalid", e.message))
         const spec = yield* launchSpec(userData)
         const now = yield* nowSeconds

@@ -11,7 +11,7 @@
 import { Layer, Context } from "effect"
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Clock, Duration, Effect, Either, Random, Ref } from "effect"
+import { Clock, Duration, Effect, Either, Ref } from "effect"
 import { CloudError, type BootOptions, type CloudErrorKind } from "../../engine/services.ts"
 import type { ResourceConfig } from "../../model/config.ts"
 import { emptyInstance, InstanceState, type Instance } from "../../model/types.ts"
@@ -19,7 +19,7 @@ import {
   CloudSetupError,
   decodeCloudConfig,
   hostnameOf,
-  SUFFIX_ALPHABET,
+  newInstanceName,
   systemReverseDns,
   type CloudFactory,
   type LiveCloudOptions,
@@ -217,17 +217,12 @@ export const makeOpenStackCloud = (
         return all.filter((i) => i.state !== InstanceState.Inexistent)
       })
 
-    const suffix = Effect.map(
-      Effect.forEach(Array.from({ length: 8 }), () => Random.nextIntBetween(0, SUFFIX_ALPHABET.length)),
-      (ix) => ix.map((i) => SUFFIX_ALPHABET[i]).join("")
-    )
-
     const boot = (r: string, options?: BootOptions) =>
       Effect.gen(function* () {
         yield* mine(r, "boot")
         const f = yield* flavour
         const net = yield* network
-        const name = `${prefix}-${yield* suffix}`
+        const name = yield* newInstanceName(prefix)
         const userData = yield* Effect.mapError(ud.render(name, options?.userData), (e) => new CloudError({ resource, op: "boot", kind: "invalid", message: e.message }))
         const server: Record<string, unknown> = {
           name,
