@@ -12,6 +12,7 @@ import { Console, Effect, Either, Option } from "effect"
 import { closeSync, openSync, writeFileSync, writeSync } from "node:fs"
 import { basename, dirname, extname, join } from "node:path"
 import { fail, policyList } from "./options.ts"
+import { cannotWrite, outputProblem, writeFailure } from "./output-file.ts"
 import { ActionReplay } from "../sim/harness.ts"
 import { buildReport } from "../sim/report.ts"
 import { SimDriver } from "../sim/run.ts"
@@ -320,8 +321,13 @@ const set = Options.text("set").pipe(
     "override a value of the scenario: a dotted key path = a YAML value (e.g. config.dynamic-cluster.max_idle_time=300); repeat a key to compare its values"
   )
 )
-const events = Options.file("events").pipe(Options.optional, Options.withDescription("write the JSON Lines event log here (one file per variant)"))
-const report = Options.file("report").pipe(Options.optional, Options.withDescription("write a self-contained HTML report here"))
+// Plain text, not Options.file: the path is checked here (outputProblem), so every problem is one line naming the option and the path.
+const events = Options.text("events").pipe(
+  Options.withPseudoName("file"),
+  Options.optional,
+  Options.withDescription("write the JSON Lines event log here (one file per variant)")
+)
+const report = Options.text("report").pipe(Options.withPseudoName("file"), Options.optional, Options.withDescription("write a self-contained HTML report here"))
 const json = Options.boolean("json").pipe(Options.withDescription("print the summary as JSON (an array for several variants)"))
 const quiet = Options.boolean("quiet").pipe(
   Options.withDescription("no progress bar and no notes on stderr (wall time, trace jobs replayed/skipped, files written); warnings and errors still")
@@ -400,6 +406,16 @@ export const simulateCommand = Command.make(
       if (!a.quiet) for (const note of new Set(scenarios.map(traceNote))) if (note !== null) yield* Console.error(note)
 
       // ---------------------------------------- outputs
+      // Every output path is checked before anything is written or run (a typo must not cost the whole run).
+      const eventsFile = a.events
+      const eventPaths = Option.isNone(eventsFile)
+        ? []
+        : variants.map((v, i) => eventsPathFor(eventsFile.value, i, v.label || scenarios[i].config["dynamic-cluster"].policy, variants.length))
+      const outputs = [...eventPaths.map((p) => ["--events", p] as const), ...(Option.isSome(a.report) ? [["--report", a.report.value] as const] : [])]
+      for (const [option, path] of outputs) {
+        const problem = outputProblem(path)
+        if (problem !== null) return yield* fail(cannotWrite(option, path, problem))
+      }
       const writers: Array<LineWriter | null> = []
       const eventFiles: Array<string> = []
       for (let i = 0; i < variants.length; i++) {
@@ -407,12 +423,12 @@ export const simulateCommand = Command.make(
           writers.push(null)
           continue
         }
-        const path = eventsPathFor(a.events.value, i, variants[i].label || (scenarios[i].config["dynamic-cluster"].policy), variants.length)
+        const path = eventPaths[i]
         try {
           writers.push(new LineWriter(openSync(path, "w")))
           eventFiles.push(path)
         } catch (e) {
-          return yield* fail(`--events: cannot write ${path}: ${(e as Error).message}`)
+          return yield* fail(cannotWrite("--events", path, writeFailure(path, e)))
         }
       }
 
@@ -448,7 +464,7 @@ export const simulateCommand = Command.make(
         try {
           writeFileSync(a.report.value, html)
         } catch (e) {
-          return yield* fail(`--report: cannot write ${a.report.value}: ${(e as Error).message}`)
+          return yield* fail(cannotWrite("--report", a.report.value, writeFailure(a.report.value, e)))
         }
       }
 
