@@ -1,11 +1,15 @@
 /**
  * A bad command line (a value of the wrong type, an unknown option) is named
- * once on stderr with exit code 1, without a dump of @effect/cli's error value.
+ * once on stderr with exit code 1, without a dump of @effect/cli's error value;
+ * help and those errors are plain text unless printed to a terminal.
  */
+import { Console, Effect } from "effect"
 import { execa } from "execa"
+import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
+import { plainConsole, stripAnsi, wantsColour } from "./plain-console.ts"
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url))
 const dyncluster = (...args: Array<string>) =>
@@ -24,5 +28,68 @@ describe("a bad command line", () => {
     }
     expect(seed.stderr.trim()).toBe("'abc' is not a integer")
     expect(unknown.stderr).toMatch(/--no-such-option/)
+  })
+})
+
+describe("help and command-line errors outside a terminal", () => {
+  const ESC = "\x1b"
+  // Only what a shell user has: no FORCE_COLOR/NO_COLOR inherited from the test runner.
+  const env = (extra: Record<string, string> = {}) => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...extra })
+  const run = (args: Array<string>, extra?: Record<string, string>) =>
+    execa("node", [join(ROOT, "bin/dyncluster.js"), ...args], { cwd: ROOT, reject: false, extendEnv: false, env: env(extra) })
+  const script = ["/usr/bin/script", "/bin/script"].find((p) => existsSync(p))
+
+  it("help is plain text when piped (no ANSI colour codes); FORCE_COLOR=1 keeps the colours", { timeout: 90_000 }, async () => {
+    // (command-line errors go through the same Console, stderr side: see the plainConsole test below)
+    const [help, forced] = await Promise.all([run(["--help"]), run(["--help"], { FORCE_COLOR: "1" })])
+    expect(help.exitCode).toBe(0)
+    expect(help.stdout).toMatch(/^USAGE$/m)
+    expect(help.stdout).not.toContain(ESC)
+    expect(forced.stdout).toContain(`${ESC}[0;1mUSAGE${ESC}[0m`)
+  })
+
+  it.skipIf(script === undefined)(
+    script === undefined ? "on a terminal (SKIPPED: util-linux `script` not found)" : "on a terminal: coloured, except with NO_COLOR",
+    { timeout: 90_000 },
+    async () => {
+      // `script` gives the command a pseudo-terminal and copies what it prints.
+      const tty = (extra?: Record<string, string>) =>
+        execa(script!, ["-qec", `node ${join(ROOT, "bin/dyncluster.js")} --help`, "/dev/null"], { cwd: ROOT, reject: false, extendEnv: false, env: env(extra) })
+      const [coloured, plain] = await Promise.all([tty(), tty({ NO_COLOR: "1" })])
+      expect(coloured.stdout).toContain(`${ESC}[0;1mUSAGE${ESC}[0m`)
+      expect(plain.stdout).toMatch(/^USAGE\r?$/m)
+      expect(plain.stdout).not.toContain(ESC)
+    }
+  )
+})
+
+describe("wantsColour / plainConsole", () => {
+  it("FORCE_COLOR decides when set, then NO_COLOR, then whether the stream is a terminal", () => {
+    expect(wantsColour(true, {})).toBe(true)
+    expect(wantsColour(false, {})).toBe(false)
+    expect(wantsColour(undefined, {})).toBe(false)
+    expect(wantsColour(true, { NO_COLOR: "1" })).toBe(false)
+    expect(wantsColour(true, { NO_COLOR: "" })).toBe(true)
+    expect(wantsColour(false, { FORCE_COLOR: "1" })).toBe(true)
+    expect(wantsColour(false, { FORCE_COLOR: "" })).toBe(true)
+    expect(wantsColour(true, { FORCE_COLOR: "0" })).toBe(false)
+    expect(wantsColour(true, { FORCE_COLOR: "false", NO_COLOR: "" })).toBe(false)
+    expect(wantsColour(false, { FORCE_COLOR: "1", NO_COLOR: "1" })).toBe(true)
+  })
+
+  it("strips colour codes from strings printed to a plain stream only", () => {
+    const printed: Array<[string, ReadonlyArray<unknown>]> = []
+    const base = Effect.runSync(Effect.console)
+    const recording: Console.Console = {
+      ...base,
+      log: (...args) => Effect.sync(() => void printed.push(["log", args])),
+      error: (...args) => Effect.sync(() => void printed.push(["error", args]))
+    }
+    const red = "\x1b[0;31mred\x1b[0m"
+    const c = plainConsole(recording, false, true)
+    Effect.runSync(Effect.zipRight(c.log(red, 7), c.error(red)))
+    expect(printed).toEqual([["log", ["red", 7]], ["error", [red]]])
+    expect(plainConsole(recording, true, true)).toBe(recording)
+    expect(stripAnsi("\x1b[0;1m\x1b[0;37;1mdyncluster\x1b[0;1m\x1b[0m")).toBe("dyncluster")
   })
 })

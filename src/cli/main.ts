@@ -4,8 +4,9 @@
  */
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Console, Effect } from "effect"
 import { subcommands } from "./commands.ts"
+import { plainConsole, wantsColour } from "./plain-console.ts"
 
 const root = Command.make("dyncluster").pipe(
   Command.withDescription(
@@ -16,7 +17,13 @@ const root = Command.make("dyncluster").pipe(
 
 const cli = Command.run(root, { name: "dyncluster", version: "0.1.0" })
 
-cli(process.argv).pipe(
+// Help and command-line errors are coloured only on a terminal (and never with NO_COLOR): see plain-console.ts.
+Console.consoleWith((base) =>
+  Console.withConsole(
+    cli(process.argv),
+    plainConsole(base, wantsColour(process.stdout.isTTY, process.env), wantsColour(process.stderr.isTTY, process.env))
+  )
+).pipe(
   // A bad command line (unknown option, missing argument, a value of the wrong
   // type) has already been printed by @effect/cli: exit 1 without also dumping
   // the error value.
