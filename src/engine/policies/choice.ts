@@ -21,6 +21,8 @@ export interface ChoiceOptions {
   readonly price: boolean
   /** Experimental: prefer the resource whose nodes join soonest (observed boot time). */
   readonly fastest?: boolean
+  /** Experimental: least waste first, then the resource whose nodes join soonest, then price. */
+  readonly fitFast?: boolean
 }
 
 const clone = (p: ReadonlyArray<ProposedNode>): Array<ProposedNode> => p.map((n) => ({ cores: n.cores, jobs: [...n.jobs] }))
@@ -54,7 +56,16 @@ export const chooseResource = (
     const p = clone(before)
     if (!tryFit(job, r, p)) continue
     const added = p.length - before.length
-    const key = opts.leastWaste
+    const key = opts.fitFast
+      ? [
+          reservationMatches(job, r) ? 0 : 1,
+          waste(p, r.coresPerNode) - waste(before, r.coresPerNode),
+          Math.round(bootTime(r.name) / 30),
+          added * (priced ? prices!.get(r.name)! : r.coresPerNode),
+          r.priority,
+          r.current
+        ]
+      : opts.leastWaste
       ? [
           reservationMatches(job, r) ? 0 : 1,
           opts.fastest ? Math.round(bootTime(r.name) / 30) : 0,

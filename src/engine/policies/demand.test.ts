@@ -15,6 +15,7 @@ import { runScenario } from "../../sim/run.ts"
 import type { FaultSpec } from "../../sim/world.ts"
 import { getPolicy, policyNames, type PolicyInput } from "../policy.ts"
 import { bestIdleLimit } from "./breakeven.ts"
+import { chooseResource } from "./choice.ts"
 import { demandDefaults, demandIdeas, demandVariant, makeDemandPolicy } from "./demand.ts"
 import { PolicyMemory, jobKey, parseWalltime } from "./memory.ts"
 
@@ -235,6 +236,21 @@ describe("demand policy rules", () => {
     expect(blind.decide(input({ jobs: jobs(3), nodes: [node("os-1", NodeState.Idle)] })).provision.get("os")).toBe(2)
     // +hedge: 10 % more when 4 or more nodes start in a resource
     expect(demandVariant("demand+hedge")!.instantiate!().decide(input({ jobs: jobs(10, { requested_cores: 8 }), resources: [res("os", { max: 20 })] })).provision.get("os")).toBe(11)
+  })
+
+  it("+fitfast: least waste first, then the resource whose nodes join soonest, then price", () => {
+    // small: 8-core nodes, cheap per core, slow boots; big: 16-core nodes, dearer, fast boots
+    const rs = [res("small", { priority: 1 }), res("big", { priority: 2, coresPerNode: 16 })]
+    const prices = new Map([["small", 0.24], ["big", 0.68]])
+    const boot = (r: string) => (r === "small" ? 240 : 170)
+    const pick = (cores: number, fitFast: boolean) =>
+      chooseResource(makeJob({ jobid: "1.head", requested_cores: cores, cores_per_node: 0 }), rs, new Map(), prices, { leastWaste: true, price: true, fitFast }, boot)?.resource.name
+    expect(pick(16, true)).toBe("big") // no waste either way: the faster boot wins
+    expect(pick(32, true)).toBe("big")
+    expect(pick(4, true)).toBe("small") // 4 idle cores left against 12
+    expect(pick(24, true)).toBe("small") // 0 against 8
+    expect(pick(16, false)).toBe("small") // price first without fitfast
+    expect(getPolicy("demand+fitfast+percore+mid")?.name).toBe("demand+fitfast+percore+mid")
   })
 
   it("boots for the unmet demand only", () => {

@@ -83,6 +83,8 @@ export interface PoolOptions {
    * idle nodes go first.
    */
   readonly shared?: boolean
+  /** Scale both idle limits by (cores per node of the smallest-node resource ÷ this node's cores): an idle core-hour costs the same in every resource. */
+  readonly perCore?: boolean
 }
 
 export const demandDefaults: DemandOptions = {
@@ -296,9 +298,16 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
         }
         let rank = 0
         for (const x of watching.values()) if (x !== w && x.lastSeen >= ctx.now - 30 && ahead(x)) rank++
-        if (rank < keep) return pool.keep ?? ctx.maxIdleTime
+        let scale = 1
+        if (pool.perCore) {
+          const mine = mem.resources.get(w.resource)?.coresPerNode ?? 0
+          let least = mine
+          for (const r of mem.resources.values()) if (r.coresPerNode > 0 && r.coresPerNode < least) least = r.coresPerNode
+          if (mine > 0) scale = least / mine
+        }
+        if (rank < keep) return (pool.keep ?? ctx.maxIdleTime) * scale
         if (pool.excess === "breakeven" && be !== null && !w.explore) return learner(w.resource).limit(B, ctx.maxIdleTime)
-        return Math.min(ctx.maxIdleTime, pool.short * B)
+        return Math.min(ctx.maxIdleTime, pool.short * B) * scale
       }
     }
   return {
@@ -334,6 +343,9 @@ const ideas: Record<string, { readonly off?: (o: DemandOptions) => DemandOptions
   pool: { off: (o) => ({ ...o, pool: null }), what: "pool retirement (idle nodes beyond the expected demand go after one boot time)" },
   breakeven: { on: (o) => ({ ...o, pool: null, breakEven: breakEvenDefaults }), what: "learned break-even idle limit instead of the pool rule" },
   patient: { on: (o) => ({ ...o, pool: null, breakEven: { ...breakEvenDefaults, weight: 4, min: 120 } }), what: "break-even limit with a boot valued twice as dear (weight 4) and never below 2 minutes" },
+  fitfast: { on: (o) => ({ ...o, choice: { ...o.choice, fitFast: true } }), what: "least waste first, then the resource whose nodes join soonest, then price" },
+  percore: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, perCore: true } : o.pool }), what: "idle limits scaled by smallest node size ÷ node size (an idle core costs the same everywhere)" },
+  mid: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, keep: 900 } : o.pool }), what: "pool keeps its nodes up to 900 s" },
   fastest: { on: (o) => ({ ...o, choice: { ...o.choice, fastest: true } }), what: "prefer the resource whose nodes join soonest" },
   spare: { on: (o) => ({ ...o, spare: { weight: 1 } }), what: "keep nodes booted ahead of the expected demand" },
   shared: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, shared: true } : o.pool }), what: "one pool for all resources, keeping the idle nodes cheapest per core" },
