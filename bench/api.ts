@@ -3,8 +3,9 @@
  * on a simulated cluster of 5,000 cloud nodes (10 resources × 500, every node
  * busy) and 100,000 queued jobs, with `queued_job_number_to_display: 0` (GET
  * /job lists them all). autocannon drives GET /workernode, /resource and /job
- * with 50 concurrent keep-alive connections; p50/p99 latency, requests/s, and
- * the daemon's RSS from /proc.
+ * with 50 concurrent keep-alive connections, each once without Accept-Encoding
+ * (identity) and once with `Accept-Encoding: gzip`; p50/p99 latency,
+ * requests/s, bytes/s (as sent: compressed for gzip), and the daemon's RSS from /proc.
  *
  *   npm run bench -- api [--quick] [--json]
  */
@@ -18,6 +19,8 @@ import { fmt, machineNote, showStats, stats, type Bench, type Reporter, freePort
 
 const BIN = fileURLToPath(new URL("../bin/dyncluster.js", import.meta.url))
 const RESOURCES = 10
+/** Each endpoint is measured without Accept-Encoding (identity, as before) and with `Accept-Encoding: gzip`. */
+const ENCODINGS = ["identity", "gzip"] as const
 
 /** SWF lines: one never-ending 8-core job per node (they keep every node busy), then the queued jobs. */
 export const swfText = (nodes: number, queued: number): string => {
@@ -122,56 +125,66 @@ export const api: Bench = {
       r.figure("ready", (Date.now() - t0) / 1000, "s", { nodes, jobs: queued })
       const rows: Array<Array<string>> = []
       for (const path of ["/workernode", "/resource", "/job"]) {
-        const params = { nodes, jobs: queued, connections, path, duration_s: duration }
-        // One connection first: the time one request takes (no queueing behind others); also the warm-up.
-        const one = await autocannon({ url: base + path, connections: 1, duration: quick ? 5 : 10, timeout: 120 })
-        const single = { ...params, connections: 1, duration_s: quick ? 5 : 10 }
-        if (one.requests.total > 0) {
-          r.figure("single_p50", one.latency.p50, "ms", single)
-          r.figure("single_p99", one.latency.p99, "ms", single)
+        for (const encoding of ENCODINGS) {
+          const headers: Record<string, string> = encoding === "gzip" ? { "accept-encoding": "gzip" } : {}
+          // Figure names: identity keeps the names of earlier commits; gzip ones end in "_gzip".
+          const name = (base: string) => (encoding === "gzip" ? `${base}_gzip` : base)
+          const params = { nodes, jobs: queued, connections, path, duration_s: duration, accept_encoding: encoding === "gzip" ? "gzip" : null }
+          const probe = await fetch(base + path, { headers: encoding === "gzip" ? headers : { "accept-encoding": "identity" } })
+          const got = probe.headers.get("content-encoding") ?? "identity"
+          await probe.arrayBuffer()
+          if (got !== encoding) r.warn(`GET ${path} with ${encoding}: the daemon answered with Content-Encoding ${got}`)
+          // One connection first: the time one request takes (no queueing behind others); also the warm-up.
+          const one = await autocannon({ url: base + path, connections: 1, duration: quick ? 5 : 10, timeout: 120, headers })
+          const single = { ...params, connections: 1, duration_s: quick ? 5 : 10 }
+          if (one.requests.total > 0) {
+            r.figure(name("single_p50"), one.latency.p50, "ms", single)
+            r.figure(name("single_p99"), one.latency.p99, "ms", single)
+          }
+          const p50: Array<number> = []
+          const p99: Array<number> = []
+          const rps: Array<number> = []
+          const bytes: Array<number> = []
+          let completed = 0
+          let errors = 0
+          for (let i = 0; i < reps; i++) {
+            const res = await autocannon({ url: base + path, connections, duration, timeout: 120, headers })
+            completed += res.requests.total
+            errors += res.errors + res.timeouts + res.non2xx
+            // A run in which no response came back within its duration has no latency to show.
+            if (res.requests.total === 0) continue
+            p50.push(res.latency.p50)
+            p99.push(res.latency.p99)
+            rps.push(res.requests.total / duration)
+            bytes.push(res.throughput.total / duration)
+          }
+          const mem = procMemory(daemon.pid!)
+          if (p50.length > 0) {
+            r.figure(name("p50"), p50, "ms", params)
+            r.figure(name("p99"), p99, "ms", params)
+            r.figure(name("req_per_s"), rps, "req/s", params)
+            r.figure(name("bytes_per_s"), bytes, "B/s", params)
+          } else r.warn(`GET ${path} (${encoding}): no response completed within ${duration} s at ${connections} connections`)
+          r.figure(name("completed"), completed, "responses", params)
+          r.figure(name("errors"), errors, "responses", params)
+          r.figure(name("daemon_rss"), mem.rssMB, "MB", params)
+          const show = (xs: Array<number>, unit = "") => (xs.length > 0 ? showStats(stats(xs), unit) : "none")
+          rows.push([
+            `GET ${path}`,
+            encoding,
+            one.requests.total > 0 ? `${fmt(one.latency.p50)} / ${fmt(one.latency.p99)} ms` : "none",
+            show(p50, " ms"),
+            show(p99, " ms"),
+            show(rps),
+            bytes.length > 0 ? `${fmt(stats(bytes).median / 1e6)} MB/s` : "none",
+            `${completed} / ${errors}`,
+            `${fmt(mem.rssMB)} MB`
+          ])
         }
-        const p50: Array<number> = []
-        const p99: Array<number> = []
-        const rps: Array<number> = []
-        const bytes: Array<number> = []
-        let completed = 0
-        let errors = 0
-        for (let i = 0; i < reps; i++) {
-          const res = await autocannon({ url: base + path, connections, duration, timeout: 120 })
-          completed += res.requests.total
-          errors += res.errors + res.timeouts + res.non2xx
-          // A run in which no response came back within its duration has no latency to show.
-          if (res.requests.total === 0) continue
-          p50.push(res.latency.p50)
-          p99.push(res.latency.p99)
-          rps.push(res.requests.total / duration)
-          bytes.push(res.throughput.total / duration)
-        }
-        const mem = procMemory(daemon.pid!)
-        if (p50.length > 0) {
-          r.figure("p50", p50, "ms", params)
-          r.figure("p99", p99, "ms", params)
-          r.figure("req_per_s", rps, "req/s", params)
-          r.figure("bytes_per_s", bytes, "B/s", params)
-        } else r.warn(`GET ${path}: no response completed within ${duration} s at ${connections} connections`)
-        r.figure("completed", completed, "responses", params)
-        r.figure("errors", errors, "responses", params)
-        r.figure("daemon_rss", mem.rssMB, "MB", params)
-        const show = (xs: Array<number>, unit = "") => (xs.length > 0 ? showStats(stats(xs), unit) : "none")
-        rows.push([
-          `GET ${path}`,
-          one.requests.total > 0 ? `${fmt(one.latency.p50)} / ${fmt(one.latency.p99)} ms` : "none",
-          show(p50, " ms"),
-          show(p99, " ms"),
-          show(rps),
-          bytes.length > 0 ? `${fmt(stats(bytes).median / 1e6)} MB/s` : "none",
-          `${completed} / ${errors}`,
-          `${fmt(mem.rssMB)} MB`
-        ])
       }
       const mem = procMemory(daemon.pid!)
       r.figure("daemon_peak_rss", mem.peakMB, "MB", { nodes, jobs: queued })
-      r.table(["endpoint", "1 conn p50 / p99", `${connections} conns p50 (min–max)`, "p99 (min–max)", "req/s", "throughput", "completed / errors", "daemon RSS"], rows)
+      r.table(["endpoint", "encoding", "1 conn p50 / p99", `${connections} conns p50 (min–max)`, "p99 (min–max)", "req/s", "throughput", "completed / errors", "daemon RSS"], rows)
       r.note(`api: daemon peak RSS ${fmt(mem.peakMB)} MB`)
     } catch (e) {
       r.warn(`${(e as Error).message}\n${stderr}`)

@@ -5,15 +5,20 @@
  * without the cache, across engine steps, fractional times and second
  * boundaries, and operator actions seen by the very next GET.
  */
-import { Effect } from "effect"
+import * as Http from "node:http"
+import * as net from "node:net"
+import { gunzipSync } from "node:zlib"
+import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
 import * as fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { observedApi } from "../daemon/daemon.ts"
-import type { EngineApi } from "../engine/api.ts"
+import { type EngineApi, timeInState, withStamp } from "../engine/api.ts"
 import { NodeState, ResourceFlag, type WorkerNode } from "../model/types.ts"
 import { kitScenario } from "../sim/kit.ts"
 import { SimDriver } from "../sim/run.ts"
-import { identityOpener, makeBodyCache, makeTemplate, renderTemplate } from "./bodyCache.ts"
+import { identityOpener, makeBodyCache, makeCoalescer, makeTemplate, renderTemplate, renderTemplateBytes, toBytesTemplate } from "./bodyCache.ts"
+import { acceptsGzip, GZIP_MIN_BYTES } from "./server.ts"
+import { makeFakeEngine } from "./testing/fakeEngine.ts"
 import { type RunningServer, startServer } from "./testing/serve.ts"
 
 const node = (hostname: string, start: number, extra: Partial<WorkerNode> = {}): WorkerNode => ({
@@ -42,6 +47,8 @@ describe("body templates", () => {
           expect(t).not.toBeNull()
           const fresh = { worker_nodes: nodes.map((n) => ({ ...n, time_in_current_state: Math.max(0, now - n.state_start_time) })), n: nodes.length }
           expect(renderTemplate(t!, now)).toBe(JSON.stringify(fresh) + "\n")
+          // The bytes the server sends: the same text as UTF-8, not a byte more or less.
+          expect(renderTemplateBytes(toBytesTemplate(t!), now).equals(Buffer.from(JSON.stringify(fresh) + "\n", "utf8"))).toBe(true)
         }
       ),
       { numRuns: 300 }
@@ -57,6 +64,159 @@ describe("body templates", () => {
     expect(makeTemplate((open) => (open(node("a", 1)), []))).toBeNull()
     expect(makeTemplate((open) => [open(node("a", 1))])).not.toBeNull()
     expect(identityOpener(node("a", 1))).toEqual(node("a", 1))
+  })
+})
+
+/** One request with exactly these headers (fetch would add Accept-Encoding and decode): status, headers and the bytes as sent. */
+const raw = (base: string, path: string, headers: Record<string, string> = {}, method = "GET") =>
+  new Promise<{ status: number; headers: Http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+    const req = Http.request(base + path, { method, headers, agent: false }, (res) => {
+      const chunks: Array<Buffer> = []
+      res.on("data", (c: Buffer) => chunks.push(c))
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+      res.on("error", reject)
+    })
+    req.on("error", reject)
+    req.end()
+  })
+
+/** N keep-alive connections, all connected before `request(i)` is written on each in one go; one reply per connection. */
+const burst = async (base: string, n: number, request: (i: number) => string) => {
+  const { hostname, port } = new URL(base)
+  const sockets = await Promise.all(
+    Array.from({ length: n }, () => new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect(Number(port), hostname, () => resolve(s))
+      s.on("error", reject)
+    }))
+  )
+  const replies = sockets.map((s) => new Promise<{ status: number; headers: Http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+    let data = Buffer.alloc(0)
+    s.on("data", (c: Buffer) => {
+      data = Buffer.concat([data, c])
+      const end = data.indexOf("\r\n\r\n")
+      if (end === -1) return
+      const [statusLine, ...lines] = data.subarray(0, end).toString("latin1").split("\r\n")
+      const headers: Record<string, string> = {}
+      for (const l of lines) headers[l.slice(0, l.indexOf(":")).toLowerCase()] = l.slice(l.indexOf(":") + 1).trim()
+      const length = Number(headers["content-length"])
+      if (data.length >= end + 4 + length) {
+        s.destroy()
+        resolve({ status: Number(statusLine.split(" ")[1]), headers, body: data.subarray(end + 4, end + 4 + length) })
+      }
+    })
+    s.on("error", reject)
+  }))
+  sockets.forEach((s, i) => s.write(request(i)))
+  return Promise.all(replies)
+}
+
+describe("Accept-Encoding", () => {
+  it("allows gzip only when listed (or *) with a q-value above 0", () => {
+    for (const yes of ["gzip", "GZIP", "x-gzip", "gzip, deflate, br", "deflate, gzip;q=0.5", "*", "br, *;q=0.1", " gzip ; q=1.0 ", "gzip;q=0.001", "gzip;q=1"]) {
+      expect(acceptsGzip(yes), yes).toBe(true)
+    }
+    for (const no of [undefined, "", "identity", "br", "deflate, br", "gzip;q=0", "gzip;q=0.0", "*;q=0", "gzip;q=0, *", "gzipx", "gzip;q=abc", "gzip;q=2", "gzip;q=0.0001", "gzip;q="]) {
+      expect(acceptsGzip(no), String(no)).toBe(false)
+    }
+  })
+})
+
+describe("coalescer", () => {
+  it("gives every caller that joins before the work starts the same result, and none after", async () => {
+    const c = makeCoalescer<number>()
+    let runs = 0
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const gate = yield* Deferred.make<void>()
+        const started = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        expect(c.join("a")).toBeUndefined()
+        const work = Effect.gen(function* () {
+          runs++
+          yield* Deferred.succeed(started, undefined)
+          yield* Deferred.await(release)
+          return 42 + runs
+        })
+        const leader = yield* Effect.fork(c.lead("a", Deferred.await(gate), work))
+        yield* Effect.yieldNow()
+        const followers = yield* Effect.forEach([1, 2, 3], () => Effect.fork(c.join("a")!))
+        expect(c.join("b"), "another slot has nothing pending").toBeUndefined()
+        yield* Deferred.succeed(gate, undefined)
+        yield* Deferred.await(started)
+        // The work started: a caller now must not get its (older) result.
+        expect(c.join("a")).toBeUndefined()
+        yield* Deferred.succeed(release, undefined)
+        const all = [yield* Fiber.join(leader), ...(yield* Effect.forEach(followers, Fiber.join))]
+        return all
+      })
+    )
+    expect(runs).toBe(1)
+    expect(result).toEqual([43, 43, 43, 43])
+  })
+
+  it("hands a failure to everyone who joined, and the leader's interruption does not strand them", async () => {
+    const c = makeCoalescer<number>()
+    const exits = await Effect.runPromise(
+      Effect.gen(function* () {
+        const gate = yield* Deferred.make<void>()
+        const leader = yield* Effect.fork(c.lead("a", Deferred.await(gate), Effect.die("boom")))
+        yield* Effect.yieldNow()
+        const follower = yield* Effect.fork(c.join("a")!)
+        const interrupting = yield* Effect.fork(Fiber.interrupt(leader))
+        yield* Effect.yieldNow()
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(interrupting)
+        return [yield* Fiber.await(leader), yield* Fiber.await(follower)]
+      })
+    )
+    for (const e of exits) expect(Exit.isFailure(e) && Cause.isDie(e.cause), String(e)).toBe(true)
+  })
+})
+
+describe("coalesced rendering on a moving clock", () => {
+  it("answers concurrent requests with fewer renderings, each exactly a fresh encoding at an instant of its request", async () => {
+    const fake = makeFakeEngine()
+    let now = 1_700_000_000.001
+    // Every stamp or snapshot reads a later clock: no two requests ever share an instant.
+    const tick = () => (now = Math.round((now + 0.007) * 1000) / 1000)
+    const moving: EngineApi = withStamp(
+      {
+        ...fake,
+        snapshot: Effect.map(fake.snapshot, (s) => {
+          const t = tick()
+          return { ...s, time: t, nodes: s.nodes.map((n) => ({ ...n, time_in_current_state: timeInState(t, n.state_start_time) })) }
+        })
+      },
+      Effect.sync(() => ({ version: 1, time: tick() }))
+    )
+    const cache = makeBodyCache()
+    const server = await startServer(moving, { token: null, tokenForReads: false, bodyCache: cache })
+    try {
+      const nodes = JSON.parse((await raw(server.url, "/workernode")).body.toString("utf8")) as Array<WorkerNode>
+      expect(nodes.length).toBeGreaterThan(2)
+      const freshAt = (t: number) => JSON.stringify(nodes.map((n) => ({ ...n, time_in_current_state: timeInState(t, n.state_start_time) }))) + "\n"
+      const before = cache.stats().renders
+      const N = 40
+      // Connections open first, then every request written in the same tick: they reach the server together.
+      const replies = await burst(server.url, N, (i) => `GET /workernode HTTP/1.1\r\nHost: test\r\n${i % 2 === 0 ? "Accept-Encoding: gzip\r\n" : ""}\r\n`)
+      const instants = new Set<number>()
+      for (const r of replies) {
+        const text = (r.headers["content-encoding"] === "gzip" ? gunzipSync(r.body) : r.body).toString("utf8")
+        const first = (JSON.parse(text) as Array<WorkerNode>)[0]
+        const t = first.state_start_time + first.time_in_current_state
+        // The instant the body shows, recovered up to float rounding, then matched byte for byte.
+        const at = [...new Set([t, Math.round(t * 1000) / 1000])].find((x) => freshAt(x) === text)
+        expect(at, "a body no fresh encoding gives").toBeDefined()
+        instants.add(at!)
+      }
+      // Requests share renderings only when they arrive together, which the test cannot force: at most one each.
+      const renders = cache.stats().renders - before
+      expect(renders).toBeGreaterThan(0)
+      expect(renders).toBeLessThanOrEqual(N)
+      expect(instants.size).toBeLessThanOrEqual(renders)
+    } finally {
+      await server.close()
+    }
   })
 })
 
@@ -166,6 +326,59 @@ describe("GET listings through the cache on a real engine", () => {
     await compareAll()
     driver.advanceTo(480)
     await compareAll()
+  })
+
+  it("gzips for clients that accept it: the same bytes once decoded, identity for the others, errors and HEAD as before", async () => {
+    driver.advanceTo(490)
+    const gzips = cache.stats().gzips
+    for (const path of PATHS) {
+      const plain = await raw(cached.url, path)
+      const fresh = await raw(uncached.url, path)
+      expect(plain.status, path).toBe(200)
+      expect(plain.headers["content-encoding"], path).toBeUndefined()
+      expect(plain.headers.vary, path).toBe("Accept-Encoding")
+      expect(plain.body.equals(fresh.body), path).toBe(true)
+      expect(Number(plain.headers["content-length"]), path).toBe(plain.body.length)
+      for (const accept of ["gzip", "gzip, deflate, br", "br;q=1.0, gzip;q=0.8, *;q=0.1", "*"]) {
+        const gz = await raw(cached.url, path, { "accept-encoding": accept })
+        const gzFresh = await raw(uncached.url, path, { "accept-encoding": accept })
+        expect(gz.status, `${path} ${accept}`).toBe(200)
+        expect(gz.headers["content-type"], path).toBe(plain.headers["content-type"])
+        expect(gz.headers.vary, path).toBe("Accept-Encoding")
+        if (plain.body.length < GZIP_MIN_BYTES) {
+          expect(gz.headers["content-encoding"], path).toBeUndefined()
+          expect(gz.body.equals(plain.body), path).toBe(true)
+          continue
+        }
+        expect(gz.headers["content-encoding"], `${path} ${accept}`).toBe("gzip")
+        expect(gz.body.length, path).toBeLessThan(plain.body.length)
+        expect(Number(gz.headers["content-length"]), path).toBe(gz.body.length)
+        expect(gunzipSync(gz.body).equals(plain.body), `${path} ${accept}: decoded`).toBe(true)
+        expect(gz.body.equals(gzFresh.body), `${path} ${accept}: as the uncached server compresses`).toBe(true)
+        // HEAD: the headers a GET gets, no body.
+        const head = await raw(cached.url, path, { "accept-encoding": accept }, "HEAD")
+        expect(head.status).toBe(200)
+        expect(head.body.length).toBe(0)
+        expect(head.headers["content-encoding"]).toBe("gzip")
+        expect(head.headers["content-length"]).toBe(gz.headers["content-length"])
+      }
+      for (const refuse of ["identity", "gzip;q=0", "br", "gzip;q=0, *", "deflate"]) {
+        const r = await raw(cached.url, path, { "accept-encoding": refuse })
+        expect(r.headers["content-encoding"], `${path} ${refuse}`).toBeUndefined()
+        expect(r.body.equals(plain.body), `${path} ${refuse}`).toBe(true)
+      }
+    }
+    // Compressed once per body, not once per request (the world's clock did not move).
+    expect(cache.stats().gzips - gzips).toBeLessThanOrEqual(PATHS.length)
+    // Errors stay plain JSON, whatever the client accepts.
+    const bad = await raw(cached.url, "/workernode?state=99", { "accept-encoding": "gzip" })
+    expect(bad.status).toBe(400)
+    expect(bad.headers["content-encoding"]).toBeUndefined()
+    expect(JSON.parse(bad.body.toString("utf8")).error).toMatch(/state/)
+    const head = await raw(cached.url, "/workernode", {}, "HEAD")
+    expect(head.status).toBe(200)
+    expect(head.body.length).toBe(0)
+    expect(head.headers["content-length"]).toBe(String((await raw(cached.url, "/workernode")).body.length))
   })
 
   it("does not cache while a change is in progress (stamp version null) and versions never repeat across engines", async () => {

@@ -12,6 +12,9 @@
  * what encoding a fresh snapshot at the same time gives (src/http/bodyCache.test.ts).
  */
 import { randomBytes } from "node:crypto"
+import { Deferred, Effect } from "effect"
+import { promisify } from "node:util"
+import { gzip } from "node:zlib"
 import { timeInState } from "../engine/api.ts"
 import type { WorkerNode } from "../model/types.ts"
 
@@ -79,44 +82,157 @@ export const renderTemplate = (t: BodyTemplate, now: number): string => {
   return s
 }
 
-const encoder = new TextEncoder()
+/** A template pre-encoded as UTF-8: the pieces back to back in one buffer, and where each ends. */
+export interface BytesTemplate {
+  readonly text: Buffer
+  /** Byte offset in `text` where piece i ends (pieces.length entries). */
+  readonly ends: Uint32Array
+  readonly starts: ReadonlyArray<number>
+}
+
+export const toBytesTemplate = (t: BodyTemplate): BytesTemplate => {
+  const ends = new Uint32Array(t.pieces.length)
+  let at = 0
+  for (let i = 0; i < t.pieces.length; i++) {
+    at += Buffer.byteLength(t.pieces[i], "utf8")
+    ends[i] = at
+  }
+  return { text: Buffer.from(t.pieces.join(""), "utf8"), ends, starts: t.starts }
+}
+
+/**
+ * renderTemplate(t, now) as UTF-8 bytes, without building the string: the
+ * pieces are copied from the pre-encoded buffer and the numbers (ASCII) written
+ * between them (~4× faster than encoding the rendered string at 5,000 nodes).
+ */
+export const renderTemplateBytes = (t: BytesTemplate, now: number): Buffer => {
+  const n = t.starts.length
+  if (n === 0) return t.text
+  const nums = new Array<string>(n)
+  let total = t.text.length
+  for (let i = 0; i < n; i++) {
+    nums[i] = num(timeInState(now, t.starts[i]))
+    total += nums[i].length
+  }
+  const out = Buffer.allocUnsafe(total)
+  let src = 0
+  let dst = 0
+  for (let i = 0; i < n; i++) {
+    const end = t.ends[i]
+    dst += t.text.copy(out, dst, src, end)
+    src = end
+    dst += out.write(nums[i], dst, "latin1")
+  }
+  dst += t.text.copy(out, dst, src, t.ends[n])
+  // Every byte written (allocUnsafe leaves old memory otherwise): a mismatch is a bug, never a body.
+  if (dst !== total) throw new Error(`body template rendered ${dst} of ${total} bytes`)
+  return out
+}
+
+const gzipAsync = promisify(gzip)
+
+/** Fast compression (level 1): ~4× faster than the default level for ~25% more bytes on these listings. */
+export const GZIP_LEVEL = 1
+
+/** One body: the bytes of a listing at one instant, and (on demand, once) their gzip. */
+export class Rendered {
+  private gz: Promise<Buffer> | null = null
+  constructor(
+    readonly time: number,
+    readonly body: Buffer,
+    private readonly onGzip: () => void = () => {}
+  ) {}
+  /** The body gzipped (in libuv's thread pool, off the event loop), compressed once and shared by every request that wants it. */
+  gzip(): Promise<Buffer> {
+    if (this.gz === null) {
+      this.onGzip()
+      this.gz = gzipAsync(this.body, { level: GZIP_LEVEL })
+    }
+    return this.gz
+  }
+}
 
 interface Entry {
   readonly version: number
-  readonly template: BodyTemplate
-  /** The last rendered body (most requests in a burst share the time). */
-  last: { readonly time: number; readonly body: Uint8Array } | null
+  readonly template: BytesTemplate
+  /** The last rendered body (requests that share the instant share it, and its gzip). */
+  last: Rendered | null
 }
 
 /** Bodies per key (path and query), each valid for one engine version. */
 export const makeBodyCache = () => {
   const entries = new Map<string, Entry>()
-  const stats = { hits: 0, misses: 0 }
-  const bodyOf = (e: Entry, time: number): Uint8Array => {
-    if (e.last !== null && (e.last.time === time || e.template.starts.length === 0)) return e.last.body
-    const body = encoder.encode(renderTemplate(e.template, time))
-    e.last = { time, body }
-    return body
+  const stats = { hits: 0, misses: 0, renders: 0, gzips: 0 }
+  const onGzip = () => void stats.gzips++
+  const bodyOf = (e: Entry, time: number): Rendered => {
+    if (e.last !== null && (e.last.time === time || e.template.starts.length === 0)) return e.last
+    stats.renders++
+    const r = new Rendered(time, renderTemplateBytes(e.template, time), onGzip)
+    e.last = r
+    return r
   }
   return {
     /** The body of `key` at `time` if it was stored for `version`. */
-    get: (key: string, version: number | null, time: number): Uint8Array | undefined => {
+    get: (key: string, version: number | null, time: number): Rendered | undefined => {
       if (version === null) return undefined
       const e = entries.get(key)
       if (e === undefined || e.version !== version) return undefined
       stats.hits++
       return bodyOf(e, time)
     },
+    /** The body of `key` at `time` if it was already rendered for `version` at exactly that instant (no work done). */
+    peek: (key: string, version: number | null, time: number): Rendered | undefined => {
+      if (version === null) return undefined
+      const e = entries.get(key)
+      if (e === undefined || e.version !== version || e.last === null) return undefined
+      if (e.last.time !== time && e.template.starts.length !== 0) return undefined
+      stats.hits++
+      return e.last
+    },
     /** Stores the template for `version` (null: not cacheable, nothing stored) and returns its body at `time`. */
-    put: (key: string, version: number | null, template: BodyTemplate, time: number): Uint8Array => {
+    put: (key: string, version: number | null, template: BodyTemplate, time: number): Rendered => {
       stats.misses++
-      const e: Entry = { version: version ?? -1, template, last: null }
+      const e: Entry = { version: version ?? -1, template: toBytesTemplate(template), last: null }
       if (version !== null) entries.set(key, e)
       else entries.delete(key)
       return bodyOf(e, time)
     },
-    /** Requests answered from a stored template, and templates built. */
-    stats: (): { readonly hits: number; readonly misses: number } => ({ ...stats })
+    /** Requests answered from a stored template, templates built, bodies rendered, and gzip compressions started. */
+    stats: (): { readonly hits: number; readonly misses: number; readonly renders: number; readonly gzips: number } => ({ ...stats }),
+    /** A body that is not stored (an uncacheable listing), with the same on-demand gzip. */
+    wrap: (time: number, body: Buffer): Rendered => new Rendered(time, body, onGzip)
   }
 }
 export type BodyCache = ReturnType<typeof makeBodyCache>
+
+/**
+ * Shares one piece of work per slot among the callers that ask before it
+ * starts: `lead` runs `gate` (e.g. a turn of the event loop), then `work`,
+ * and every `join` made until `work` starts gets the same result (or the
+ * same failure). A call after `work` started finds nothing to join: its
+ * result would be older than the call.
+ */
+export const makeCoalescer = <A>() => {
+  const pending = new Map<string, Deferred.Deferred<A>>()
+  return {
+    /** The work for `slot` that has not started yet, if any. */
+    join: (slot: string): Effect.Effect<A> | undefined => {
+      const d = pending.get(slot)
+      return d === undefined ? undefined : Deferred.await(d)
+    },
+    /** Starts the work for `slot` (uninterruptible: the callers that joined wait for it even if the leader's caller goes away). */
+    lead: (slot: string, gate: Effect.Effect<void>, work: Effect.Effect<A>): Effect.Effect<A> =>
+      Effect.flatMap(Deferred.make<A>(), (done) => {
+        pending.set(slot, done)
+        return Effect.uninterruptible(
+          Effect.gen(function* () {
+            yield* Effect.exit(gate)
+            pending.delete(slot)
+            const exit = yield* Effect.exit(work)
+            yield* Deferred.done(done, exit)
+            return yield* exit
+          })
+        )
+      })
+  }
+}

@@ -17,7 +17,7 @@ import { Cause, Effect, Layer, type Scope } from "effect"
 import { ActionError, type EngineApi, type Snapshot } from "../engine/api.ts"
 import { redactSecrets } from "../model/config.ts"
 import { NodeStateNames } from "../model/types.ts"
-import { type BodyCache, type BodyTemplate, identityOpener, makeBodyCache, makeTemplate, type Opener, renderTemplate } from "./bodyCache.ts"
+import { type BodyCache, type BodyTemplate, identityOpener, makeBodyCache, makeCoalescer, makeTemplate, type Opener, Rendered } from "./bodyCache.ts"
 import { renderDashboard } from "./dashboard.ts"
 import { type CycleHistogram, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts"
 
@@ -81,6 +81,67 @@ const fromAction = <R>(action: Effect.Effect<void, ActionError, R>): Effect.Effe
     Effect.as(success),
     Effect.catchTag("ActionError", (e) => Effect.succeed(errorResponse(e.status, e.message)))
   )
+
+/** JSON text + "\n" as bytes, as jsonResponse encodes it; a 500 JSON error when the value cannot be encoded. */
+const encodeJson = (body: unknown): Buffer | Response => {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(body)
+  } catch {
+    return jsonResponse(500, body)
+  }
+  return Buffer.from((text ?? "null") + "\n", "utf8")
+}
+
+/**
+ * Whether an Accept-Encoding header allows gzip (RFC 9110 §12.5.3): "gzip"
+ * (or "x-gzip") listed with a q-value above 0, or "*" above 0 when gzip is
+ * not listed. No header (or anything unparsable): identity.
+ */
+export const acceptsGzip = (header: string | undefined): boolean => {
+  if (header === undefined) return false
+  let star: boolean | undefined
+  for (const part of header.split(",")) {
+    const [name, ...params] = part.split(";")
+    const coding = name.trim().toLowerCase()
+    if (coding !== "gzip" && coding !== "x-gzip" && coding !== "*") continue
+    let q = 1
+    for (const p of params) {
+      const [k, v = ""] = p.split("=")
+      // A malformed q-value counts as 0: identity is always acceptable, a guess is not.
+      if (k.trim().toLowerCase() === "q") q = /^\s*(0(\.[0-9]{0,3})?|1(\.0{0,3})?)\s*$/.test(v) ? Number(v) : 0
+    }
+    const ok = q > 0
+    if (coding === "*") star = ok
+    else return ok
+  }
+  return star ?? false
+}
+
+/** Listings shorter than this are sent as they are even to clients that accept gzip (nothing to gain). */
+export const GZIP_MIN_BYTES = 1024
+
+const LISTING_HEADERS = { ...COMMON_HEADERS, vary: "Accept-Encoding" } as const
+
+/** A listing's body, gzipped (compressed once per body, see Rendered) when the client accepts it and it is not tiny. */
+const listingResponse = (r: Rendered, gzip: boolean): Effect.Effect<Response> => {
+  const plain = () => HttpServerResponse.uint8Array(r.body, { status: 200, contentType: "application/json", headers: LISTING_HEADERS })
+  if (!gzip || r.body.length < GZIP_MIN_BYTES) return Effect.sync(plain)
+  return Effect.promise(() => r.gzip()).pipe(
+    Effect.map((gz) =>
+      HttpServerResponse.uint8Array(gz, { status: 200, contentType: "application/json", headers: { ...LISTING_HEADERS, "content-encoding": "gzip" } })
+    ),
+    // zlib failing on a buffer is not expected; the client still gets the listing.
+    Effect.catchAllDefect(() => Effect.sync(plain))
+  )
+}
+
+const noop = () => {}
+
+/** Resumes on the next turn of the event loop, after the I/O callbacks of this one. */
+const nextTurn = Effect.async<void>((resume) => {
+  setImmediate(() => resume(Effect.void))
+})
 
 // ---------------------------------------------------------------- parameters
 
@@ -156,28 +217,87 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
   const snapshot = engine.snapshot
   const stamp = engine.stamp
   const bodies = options.bodyCache ?? makeBodyCache()
-  const bytesResponse = (body: Uint8Array): Response =>
-    HttpServerResponse.uint8Array(body, { status: 200, contentType: "application/json", headers: COMMON_HEADERS })
 
   /**
-   * A 200 JSON listing of the snapshot, encoded once per engine version
-   * (bodyCache.ts): the same bytes as jsonResponse(200, view(snapshot, identity)).
+   * A 200 JSON listing of the snapshot: the same bytes as
+   * jsonResponse(200, view(snapshot, identity)), gzipped for clients whose
+   * Accept-Encoding allows it (listingResponse). With a stamp, encoded once
+   * per engine version (bodyCache.ts) and rendered at most once per instant,
+   * and the requests that wait for a body share one rendering (coalesced).
    */
-  const cachedListing = (key: string, view: (s: Snapshot, open: Opener) => unknown): Effect.Effect<Response> => {
-    if (stamp === undefined) return Effect.map(snapshot, (s) => jsonResponse(200, view(s, identityOpener)))
-    return Effect.gen(function* () {
-      const before = yield* stamp
+  const cachedListing = (key: string, view: (s: Snapshot, open: Opener) => unknown): Handler =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (req) => {
+      const gzip = acceptsGzip(req.headers["accept-encoding"])
+      if (stamp === undefined) {
+        return Effect.flatMap(snapshot, (s) => {
+          const encoded = encodeJson(view(s, identityOpener))
+          return encoded instanceof Uint8Array ? listingResponse(bodies.wrap(s.time, encoded), gzip) : Effect.succeed(encoded)
+        })
+      }
+      return Effect.flatMap(coalesced(key, view, gzip), (r) => (r instanceof Rendered ? listingResponse(r, gzip) : Effect.succeed(r)))
+    })
+
+  /**
+   * The body of `key` now: the one already rendered at this very instant for
+   * this version, or else the next rendering, shared by every request that
+   * asks before it starts. The rendering waits one turn of the event loop
+   * (setImmediate) so that the requests read in the same turn join it, and
+   * for gzip also until the previous gzip of `key` is done (at most one in
+   * flight per key: the requests that come meanwhile share the next one
+   * instead of each starting its own). Since it reads the stamp and the
+   * snapshot only when it runs, after each of its requests arrived and
+   * before any is answered, each gets exactly what a fresh encoding during
+   * its own lifetime gives.
+   */
+  const renderings = makeCoalescer<Rendered | Response>()
+  const gzipping = new Map<string, Promise<unknown>>()
+  const coalesced = (key: string, view: (s: Snapshot, open: Opener) => unknown, gzip: boolean): Effect.Effect<Rendered | Response> =>
+    Effect.gen(function* () {
+      // A rendering that has not started yet will do (and costs no stamp: in --sim each is an O(nodes) catch-up).
+      const slot = gzip ? `${key}\u0000gzip` : key
+      const waiting = renderings.join(slot)
+      if (waiting !== undefined) return yield* waiting
+      const now = yield* stamp!
+      const ready = bodies.peek(key, now.version, now.time)
+      if (ready !== undefined) return ready
+      const gate = Effect.zipRight(
+        nextTurn,
+        Effect.suspend(() => {
+          const previous = gzip ? gzipping.get(key) : undefined
+          return previous === undefined ? Effect.void : Effect.promise(() => previous.then(noop, noop))
+        })
+      )
+      const work = Effect.map(
+        Effect.suspend(() => render(key, view)),
+        (r) => {
+          if (gzip && r instanceof Rendered && r.body.length >= GZIP_MIN_BYTES) {
+            const compressing = r.gzip()
+            gzipping.set(key, compressing)
+            const clear = () => void (gzipping.get(key) === compressing && gzipping.delete(key))
+            compressing.then(clear, clear)
+          }
+          return r
+        }
+      )
+      return yield* renderings.lead(slot, gate, work)
+    })
+
+  const render = (key: string, view: (s: Snapshot, open: Opener) => unknown): Effect.Effect<Rendered | Response> =>
+    Effect.gen(function* () {
+      const before = yield* stamp!
       const hit = bodies.get(key, before.version, before.time)
-      if (hit !== undefined) return bytesResponse(hit)
+      if (hit !== undefined) return hit
       const s = yield* snapshot
-      const after = yield* stamp
+      const after = yield* stamp!
       const template: BodyTemplate | null = makeTemplate((open) => view(s, open))
-      if (template === null) return jsonResponse(200, view(s, identityOpener))
+      if (template === null) {
+        const encoded = encodeJson(view(s, identityOpener))
+        return encoded instanceof Uint8Array ? bodies.wrap(s.time, encoded) : encoded
+      }
       // Stored only when nothing changed while the snapshot was taken.
       const version = before.version !== null && before.version === after.version ? before.version : null
-      return bytesResponse(version === null ? new TextEncoder().encode(renderTemplate(template, s.time)) : bodies.put(key, version, template, s.time))
+      return bodies.put(key, version, template, s.time)
     })
-  }
 
   const routes: ReadonlyArray<readonly [string, Partial<Record<Method, Handler>>]> = [
     ["/", { GET: Effect.succeed(listing(ENDPOINTS)) }],
@@ -384,7 +504,8 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
     ),
     Effect.catchAllCause((cause) =>
       Effect.flatMap(HttpServerRequest.HttpServerRequest, (req) =>
-        Effect.logError(`${req.method} ${pathOf(req.url)} failed`, cause).pipe(
+        // A client that went away while its listing was being rendered is not an error of the server.
+        (Cause.isInterruptedOnly(cause) ? Effect.logDebug(`${req.method} ${pathOf(req.url)} interrupted`, cause) : Effect.logError(`${req.method} ${pathOf(req.url)} failed`, cause)).pipe(
           Effect.as(
             errorResponse(
               500,
