@@ -110,6 +110,36 @@ const burst = async (base: string, n: number, request: (i: number) => string) =>
   return Promise.all(replies)
 }
 
+describe("gzip bodies", () => {
+  it("reuse one buffer per listing only once its gzip is done, and never send it as identity", async () => {
+    const nodes = Array.from({ length: 50 }, (_, i) => node(`n${i}.example.org`, 1_700_000_000 + i * 0.37, { extra_attributes: { note: "é\u2028" } as never }))
+    const fresh = (t: number) => Buffer.from(JSON.stringify(nodes.map((n) => ({ ...n, time_in_current_state: timeInState(t, n.state_start_time) }))) + "\n")
+    const template = makeTemplate((open) => nodes.map(open))!
+    const cache = makeBodyCache()
+    const r1 = cache.put("/workernode", 7, template, 1_700_000_100.5, true)
+    expect(r1.shareable).toBe(false)
+    expect(cache.peek("/workernode", 7, 1_700_000_100.5), "lent bytes are not an identity body").toBeUndefined()
+    expect(cache.peek("/workernode", 7, 1_700_000_100.5, true)).toBe(r1)
+    const g1 = await r1.gzip()
+    expect(gunzipSync(g1).equals(fresh(1_700_000_100.5))).toBe(true)
+    // Its gzip is done: the next rendering reuses the buffer, and the first gzip is unaffected.
+    const r2 = cache.get("/workernode", 7, 1_700_000_101.25, true)!
+    expect(r2.body.buffer).toBe(r1.body.buffer)
+    // Rendered while r2's gzip runs: a buffer of its own.
+    const r3 = cache.get("/workernode", 7, 1_700_000_102.125, true)!
+    expect(r3.body.buffer).not.toBe(r2.body.buffer)
+    const [g2, g3] = await Promise.all([r2.gzip(), r3.gzip()])
+    expect(gunzipSync(g1).equals(fresh(1_700_000_100.5))).toBe(true)
+    expect(gunzipSync(g2).equals(fresh(1_700_000_101.25))).toBe(true)
+    expect(gunzipSync(g3).equals(fresh(1_700_000_102.125))).toBe(true)
+    // An identity request at r3's instant gets a body of its own, the same bytes.
+    const plain = cache.get("/workernode", 7, 1_700_000_102.125)!
+    expect(plain.shareable).toBe(true)
+    expect(plain.body.equals(fresh(1_700_000_102.125))).toBe(true)
+    expect(cache.stats().gzips).toBe(3)
+  })
+})
+
 describe("Accept-Encoding", () => {
   it("allows gzip only when listed (or *) with a q-value above 0", () => {
     for (const yes of ["gzip", "GZIP", "x-gzip", "gzip, deflate, br", "deflate, gzip;q=0.5", "*", "br, *;q=0.1", " gzip ; q=1.0 ", "gzip;q=0.001", "gzip;q=1"]) {

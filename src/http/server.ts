@@ -17,7 +17,7 @@ import { Cause, Effect, Layer, type Scope } from "effect"
 import { ActionError, type EngineApi, type Snapshot } from "../engine/api.ts"
 import { redactSecrets } from "../model/config.ts"
 import { NodeStateNames } from "../model/types.ts"
-import { type BodyCache, type BodyTemplate, identityOpener, makeBodyCache, makeCoalescer, makeTemplate, type Opener, Rendered } from "./bodyCache.ts"
+import { type BodyCache, type BodyTemplate, GZIP_MIN_BYTES, identityOpener, makeBodyCache, makeCoalescer, makeTemplate, type Opener, Rendered } from "./bodyCache.ts"
 import { renderDashboard } from "./dashboard.ts"
 import { type CycleHistogram, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts"
 
@@ -118,8 +118,7 @@ export const acceptsGzip = (header: string | undefined): boolean => {
   return star ?? false
 }
 
-/** Listings shorter than this are sent as they are even to clients that accept gzip (nothing to gain). */
-export const GZIP_MIN_BYTES = 1024
+export { GZIP_MIN_BYTES }
 
 const LISTING_HEADERS = { ...COMMON_HEADERS, vary: "Accept-Encoding" } as const
 
@@ -131,8 +130,10 @@ const listingResponse = (r: Rendered, gzip: boolean): Effect.Effect<Response> =>
     Effect.map((gz) =>
       HttpServerResponse.uint8Array(gz, { status: 200, contentType: "application/json", headers: { ...LISTING_HEADERS, "content-encoding": "gzip" } })
     ),
-    // zlib failing on a buffer is not expected; the client still gets the listing.
-    Effect.catchAllDefect(() => Effect.sync(plain))
+    // zlib failing on a buffer is not expected; the client still gets the listing, unless its bytes were only lent for the gzip.
+    Effect.catchAllDefect((e) =>
+      Effect.sync(() => (r.shareable ? plain() : errorResponse(500, `could not compress the response: ${e instanceof Error ? e.message : String(e)}`)))
+    )
   )
 }
 
@@ -258,7 +259,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
       const waiting = renderings.join(slot)
       if (waiting !== undefined) return yield* waiting
       const now = yield* stamp!
-      const ready = bodies.peek(key, now.version, now.time)
+      const ready = bodies.peek(key, now.version, now.time, gzip)
       if (ready !== undefined) return ready
       const gate = Effect.zipRight(
         nextTurn,
@@ -268,7 +269,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
         })
       )
       const work = Effect.map(
-        Effect.suspend(() => render(key, view)),
+        Effect.suspend(() => render(key, view, gzip)),
         (r) => {
           if (gzip && r instanceof Rendered && r.body.length >= GZIP_MIN_BYTES) {
             const compressing = r.gzip()
@@ -282,10 +283,10 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
       return yield* renderings.lead(slot, gate, work)
     })
 
-  const render = (key: string, view: (s: Snapshot, open: Opener) => unknown): Effect.Effect<Rendered | Response> =>
+  const render = (key: string, view: (s: Snapshot, open: Opener) => unknown, gzip: boolean): Effect.Effect<Rendered | Response> =>
     Effect.gen(function* () {
       const before = yield* stamp!
-      const hit = bodies.get(key, before.version, before.time)
+      const hit = bodies.get(key, before.version, before.time, gzip)
       if (hit !== undefined) return hit
       const s = yield* snapshot
       const after = yield* stamp!
@@ -296,7 +297,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
       }
       // Stored only when nothing changed while the snapshot was taken.
       const version = before.version !== null && before.version === after.version ? before.version : null
-      return bodies.put(key, version, template, s.time)
+      return bodies.put(key, version, template, s.time, gzip)
     })
 
   const routes: ReadonlyArray<readonly [string, Partial<Record<Method, Handler>>]> = [
