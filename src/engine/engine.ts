@@ -4,7 +4,7 @@
  * the world as last observed and decides; slow calls go out as tasks whose
  * results are applied at a later step. Time comes only from Effect's Clock.
  */
-import { Clock, Effect } from "effect"
+import { Clock, Context, Effect } from "effect"
 import type { AllocResource } from "../model/allocator.ts"
 import { engineSettings, redactSecrets, type ConfigFile, type EngineSettings } from "../model/config.ts"
 import {
@@ -116,6 +116,12 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     // A policy with memory gets a fresh instance per engine (and per restart).
     const policy = registered.instantiate?.() ?? registered
     const ctx = yield* Effect.context<EngineEnv>()
+    // The services, resolved once: steps and tasks use them directly, without
+    // an Effect.provide or a service lookup each (bench/sim-trace, docs/performance.md).
+    const cluster = Context.get(ctx, Cluster)
+    const cloud = Context.get(ctx, Cloud)
+    const checker = Context.get(ctx, Checker)
+    const hooks = Context.get(ctx, Hooks)
     /** Anything the engine did (a log line, a task, a state change); a step that did nothing is "quiet". */
     let effects = 0
     const tasks: TaskRunner = {
@@ -249,12 +255,12 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     const due = (inst: Instance, now: number) => now - inst.last_update_time >= settings.cloudPollerInterval
 
     /** Submit a task for a node; the node is `tasked` until its result is applied. */
-    const nodeTask = (n: NodeRec, label: string, task: Effect.Effect<(n: NodeRec, now: number) => void, never, EngineEnv>) => {
+    const nodeTask = (n: NodeRec, label: string, task: Effect.Effect<(n: NodeRec, now: number) => void>) => {
       const uuid = n.instance.uuid!
       n.instance = { ...n.instance, tasked: true }
       return tasks.submit(
         `${label} ${n.hostname}`,
-        run(task).pipe(
+        task.pipe(
           Effect.map(
             (f): Apply =>
               (now) => {
@@ -290,8 +296,8 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       r.inflight++
       return tasks.submit(
         `boot ${r.name}`,
-        run(
-          Effect.flatMap(Cloud, (cloud) => cloud.boot(r.name)).pipe(
+        (
+          cloud.boot(r.name).pipe(
             Effect.map(
               (inst): Apply =>
                 (now) => {
@@ -336,7 +342,6 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         n,
         "refresh",
         Effect.gen(function* () {
-          const cloud = yield* Cloud
           const before = n.instance
           const r = yield* Effect.either(cloud.refresh(before))
           if (r._tag === "Left") {
@@ -356,9 +361,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
           if (becameActive) {
             const host = inst.dns_name ?? inst.instance_name ?? n.hostname
             const nn: NewNode = { ...newNodeOf(n), hostname: host, ip: inst.ip, cores: inst.vcpu_number || n.num_proc }
-            const hooks = yield* Hooks
             yield* hooks.run("post_vm_provision_command", [host, inst.ip ?? "", inst.instance_name ?? "", inst.cloud_resource])
-            const cluster = yield* Cluster
             const act = yield* Effect.either(cluster.instanceActive(nn))
             if (act._tag === "Left") yield* Effect.sync(() => log("warn", `instance-active hook for ${host} failed: ${act.left.message}`))
           }
@@ -378,7 +381,6 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         n,
         "check",
         Effect.gen(function* () {
-          const checker = yield* Checker
           const ok = yield* Effect.either(checker.check(n.instance))
           if (ok._tag === "Left" || !ok.right) {
             const msg = ok._tag === "Left" ? ok.left.message : null
@@ -392,8 +394,6 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
               cur.instance = { ...cur.instance, state: InstanceState.Ready, last_update_time: now, last_task_result: 0 }
             }
           }
-          const cluster = yield* Cluster
-          const hooks = yield* Hooks
           const nn = newNodeOf(n)
           const added = yield* Effect.either(cluster.addNode(nn))
           if (added._tag === "Right") {
@@ -419,7 +419,6 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         n,
         "destroy",
         Effect.gen(function* () {
-          const cloud = yield* Cloud
           const r = yield* Effect.either(cloud.destroy(n.instance))
           return (cur: NodeRec, now: number) => {
             if (r._tag === "Left") {
@@ -441,7 +440,6 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         n,
         "hold",
         Effect.gen(function* () {
-          const cluster = yield* Cluster
           const r = yield* Effect.either(cluster.holdNode(n.hostname))
           return (cur: NodeRec) => {
             if (r._tag === "Left") log("warn", `hold of ${cur.hostname} failed: ${r.left.message}`, { host: cur.hostname })
@@ -457,8 +455,6 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         n,
         "remove",
         Effect.gen(function* () {
-          const cluster = yield* Cluster
-          const hooks = yield* Hooks
           const nn = newNodeOf(n)
           const r = yield* Effect.either(cluster.removeNode(n.hostname, nn.reservation))
           if (r._tag === "Right") yield* hooks.run("post_remove_node_command", [nn.hostname, nn.ip ?? ""])
@@ -534,27 +530,28 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       return false
     }
 
-    const refreshView = Effect.gen(function* () {
-      const cluster = yield* Cluster
+    const refreshView: Effect.Effect<void> = Effect.suspend(() => {
       const now = currentNow
       lastClusterPoll = now
-      const r = yield* Effect.either(cluster.query)
-      clusterStatus = yield* cluster.status
-      if (r._tag === "Left") {
-        if (viewFresh) log("error", `cannot query the batch system (${r.left.op}): ${r.left.message}; keeping the last view`)
-        viewFresh = false
-        return
-      }
-      viewFresh = true
-      viewSinceProvision = true
-      applyView(r.right, now)
+      return Effect.flatMap(Effect.either(cluster.query), (r) =>
+        Effect.map(cluster.status, (status) => {
+          clusterStatus = status
+          if (r._tag === "Left") {
+            if (viewFresh) log("error", `cannot query the batch system (${r.left.op}): ${r.left.message}; keeping the last view`)
+            viewFresh = false
+            return
+          }
+          viewFresh = true
+          viewSinceProvision = true
+          applyView(r.right, now)
+        })
+      )
     })
 
     // ------------------------------------------------------------ recovery
 
     /** Start-up recovery for the resources not yet recovered: adopt or destroy every instance with their prefix. */
     const recover = Effect.gen(function* () {
-      const cloud = yield* Cloud
       const now = currentNow
       for (const r of resources.values()) {
         if (r.recovered) continue
@@ -601,7 +598,6 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
             unclaimed = unclaimed.filter((p) => p.hostname !== host)
             log("info", `adopted ${host} (${NodeStateNames[rec.state]}) in ${r.name}`, { host, resource: r.name })
             if (r.reservation.queue !== null || r.reservation.account !== null || r.reservation.property !== null) {
-              const cluster = yield* Cluster
               const fixed = yield* Effect.either(cluster.checkReservation(host, r.reservation))
               if (fixed._tag === "Left") log("warn", `reservation check of ${host} failed: ${fixed.left.message}`, { host })
             }
@@ -645,7 +641,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         case NodeState.Starting: {
           if (inst.state === InstanceState.Inexistent) {
             forget(n, "its instance is gone")
-            return run(Effect.flatMap(Hooks, (h) => h.run("post_vm_destroy_command", hookArgs(n))))
+            return hooks.run("post_vm_destroy_command", hookArgs(n))
           }
           if (inst.state === InstanceState.Error) {
             toDeleting(n, now, "its instance is in Error")
@@ -690,8 +686,6 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
               n,
               "cleanup",
               Effect.gen(function* () {
-                const cluster = yield* Cluster
-                const hooks = yield* Hooks
                 const jobs = jobList(n.jobs)
                 if (jobs.length > 0) yield* Effect.either(cluster.vacateNode(n.hostname, jobs))
                 yield* Effect.either(cluster.removeNode(n.hostname, newNodeOf(n).reservation))
@@ -714,8 +708,6 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
                 n,
                 "cleanup",
                 Effect.gen(function* () {
-                  const cluster = yield* Cluster
-                  const hooks = yield* Hooks
                   yield* Effect.either(cluster.removeNode(n.hostname, newNodeOf(n).reservation))
                   yield* hooks.run("post_vm_destroy_command", hookArgs(n))
                   return (cur: NodeRec) => forget(cur, "destroyed")
@@ -723,7 +715,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
               )
             }
             forget(n, "destroyed")
-            return run(Effect.flatMap(Hooks, (h) => h.run("post_vm_destroy_command", hookArgs(n))))
+            return hooks.run("post_vm_destroy_command", hookArgs(n))
           }
           if (inst.state !== InstanceState.Deleting) {
             if (inst.last_task_result !== 1 || due(inst, now)) return destroyTask(n)
@@ -757,53 +749,52 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       return out
     }
 
-    const enforceMin = (now: number) =>
-      Effect.forEach(
-        resources.values(),
-        (r) => {
-          if (!autoMode || !r.recovered || r.backoffUntil > now || r.mode === "draining") return Effect.void
-          const mine = nodesOf(r.name)
-          if (r.inflight > 0 || mine.some((n) => n.state === NodeState.Starting)) return Effect.void
-          const live = mine.filter((n) => n.state !== NodeState.Deleting).length
-          const n = Math.min(r.min - live, r.max - mine.length - r.inflight)
-          if (n <= 0) return Effect.void
-          log("info", `${r.name} has ${live} node(s), below min ${r.min}: starting ${n}`, { resource: r.name })
-          return Effect.forEach(Array.from({ length: n }), () => bootTask(r, "min"), { discard: true })
-        },
-        { discard: true }
-      )
+    // The decisions of a step are plain functions: each updates the state at
+    // once and queues its task submissions (effects) in `todo`, run in order
+    // at the end of the step. A step that decides nothing runs no effect.
+    const enforceMin = (now: number, todo: Array<Effect.Effect<void>>): void => {
+      for (const r of resources.values()) {
+        if (!autoMode || !r.recovered || r.backoffUntil > now || r.mode === "draining") continue
+        const mine = nodesOf(r.name)
+        if (r.inflight > 0 || mine.some((n) => n.state === NodeState.Starting)) continue
+        const live = mine.filter((n) => n.state !== NodeState.Deleting).length
+        const n = Math.min(r.min - live, r.max - mine.length - r.inflight)
+        if (n <= 0) continue
+        log("info", `${r.name} has ${live} node(s), below min ${r.min}: starting ${n}`, { resource: r.name })
+        for (let i = 0; i < n; i++) todo.push(bootTask(r, "min"))
+      }
+    }
 
-    const provision = (now: number) =>
-      Effect.suspend(() => {
-        lastProvision = now
-        viewSinceProvision = false
-        const inflight = new Map([...resources.values()].map((r) => [r.name, r.inflight]))
-        const prices = new Map<string, number>()
-        for (const [name, rc] of Object.entries(opts.config.cloud)) if (rc.price !== undefined) prices.set(name, rc.price)
-        const decision = policy.decide({
-          now,
-          jobs: queued,
-          resources: allocResources(now),
-          nodes: [...physical, ...nodes.values()],
-          inflight,
-          prices
-        })
-        lastDecision = decision
-        return Effect.forEach(
-          decision.provision,
-          ([name, count]) => {
-            const r = resources.get(name)
-            if (r === undefined || count <= 0) return Effect.void
-            // Never above max, whatever a policy proposes (SPEC §6.1).
-            const room = r.max - nodesOf(name).length - r.inflight
-            const k = Math.min(count, room)
-            if (k <= 0) return Effect.void
-            log("info", `provisioning ${k} node(s) in ${name} for queued jobs`, { resource: name, jobs: decision.jobsFor.get(name)?.slice(0, 20) })
-            return Effect.forEach(Array.from({ length: k }), () => bootTask(r, "queued jobs"), { discard: true })
-          },
-          { discard: true }
-        )
+    const provision = (now: number, todo: Array<Effect.Effect<void>>): void => {
+      lastProvision = now
+      viewSinceProvision = false
+      const inflight = new Map([...resources.values()].map((r) => [r.name, r.inflight]))
+      const prices = new Map<string, number>()
+      for (const [name, rc] of Object.entries(opts.config.cloud)) if (rc.price !== undefined) prices.set(name, rc.price)
+      const decision = policy.decide({
+        now,
+        jobs: queued,
+        resources: allocResources(now),
+        nodes: [...physical, ...nodes.values()],
+        inflight,
+        prices
       })
+      lastDecision = decision
+      for (const [name, count] of decision.provision) {
+        const r = resources.get(name)
+        if (r === undefined || count <= 0) continue
+        // Never above max, whatever a policy proposes (SPEC §6.1).
+        const room = r.max - nodesOf(name).length - r.inflight
+        const k = Math.min(count, room)
+        if (k <= 0) continue
+        log("info", `provisioning ${k} node(s) in ${name} for queued jobs`, { resource: name, jobs: decision.jobsFor.get(name)?.slice(0, 20) })
+        for (let i = 0; i < k; i++) todo.push(bootTask(r, "queued jobs"))
+      }
+    }
+
+    /** Runs a step's queued effects in order. */
+    const runAll = (todo: ReadonlyArray<Effect.Effect<void>>): Effect.Effect<void> =>
+      todo.length === 1 ? todo[0] : Effect.forEach(todo, (e) => e, { discard: true })
 
     // ------------------------------------------------------------ the step
 
@@ -811,26 +802,49 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     /** A cluster view was applied (or an operator acted) that no provisioning pass has seen yet. */
     let viewSinceProvision = true
     let lastStepAt = -Infinity
-    const stepUnlocked = Effect.gen(function* () {
-      currentNow = yield* nowSeconds
-      const now = currentNow
+    /**
+     * One step: apply the task results, poll the cluster when due, recover,
+     * then decide (plain functions) and run the decided effects. Only the
+     * cluster poll, recovery and the decided effects are Effect operations.
+     */
+    const stepUnlocked: Effect.Effect<void> = Effect.flatMap(nowSeconds, (now) => {
+      currentNow = now
       counters.cycles++
       const before = effects
       const results = tasks.drain()
       for (const apply of results) apply(now)
       if (results.length > 0) effects++
-      if (now - lastClusterPoll >= settings.clusterPollerInterval) yield* refreshView
-      if ([...resources.values()].some((r) => !r.recovered)) yield* recover
-      for (const n of [...nodes.values()]) {
-        if (n.instance.tasked) continue
-        const act = actOnNode(n, now)
-        if (act !== null) yield* act
+      const afterView = (): Effect.Effect<void> => {
+        for (const r of resources.values()) if (!r.recovered) return Effect.zipRight(recover, Effect.suspend(() => decide(now, before)))
+        return decide(now, before)
       }
-      yield* enforceMin(now)
-      if (autoMode && viewFresh && now - lastProvision >= settings.autoProvisionInterval) yield* provision(now)
+      return now - lastClusterPoll >= settings.clusterPollerInterval ? Effect.zipRight(refreshView, Effect.suspend(afterView)) : afterView()
+    })
+
+    const endStep = (now: number, before: number) => {
       lastStepQuiet = effects === before
       lastStepAt = now
-    })
+    }
+
+    const decide = (now: number, before: number): Effect.Effect<void> => {
+      const todo: Array<Effect.Effect<void>> = []
+      // (a node that is forgotten leaves the map while it is iterated: allowed for a Map)
+      for (const n of nodes.values()) {
+        if (n.instance.tasked) continue
+        const act = actOnNode(n, now)
+        if (act !== null) todo.push(act)
+      }
+      enforceMin(now, todo)
+      if (autoMode && viewFresh && now - lastProvision >= settings.autoProvisionInterval) provision(now, todo)
+      if (todo.length === 0) {
+        endStep(now, before)
+        return Effect.void
+      }
+      return Effect.zipRight(
+        runAll(todo),
+        Effect.sync(() => endStep(now, before))
+      )
+    }
 
     /**
      * True when a step at `now` would change nothing, provided the world looks
@@ -1018,7 +1032,6 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
             const n = yield* cloudNode(hostname)
             if (n.state !== NodeState.Idle && n.state !== NodeState.Busy) return yield* bad(`${hostname} is ${stateName(n)}: only Idle or Busy nodes can be held`)
             if (n.instance.tasked) return yield* bad(`${hostname} has a task in flight; try again`)
-            const cluster = yield* Cluster
             yield* clusterCall(`hold ${hostname}`, cluster.holdNode(n.hostname))
             setState(n, NodeState.Holding, currentNow)
             log("info", `operator held ${hostname}`, { host: hostname })
@@ -1029,7 +1042,6 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
           Effect.gen(function* () {
             const n = yield* cloudNode(hostname)
             if (n.state !== NodeState.Held) return yield* bad(`${hostname} is ${stateName(n)}: only Held nodes can be unheld`)
-            const cluster = yield* Cluster
             yield* clusterCall(`unhold ${hostname}`, cluster.unholdNode(n.hostname))
             setState(n, hasJobs(n) ? NodeState.Busy : NodeState.Idle, currentNow)
             log("info", `operator unheld ${hostname}`, { host: hostname })
@@ -1041,7 +1053,6 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
             const n = yield* cloudNode(hostname)
             // Not in the batch system yet: no job can run there (and the batch system does not know the name).
             if (n.state === NodeState.Starting) return yield* bad(`${hostname} is Starting: it is not in the batch system yet, so no job runs there`)
-            const cluster = yield* Cluster
             yield* clusterCall(`vacate ${hostname}`, cluster.vacateNode(n.hostname, jobList(n.jobs)))
             log("info", `operator vacated ${hostname}`, { host: hostname })
             yield* refreshView
@@ -1054,8 +1065,6 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
             if (n.state === NodeState.Busy || hasJobs(n)) return yield* bad(`${hostname} has running jobs: vacate it first`)
             if (n.state !== NodeState.Error && n.state !== NodeState.Starting && n.state !== NodeState.Held)
               return yield* bad(`${hostname} is ${stateName(n)}: only Held (without jobs), Starting or Error nodes can be deleted`)
-            const cluster = yield* Cluster
-            const hooks = yield* Hooks
             const nn = newNodeOf(n)
             const removed = yield* Effect.either(cluster.removeNode(n.hostname, nn.reservation))
             if (removed._tag === "Left" && n.state === NodeState.Held) return yield* failed(`removing ${hostname} from the cluster failed: ${removed.left.message}`)

@@ -16,15 +16,17 @@ export class EventHeap<E extends Timed> {
   }
 
   push(e: E): void {
+    // sift up with a hole (no swap allocations)
     const a = this.items
+    let i = a.length
     a.push(e)
-    let i = a.length - 1
     while (i > 0) {
       const p = (i - 1) >> 1
-      if (!less(a[i], a[p])) break
-      ;[a[i], a[p]] = [a[p], a[i]]
+      if (!less(e, a[p])) break
+      a[i] = a[p]
       i = p
     }
+    a[i] = e
   }
 
   pop(): E | undefined {
@@ -32,22 +34,23 @@ export class EventHeap<E extends Timed> {
     if (a.length === 0) return undefined
     const top = a[0]
     const last = a.pop()!
-    if (a.length > 0) {
-      a[0] = last
+    const n = a.length
+    if (n > 0) {
+      // sift `last` down from the root with a hole
       let i = 0
       for (;;) {
         const l = 2 * i + 1
+        if (l >= n) break
         const r = l + 1
-        let m = i
-        if (l < a.length && less(a[l], a[m])) m = l
-        if (r < a.length && less(a[r], a[m])) m = r
-        if (m === i) break
-        ;[a[i], a[m]] = [a[m], a[i]]
-        i = m
+        const c = r < n && less(a[r], a[l]) ? r : l
+        if (!less(a[c], last)) break
+        a[i] = a[c]
+        i = c
       }
+      a[i] = last
     }
     return top
   }
 }
 
-const less = (x: Timed, y: Timed): boolean => x.t < y.t || (x.t === y.t && x.seq < y.seq)
+export const less = (x: Timed, y: Timed): boolean => x.t < y.t || (x.t === y.t && x.seq < y.seq)

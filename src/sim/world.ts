@@ -5,7 +5,7 @@
  * the engine sees it only through the SimCluster/SimCloud layers.
  */
 import { InstanceState, type Reservation } from "../model/types.ts"
-import { EventHeap } from "./heap.ts"
+import { EventHeap, less } from "./heap.ts"
 import { sample, type Distribution, type Rng } from "./random.ts"
 import type { WorkloadJob } from "./workload.ts"
 
@@ -129,6 +129,13 @@ export class SimWorld {
   now = 0
   private seq = 0
   private readonly heap = new EventHeap<WorldEvent>()
+  /**
+   * The workload's submit events, sorted by (t, seq), consumed from `nextSubmit`
+   * on: merged with the heap by the same order, so that the heap only holds
+   * what is in flight (a year of trace is ~10⁵ submits: each pop would sift through them).
+   */
+  private readonly submits: Array<WorldEvent> = []
+  private nextSubmit = 0
   readonly nodes = new Map<string, BNode>()
   readonly jobs = new Map<string, BJob>()
   /** Queued jobs in scheduling order (priority desc, then submit order). */
@@ -187,8 +194,9 @@ export class SimWorld {
     for (const j of spec.jobs) {
       const job: BJob = { spec: j, state: "pending", start: -1, hosts: [], cloudCores: 0, seq: seq++ }
       this.jobs.set(j.id, job)
-      this.push({ t: ms(j.submit), seq: 0, kind: "submit", job })
+      this.submits.push({ t: ms(j.submit), seq: this.seq++, kind: "submit", job })
     }
+    this.submits.sort((a, b) => (less(a, b) ? -1 : less(b, a) ? 1 : 0))
     this.remaining = spec.jobs.length
     for (const f of spec.faults) this.push({ t: ms(f.at), seq: 0, kind: "fault", fault: f })
   }
@@ -212,7 +220,15 @@ export class SimWorld {
 
   /** Time of the next world event, or Infinity. */
   nextEventTime(): number {
-    return this.heap.peek()?.t ?? Infinity
+    return this.peekEvent()?.t ?? Infinity
+  }
+
+  /** The next world event: the heap's or the next submit, whichever comes first in (t, seq) order. */
+  private peekEvent(): WorldEvent | undefined {
+    const h = this.heap.peek()
+    const s = this.nextSubmit < this.submits.length ? this.submits[this.nextSubmit] : undefined
+    if (s === undefined) return h
+    return h === undefined || less(s, h) ? s : h
   }
 
   /** All jobs have ended (finished or killed). */
@@ -228,9 +244,10 @@ export class SimWorld {
   processEventsAt(t: number): void {
     this.now = t
     for (;;) {
-      const e = this.heap.peek()
+      const e = this.peekEvent()
       if (e === undefined || e.t > t) break
-      this.heap.pop()
+      if (e === this.heap.peek()) this.heap.pop()
+      else this.nextSubmit++
       this.handle(e)
     }
   }
