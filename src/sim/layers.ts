@@ -207,8 +207,29 @@ export class SimTaskRunner implements TaskRunner {
   constructor(
     private readonly workers: number,
     private readonly latency: number,
-    private readonly runTask: (task: Effect.Effect<Apply>) => Apply
+    /** Runs tasks (synchronously, with the simulated services and Clock). */
+    private readonly runSync: <A>(eff: Effect.Effect<A>) => A
   ) {}
+
+  /**
+   * pump() as an Effect, to run in the same fiber as the engine step before
+   * it (one Runtime.runSync per advance instead of two): the tasks that start
+   * now, run in order, each acting on the world as it starts.
+   */
+  pumpEffect(now: number): Effect.Effect<void> {
+    const free = Math.min(this.workers - this.running.length, this.waiting.length)
+    if (free <= 0) return Effect.void
+    const done = Math.round((now + this.latency) * 1000) / 1000
+    const start = this.waiting.splice(0, free)
+    return Effect.forEach(
+      start,
+      (w) =>
+        Effect.map(w.task, (apply) => {
+          this.running.push({ done, apply })
+        }),
+      { discard: true }
+    )
+  }
 
   readonly submit = (label: string, task: Effect.Effect<Apply>) =>
     Effect.sync(() => {
@@ -221,11 +242,7 @@ export class SimTaskRunner implements TaskRunner {
 
   /** Start waiting tasks while workers are free. */
   pump(now: number): void {
-    while (this.running.length < this.workers && this.waiting.length > 0) {
-      const w = this.waiting.shift()!
-      const apply = this.runTask(w.task)
-      this.running.push({ done: Math.round((now + this.latency) * 1000) / 1000, apply })
-    }
+    if (this.running.length < this.workers && this.waiting.length > 0) this.runSync(this.pumpEffect(now))
   }
 
   /** Move tasks finished by `now` to the results; true when any did. */

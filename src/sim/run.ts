@@ -5,7 +5,6 @@
  */
 import { Effect, Either, Runtime } from "effect"
 import { makeEngine, type Engine, type EngineLogEvent } from "../engine/engine.ts"
-import type { Apply } from "../engine/tasks.ts"
 import { engineSettings, type ConfigFile } from "../model/config.ts"
 import { simClock, simContext, SimTaskRunner } from "./layers.ts"
 import { makeRng } from "./random.ts"
@@ -109,7 +108,7 @@ export class SimDriver {
   /** A fresh engine with empty memory: start-up recovery rebuilds its view from the world. */
   private startEngine() {
     const settings = engineSettings(this.scenario.config)
-    this.tasks = new SimTaskRunner(settings.workers, this.scenario.apiLatency ?? 1, (task) => this.runSync(task) as Apply)
+    this.tasks = new SimTaskRunner(settings.workers, this.scenario.apiLatency ?? 1, (eff) => this.runSync(eff))
     this.engine = this.runSync(
       makeEngine({ config: this.scenario.config, tasks: this.tasks, policy: this.policy, ...(this.opts.engineLog ? { log: this.opts.engineLog } : {}) })
     )
@@ -135,10 +134,19 @@ export class SimDriver {
     const p = this.prepareAdvance(limit)
     if (typeof p === "boolean") return p
     if (p.step) {
-      this.runSync(this.engine.step)
-      this.opts.onStep?.(this.engine, this.world)
-    }
-    this.tasks.pump(p.t)
+      const engine = this.engine
+      const onStep = this.opts.onStep
+      // the step, then the tasks it started, in one fiber
+      this.runSync(
+        Effect.zipRight(
+          engine.step,
+          Effect.suspend(() => {
+            onStep?.(engine, this.world)
+            return this.tasks.pumpEffect(p.t)
+          })
+        )
+      )
+    } else this.tasks.pump(p.t)
     return true
   }
 
