@@ -27,6 +27,7 @@ import {
   Cloud,
   Cluster,
   Hooks,
+  type ClusterNode,
   type ClusterView,
   type NewNode
 } from "./services.ts"
@@ -242,20 +243,40 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       for (const n of nodes.values()) if (n.instance.cloud_resource === res) out.push(n)
       return out
     }
-    // Usable (Idle + Busy) nodes per resource, recounted only after something
-    // changed (every change to the node set or a node's state bumps `effects`).
-    let usableAt = -1
-    const usableCount = new Map<string, number>()
-    const usable = (res: string): number => {
-      if (usableAt !== effects) {
-        usableCount.clear()
-        for (const n of nodes.values())
-          if (n.state === NodeState.Idle || n.state === NodeState.Busy)
-            usableCount.set(n.instance.cloud_resource, (usableCount.get(n.instance.cloud_resource) ?? 0) + 1)
-        usableAt = effects
-      }
-      return usableCount.get(res) ?? 0
+    // Nodes per resource by state, recounted only after something changed
+    // (every change to the node set or a node's state bumps `effects`): a step
+    // asks for them per resource and per node, and would otherwise walk every node each time.
+    interface ResCounts {
+      /** All nodes of the resource (nodesOf(res).length). */
+      total: number
+      starting: number
+      deleting: number
+      /** Idle + Busy. */
+      usable: number
     }
+    let countsAt = -1
+    const resCounts = new Map<string, ResCounts>()
+    const noNodes: ResCounts = { total: 0, starting: 0, deleting: 0, usable: 0 }
+    const countsOf = (res: string): ResCounts => {
+      if (countsAt !== effects) {
+        resCounts.clear()
+        for (const n of nodes.values()) {
+          const name = n.instance.cloud_resource
+          let c = resCounts.get(name)
+          if (c === undefined) {
+            c = { total: 0, starting: 0, deleting: 0, usable: 0 }
+            resCounts.set(name, c)
+          }
+          c.total++
+          if (n.state === NodeState.Starting) c.starting++
+          else if (n.state === NodeState.Deleting) c.deleting++
+          else if (n.state === NodeState.Idle || n.state === NodeState.Busy) c.usable++
+        }
+        countsAt = effects
+      }
+      return resCounts.get(res) ?? noNodes
+    }
+    const usable = (res: string): number => countsOf(res).usable
     const findByHost = (hostname: string): NodeRec | undefined => {
       for (const n of nodes.values()) if (n.hostname === hostname) return n
       return undefined
@@ -503,7 +524,8 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     // ------------------------------------------------------------ view
 
     const applyView = (view: ClusterView, now: number) => {
-      const byHost = new Map(view.nodes.map((cn) => [cn.hostname, cn]))
+      const byHost = new Map<string, ClusterNode>()
+      for (const cn of view.nodes) byHost.set(cn.hostname, cn)
       lastViewHosts = byHost
       const seen = new Set<string>()
       for (const n of nodes.values()) {
@@ -526,21 +548,29 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       }
       const phys: Array<WorkerNode> = []
       const unc: Array<WorkerNode> = []
-      const prev = new Map([...physical, ...unclaimed].map((p) => [p.hostname, p]))
+      const prev = new Map<string, WorkerNode>()
+      for (const p of physical) prev.set(p.hostname, p)
+      for (const p of unclaimed) prev.set(p.hostname, p)
       for (const cn of view.nodes) {
         if (seen.has(cn.hostname)) continue
         const old = prev.get(cn.hostname)
-        ;(ofUnrecoveredResource(cn.hostname) ? unc : phys).push({
-          hostname: cn.hostname,
-          type: "physical",
-          state: cn.state,
-          jobs: cn.jobs,
-          num_proc: cn.num_proc,
-          time_in_current_state: 0,
-          state_start_time: old !== undefined && old.state === cn.state ? old.state_start_time : cn.since ?? now,
-          instance: null,
-          extra_attributes: cn.extra_attributes
-        })
+        const same = old !== undefined && old.state === cn.state
+        // an unchanged node keeps its record (never mutated: a new view makes new ones)
+        const rec: WorkerNode =
+          same && old.jobs === cn.jobs && old.num_proc === cn.num_proc && old.extra_attributes === cn.extra_attributes
+            ? old
+            : {
+                hostname: cn.hostname,
+                type: "physical",
+                state: cn.state,
+                jobs: cn.jobs,
+                num_proc: cn.num_proc,
+                time_in_current_state: 0,
+                state_start_time: same ? old.state_start_time : cn.since ?? now,
+                instance: null,
+                extra_attributes: cn.extra_attributes
+              }
+        ;(ofUnrecoveredResource(cn.hostname) ? unc : phys).push(rec)
       }
       physical = phys
       unclaimed = unc
@@ -555,6 +585,14 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       return false
     }
 
+    let appliedView: ClusterView | null = null
+    let appliedAt = -1
+    let appliedRecovered = -1
+    const recoveredCount = (): number => {
+      let k = 0
+      for (const r of resources.values()) if (r.recovered) k++
+      return k
+    }
     const refreshView: Effect.Effect<void> = Effect.suspend(() => {
       const now = currentNow
       lastClusterPoll = now
@@ -568,7 +606,14 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
           }
           viewFresh = true
           viewSinceProvision = true
+          // The very view applied last time, and nothing changed here since (a
+          // simulated cluster answers an unchanged world with the same object):
+          // applying it again would change nothing.
+          if (r.right === appliedView && effects === appliedAt && recoveredCount() === appliedRecovered) return
           applyView(r.right, now)
+          appliedView = r.right
+          appliedAt = effects
+          appliedRecovered = recoveredCount()
         })
       )
     })
@@ -765,7 +810,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
           priority: r.priority,
           min: r.min,
           max: r.max,
-          current: nodesOf(r.name).length + r.inflight,
+          current: countsOf(r.name).total + r.inflight,
           coresPerNode: r.coresPerNode,
           reservation: r.reservation,
           flag: flagOf(r)
@@ -780,10 +825,10 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     const enforceMin = (now: number, todo: Array<Effect.Effect<void>>): void => {
       for (const r of resources.values()) {
         if (!autoMode || !r.recovered || r.backoffUntil > now || r.mode === "draining") continue
-        const mine = nodesOf(r.name)
-        if (r.inflight > 0 || mine.some((n) => n.state === NodeState.Starting)) continue
-        const live = mine.filter((n) => n.state !== NodeState.Deleting).length
-        const n = Math.min(r.min - live, r.max - mine.length - r.inflight)
+        const mine = countsOf(r.name)
+        if (r.inflight > 0 || mine.starting > 0) continue
+        const live = mine.total - mine.deleting
+        const n = Math.min(r.min - live, r.max - mine.total - r.inflight)
         if (n <= 0) continue
         log("info", `${r.name} has ${live} node(s), below min ${r.min}: starting ${n}`, { resource: r.name })
         for (let i = 0; i < n; i++) todo.push(bootTask(r, "min"))
@@ -809,7 +854,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         const r = resources.get(name)
         if (r === undefined || count <= 0) continue
         // Never above max, whatever a policy proposes (SPEC §6.1).
-        const room = r.max - nodesOf(name).length - r.inflight
+        const room = r.max - countsOf(name).total - r.inflight
         const k = Math.min(count, room)
         if (k <= 0) continue
         log("info", `provisioning ${k} node(s) in ${name} for queued jobs`, { resource: name, jobs: decision.jobsFor.get(name)?.slice(0, 20) })
@@ -839,12 +884,18 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       const results = tasks.drain()
       for (const apply of results) apply(now)
       if (results.length > 0) effects++
-      const afterView = (): Effect.Effect<void> => {
-        for (const r of resources.values()) if (!r.recovered) return Effect.zipRight(recover, Effect.suspend(() => decide(now, before)))
-        return decide(now, before)
-      }
-      return now - lastClusterPoll >= settings.clusterPollerInterval ? Effect.zipRight(refreshView, Effect.suspend(afterView)) : afterView()
+      return now - lastClusterPoll >= settings.clusterPollerInterval
+        ? Effect.zipRight(
+            refreshView,
+            Effect.suspend(() => afterView(now, before))
+          )
+        : afterView(now, before)
     })
+
+    const afterView = (now: number, before: number): Effect.Effect<void> => {
+      for (const r of resources.values()) if (!r.recovered) return Effect.zipRight(recover, Effect.suspend(() => decide(now, before)))
+      return decide(now, before)
+    }
 
     const endStep = (now: number, before: number) => {
       lastStepQuiet = effects === before
@@ -945,7 +996,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
 
     const flagOf = (r: ResState): ResourceFlag => {
       if (r.mode === "frozen") return ResourceFlag.Frozen
-      if (r.mode === "draining") return nodesOf(r.name).length > 0 || r.inflight > 0 ? ResourceFlag.Draining : ResourceFlag.Drained
+      if (r.mode === "draining") return countsOf(r.name).total > 0 || r.inflight > 0 ? ResourceFlag.Draining : ResourceFlag.Drained
       return ResourceFlag.Normal
     }
 

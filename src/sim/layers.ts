@@ -13,6 +13,7 @@ import {
   Hooks,
   noHooks,
   type ClusterNode,
+  type ClusterView,
   type CloudService,
   type ClusterService
 } from "../engine/services.ts"
@@ -76,10 +77,14 @@ export const simClusterService = (world: SimWorld, epoch: number, options: SimCl
     if (world.batchMode === "garbage") return new ClusterError({ op, message: "could not parse the batch command's output" })
     return null
   }
+  // The last view, reused while the world shows the same (no change the
+  // engine could observe, same queue order): the engine then skips applying it.
+  let last: { readonly view: ClusterView; readonly version: number; readonly queueGen: number } | null = null
   return {
     query: Effect.suspend(() => {
       const e = refused("query")
       if (e !== null) return Effect.fail(e)
+      if (last !== null && last.version === world.version && last.queueGen === world.queueGen) return Effect.succeed(last.view)
       const nodes: Array<ClusterNode> = []
       for (const n of world.nodes.values()) {
         nodes.push({
@@ -91,7 +96,9 @@ export const simClusterService = (world: SimWorld, epoch: number, options: SimCl
         })
       }
       const jobs = world.queuedJobs().filter((j) => j.state === "queued").map(jobOf)
-      return Effect.succeed({ nodes, jobs })
+      const view: ClusterView = { nodes, jobs }
+      last = { view, version: world.version, queueGen: world.queueGen }
+      return Effect.succeed(view)
     }),
     status: Effect.sync(() => ({ sim: world.batchMode === "ok" })),
     instanceActive: () => Effect.void,

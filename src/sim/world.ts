@@ -141,6 +141,12 @@ export class SimWorld {
   /** Queued jobs in scheduling order (priority desc, then submit order). */
   private queue: Array<BJob> = []
   private queueSorted = true
+  /**
+   * Bumped whenever the queue's content or order may change (a sort changes
+   * the order without a log line, so without a new `version`): with
+   * `version` it says whether a cluster view is still current.
+   */
+  queueGen = 0
   readonly instances = new Map<string, CInst>()
   private readonly byName = new Map<string, CInst>()
   private instCounter = 0
@@ -259,6 +265,7 @@ export class SimWorld {
         j.state = "queued"
         this.queue.push(j)
         this.queueSorted = false
+        this.queueGen++
         this.submitted++
         const s = j.spec
         this.log(
@@ -345,6 +352,7 @@ export class SimWorld {
     if (!this.queueSorted) {
       this.queue.sort((a, b) => b.spec.priority - a.spec.priority || a.seq - b.seq)
       this.queueSorted = true
+      this.queueGen++
     }
     let totalFree = 0
     for (const n of this.nodes.values()) if (n.online && !n.down) totalFree += n.free
@@ -366,6 +374,7 @@ export class SimWorld {
       this.startJob(j, placed)
     }
     this.queue = keep
+    this.queueGen++
   }
 
   private place(j: WorkloadJob): Array<[BNode, number]> | null {
