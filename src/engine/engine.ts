@@ -174,7 +174,11 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
           held = true
           version = ++versionSeq
           changing++
-          return Effect.ensuring(restore(eff), unlock)
+          // (Effect.ensuring, without its own uninterruptible region: this one is)
+          return Effect.matchCauseEffect(restore(eff), {
+            onFailure: (cause) => Effect.zipRight(unlock, Effect.failCause(cause)),
+            onSuccess: (a) => Effect.as(unlock, a)
+          })
         })
         return take
       })
@@ -912,14 +916,10 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       }
       enforceMin(now, todo)
       if (autoMode && viewFresh && now - lastProvision >= settings.autoProvisionInterval) provision(now, todo)
-      if (todo.length === 0) {
-        endStep(now, before)
-        return Effect.void
-      }
-      return Effect.zipRight(
-        runAll(todo),
-        Effect.sync(() => endStep(now, before))
-      )
+      // Running the decided effects changes no engine state (submitting a task
+      // or running a hook does not; their decisions already counted in `effects`).
+      endStep(now, before)
+      return todo.length === 0 ? Effect.void : runAll(todo)
     }
 
     /**
@@ -978,7 +978,22 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       }
     }
 
+    // nextWake() is asked before every event the simulator handles: kept until
+    // something it depends on changes (the node set, states and instances all bump `effects`).
+    const wakeOf = { effects: -1, poll: 0, provision: 0, auto: false, fresh: false, t: 0 }
     const nextWake = () => {
+      const k = wakeOf
+      if (k.effects !== effects || k.poll !== lastClusterPoll || k.provision !== lastProvision || k.auto !== autoMode || k.fresh !== viewFresh) {
+        k.t = computeWake()
+        k.effects = effects
+        k.poll = lastClusterPoll
+        k.provision = lastProvision
+        k.auto = autoMode
+        k.fresh = viewFresh
+      }
+      return k.t
+    }
+    const computeWake = () => {
       // Provisioning needs a fresh view; without one the next poll is the next chance.
       let t = Math.min(
         lastClusterPoll + settings.clusterPollerInterval,

@@ -117,9 +117,13 @@ export class SimDriver {
 
   /** Time (seconds from start) of the next thing that can happen. */
   nextTime(): number {
+    return this.nextTimeWith(this.engineWake())
+  }
+
+  private nextTimeWith(engineWake: number): number {
     if (this.forceStep) return this.world.now
     // Never before now: advanceTo() and the daemon move the world's time on while nothing happens.
-    return Math.max(this.world.now, Math.min(this.world.nextEventTime(), this.engineWake(), this.tasks.nextCompletion()))
+    return Math.max(this.world.now, Math.min(this.world.nextEventTime(), engineWake, this.tasks.nextCompletion()))
   }
 
   private lastStepAt = -Infinity
@@ -173,7 +177,8 @@ export class SimDriver {
     if (this.finished) return false
     const w = this.world
     if (this.endAt === null && w.workloadDone()) this.endAt = round(w.lastJobEnd + w.spec.drain)
-    const t = this.nextTime()
+    const wake = this.engineWake()
+    const t = this.nextTimeWith(wake)
     const hardEnd = Math.min(this.endAt ?? Infinity, w.spec.maxTime ?? Infinity)
     if (t > hardEnd || t === Infinity) {
       if (hardEnd !== Infinity) w.now = Math.max(w.now, hardEnd)
@@ -181,7 +186,7 @@ export class SimDriver {
       return false
     }
     if (t > limit) return true
-    const engineDue = this.forceStep || t >= this.engineWake()
+    const engineDue = this.forceStep || t >= wake
     w.processEventsAt(t)
     if (w.restarts.length > 0) {
       w.restarts.length = 0
