@@ -391,78 +391,97 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       nodeTask(
         n,
         "refresh",
-        Effect.gen(function* () {
+        // (no generator on the common path: a refresh runs every cloud poll interval for every starting node)
+        Effect.suspend(() => {
           const before = n.instance
-          const r = yield* Effect.either(cloud.refresh(before))
-          if (r._tag === "Left") {
-            const err = r.left
-            return (cur: NodeRec, now: number) => {
-              cur.instance = { ...cur.instance, last_update_time: now, last_task_result: 1 }
-              log("warn", `refresh of ${cur.hostname} failed: ${err.message}`, { host: cur.hostname })
+          return Effect.flatMap(Effect.either(cloud.refresh(before)), (r) => {
+            if (r._tag === "Left") {
+              const err = r.left
+              return Effect.succeed((cur: NodeRec, now: number) => {
+                cur.instance = { ...cur.instance, last_update_time: now, last_task_result: 1 }
+                log("warn", `refresh of ${cur.hostname} failed: ${err.message}`, { host: cur.hostname })
+              })
             }
-          }
-          let inst = r.right
-          // The cloud only knows Active; Ready is our checker's word and stays.
-          if (before.state === InstanceState.Ready && inst.state === InstanceState.Active) inst = { ...inst, state: InstanceState.Ready }
-          const becameActive =
-            n.state === NodeState.Starting &&
-            before.state < InstanceState.Active &&
-            (inst.state === InstanceState.Active || inst.state === InstanceState.Ready)
-          if (becameActive) {
-            const host = inst.dns_name ?? inst.instance_name ?? n.hostname
-            const nn: NewNode = { ...newNodeOf(n), hostname: host, ip: inst.ip, cores: inst.vcpu_number || n.num_proc }
-            yield* hooks.run("post_vm_provision_command", [host, inst.ip ?? "", inst.instance_name ?? "", inst.cloud_resource])
-            const act = yield* Effect.either(cluster.instanceActive(nn))
-            if (act._tag === "Left") yield* Effect.sync(() => log("warn", `instance-active hook for ${host} failed: ${act.left.message}`))
-          }
-          return (cur: NodeRec, now: number) => {
-            cur.instance = { ...inst, uuid: cur.instance.uuid, tasked: false, last_update_time: now, last_task_result: 0 }
-            if (cur.state === NodeState.Starting && (inst.state === InstanceState.Active || inst.state === InstanceState.Ready)) {
-              cur.hostname = inst.dns_name ?? inst.instance_name ?? cur.hostname
-              if (inst.vcpu_number > 0) cur.num_proc = inst.vcpu_number
-            }
-          }
+            let inst = r.right
+            // The cloud only knows Active; Ready is our checker's word and stays.
+            if (before.state === InstanceState.Ready && inst.state === InstanceState.Active) inst = { ...inst, state: InstanceState.Ready }
+            const becameActive =
+              n.state === NodeState.Starting &&
+              before.state < InstanceState.Active &&
+              (inst.state === InstanceState.Active || inst.state === InstanceState.Ready)
+            const apply = refreshed(inst)
+            if (!becameActive) return Effect.succeed(apply)
+            const got = inst
+            return Effect.gen(function* () {
+              const host = got.dns_name ?? got.instance_name ?? n.hostname
+              const nn: NewNode = { ...newNodeOf(n), hostname: host, ip: got.ip, cores: got.vcpu_number || n.num_proc }
+              yield* hooks.run("post_vm_provision_command", [host, got.ip ?? "", got.instance_name ?? "", got.cloud_resource])
+              const act = yield* Effect.either(cluster.instanceActive(nn))
+              if (act._tag === "Left") yield* Effect.sync(() => log("warn", `instance-active hook for ${host} failed: ${act.left.message}`))
+              return apply
+            })
+          })
         })
       )
+
+    /** A successful refresh's result, applied to the node. */
+    const refreshed =
+      (inst: Instance) =>
+      (cur: NodeRec, now: number): void => {
+        cur.instance = { ...inst, uuid: cur.instance.uuid, tasked: false, last_update_time: now, last_task_result: 0 }
+        if (cur.state === NodeState.Starting && (inst.state === InstanceState.Active || inst.state === InstanceState.Ready)) {
+          cur.hostname = inst.dns_name ?? inst.instance_name ?? cur.hostname
+          if (inst.vcpu_number > 0) cur.num_proc = inst.vcpu_number
+        }
+      }
 
     /** Configuration check; on Ready a Starting node joins the cluster. */
     const checkTask = (n: NodeRec) =>
       nodeTask(
         n,
         "check",
-        Effect.gen(function* () {
-          const ok = yield* Effect.either(checker.check(n.instance))
-          if (ok._tag === "Left" || !ok.right) {
-            const msg = ok._tag === "Left" ? ok.left.message : null
-            return (cur: NodeRec, now: number) => {
-              cur.instance = { ...cur.instance, last_update_time: now, last_task_result: msg === null ? 0 : 1 }
-              if (msg !== null) log("debug", `check of ${cur.hostname} failed: ${msg}`)
+        // (no generator on the common path: "not ready yet" every cloud poll interval while a node configures)
+        Effect.flatMap(
+          Effect.suspend(() => Effect.either(checker.check(n.instance))),
+          (ok): Effect.Effect<(n: NodeRec, now: number) => void> => {
+            if (ok._tag === "Left" || !ok.right) {
+              const msg = ok._tag === "Left" ? ok.left.message : null
+              return Effect.succeed((cur: NodeRec, now: number) => {
+                cur.instance = { ...cur.instance, last_update_time: now, last_task_result: msg === null ? 0 : 1 }
+                if (msg !== null) log("debug", `check of ${cur.hostname} failed: ${msg}`)
+              })
             }
-          }
-          if (n.state !== NodeState.Starting) {
-            return (cur: NodeRec, now: number) => {
-              cur.instance = { ...cur.instance, state: InstanceState.Ready, last_update_time: now, last_task_result: 0 }
+            if (n.state !== NodeState.Starting) {
+              return Effect.succeed((cur: NodeRec, now: number) => {
+                cur.instance = { ...cur.instance, state: InstanceState.Ready, last_update_time: now, last_task_result: 0 }
+              })
             }
+            return joinTask(n)
           }
-          const nn = newNodeOf(n)
-          const added = yield* Effect.either(cluster.addNode(nn))
-          if (added._tag === "Right") {
-            yield* hooks.run("post_add_node_command", [nn.hostname, nn.ip ?? ""])
-            return (cur: NodeRec, now: number) => {
-              cur.instance = { ...cur.instance, state: InstanceState.Ready, last_update_time: now, last_task_result: 0 }
-              if (cur.state === NodeState.Starting) setState(cur, NodeState.Idle, now)
-              log("info", `${cur.hostname} is ready and joined the cluster`, { host: cur.hostname })
-            }
-          }
-          // Adding failed: take it out again and destroy it.
-          yield* Effect.either(cluster.removeNode(nn.hostname, nn.reservation))
-          const err = added.left
-          return (cur: NodeRec, now: number) => {
-            cur.instance = { ...cur.instance, state: InstanceState.Ready, last_update_time: now, last_task_result: 1 }
-            toDeleting(cur, now, `adding it to the cluster failed: ${err.message}`)
-          }
-        })
+        )
       )
+
+    /** A Starting node whose check says ready: add it to the cluster (or take it out again and destroy it). */
+    const joinTask = (n: NodeRec) =>
+      Effect.gen(function* () {
+        const nn = newNodeOf(n)
+        const added = yield* Effect.either(cluster.addNode(nn))
+        if (added._tag === "Right") {
+          yield* hooks.run("post_add_node_command", [nn.hostname, nn.ip ?? ""])
+          return (cur: NodeRec, now: number) => {
+            cur.instance = { ...cur.instance, state: InstanceState.Ready, last_update_time: now, last_task_result: 0 }
+            if (cur.state === NodeState.Starting) setState(cur, NodeState.Idle, now)
+            log("info", `${cur.hostname} is ready and joined the cluster`, { host: cur.hostname })
+          }
+        }
+        // Adding failed: take it out again and destroy it.
+        yield* Effect.either(cluster.removeNode(nn.hostname, nn.reservation))
+        const err = added.left
+        return (cur: NodeRec, now: number) => {
+          cur.instance = { ...cur.instance, state: InstanceState.Ready, last_update_time: now, last_task_result: 1 }
+          toDeleting(cur, now, `adding it to the cluster failed: ${err.message}`)
+        }
+      })
 
     const destroyTask = (n: NodeRec) =>
       nodeTask(
