@@ -7,7 +7,11 @@
  * (identity) and once with `Accept-Encoding: gzip`; p50/p99 latency,
  * requests/s, bytes/s (as sent: compressed for gzip), and the daemon's RSS from /proc.
  *
+ * Also the daemon's CPU time per answer at 50 connections (utime + stime of
+ * all its threads from /proc, which the machine's load does not inflate).
+ *
  *   npm run bench -- api [--quick] [--json]
+ *   BENCH_API_PATHS=/workernode npm run bench -- api --quick   # only these endpoints
  */
 import autocannon from "autocannon"
 import { spawn, type ChildProcess } from "node:child_process"
@@ -70,6 +74,28 @@ const procMemory = (pid: number): { rssMB: number; peakMB: number } => {
   return { rssMB: kb("VmRSS") / 1024, peakMB: kb("VmHWM") / 1024 }
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far. */
+const procCpuSeconds = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  // Fields after the command (which may contain spaces) in parentheses: utime and stime are the 12th and 13th.
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS
+}
+/** sysconf(_SC_CLK_TCK): 100 on Linux. */
+const CLOCK_TICKS = 100
+
+const PATHS = ["/workernode", "/resource", "/job"]
+
+/** The endpoints to measure: all, or those of BENCH_API_PATHS (comma separated), each checked. */
+const benchPaths = (): ReadonlyArray<string> => {
+  const raw = process.env.BENCH_API_PATHS
+  if (raw === undefined || raw.trim() === "") return PATHS
+  const asked = raw.split(",").map((p) => p.trim())
+  const unknown = asked.filter((p) => !PATHS.includes(p))
+  if (unknown.length > 0) throw new Error(`BENCH_API_PATHS: unknown endpoint(s) ${unknown.map((p) => JSON.stringify(p)).join(", ")}: expected some of ${PATHS.join(", ")}`)
+  return asked
+}
+
 /** Until every node of the 10 resources is up and Busy (or the deadline). */
 const waitReady = async (base: string, nodes: number, queued: number, deadline: number, daemon: ChildProcess, r: Reporter) => {
   let last = ""
@@ -101,6 +127,7 @@ export const api: Bench = {
   description: "REST API of the daemon at 5,000 nodes and 100,000 queued jobs: p50/p99 latency and req/s at 50 connections",
   run: async (r: Reporter) => {
     const quick = r.options.quick
+    const paths = benchPaths()
     const nodes = 5000
     const queued = 100_000
     const connections = 50
@@ -124,7 +151,7 @@ export const api: Bench = {
       await waitReady(base, nodes, queued, Date.now() + 600_000, daemon, r)
       r.figure("ready", (Date.now() - t0) / 1000, "s", { nodes, jobs: queued })
       const rows: Array<Array<string>> = []
-      for (const path of ["/workernode", "/resource", "/job"]) {
+      for (const path of paths) {
         for (const encoding of ENCODINGS) {
           const headers: Record<string, string> = encoding === "gzip" ? { "accept-encoding": "gzip" } : {}
           // Figure names: identity keeps the names of earlier commits; gzip ones end in "_gzip".
@@ -147,8 +174,11 @@ export const api: Bench = {
           const bytes: Array<number> = []
           let completed = 0
           let errors = 0
+          const cpu: Array<number> = []
           for (let i = 0; i < reps; i++) {
+            const cpu0 = procCpuSeconds(daemon.pid!)
             const res = await autocannon({ url: base + path, connections, duration, timeout: 120, headers })
+            if (res.requests.total > 0) cpu.push(((procCpuSeconds(daemon.pid!) - cpu0) * 1000) / res.requests.total)
             completed += res.requests.total
             errors += res.errors + res.timeouts + res.non2xx
             // A run in which no response came back within its duration has no latency to show.
@@ -164,6 +194,7 @@ export const api: Bench = {
             r.figure(name("p99"), p99, "ms", params)
             r.figure(name("req_per_s"), rps, "req/s", params)
             r.figure(name("bytes_per_s"), bytes, "B/s", params)
+            r.figure(name("daemon_cpu_per_answer"), cpu, "ms", params)
           } else r.warn(`GET ${path} (${encoding}): no response completed within ${duration} s at ${connections} connections`)
           r.figure(name("completed"), completed, "responses", params)
           r.figure(name("errors"), errors, "responses", params)
@@ -177,6 +208,7 @@ export const api: Bench = {
             show(p99, " ms"),
             show(rps),
             bytes.length > 0 ? `${fmt(stats(bytes).median / 1e6)} MB/s` : "none",
+            show(cpu, " ms"),
             `${completed} / ${errors}`,
             `${fmt(mem.rssMB)} MB`
           ])
@@ -184,7 +216,7 @@ export const api: Bench = {
       }
       const mem = procMemory(daemon.pid!)
       r.figure("daemon_peak_rss", mem.peakMB, "MB", { nodes, jobs: queued })
-      r.table(["endpoint", "encoding", "1 conn p50 / p99", `${connections} conns p50 (min–max)`, "p99 (min–max)", "req/s", "throughput", "completed / errors", "daemon RSS"], rows)
+      r.table(["endpoint", "encoding", "1 conn p50 / p99", `${connections} conns p50 (min–max)`, "p99 (min–max)", "req/s", "throughput", "daemon CPU per answer", "completed / errors", "daemon RSS"], rows)
       r.note(`api: daemon peak RSS ${fmt(mem.peakMB)} MB`)
     } catch (e) {
       r.warn(`${(e as Error).message}\n${stderr}`)

@@ -3,12 +3,15 @@
  * fresh snapshot gives: templates against JSON.stringify on arbitrary nodes,
  * then the real HTTP server on a real engine in a simulated world, with and
  * without the cache, across engine steps, fractional times and second
- * boundaries, and operator actions seen by the very next GET.
+ * boundaries, and operator actions seen by the very next GET. A body may be
+ * served for one quantum (LISTING_QUANTUM_SECONDS) after it was rendered:
+ * every answer must then be a fresh encoding at an instant of the same
+ * engine version less than the quantum before the request.
  */
 import * as Http from "node:http"
 import * as net from "node:net"
 import { gunzipSync } from "node:zlib"
-import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, ManagedRuntime, TestClock, TestContext } from "effect"
 import * as fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { observedApi } from "../daemon/daemon.ts"
@@ -16,7 +19,7 @@ import { type EngineApi, timeInState, withStamp } from "../engine/api.ts"
 import { NodeState, ResourceFlag, type WorkerNode } from "../model/types.ts"
 import { kitScenario } from "../sim/kit.ts"
 import { SimDriver } from "../sim/run.ts"
-import { identityOpener, makeBodyCache, makeCoalescer, makeTemplate, renderTemplate, renderTemplateBytes, toBytesTemplate } from "./bodyCache.ts"
+import { identityOpener, LISTING_QUANTUM_SECONDS, makeBodyCache, makeCoalescer, makeTemplate, renderTemplate, renderTemplateBytes, toBytesTemplate } from "./bodyCache.ts"
 import { acceptsGzip, GZIP_MIN_BYTES } from "./server.ts"
 import { makeFakeEngine } from "./testing/fakeEngine.ts"
 import { type RunningServer, startServer } from "./testing/serve.ts"
@@ -115,7 +118,8 @@ describe("gzip bodies", () => {
     const nodes = Array.from({ length: 50 }, (_, i) => node(`n${i}.example.org`, 1_700_000_000 + i * 0.37, { extra_attributes: { note: "é\u2028" } as never }))
     const fresh = (t: number) => Buffer.from(JSON.stringify(nodes.map((n) => ({ ...n, time_in_current_state: timeInState(t, n.state_start_time) }))) + "\n")
     const template = makeTemplate((open) => nodes.map(open))!
-    const cache = makeBodyCache()
+    // Renderings 0.75 s or more apart: each one a new body.
+    const cache = makeBodyCache({ quantum: 0.5 })
     const r1 = cache.put("/workernode", 7, template, 1_700_000_100.5, true)
     expect(r1.shareable).toBe(false)
     expect(cache.peek("/workernode", 7, 1_700_000_100.5), "lent bytes are not an identity body").toBeUndefined()
@@ -137,6 +141,51 @@ describe("gzip bodies", () => {
     expect(plain.shareable).toBe(true)
     expect(plain.body.equals(fresh(1_700_000_102.125))).toBe(true)
     expect(cache.stats().gzips).toBe(3)
+  })
+})
+
+describe("time quantum", () => {
+  const nodes = Array.from({ length: 40 }, (_, i) => node(`q${i}.example.org`, 1_700_000_000 + i * 0.113))
+  const fresh = (t: number) => Buffer.from(JSON.stringify(nodes.map((n) => ({ ...n, time_in_current_state: timeInState(t, n.state_start_time) }))) + "\n")
+  const template = makeTemplate((open) => nodes.map(open))!
+
+  it("serves a body for less than the quantum after its instant, for the same version only", async () => {
+    const Q = 0.25
+    const cache = makeBodyCache({ quantum: Q })
+    const t0 = 1_700_000_100.5
+    for (const gzip of [false, true]) {
+      const r0 = cache.put("/w", 3, template, t0, gzip)
+      expect(r0.time).toBe(t0)
+      expect(cache.get("/w", 3, t0 + Q / 2, gzip), "within the quantum").toBe(r0)
+      expect(cache.get("/w", 3, t0 + Q * 0.999, gzip), "within the quantum").toBe(r0)
+      const r1 = cache.get("/w", 3, t0 + Q, gzip)!
+      expect(r1, "a quantum old: rendered anew").not.toBe(r0)
+      expect(r1.time).toBe(t0 + Q)
+      expect(gzip ? gunzipSync(await r1.gzip()).equals(fresh(t0 + Q)) : r1.body.equals(fresh(t0 + Q))).toBe(true)
+      expect(cache.peek("/w", 4, t0 + Q, gzip), "another version").toBeUndefined()
+      expect(cache.get("/w", 4, t0 + Q, gzip), "another version: no template for it").toBeUndefined()
+      expect(cache.get("/w", 3, t0 + Q - 0.1, gzip), "a clock gone back: rendered at its own instant").not.toBe(r1)
+      await Promise.all([r0.gzip(), r1.gzip()])
+    }
+    expect(() => makeBodyCache({ quantum: -1 })).toThrow(/quantum/)
+    expect(() => makeBodyCache({ quantum: NaN })).toThrow(/quantum/)
+  })
+
+  it("never gives identity clients a body lent for gzip, and gives gzip clients an identity body of the quantum", async () => {
+    const cache = makeBodyCache({ quantum: 1 })
+    const t0 = 1_700_000_200
+    const g = cache.put("/w", 5, template, t0, true)
+    expect(g.shareable).toBe(false)
+    const p = cache.get("/w", 5, t0 + 0.5)!
+    expect(p).not.toBe(g)
+    expect(p.body.equals(fresh(t0 + 0.5))).toBe(true)
+    await g.gzip()
+    // The gzip body of t0 is still within its quantum at t0 + 0.9: preferred (its gzip is done).
+    expect(cache.get("/w", 5, t0 + 0.9, true)).toBe(g)
+    // At t0 + 1.2 only the identity body of t0 + 0.5 is within the quantum.
+    expect(cache.get("/w", 5, t0 + 1.2, true)).toBe(p)
+    expect(cache.quantum).toBe(1)
+    expect(makeBodyCache().quantum).toBe(LISTING_QUANTUM_SECONDS)
   })
 })
 
@@ -222,10 +271,12 @@ describe("coalesced rendering on a moving clock", () => {
     const cache = makeBodyCache()
     const server = await startServer(moving, { token: null, tokenForReads: false, bodyCache: cache })
     try {
+      // Counted from here: the first GET's body may still be within its quantum during the burst.
+      const before = cache.stats().renders
       const nodes = JSON.parse((await raw(server.url, "/workernode")).body.toString("utf8")) as Array<WorkerNode>
       expect(nodes.length).toBeGreaterThan(2)
       const freshAt = (t: number) => JSON.stringify(nodes.map((n) => ({ ...n, time_in_current_state: timeInState(t, n.state_start_time) }))) + "\n"
-      const before = cache.stats().renders
+      const burstStart = now
       const N = 40
       // Connections open first, then every request written in the same tick: they reach the server together.
       const replies = await burst(server.url, N, (i) => `GET /workernode HTTP/1.1\r\nHost: test\r\n${i % 2 === 0 ? "Accept-Encoding: gzip\r\n" : ""}\r\n`)
@@ -237,15 +288,106 @@ describe("coalesced rendering on a moving clock", () => {
         // The instant the body shows, recovered up to float rounding, then matched byte for byte.
         const at = [...new Set([t, Math.round(t * 1000) / 1000])].find((x) => freshAt(x) === text)
         expect(at, "a body no fresh encoding gives").toBeDefined()
+        // Rendered at most a quantum before the first request of the burst arrived (and not after the last answer).
+        expect(at!).toBeGreaterThan(burstStart - LISTING_QUANTUM_SECONDS)
+        expect(at!).toBeLessThanOrEqual(now)
         instants.add(at!)
       }
       // Requests share renderings only when they arrive together, which the test cannot force: at most one each.
       const renders = cache.stats().renders - before
       expect(renders).toBeGreaterThan(0)
-      expect(renders).toBeLessThanOrEqual(N)
+      expect(renders).toBeLessThanOrEqual(N + 1)
       expect(instants.size).toBeLessThanOrEqual(renders)
     } finally {
       await server.close()
+    }
+  })
+})
+
+describe("bodies on the engine's Clock (TestClock)", () => {
+  it("are never older than the quantum, and show a state change in the very next GET", async () => {
+    const rt = ManagedRuntime.make(TestContext.TestContext)
+    const clock = await rt.runPromise(TestClock.testClock())
+    await rt.runPromise(clock.setTime(1_700_000_000_250))
+    const fake = makeFakeEngine()
+    let version = 1
+    const onClock = <A, E>(eff: Effect.Effect<A, E>) => Effect.withClock(eff, clock)
+    const seconds = Effect.map(Clock.currentTimeMillis, (ms) => ms / 1000)
+    // Time only from the Clock, as the engine's snapshot and stamp; every operator action is a new version.
+    const engine: EngineApi = withStamp(
+      {
+        ...fake,
+        snapshot: onClock(
+          Effect.zipWith(fake.snapshot, seconds, (s, t) => ({ ...s, time: t, nodes: s.nodes.map((n) => ({ ...n, time_in_current_state: timeInState(t, n.state_start_time) })) }))
+        ),
+        hold: (h) => Effect.ensuring(fake.hold(h), Effect.sync(() => void version++))
+      },
+      onClock(Effect.map(seconds, (time) => ({ version, time })))
+    )
+    const cache = makeBodyCache()
+    const Q = cache.quantum
+    const server = await startServer(engine, { token: null, tokenForReads: false, bodyCache: cache })
+    try {
+      const nowS = () => Effect.runSync(onClock(seconds))
+      const advance = (ms: number) => rt.runPromise(clock.adjust(Duration.millis(ms)))
+      const nodes = fake.nodes.map((n) => ({ ...n }))
+      const freshAt = (t: number, list: ReadonlyArray<WorkerNode> = nodes) =>
+        JSON.stringify(list.map((n) => ({ ...n, time_in_current_state: timeInState(t, n.state_start_time) }))) + "\n"
+      const both = async () => {
+        const plain = await raw(server.url, "/workernode")
+        const gz = await raw(server.url, "/workernode", { "accept-encoding": "gzip" })
+        expect(gz.headers["content-encoding"]).toBe("gzip")
+        return [plain.body.toString("utf8"), gunzipSync(gz.body).toString("utf8")]
+      }
+      // Instants of the requests so far: a body must be a fresh encoding at one of them, less than Q before now.
+      const asked: Array<number> = []
+      const check = (bodies: ReadonlyArray<string>) => {
+        const now = nowS()
+        for (const body of bodies) {
+          const at = asked.find((t) => t > now - Q && t <= now && freshAt(t) === body)
+          expect(at, `a body at ${now}: no fresh encoding of the last ${Q} s gives it`).toBeDefined()
+        }
+      }
+      const t0 = nowS()
+      asked.push(t0)
+      const first = await both()
+      expect(first).toEqual([freshAt(t0), freshAt(t0)])
+      const renders = cache.stats().renders
+      // Within the quantum: the same bodies (those of t0), no rendering.
+      await advance(Q * 500)
+      asked.push(nowS())
+      expect(await both()).toEqual(first)
+      await advance(Q * 500 - 1)
+      asked.push(nowS())
+      expect(await both()).toEqual(first)
+      expect(cache.stats().renders).toBe(renders)
+      // A quantum after t0: rendered anew, at this instant.
+      await advance(1)
+      expect(nowS()).toBeCloseTo(t0 + Q, 6)
+      asked.push(nowS())
+      const second = await both()
+      expect(second).toEqual([freshAt(nowS()), freshAt(nowS())])
+      // Steps of 0 to 2 quanta: every answer within the bound.
+      for (const ms of [0, 1, 37, 113, 249, 250, 251, 499, 3, 500, 999, 1, 1, 1, 1000, 7, 600, 2, 2]) {
+        await advance(ms * Q * 4)
+        asked.push(nowS())
+        check(await both())
+      }
+      // An operator action within the quantum: the very next GET shows it (identity and gzip), at the instant it asks.
+      await advance(1)
+      asked.push(nowS())
+      check(await both())
+      const target = fake.nodes.find((n) => n.state === NodeState.Idle || n.state === NodeState.Busy)
+      expect(target, "a node to hold").toBeDefined()
+      const hold = await raw(server.url, `/workernode/${target!.hostname}/hold`, {}, "PUT")
+      expect(hold.status, hold.body.toString()).toBe(200)
+      const held = fake.nodes.map((n) => ({ ...n }))
+      expect(held.find((n) => n.hostname === target!.hostname)!.state).toBe(NodeState.Holding)
+      const after = await both()
+      expect(after).toEqual([freshAt(nowS(), held), freshAt(nowS(), held)])
+    } finally {
+      await server.close()
+      await rt.dispose()
     }
   })
 })
@@ -301,14 +443,28 @@ describe("GET listings through the cache on a real engine", () => {
     expect(res.status, path).toBe(200)
     return { text: await res.text(), type: res.headers.get("content-type"), length: res.headers.get("content-length"), cache: res.headers.get("cache-control") }
   }
-  /** Every listing, twice through the cache (the second a hit) and once fresh: all the same bytes and headers. */
+  type Answer = Awaited<ReturnType<typeof get>>
+  const Q = LISTING_QUANTUM_SECONDS
+  /** The uncached server's answers, per path, at each world time compareAll ran, with the engine version then. */
+  const freshSeen = new Map<string, Array<{ readonly t: number; readonly version: number | null; readonly answer: Answer }>>()
+  const versionNow = () => Effect.runSync(driver.atWorldTime(driver.engine.api.stamp!)).version
+  /**
+   * Every listing, twice through the cache (the second a hit) and once fresh:
+   * each cached answer is, bytes and headers, the fresh answer at a world time
+   * of the same engine version less than the quantum before now (cached
+   * bodies are rendered only at the instants requests come, which are these).
+   */
   const compareAll = async () => {
+    const now = driver.world.now
+    const version = versionNow()
     for (const path of PATHS) {
-      const a = await get(cached, path)
-      const b = await get(cached, path)
       const fresh = await get(uncached, path)
-      expect(a, path).toEqual(fresh)
-      expect(b, path).toEqual(fresh)
+      const seen = freshSeen.get(path) ?? []
+      freshSeen.set(path, [...seen.filter((f) => f.t > now - 2 * Q), { t: now, version, answer: fresh }])
+      for (const a of [await get(cached, path), await get(cached, path)]) {
+        const match = freshSeen.get(path)!.find((f) => f.version === version && f.version !== null && f.t > now - Q && f.t <= now && JSON.stringify(f.answer) === JSON.stringify(a))
+        if (match === undefined) expect(a, `${path} at ${now}: a fresh answer of this version less than ${Q} s old`).toEqual(fresh)
+      }
     }
   }
 
@@ -318,6 +474,11 @@ describe("GET listings through the cache on a real engine", () => {
     for (let t = 0; t <= 400; t += 2.35) {
       driver.advanceTo(t)
       await compareAll()
+      // Within the quantum, no step in between: the bodies rendered just now, not one rendering more.
+      const renders = cache.stats().renders
+      driver.world.now += Q / 2
+      await compareAll()
+      expect(cache.stats().renders, "renderings within the quantum").toBe(renders)
       // The clock moves with no step in between: only time_in_current_state may change.
       driver.world.now += 0.6
       await compareAll()

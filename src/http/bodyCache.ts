@@ -10,6 +10,11 @@
  * `state_start_time`; a request fills in `timeInState(now, start)` encoded
  * exactly as JSON.stringify encodes a number. The result is byte for byte
  * what encoding a fresh snapshot at the same time gives (src/http/bodyCache.test.ts).
+ *
+ * A rendered body (and its gzip) is then served for one time quantum
+ * (LISTING_QUANTUM_SECONDS) as long as the engine version does not change:
+ * 50 clients asking continuously no longer cost a rendering and a gzip per
+ * request instant.
  */
 import { randomBytes } from "node:crypto"
 import { Deferred, Effect } from "effect"
@@ -166,11 +171,34 @@ export class Rendered {
   }
 }
 
+/**
+ * How long (seconds of the engine's Clock, the time EngineApi.stamp gives) a
+ * rendered listing keeps answering: a body rendered at instant t0 serves the
+ * requests whose stamp reads a time in [t0, t0 + LISTING_QUANTUM_SECONDS) with
+ * the same engine version. Staleness bound: `time_in_current_state` in an
+ * answer is the exact (unrounded) value at t0, at most 0.25 s before the
+ * request arrived, i.e. up to 0.25 s smaller than at arrival; every other
+ * field is current, since a new engine version (a step, an operator action)
+ * makes the very next request render anew. 0.25 s of the quanta measured
+ * (0.1, 0.25, 1 s; docs/performance.md, api, third round): GET /workernode
+ * with gzip at 5,000 nodes and 50 connections went from 2.2 to ~0.8 ms of
+ * daemon CPU per answer (0.1 s: ~1.0; 1 s: no better than 0.25 s within the
+ * noise, for four times the staleness).
+ */
+export const LISTING_QUANTUM_SECONDS = 0.25
+
 interface Entry {
   readonly version: number
   readonly template: BytesTemplate
-  /** The last rendered body (requests that share the instant share it, and its gzip). */
-  last: Rendered | null
+  /** The last body rendered for identity clients (any client may share it, and its gzip). */
+  plain: Rendered | null
+  /** The last body rendered for gzip clients (its bytes may be lent: see Rendered.shareable). */
+  gz: Rendered | null
+}
+
+export interface BodyCacheOptions {
+  /** Seconds a rendered body keeps answering (default LISTING_QUANTUM_SECONDS; 0: only requests at its very instant). */
+  readonly quantum?: number
 }
 
 /**
@@ -180,21 +208,26 @@ interface Entry {
  * instead of a new 3 MB buffer each time: at ~100 renderings a second those
  * allocations made V8 run long full garbage collections.
  */
-export const makeBodyCache = () => {
+export const makeBodyCache = (options: BodyCacheOptions = {}) => {
+  const quantum = options.quantum ?? LISTING_QUANTUM_SECONDS
+  if (!(quantum >= 0 && Number.isFinite(quantum))) throw new Error(`body cache quantum: expected a finite number of seconds ≥ 0, got ${quantum}`)
   const entries = new Map<string, Entry>()
   const scratch = new Map<string, { buf: Buffer; busy: boolean }>()
   const stats = { hits: 0, misses: 0, renders: 0, gzips: 0 }
   const onGzip = () => void stats.gzips++
+  /** Rendered at most `quantum` before `time` (and not after it: a clock that went back gets a new rendering). */
+  const fresh = (e: Entry, r: Rendered | null, time: number): r is Rendered =>
+    r !== null && (e.template.starts.length === 0 || r.time === time || (r.time <= time && time < r.time + quantum))
   const usable = (e: Entry, time: number, gzip: boolean): Rendered | undefined => {
-    const last = e.last
-    if (last === null || (last.time !== time && e.template.starts.length !== 0)) return undefined
-    return gzip || last.shareable ? last : undefined
+    if (gzip) return fresh(e, e.gz, time) ? e.gz : fresh(e, e.plain, time) ? e.plain : undefined
+    if (fresh(e, e.plain, time)) return e.plain
+    return fresh(e, e.gz, time) && e.gz.shareable ? e.gz : undefined
   }
   const bodyOf = (key: string, e: Entry, time: number, gzip: boolean): Rendered => {
     const ready = usable(e, time, gzip)
     if (ready !== undefined) return ready
     stats.renders++
-    if (!gzip || e.template.starts.length === 0) return (e.last = new Rendered(time, renderTemplateBytes(e.template, time), onGzip))
+    if (!gzip || e.template.starts.length === 0) return (e.plain = new Rendered(time, renderTemplateBytes(e.template, time), onGzip))
     let s = scratch.get(key)
     let used = false
     const body = renderTemplateBytes(e.template, time, (bytes) => {
@@ -210,10 +243,10 @@ export const makeBodyCache = () => {
       const release = () => void (held.busy = false)
       r.gzip().then(release, release)
     }
-    return (e.last = r)
+    return (e.gz = r)
   }
   return {
-    /** The body of `key` at `time` if it was stored for `version` (rendered now if need be). */
+    /** The body of `key` for a request at `time` if a template was stored for `version`: rendered less than the quantum before, or rendered now. */
     get: (key: string, version: number | null, time: number, gzip = false): Rendered | undefined => {
       if (version === null) return undefined
       const e = entries.get(key)
@@ -221,7 +254,7 @@ export const makeBodyCache = () => {
       stats.hits++
       return bodyOf(key, e, time, gzip)
     },
-    /** The body of `key` at `time` if it was already rendered for `version` at exactly that instant (no work done). */
+    /** The body of `key` for a request at `time` if one was already rendered for `version` less than the quantum before (no work done). */
     peek: (key: string, version: number | null, time: number, gzip = false): Rendered | undefined => {
       if (version === null) return undefined
       const e = entries.get(key)
@@ -233,13 +266,15 @@ export const makeBodyCache = () => {
     /** Stores the template for `version` (null: not cacheable, nothing stored) and returns its body at `time`. */
     put: (key: string, version: number | null, template: BodyTemplate, time: number, gzip = false): Rendered => {
       stats.misses++
-      const e: Entry = { version: version ?? -1, template: toBytesTemplate(template), last: null }
+      const e: Entry = { version: version ?? -1, template: toBytesTemplate(template), plain: null, gz: null }
       if (version !== null) entries.set(key, e)
       else entries.delete(key)
       return bodyOf(key, e, time, gzip && version !== null)
     },
     /** Requests answered from a stored template, templates built, bodies rendered, and gzip compressions started. */
     stats: (): { readonly hits: number; readonly misses: number; readonly renders: number; readonly gzips: number } => ({ ...stats }),
+    /** Seconds a rendered body keeps answering. */
+    quantum,
     /** A body that is not stored (an uncacheable listing), with the same on-demand gzip. */
     wrap: (time: number, body: Buffer): Rendered => new Rendered(time, body, onGzip)
   }

@@ -223,8 +223,9 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
    * A 200 JSON listing of the snapshot: the same bytes as
    * jsonResponse(200, view(snapshot, identity)), gzipped for clients whose
    * Accept-Encoding allows it (listingResponse). With a stamp, encoded once
-   * per engine version (bodyCache.ts) and rendered at most once per instant,
-   * and the requests that wait for a body share one rendering (coalesced).
+   * per engine version (bodyCache.ts) and rendered (and gzipped) at most once
+   * per time quantum (LISTING_QUANTUM_SECONDS) of that version, and the
+   * requests that wait for a body share one rendering (coalesced).
    */
   const cachedListing = (key: string, view: (s: Snapshot, open: Opener) => unknown): Handler =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (req) => {
@@ -239,16 +240,19 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
     })
 
   /**
-   * The body of `key` now: the one already rendered at this very instant for
-   * this version, or else the next rendering, shared by every request that
-   * asks before it starts. The rendering waits one turn of the event loop
+   * The body of `key` now: the one rendered for this version less than the
+   * quantum before this request's stamp (bodyCache.ts: its
+   * time_in_current_state is at most that old, everything else current), or
+   * else the next rendering, shared by every request that asks before it
+   * starts. The rendering waits one turn of the event loop
    * (setImmediate) so that the requests read in the same turn join it, and
    * for gzip also until the previous gzip of `key` is done (at most one in
    * flight per key: the requests that come meanwhile share the next one
    * instead of each starting its own). Since it reads the stamp and the
    * snapshot only when it runs, after each of its requests arrived and
    * before any is answered, each gets exactly what a fresh encoding during
-   * its own lifetime gives.
+   * its own lifetime gives; later requests of the same version get it for
+   * the rest of its quantum.
    */
   const renderings = makeCoalescer<Rendered | Response>()
   const gzipping = new Map<string, Promise<unknown>>()
