@@ -10,16 +10,24 @@
  * Also the daemon's CPU time per answer at 50 connections (utime + stime of
  * all its threads from /proc, which the machine's load does not inflate).
  *
+ * When `wrk` is on PATH (Debian's, ci/setup-00-apt.sh), each endpoint and
+ * encoding is measured again with it (`wrk -t1 -c50 --latency`, same
+ * duration and repetitions): figures end in "_wrk" (p50/p75/p90/p99,
+ * req/s, ...). autocannon's HTTP parser is JavaScript and needs more CPU than
+ * the daemon at these rates; wrk is native. BENCH_API_WRK_PIN=1 pins wrk to
+ * core 0 and the daemon (all its threads) to core 1 while wrk runs.
+ *
  *   npm run bench -- api [--quick] [--json]
  *   BENCH_API_PATHS=/workernode npm run bench -- api --quick   # only these endpoints
  */
 import autocannon from "autocannon"
-import { spawn, type ChildProcess } from "node:child_process"
+import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { availableParallelism, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { fmt, machineNote, showStats, stats, type Bench, type Reporter, freePort, sleep } from "./lib.ts"
+import { onPath, runWrk, wrkErrors } from "./wrk.ts"
 
 const BIN = fileURLToPath(new URL("../bin/dyncluster.js", import.meta.url))
 const RESOURCES = 10
@@ -96,6 +104,19 @@ const benchPaths = (): ReadonlyArray<string> => {
   return asked
 }
 
+/** BENCH_API_WRK_PIN: "1" pins wrk to core 0 and the daemon to core 1, "0" or unset leaves both to the scheduler. */
+const wrkPinning = (): boolean => {
+  const raw = (process.env.BENCH_API_WRK_PIN ?? "").trim()
+  if (raw === "" || raw === "0") return false
+  if (raw === "1") return true
+  throw new Error(`BENCH_API_WRK_PIN: expected 0 or 1, got ${JSON.stringify(raw)}`)
+}
+
+/** Sets the CPU affinity of every thread of a process (`taskset -a -p -c CPUS PID`). */
+const setAffinity = (pid: number, cpus: string): void => {
+  execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" })
+}
+
 /** Until every node of the 10 resources is up and Busy (or the deadline). */
 const waitReady = async (base: string, nodes: number, queued: number, deadline: number, daemon: ChildProcess, r: Reporter) => {
   let last = ""
@@ -136,6 +157,11 @@ export const api: Bench = {
     const dir = mkdtempSync(join(tmpdir(), "dyncluster-bench-api-"))
     writeFileSync(join(dir, "jobs.swf"), swfText(nodes, queued))
     writeFileSync(join(dir, "scenario.yaml"), scenarioText(nodes))
+    const wrk = onPath("wrk") !== undefined
+    const pin = wrkPinning() && wrk
+    if (pin && availableParallelism() < 2) throw new Error("BENCH_API_WRK_PIN=1 needs at least 2 cores")
+    if (pin && onPath("taskset") === undefined) throw new Error("BENCH_API_WRK_PIN=1 needs taskset (util-linux)")
+    if (!wrk) r.note("api: wrk not installed: skipped")
     const port = await freePort()
     const base = `http://127.0.0.1:${port}`
     r.note(`api: daemon on ${nodes} nodes, ${queued} queued jobs, ${connections} connections, ${reps} × ${duration} s per endpoint; ${machineNote()}`)
@@ -151,6 +177,7 @@ export const api: Bench = {
       await waitReady(base, nodes, queued, Date.now() + 600_000, daemon, r)
       r.figure("ready", (Date.now() - t0) / 1000, "s", { nodes, jobs: queued })
       const rows: Array<Array<string>> = []
+      const wrkRows: Array<Array<string>> = []
       for (const path of paths) {
         for (const encoding of ENCODINGS) {
           const headers: Record<string, string> = encoding === "gzip" ? { "accept-encoding": "gzip" } : {}
@@ -200,6 +227,56 @@ export const api: Bench = {
           r.figure(name("errors"), errors, "responses", params)
           r.figure(name("daemon_rss"), mem.rssMB, "MB", params)
           const show = (xs: Array<number>, unit = "") => (xs.length > 0 ? showStats(stats(xs), unit) : "none")
+          if (wrk) {
+            // The same load from a native generator (figures "..._wrk"): reps × duration, daemon CPU per answer from /proc.
+            const w = { p50: [] as Array<number>, p75: [] as Array<number>, p90: [] as Array<number>, p99: [] as Array<number>, rps: [] as Array<number>, bytes: [] as Array<number>, cpu: [] as Array<number> }
+            let wCompleted = 0
+            let wErrors = 0
+            const wParams = { ...params, load_generator: "wrk", pinned: pin }
+            if (pin) setAffinity(daemon.pid!, "1")
+            try {
+              for (let i = 0; i < reps; i++) {
+                const cpu0 = procCpuSeconds(daemon.pid!)
+                const res = await runWrk({ url: base + path, connections, durationS: duration, headers: encoding === "gzip" ? { "Accept-Encoding": "gzip" } : {}, ...(pin ? { cpus: "0" } : {}) })
+                wCompleted += res.requests
+                wErrors += wrkErrors(res)
+                if (res.requests === 0) continue
+                w.cpu.push(((procCpuSeconds(daemon.pid!) - cpu0) * 1000) / res.requests)
+                w.p50.push(res.p50)
+                w.p75.push(res.p75)
+                w.p90.push(res.p90)
+                w.p99.push(res.p99)
+                w.rps.push(res.reqPerS)
+                w.bytes.push(res.bytesRead / res.durationS)
+              }
+            } finally {
+              if (pin) setAffinity(daemon.pid!, `0-${availableParallelism() - 1}`)
+            }
+            const wname = (b: string) => `${name(b)}_wrk`
+            if (w.p50.length > 0) {
+              r.figure(wname("p50"), w.p50, "ms", wParams)
+              r.figure(wname("p75"), w.p75, "ms", wParams)
+              r.figure(wname("p90"), w.p90, "ms", wParams)
+              r.figure(wname("p99"), w.p99, "ms", wParams)
+              r.figure(wname("req_per_s"), w.rps, "req/s", wParams)
+              r.figure(wname("bytes_per_s"), w.bytes, "B/s", wParams)
+              r.figure(wname("daemon_cpu_per_answer"), w.cpu, "ms", wParams)
+            } else r.warn(`GET ${path} (${encoding}, wrk): no response completed within ${duration} s at ${connections} connections`)
+            r.figure(wname("completed"), wCompleted, "responses", wParams)
+            r.figure(wname("errors"), wErrors, "responses", wParams)
+            wrkRows.push([
+              `GET ${path}`,
+              encoding,
+              show(w.p50, " ms"),
+              show(w.p75, " ms"),
+              show(w.p90, " ms"),
+              show(w.p99, " ms"),
+              show(w.rps),
+              w.bytes.length > 0 ? `${fmt(stats(w.bytes).median / 1e6)} MB/s` : "none",
+              show(w.cpu, " ms"),
+              `${wCompleted} / ${wErrors}`
+            ])
+          }
           rows.push([
             `GET ${path}`,
             encoding,
@@ -217,6 +294,10 @@ export const api: Bench = {
       const mem = procMemory(daemon.pid!)
       r.figure("daemon_peak_rss", mem.peakMB, "MB", { nodes, jobs: queued })
       r.table(["endpoint", "encoding", "1 conn p50 / p99", `${connections} conns p50 (min–max)`, "p99 (min–max)", "req/s", "throughput", "daemon CPU per answer", "completed / errors", "daemon RSS"], rows)
+      if (wrk) {
+        r.note(`api: the same with wrk (-t1 -c${connections}, ${reps} × ${duration} s${pin ? "; wrk on core 0, the daemon on core 1" : ", not pinned"}):`)
+        r.table(["endpoint", "encoding", "wrk p50 (min–max)", "p75", "p90", "p99 (min–max)", "req/s", "throughput", "daemon CPU per answer", "completed / errors"], wrkRows)
+      }
       r.note(`api: daemon peak RSS ${fmt(mem.peakMB)} MB`)
     } catch (e) {
       r.warn(`${(e as Error).message}\n${stderr}`)
