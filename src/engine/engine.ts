@@ -160,27 +160,36 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         waiters.delete(wake)
       })
     })
-    const unlock = Effect.sync(() => {
+    const unlock = () => {
       changing--
       version = ++versionSeq
       held = false
       if (waiters.size > 0) for (const wake of [...waiters]) wake()
-    })
+    }
     /** Runs `eff` holding the engine lock, as a change of the state for api.stamp. */
     const exclusive = <A, E, R>(eff: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       Effect.uninterruptibleMask((restore) => {
-        const take: Effect.Effect<A, E, R> = Effect.suspend(() => {
-          if (held) return Effect.zipRight(restore(released), take)
+        // (each Effect operation counts: a step runs this once, bench/sim-trace)
+        const take = (): Effect.Effect<A, E, R> => {
+          if (held) return Effect.zipRight(restore(released), Effect.suspend(take))
           held = true
           version = ++versionSeq
           changing++
           // (Effect.ensuring, without its own uninterruptible region: this one is)
           return Effect.matchCauseEffect(restore(eff), {
-            onFailure: (cause) => Effect.zipRight(unlock, Effect.failCause(cause)),
-            onSuccess: (a) => Effect.as(unlock, a)
+            onFailure: (cause) =>
+              Effect.suspend(() => {
+                unlock()
+                return Effect.failCause(cause)
+              }),
+            onSuccess: (a) =>
+              Effect.sync(() => {
+                unlock()
+                return a
+              })
           })
-        })
-        return take
+        }
+        return take()
       })
 
     // ------------------------------------------------------------ state
@@ -316,8 +325,9 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
               (now) => {
                 const cur = nodes.get(uuid)
                 if (cur === undefined) return
-                cur.instance = { ...cur.instance, tasked: false }
+                // A result that writes the instance clears `tasked` in the same copy (one copy per result, not two).
                 f(cur, now)
+                if (cur.instance.tasked) cur.instance = { ...cur.instance, tasked: false }
               }
           )
         )
@@ -398,7 +408,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
             if (r._tag === "Left") {
               const err = r.left
               return Effect.succeed((cur: NodeRec, now: number) => {
-                cur.instance = { ...cur.instance, last_update_time: now, last_task_result: 1 }
+                cur.instance = { ...cur.instance, tasked: false, last_update_time: now, last_task_result: 1 }
                 log("warn", `refresh of ${cur.hostname} failed: ${err.message}`, { host: cur.hostname })
               })
             }
@@ -447,13 +457,13 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
             if (ok._tag === "Left" || !ok.right) {
               const msg = ok._tag === "Left" ? ok.left.message : null
               return Effect.succeed((cur: NodeRec, now: number) => {
-                cur.instance = { ...cur.instance, last_update_time: now, last_task_result: msg === null ? 0 : 1 }
+                cur.instance = { ...cur.instance, tasked: false, last_update_time: now, last_task_result: msg === null ? 0 : 1 }
                 if (msg !== null) log("debug", `check of ${cur.hostname} failed: ${msg}`)
               })
             }
             if (n.state !== NodeState.Starting) {
               return Effect.succeed((cur: NodeRec, now: number) => {
-                cur.instance = { ...cur.instance, state: InstanceState.Ready, last_update_time: now, last_task_result: 0 }
+                cur.instance = { ...cur.instance, tasked: false, state: InstanceState.Ready, last_update_time: now, last_task_result: 0 }
               })
             }
             return joinTask(n)
@@ -469,7 +479,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         if (added._tag === "Right") {
           yield* hooks.run("post_add_node_command", [nn.hostname, nn.ip ?? ""])
           return (cur: NodeRec, now: number) => {
-            cur.instance = { ...cur.instance, state: InstanceState.Ready, last_update_time: now, last_task_result: 0 }
+            cur.instance = { ...cur.instance, tasked: false, state: InstanceState.Ready, last_update_time: now, last_task_result: 0 }
             if (cur.state === NodeState.Starting) setState(cur, NodeState.Idle, now)
             log("info", `${cur.hostname} is ready and joined the cluster`, { host: cur.hostname })
           }
@@ -478,7 +488,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         yield* Effect.either(cluster.removeNode(nn.hostname, nn.reservation))
         const err = added.left
         return (cur: NodeRec, now: number) => {
-          cur.instance = { ...cur.instance, state: InstanceState.Ready, last_update_time: now, last_task_result: 1 }
+          cur.instance = { ...cur.instance, tasked: false, state: InstanceState.Ready, last_update_time: now, last_task_result: 1 }
           toDeleting(cur, now, `adding it to the cluster failed: ${err.message}`)
         }
       })
@@ -491,11 +501,11 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
           const r = yield* Effect.either(cloud.destroy(n.instance))
           return (cur: NodeRec, now: number) => {
             if (r._tag === "Left") {
-              cur.instance = { ...cur.instance, last_update_time: now, last_task_result: 1 }
+              cur.instance = { ...cur.instance, tasked: false, last_update_time: now, last_task_result: 1 }
               log("warn", `destroy of ${cur.hostname} failed: ${r.left.message}`, { host: cur.hostname })
             } else {
               counters.destroys[cur.instance.cloud_resource] = (counters.destroys[cur.instance.cloud_resource] ?? 0) + 1
-              cur.instance = { ...cur.instance, state: InstanceState.Deleting, last_update_time: now, last_task_result: 0 }
+              cur.instance = { ...cur.instance, tasked: false, state: InstanceState.Deleting, last_update_time: now, last_task_result: 0 }
             }
           }
         })
@@ -616,30 +626,42 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       for (const r of resources.values()) if (r.recovered) k++
       return k
     }
-    const refreshView: Effect.Effect<void> = Effect.suspend(() => {
-      const now = currentNow
-      lastClusterPoll = now
-      return Effect.flatMap(Effect.either(cluster.query), (r) =>
-        Effect.map(cluster.status, (status) => {
-          clusterStatus = status
-          if (r._tag === "Left") {
-            if (viewFresh) log("error", `cannot query the batch system (${r.left.op}): ${r.left.message}; keeping the last view`)
-            viewFresh = false
-            return
-          }
-          viewFresh = true
-          viewSinceProvision = true
-          // The very view applied last time, and nothing changed here since (a
-          // simulated cluster answers an unchanged world with the same object):
-          // applying it again would change nothing.
-          if (r.right === appliedView && effects === appliedAt && recoveredCount() === appliedRecovered) return
-          applyView(r.right, now)
-          appliedView = r.right
-          appliedAt = effects
-          appliedRecovered = recoveredCount()
+    /**
+     * Polls the cluster, then runs `then()` (a step polls every cluster poll
+     * interval: one continuation instead of a zipRight and a suspend, and no
+     * Either per poll).
+     */
+    const refreshViewThen = <A>(then: () => Effect.Effect<A>): Effect.Effect<A> =>
+      Effect.suspend(() => {
+        const now = currentNow
+        lastClusterPoll = now
+        return Effect.matchEffect(cluster.query, {
+          onFailure: (e) =>
+            Effect.flatMap(cluster.status, (status) => {
+              clusterStatus = status
+              if (viewFresh) log("error", `cannot query the batch system (${e.op}): ${e.message}; keeping the last view`)
+              viewFresh = false
+              return then()
+            }),
+          onSuccess: (view) =>
+            Effect.flatMap(cluster.status, (status) => {
+              clusterStatus = status
+              viewFresh = true
+              viewSinceProvision = true
+              // The very view applied last time, and nothing changed here since (a
+              // simulated cluster answers an unchanged world with the same object):
+              // applying it again would change nothing.
+              if (view !== appliedView || effects !== appliedAt || recoveredCount() !== appliedRecovered) {
+                applyView(view, now)
+                appliedView = view
+                appliedAt = effects
+                appliedRecovered = recoveredCount()
+              }
+              return then()
+            })
         })
-      )
-    })
+      })
+    const refreshView: Effect.Effect<void> = refreshViewThen(() => Effect.void)
 
     // ------------------------------------------------------------ recovery
 
@@ -900,19 +922,16 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
      * then decide (plain functions) and run the decided effects. Only the
      * cluster poll, recovery and the decided effects are Effect operations.
      */
-    const stepUnlocked: Effect.Effect<void> = Effect.flatMap(nowSeconds, (now) => {
+    const stepUnlocked: Effect.Effect<void> = Effect.clockWith((clock) => {
+      // (the Clock's time read in the same operation: Clock.currentTimeMillis and a map would be three more per step)
+      const now = clock.unsafeCurrentTimeMillis() / 1000
       currentNow = now
       counters.cycles++
       const before = effects
       const results = tasks.drain()
       for (const apply of results) apply(now)
       if (results.length > 0) effects++
-      return now - lastClusterPoll >= settings.clusterPollerInterval
-        ? Effect.zipRight(
-            refreshView,
-            Effect.suspend(() => afterView(now, before))
-          )
-        : afterView(now, before)
+      return now - lastClusterPoll >= settings.clusterPollerInterval ? refreshViewThen(() => afterView(now, before)) : afterView(now, before)
     })
 
     const afterView = (now: number, before: number): Effect.Effect<void> => {

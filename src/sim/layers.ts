@@ -80,6 +80,8 @@ export const simClusterService = (world: SimWorld, epoch: number, options: SimCl
   // The last view, reused while the world shows the same (no change the
   // engine could observe, same queue order): the engine then skips applying it.
   let last: { readonly view: ClusterView; readonly version: number; readonly queueGen: number } | null = null
+  let lastJobs: { readonly queueGen: number; readonly jobs: ReadonlyArray<Job> } | null = null
+  const entries = new WeakMap<BNode, { readonly jobsGen: number; readonly entry: ClusterNode }>()
   return {
     query: Effect.suspend(() => {
       const e = refused("query")
@@ -87,16 +89,27 @@ export const simClusterService = (world: SimWorld, epoch: number, options: SimCl
       if (last !== null && last.version === world.version && last.queueGen === world.queueGen) return Effect.succeed(last.view)
       const nodes: Array<ClusterNode> = []
       for (const n of world.nodes.values()) {
-        nodes.push({
+        // a node whose state and jobs did not change keeps its entry (views never mutate one)
+        const state = nodeState(n)
+        const had = entries.get(n)
+        if (had !== undefined && had.jobsGen === n.jobsGen && had.entry.state === state) {
+          nodes.push(had.entry)
+          continue
+        }
+        const entry: ClusterNode = {
           hostname: n.hostname,
-          state: nodeState(n),
+          state,
           jobs: n.jobs.size > 0 ? [...n.jobs.keys()].join(",") : null,
           num_proc: n.cores,
           extra_attributes: null
-        })
+        }
+        entries.set(n, { jobsGen: n.jobsGen, entry })
+        nodes.push(entry)
       }
-      const jobs = world.queuedJobs().filter((j) => j.state === "queued").map(jobOf)
-      const view: ClusterView = { nodes, jobs }
+      // the queue changes only with a new queueGen
+      if (lastJobs === null || lastJobs.queueGen !== world.queueGen)
+        lastJobs = { queueGen: world.queueGen, jobs: world.queuedJobs().filter((j) => j.state === "queued").map(jobOf) }
+      const view: ClusterView = { nodes, jobs: lastJobs.jobs }
       last = { view, version: world.version, queueGen: world.queueGen }
       return Effect.succeed(view)
     }),

@@ -66,6 +66,8 @@ export interface BNode {
   readonly cores: number
   free: number
   readonly jobs: Map<string, number> // job id → cores on this node
+  /** Bumped whenever `jobs` changes (a cluster view reuses a node's entry while it stays). */
+  jobsGen: number
   online: boolean
   down: boolean
   readonly physical: boolean
@@ -186,6 +188,7 @@ export class SimWorld {
         cores: p.cores,
         free: p.cores,
         jobs: new Map(),
+        jobsGen: 0,
         online: true,
         down: false,
         physical: true,
@@ -410,6 +413,7 @@ export class SimWorld {
     for (const [n, c] of placed) {
       n.free -= c
       n.jobs.set(j.spec.id, c)
+      n.jobsGen++
       if (!n.physical) j.cloudCores += c
     }
     this.started++
@@ -421,7 +425,10 @@ export class SimWorld {
   private release(j: BJob) {
     for (const [h, c] of j.hosts) {
       const n = this.nodes.get(h)
-      if (n !== undefined && n.jobs.delete(j.spec.id)) n.free += c
+      if (n !== undefined && n.jobs.delete(j.spec.id)) {
+        n.free += c
+        n.jobsGen++
+      }
     }
     if (j.cloudCores > 0) {
       // useful core-seconds of the part that ran on cloud nodes, per resource
@@ -466,6 +473,7 @@ export class SimWorld {
       cores: inst.cores || cores,
       free: inst.cores || cores,
       jobs: new Map(),
+      jobsGen: 0,
       online: true,
       down: false,
       physical: false,
@@ -495,6 +503,7 @@ export class SimWorld {
       cores,
       free: cores,
       jobs: new Map(),
+      jobsGen: 0,
       online: true,
       down: false,
       physical: false,
