@@ -973,6 +973,18 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         if (!r.recovered) return false
         if (r.backoffUntil > lastStepAt && r.backoffUntil <= now) return false
       }
+      // Before the earliest time any node's refresh, check, launch or down-time
+      // rule can come due, only the Idle nodes' rule needs a look (each in the
+      // order of the full pass: a policy's idleLimit may keep memory per call).
+      const k = skipOf()
+      if (now < k.due - 1) {
+        for (const n of k.idle) {
+          const inState = now - n.state_start_time
+          const limit = idleLimitOf(n, now)
+          if (inState > limit && lastStepAt - n.state_start_time <= limit) return false
+        }
+        return true
+      }
       for (const n of nodes.values()) {
         if (n.instance.tasked) continue
         if (wantsCloudPoll(n) && now - n.instance.last_update_time >= settings.cloudPollerInterval) return false
@@ -985,6 +997,34 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         if (n.state === NodeState.Error && autoMode && inState > settings.maxDownTime) return false
       }
       return true
+    }
+
+    /**
+     * For canSkip, kept until something changes (`effects` moves with every
+     * change of the node set, a state, an instance or a task): the earliest time
+     * a node's time-based rule other than the idle limit can fire (the
+     * rules compare differences, this a sum: canSkip keeps a second of margin
+     * and otherwise runs the full pass), and the untasked Idle nodes in order.
+     */
+    const skipKey = { effects: -1, auto: false, due: -Infinity, idle: [] as Array<NodeRec> }
+    const skipOf = () => {
+      const k = skipKey
+      if (k.effects !== effects || k.auto !== autoMode) {
+        let due = Infinity
+        const idle: Array<NodeRec> = []
+        for (const n of nodes.values()) {
+          if (n.instance.tasked) continue
+          if (wantsCloudPoll(n)) due = Math.min(due, n.instance.last_update_time + settings.cloudPollerInterval)
+          if (n.state === NodeState.Starting) due = Math.min(due, n.state_start_time + settings.maxLaunchTime)
+          else if (n.state === NodeState.Idle && autoMode) idle.push(n)
+          else if (n.state === NodeState.Error && autoMode) due = Math.min(due, n.state_start_time + settings.maxDownTime)
+        }
+        k.effects = effects
+        k.auto = autoMode
+        k.due = due
+        k.idle = idle
+      }
+      return k
     }
 
     const pollDue = (now: number): boolean => now - lastClusterPoll >= settings.clusterPollerInterval
