@@ -4,7 +4,7 @@
  */
 import { classicAllocate, type AllocResource } from "../model/allocator.ts"
 import { JobState, NodeState, type Job, type WorkerNode } from "../model/types.ts"
-import { demandPolicy, demandVariant } from "./policies/demand.ts"
+import { demandPolicy, demandVariant, leanPolicy } from "./policies/demand.ts"
 
 export interface PolicyInput {
   readonly now: number
@@ -81,7 +81,8 @@ export const classicPolicy: Policy = {
 
 const registry = new Map<string, Policy>([
   [classicPolicy.name, classicPolicy],
-  [demandPolicy.name, demandPolicy]
+  [demandPolicy.name, demandPolicy],
+  [leanPolicy.name, leanPolicy]
 ])
 
 export const registerPolicy = (p: Policy): void => {

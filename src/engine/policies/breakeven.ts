@@ -104,6 +104,16 @@ export class IdleLearner {
     return this.count
   }
 
+  /** The learned limit in [lo, hi] for K = k seconds; hi until `samples` idle periods were seen. */
+  limitIn(k: number, lo: number, hi: number): number {
+    if (this.periods.length < this.opts.samples) return hi
+    const c = this.cached
+    if (c !== null && c.k === k && c.lo === lo && c.hi === hi && c.n === this.count) return c.T
+    const T = bestIdleLimit(this.periods, k, lo, hi)
+    this.cached = { k, lo, hi, n: this.count, T }
+    return T
+  }
+
   limit(bootTime: number, maxIdleTime: number): number {
     if (this.periods.length < this.opts.samples) return maxIdleTime
     const k = this.opts.weight * bootTime

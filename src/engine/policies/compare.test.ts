@@ -7,7 +7,8 @@
  * scenarios need ../shared/traces: they are only decoded here (each takes
  * about a minute to replay; `npx dyncluster simulate scenarios/compare/X.yaml
  * --policy classic,demand` does that), and skipped with a message when the
- * traces are absent.
+ * traces are absent. `lean` (the fourth attempt) is also replayed on every
+ * trace scenario and must stay inside the ±2 % band there (about 10 s each).
  */
 import { Either } from "effect"
 import { existsSync, readdirSync } from "node:fs"
@@ -50,14 +51,14 @@ describe("policy comparison (scenarios/compare)", () => {
     expect(acceptance({ wait: 100, paid: 100 }, { wait: 90, paid: 90 })[0]).toContain("neither")
   })
 
-  it("bursty: demand is no worse than classic on mean wait and paid core-hours, and better by 20 % on one", { timeout: 120_000 }, () => {
+  it.each(["demand", "lean"])("bursty: %s is no worse than classic on mean wait and paid core-hours, and better by 20 % on one", { timeout: 120_000 }, (policy) => {
     const sc = load("bursty.yaml")
     const c = runScenario(sc, { policy: "classic", collect: false }).summary
-    const d = runScenario(sc, { policy: "demand", collect: false }).summary
+    const d = runScenario(sc, { policy, collect: false }).summary
     expect(c.jobs.started).toBe(c.jobs.submitted)
     expect(d.jobs.started).toBe(d.jobs.submitted)
     const failed = acceptance({ wait: c.wait.mean, paid: c.total.core_hours }, { wait: d.wait.mean, paid: d.total.core_hours })
-    expect(failed, `classic: wait ${c.wait.mean} s, paid ${c.total.core_hours}; demand: wait ${d.wait.mean} s, paid ${d.total.core_hours}`).toEqual([])
+    expect(failed, `classic: wait ${c.wait.mean} s, paid ${c.total.core_hours}; ${policy}: wait ${d.wait.mean} s, paid ${d.total.core_hours}`).toEqual([])
   })
 
   describe.skipIf(!haveTraces)("trace scenarios (need ../shared/traces)", () => {
@@ -69,6 +70,15 @@ describe("policy comparison (scenarios/compare)", () => {
     it.each(files)("%s decodes, and its trace is found", (f) => {
       const sc = load(f)
       expect(sc.world.jobs.length).toBeGreaterThan(100)
+    })
+    // docs/policies.md "Fourth attempt": lean is inside the ±2 % band on every compare scenario (seed 1).
+    it.each(files.filter((f) => f !== "bursty.yaml"))("%s: lean is no worse than classic on mean wait and paid core-hours (within 2 %)", { timeout: 600_000 }, (f) => {
+      const sc = load(f)
+      const c = runScenario(sc, { policy: "classic", collect: false }).summary
+      const l = runScenario(sc, { policy: "lean", collect: false }).summary
+      expect(l.jobs.started).toBe(l.jobs.submitted)
+      const worse = acceptance({ wait: c.wait.mean, paid: c.total.core_hours }, { wait: l.wait.mean, paid: l.total.core_hours }).filter((m) => !m.startsWith("neither"))
+      expect(worse, `classic: wait ${c.wait.mean} s, paid ${c.total.core_hours}; lean: wait ${l.wait.mean} s, paid ${l.total.core_hours}`).toEqual([])
     })
   })
 })

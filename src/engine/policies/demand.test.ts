@@ -14,9 +14,9 @@ import { Rng } from "../../sim/random.ts"
 import { runScenario } from "../../sim/run.ts"
 import type { FaultSpec } from "../../sim/world.ts"
 import { getPolicy, policyNames, type PolicyInput } from "../policy.ts"
-import { bestIdleLimit } from "./breakeven.ts"
+import { bestIdleLimit, IdleLearner } from "./breakeven.ts"
 import { chooseResource } from "./choice.ts"
-import { demandDefaults, demandIdeas, demandVariant, makeDemandPolicy } from "./demand.ts"
+import { breakEvenDefaults, demandDefaults, demandIdeas, demandVariant, makeDemandPolicy } from "./demand.ts"
 import { PolicyMemory, jobKey, parseWalltime } from "./memory.ts"
 
 // ---------------------------------------------------------------- invariants from the event log
@@ -251,6 +251,50 @@ describe("demand policy rules", () => {
     expect(pick(24, true)).toBe("small") // 0 against 8
     expect(pick(16, false)).toBe("small") // price first without fitfast
     expect(getPolicy("demand+fitfast+percore+mid")?.name).toBe("demand+fitfast+percore+mid")
+  })
+
+  it("lean is registered under its own name (also after instantiate) and is demand+widenew+percore+learn", () => {
+    const lean = getPolicy("lean")!
+    expect(lean.name).toBe("lean")
+    expect(policyNames()).toContain("lean")
+    expect(lean.instantiate!().name).toBe("lean")
+    expect(lean.description).toContain("learned")
+    // same decisions as the variant it is made of
+    const nodes = [node("os-1", NodeState.Idle)]
+    const q = jobs(2, { requested_cores: 12 })
+    const a = lean.instantiate!().decide(input({ jobs: q, nodes }))
+    const b = demandVariant("demand+widenew+percore+learn")!.instantiate!().decide(input({ jobs: q, nodes }))
+    expect([...a.provision]).toEqual([...b.provision])
+  })
+
+  it("+widenew: a job wider than the largest node counts only nodes starting or in flight, a narrow one counts idle cores", () => {
+    const wide = () => demandVariant("demand+widenew")!.instantiate!()
+    const idle = [node("os-1", NodeState.Idle)]
+    // 12 cores on 8-core nodes: demand counts the idle node's 8 and boots 1; widenew boots 2 of its own
+    expect(fresh().decide(input({ jobs: jobs(1, { requested_cores: 12 }), nodes: idle })).provision.get("os")).toBe(1)
+    expect(wide().decide(input({ jobs: jobs(1, { requested_cores: 12 }), nodes: idle })).provision.get("os")).toBe(2)
+    // a job that fits one node still uses the idle one
+    expect(wide().decide(input({ jobs: jobs(1, { requested_cores: 6 }), nodes: idle })).provision.size).toBe(0)
+    // nodes already starting are counted for the wide job too (no second boot for them)
+    const starting = [node("os-2", NodeState.Starting), node("os-3", NodeState.Starting)]
+    expect(wide().decide(input({ jobs: jobs(1, { requested_cores: 12 }), nodes: [...idle, ...starting] })).provision.size).toBe(0)
+  })
+
+  it("+learn: the pool's keep is the break-even limit learned from idle periods, between 300 s and the keep", () => {
+    const l = new IdleLearner({ ...breakEvenDefaults, min: 300 })
+    const K = 100 * 240
+    expect(l.limitIn(K, 300, 1200)).toBe(1200) // nothing seen yet: the keep
+    for (let i = 0; i < 20; i++) l.add({ length: 900, ended: true })
+    expect(l.limitIn(K, 300, 1200)).toBe(900) // every idle node was reused after 900 s: keep that long
+    const never = new IdleLearner({ ...breakEvenDefaults, min: 300 })
+    for (let i = 0; i < 20; i++) never.add({ length: 1200, ended: false })
+    expect(never.limitIn(K, 300, 1200)).toBe(300) // none was ever reused: the floor
+    // a small K (a boot valued at 3 boot times) does not wait 900 s for a reuse
+    const half = new IdleLearner({ ...breakEvenDefaults, min: 300 })
+    for (let i = 0; i < 20; i++) half.add({ length: i % 2 === 0 ? 900 : 1200, ended: i % 2 === 0 })
+    expect(half.limitIn(3 * 240, 300, 1200)).toBe(300)
+    expect(half.limitIn(K, 300, 1200)).toBe(900)
+    expect(getPolicy("demand+learn3")?.name).toBe("demand+learn3")
   })
 
   it("boots for the unmet demand only", () => {

@@ -85,6 +85,12 @@ export interface PoolOptions {
   readonly shared?: boolean
   /** Scale both idle limits by (cores per node of the smallest-node resource ÷ this node's cores): an idle core-hour costs the same in every resource. */
   readonly perCore?: boolean
+  /**
+   * Learned keep: the kept nodes stay idle up to the break-even limit learned
+   * from the idle periods seen (breakeven.ts, needs `breakEven`), between
+   * `breakEven.min` and `keep`, with K = learn × boot time (null: `keep`).
+   */
+  readonly learn?: number | null
 }
 
 export const demandDefaults: DemandOptions = {
@@ -99,7 +105,10 @@ export const demandDefaults: DemandOptions = {
 const nothing = (reason: string): PolicyDecision => ({ provision: new Map(), jobsFor: new Map(), reasons: [reason] })
 
 /** A demand policy with its own memory; `instantiate` makes another with fresh memory. */
-export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "demand"): Policy => {
+const demandDescription =
+  "boots only for demand that free, starting and soon-free capacity cannot meet; continuous; cheapest fit; idle nodes beyond the expected demand retired after one boot time"
+
+export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "demand", description = demandDescription): Policy => {
   const mem = new PolicyMemory()
   const bootTime = (resource: string) => mem.bootTime(resource) ?? opts.defaultBootTime
   let promised = new Set<string>()
@@ -266,9 +275,9 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
 
   const policy: Policy = {
     name,
-    description: "boots only for demand that free, starting and soon-free capacity cannot meet; continuous; cheapest fit; idle nodes beyond the expected demand retired after one boot time",
+    description,
     decide,
-    instantiate: () => makeDemandPolicy(opts, name)
+    instantiate: () => makeDemandPolicy(opts, name, description)
   }
   const be = opts.breakEven
   const pool = opts.pool ?? null
@@ -305,7 +314,11 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
           for (const r of mem.resources.values()) if (r.coresPerNode > 0 && r.coresPerNode < least) least = r.coresPerNode
           if (mine > 0) scale = least / mine
         }
-        if (rank < keep) return (pool.keep ?? ctx.maxIdleTime) * scale
+        if (rank < keep) {
+          const hi = pool.keep ?? ctx.maxIdleTime
+          if (pool.learn != null && be !== null && !w.explore) return learner(w.resource).limitIn(pool.learn * B, Math.min(be.min, hi), hi) * scale
+          return hi * scale
+        }
         if (pool.excess === "breakeven" && be !== null && !w.explore) return learner(w.resource).limit(B, ctx.maxIdleTime)
         return Math.min(ctx.maxIdleTime, pool.short * B) * scale
       }
@@ -326,6 +339,8 @@ export const demandPolicy: Policy = makeDemandPolicy()
 
 /** Break-even options used by the `+breakeven` variant (breakeven.ts). */
 export const breakEvenDefaults: BreakEvenOptions = { weight: 2, min: 30, samples: 20, explore: 10, window: 200 }
+/** The learner behind the pool's learned keep (`+learn`, `lean`): limits from 300 s. */
+const learnBreakEven: BreakEvenOptions = { ...breakEvenDefaults, min: 300 }
 
 /**
  * The ideas a variant can switch off (`-no-KEY`) or on (`+KEY`), for the
@@ -351,6 +366,9 @@ const ideas: Record<string, { readonly off?: (o: DemandOptions) => DemandOptions
   shared: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, shared: true } : o.pool }), what: "one pool for all resources, keeping the idle nodes cheapest per core" },
   lifo: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, order: "created" } : o.pool }), what: "pool keeps the longest-lived idle nodes (last booted, first retired)" },
   bexcess: { on: (o) => ({ ...o, breakEven: breakEvenDefaults, pool: o.pool ? { ...o.pool, excess: "breakeven" } : o.pool }), what: "pool's excess idle nodes go at the learned break-even limit" },
+  widenew: { on: (o) => ({ ...o, stale: 0, staleWideOnly: true }), what: "a job wider than the largest node counts only nodes starting or in flight, never free cores smaller jobs take first" },
+  learn: { on: (o) => ({ ...o, breakEven: learnBreakEven, pool: o.pool ? { ...o.pool, learn: 100 } : o.pool }), what: "pool keeps its nodes up to a learned break-even limit (K = 100 × boot time, 300 s up to the keep)" },
+  learn3: { on: (o) => ({ ...o, breakEven: learnBreakEven, pool: o.pool ? { ...o.pool, learn: 3 } : o.pool }), what: "as learn, K = 3 × boot time" },
   capped: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, keep: null } : o.pool }), what: "pool keeps its nodes no longer than max_idle_time" },
   wide: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, weight: o.pool.weight * 2 } : o.pool }), what: "pool keeps twice as many idle nodes" },
   slow: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, short: o.pool.short * 2 } : o.pool }), what: "pool's other idle nodes go after two boot times" },
@@ -375,7 +393,12 @@ export const demandIdeas = (): ReadonlyArray<string> => Object.entries(ideas).ma
  */
 export const demandVariant = (name: string): Policy | undefined => {
   if (!name.startsWith("demand") || name === "demand") return undefined
-  let rest = name.slice("demand".length)
+  const o = variantOptions(name.slice("demand".length))
+  return o === undefined ? undefined : makeDemandPolicy(o, name)
+}
+
+/** The demand defaults with the ideas of `rest` (`-no-KEY`, `+KEY`, in order) applied; undefined for an unknown idea. */
+const variantOptions = (rest: string): DemandOptions | undefined => {
   let o = demandDefaults
   while (rest.length > 0) {
     const m = /^(-no-|\+)([a-z][a-z0-9]*)/.exec(rest)
@@ -386,5 +409,20 @@ export const demandVariant = (name: string): Policy | undefined => {
     o = f(o)
     rest = rest.slice(m[0].length)
   }
-  return makeDemandPolicy(o, name)
+  return o
 }
+
+/**
+ * `lean`: demand's rules with three more ideas measured to pay in the fourth
+ * round (docs/policies.md): a job wider than the largest node gets new nodes
+ * of its own (`widenew`), idle limits scaled per core (`percore`), and the
+ * pool's keep learned from the idle periods seen (`learn`). The same policy
+ * as the variant `demand+widenew+percore+learn`.
+ */
+export const leanOptions: DemandOptions = variantOptions("+widenew+percore+learn")!
+
+export const leanPolicy: Policy = makeDemandPolicy(
+  leanOptions,
+  "lean",
+  "demand's rules, and: a job wider than a node counts only nodes starting or in flight; idle limits per core; the pool's keep learned from the idle periods seen (break-even)"
+)
