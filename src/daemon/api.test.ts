@@ -251,6 +251,7 @@ describe.skipIf(!seedAvailable())("dyncluster run --sim: the REST API of the see
     const physical = ["idle", "busy"].map((state) => sampleValue(e, "dyncluster_nodes", { state, resource: "physical" }) ?? 0)
     expect(physical[0] + physical[1]).toBe(1)
     expect(sampleValue(e, "dyncluster_engine_cycle_seconds_count")).toBeGreaterThan(0)
+    expect(sampleValue(e, "dyncluster_policy_info", { policy: "classic" })).toBe(1)
     if (PROMTOOL === undefined) {
       if (CI) throw new Error("promtool is missing (Debian package prometheus)")
       console.warn("SKIPPED promtool check: promtool is not installed")

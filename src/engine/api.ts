@@ -55,6 +55,8 @@ export interface Snapshot {
   readonly jobs: ReadonlyArray<Job>
   readonly resources: ReadonlyArray<CloudResourceView>
   readonly status: ServerStatus
+  /** The provisioning policy in effect (`dynamic-cluster.policy`, or `run --policy`); not in the seed's /server/status, so /metrics carries it. */
+  readonly policy: string
   readonly queues: TaskQueues
   readonly backoff: ReadonlyArray<ResourceBackoff>
   readonly counters: EngineCounters

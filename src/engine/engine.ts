@@ -1141,6 +1141,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         jobs: limit < 1 ? [...jobs] : jobs.slice(0, limit),
         resources: res,
         status: { auto_mode: autoMode, cluster: { ...clusterStatus } },
+        policy: policy.name,
         queues: tasks.stats(),
         backoff: [...resources.values()].map((r) => ({ resource: r.name, until: r.backoffUntil > now ? r.backoffUntil : 0, failures: r.failures })),
         counters: { boots: { ...counters.boots }, boot_failures: { ...counters.boot_failures }, destroys: { ...counters.destroys }, cycles: counters.cycles }

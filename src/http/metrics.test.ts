@@ -61,6 +61,13 @@ describe("renderMetrics", () => {
     expect(sampleValue(e, "dyncluster_cluster_up", { part: "torque" })).toBe(1)
   })
 
+  it("names the policy in effect (not in the seed's /server/status)", () => {
+    const e = parseExposition(renderMetrics({ ...snapshot(), policy: "lean" }))
+    expect(e.problems).toEqual([])
+    expect(sampleValue(e, "dyncluster_policy_info", { policy: "lean" })).toBe(1)
+    expect(e.samples.filter((s) => s.name === "dyncluster_policy_info")).toHaveLength(1)
+  })
+
   it("reports boot failures in a row behind the back-off", () => {
     const e = parseExposition(renderMetrics(snapshot()))
     expect(e.types.get("dyncluster_resource_consecutive_boot_failures")).toBe("gauge")

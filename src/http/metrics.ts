@@ -195,6 +195,8 @@ export const renderMetrics = (snapshot: Snapshot, options: RenderMetricsOptions 
 
   w.family("dyncluster_auto_mode", "gauge", "1 when the scaler grows and shrinks the cluster on its own, 0 when only operators act.")
   w.sample("dyncluster_auto_mode", {}, snapshot.status.auto_mode ? 1 : 0)
+  w.family("dyncluster_policy_info", "gauge", "Always 1; the label names the provisioning policy in effect (dynamic-cluster.policy, or run --policy).")
+  w.sample("dyncluster_policy_info", { policy: snapshot.policy }, 1)
 
   const parts = Object.keys(snapshot.status.cluster)
   if (parts.length > 0) {

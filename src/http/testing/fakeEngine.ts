@@ -272,6 +272,7 @@ export const makeFakeEngine = (): FakeEngine => {
     jobs: [...jobs],
     resources: resources.map(view),
     status: { auto_mode: autoMode, cluster: { torque: true, maui: true } },
+    policy: "classic",
     queues: { waiting: 1, running: 2, results_pending: 0 },
     backoff: [{ resource: "aws-res", until: FAKE_TIME + 90, failures: 3 }],
     counters: {
