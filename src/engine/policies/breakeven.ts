@@ -114,14 +114,8 @@ export class IdleLearner {
     return T
   }
 
+  /** The learned limit with K = weight × boot time, between `min` and max_idle_time. */
   limit(bootTime: number, maxIdleTime: number): number {
-    if (this.periods.length < this.opts.samples) return maxIdleTime
-    const k = this.opts.weight * bootTime
-    const lo = Math.min(this.opts.min, maxIdleTime)
-    const c = this.cached
-    if (c !== null && c.k === k && c.lo === lo && c.hi === maxIdleTime && c.n === this.count) return c.T
-    const T = bestIdleLimit(this.periods, k, lo, maxIdleTime)
-    this.cached = { k, lo, hi: maxIdleTime, n: this.count, T }
-    return T
+    return this.limitIn(this.opts.weight * bootTime, Math.min(this.opts.min, maxIdleTime), maxIdleTime)
   }
 }

@@ -1,14 +1,14 @@
 /**
  * The policy comparison of docs/policies.md, as a test: the synthetic bursty
- * compare scenario (scenarios/compare/bursty.yaml, unchanged) under classic
- * and demand, on its own seed, must meet the acceptance condition of issue
- * #10: demand no worse than classic on mean wait and on paid core-hours
+ * compare scenario (scenarios/compare/bursty.yaml, unchanged) under classic,
+ * demand and lean, on its own seed, must meet the acceptance condition of
+ * issue #10: each no worse than classic on mean wait and on paid core-hours
  * (within 2 %), and better by at least 20 % on one of them. The trace
- * scenarios need ../shared/traces: they are only decoded here (each takes
- * about a minute to replay; `npx dyncluster simulate scenarios/compare/X.yaml
- * --policy classic,demand` does that), and skipped with a message when the
- * traces are absent. `lean` (the fourth attempt) is also replayed on every
- * trace scenario and must stay inside the ±2 % band there (about 10 s each).
+ * scenarios need ../shared/traces (skipped with a message when absent):
+ * each must decode, and `lean` (the fourth attempt) is replayed on each
+ * against classic and must stay inside the ±2 % band (about 10 s a
+ * scenario; `npx dyncluster simulate scenarios/compare/X.yaml --policy
+ * classic,demand,lean` prints the whole comparison).
  */
 import { Either } from "effect"
 import { existsSync, readdirSync } from "node:fs"

@@ -104,10 +104,10 @@ export const demandDefaults: DemandOptions = {
 
 const nothing = (reason: string): PolicyDecision => ({ provision: new Map(), jobsFor: new Map(), reasons: [reason] })
 
-/** A demand policy with its own memory; `instantiate` makes another with fresh memory. */
 const demandDescription =
   "boots only for demand that free, starting and soon-free capacity cannot meet; continuous; cheapest fit; idle nodes beyond the expected demand retired after one boot time"
 
+/** A demand policy with its own memory; `instantiate` makes another with fresh memory. */
 export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "demand", description = demandDescription): Policy => {
   const mem = new PolicyMemory()
   const bootTime = (resource: string) => mem.bootTime(resource) ?? opts.defaultBootTime
@@ -419,10 +419,8 @@ const variantOptions = (rest: string): DemandOptions | undefined => {
  * pool's keep learned from the idle periods seen (`learn`). The same policy
  * as the variant `demand+widenew+percore+learn`.
  */
-export const leanOptions: DemandOptions = variantOptions("+widenew+percore+learn")!
-
 export const leanPolicy: Policy = makeDemandPolicy(
-  leanOptions,
+  variantOptions("+widenew+percore+learn")!,
   "lean",
   "demand's rules, and: a job wider than a node counts only nodes starting or in flight; idle limits per core; the pool's keep learned from the idle periods seen (break-even)"
 )
