@@ -122,7 +122,9 @@ describeWithSlurm("Slurm end to end: real slurmctld, real engine, VMs as network
       // ---- what the administrator saw
       const first = (pred: (s: Sample) => boolean) => samples.find(pred)?.t ?? NaN
       const jobSeq = (j: string) => [...new Set(samples.map((s) => s.jobs.get(j)).filter((x) => x !== undefined))]
-      for (const j of jobs) expect(jobSeq(j)).toEqual(["PENDING", "RUNNING", "COMPLETED"])
+      // Slurm may show COMPLETING for a moment between RUNNING and COMPLETED (the epilog
+      // and the node's clean-up); that is the only transient state accepted, and only there.
+      for (const j of jobs) expect(jobSeq(j).join(" ")).toMatch(/^PENDING RUNNING (COMPLETING )?COMPLETED$/)
       const nodeNames = [...new Set(samples.flatMap((s) => s.nodes.map((n) => n.name)))].sort()
       expect(nodeNames).toEqual([`${PREFIX}1`, `${PREFIX}2`])
       for (const name of nodeNames) {
@@ -149,7 +151,7 @@ describeWithSlurm("Slurm end to end: real slurmctld, real engine, VMs as network
       expect(vmNamespaces(PREFIX)).toEqual([])
 
       const tIdle = first((s) => s.nodes.some((n) => n.state === "IDLE" || n.state === "MIXED" || n.state === "ALLOCATED"))
-      const tRun = first((s) => jobs.every((j) => s.jobs.get(j) === "RUNNING" || s.jobs.get(j) === "COMPLETED"))
+      const tRun = first((s) => jobs.every((j) => ["RUNNING", "COMPLETING", "COMPLETED"].includes(s.jobs.get(j) ?? "")))
       const tRun1 = first((s) => jobs.some((j) => s.jobs.get(j) === "RUNNING"))
       const tDone = first((s) => jobs.every((j) => s.jobs.get(j) === "COMPLETED"))
       const tDrained = first((s) => s.nodes.some((n) => n.state === "IDLE+DRAIN"))
