@@ -78,6 +78,36 @@ describe("provisioning from the queue", () => {
   })
 })
 
+describe("reactive policies (Policy.reactive)", () => {
+  const run = (policy: string, jobs: KitScenario["jobs"]) =>
+    runScenario(kitScenario({ resources: [{ name: "os", max: 8, cores: 4 }], jobs, maxTime: 4000 }), { policy }).events.map(
+      (l) => JSON.parse(l) as { t: number; ev: string }
+    )
+  // Passes run at 0, 60, 120, ... (polls every 10 s): a job submitted at 1021 waits for the pass at 1080
+  // unless a pass that started nothing leaves the interval unspent.
+  const late = [{ submit: 1021, runtime: 600, cores: 4, cpn: 4 }]
+
+  it("a pass that starts nothing does not spend the interval: the next poll's pass boots", () => {
+    const plain = first(run("demand", late), "boot")
+    const reactive = first(run("demand+reactive", late), "boot")
+    expect(plain.t).toBeGreaterThanOrEqual(1080)
+    expect(reactive.t).toBeGreaterThan(1021)
+    expect(reactive.t).toBeLessThanOrEqual(1021 + 10 + 1)
+  })
+
+  it("a pass that starts nodes spends it: the next boot waits auto_provision_interval", () => {
+    const ev = run("demand+reactive", [...late, { submit: 1040, runtime: 600, cores: 4, cpn: 4 }])
+    const boots = ev.filter((e) => e.ev === "boot")
+    expect(boots.length).toBe(2)
+    expect(boots[1].t - boots[0].t).toBeGreaterThanOrEqual(60)
+    expect(boots[1].t - boots[0].t).toBeLessThanOrEqual(60 + 10)
+  })
+
+  it("classic is not reactive: its boot waits for the next pass", () => {
+    expect(first(run("classic", late), "boot").t).toBeGreaterThanOrEqual(1080)
+  })
+})
+
 describe("idle nodes", () => {
   it("an idle node above min is held after max_idle_time, then removed and destroyed", () => {
     const { ev, summary } = events({

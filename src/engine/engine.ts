@@ -208,7 +208,14 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     let viewFresh = false
     let clusterStatus: Record<string, boolean> = {}
     let lastClusterPoll = -Infinity
+    /**
+     * When the last provisioning pass ran (a `reactive` policy: the last pass
+     * that started a node); the next is due `auto_provision_interval` later.
+     */
     let lastProvision = -Infinity
+    const reactive = policy.reactive === true
+    /** A policy with memory (`instantiate`): every call it would get in a full step counts. */
+    const stateful = policy.instantiate !== undefined
     let lastDecision: PolicyDecision | null = null
     let currentNow = 0
     const counters = { boots: {} as Record<string, number>, boot_failures: {} as Record<string, number>, destroys: {} as Record<string, number>, cycles: 0 }
@@ -880,8 +887,17 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       }
     }
 
+    /**
+     * A provisioning pass is due. Every policy: at most every
+     * `auto_provision_interval`. A `reactive` policy's pass that started no
+     * node does not count, so it looks again at the next cluster view (and
+     * only then: the same view gives the same decision).
+     */
+    const provisionDue = (now: number): boolean =>
+      autoMode && viewFresh && now - lastProvision >= settings.autoProvisionInterval && (!reactive || viewSinceProvision)
+
     const provision = (now: number, todo: Array<Effect.Effect<void>>): void => {
-      lastProvision = now
+      if (!reactive) lastProvision = now
       viewSinceProvision = false
       const inflight = new Map([...resources.values()].map((r) => [r.name, r.inflight]))
       const prices = new Map<string, number>()
@@ -903,6 +919,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         const k = Math.min(count, room)
         if (k <= 0) continue
         log("info", `provisioning ${k} node(s) in ${name} for queued jobs`, { resource: name, jobs: decision.jobsFor.get(name)?.slice(0, 20) })
+        lastProvision = now
         for (let i = 0; i < k; i++) todo.push(bootTask(r, "queued jobs"))
       }
     }
@@ -953,7 +970,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         if (act !== null) todo.push(act)
       }
       enforceMin(now, todo)
-      if (autoMode && viewFresh && now - lastProvision >= settings.autoProvisionInterval) provision(now, todo)
+      if (provisionDue(now)) provision(now, todo)
       // Running the decided effects changes no engine state (submitting a task
       // or running a hook does not; their decisions already counted in `effects`).
       endStep(now, before)
@@ -968,7 +985,10 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
      */
     const canSkip = (now: number): boolean => {
       if (!lastStepQuiet || tasks.stats().results_pending > 0) return false
-      if (autoMode && viewFresh && viewSinceProvision && now - lastProvision >= settings.autoProvisionInterval) return false
+      // A provisioning pass on the view it already saw decides the same for a
+      // policy without memory (classic); a policy with memory must see every
+      // pass the full step would run (a reactive one: also after each poll).
+      if (stateful ? decidesAt(now) : viewSinceProvision && provisionDue(now)) return false
       for (const r of resources.values()) {
         if (!r.recovered) return false
         if (r.backoffUntil > lastStepAt && r.backoffUntil <= now) return false
@@ -978,11 +998,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       // order of the full pass: a policy's idleLimit may keep memory per call).
       const k = skipOf()
       if (now < k.due - 1) {
-        for (const n of k.idle) {
-          const inState = now - n.state_start_time
-          const limit = idleLimitOf(n, now)
-          if (inState > limit && lastStepAt - n.state_start_time <= limit) return false
-        }
+        for (const n of k.idle) if (idleRuleFires(n, now)) return false
         return true
       }
       for (const n of nodes.values()) {
@@ -990,14 +1006,28 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         if (wantsCloudPoll(n) && now - n.instance.last_update_time >= settings.cloudPollerInterval) return false
         const inState = now - n.state_start_time
         if (n.state === NodeState.Starting && inState > settings.maxLaunchTime) return false
-        if (n.state === NodeState.Idle && autoMode) {
-          const limit = idleLimitOf(n, now)
-          if (inState > limit && lastStepAt - n.state_start_time <= limit) return false
-        }
+        if (n.state === NodeState.Idle && idleRuleFires(n, now)) return false
         if (n.state === NodeState.Error && autoMode && inState > settings.maxDownTime) return false
       }
       return true
     }
+
+    /**
+     * Whether the full pass would retire this Idle node now: the same
+     * conditions and the same `idleLimitOf` calls as `actOnNode` (a policy's
+     * limit may change with time and keep memory per call).
+     */
+    const idleRuleFires = (n: NodeRec, now: number): boolean => {
+      const r = resources.get(n.instance.cloud_resource)
+      if (r === undefined) return false
+      if (r.mode === "draining") return true
+      if (!autoMode || !viewFresh || usable(r.name) <= r.min) return false
+      return now - n.state_start_time > idleLimitOf(n, now)
+    }
+
+    /** Whether a full step at `now` would run a provisioning pass (its poll, if due, applying the same view). */
+    const decidesAt = (now: number): boolean =>
+      autoMode && viewFresh && now - lastProvision >= settings.autoProvisionInterval && (!reactive || viewSinceProvision || pollDue(now))
 
     /**
      * For canSkip, kept until something changes (`effects` moves with every
@@ -1035,7 +1065,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       currentNow = now
       counters.cycles++
       if (now - lastClusterPoll >= settings.clusterPollerInterval) lastClusterPoll = now
-      if (autoMode && viewFresh && now - lastProvision >= settings.autoProvisionInterval) lastProvision = now
+      if (!reactive && provisionDue(now)) lastProvision = now
       lastStepAt = now
     }
 

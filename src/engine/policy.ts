@@ -51,6 +51,12 @@ export interface Policy {
    * fresh view). Without it the engine uses `max_idle_time` (classic).
    */
   readonly idleLimit?: (node: WorkerNode, ctx: IdleContext) => number
+  /**
+   * Optional. true: `auto_provision_interval` spaces the decisions that start
+   * nodes; a decision that starts none does not count, and the engine asks
+   * again at the next cluster view. Without it every decision counts (classic).
+   */
+  readonly reactive?: boolean
 }
 
 const nothing = (reason: string): PolicyDecision => ({ provision: new Map(), jobsFor: new Map(), reasons: [reason] })

@@ -5,6 +5,7 @@
  */
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
+import { policyNames } from "../engine/policy.ts"
 import { kitScenario } from "./kit.ts"
 import { runScenario } from "./run.ts"
 import { generateSynthetic } from "./synthetic.ts"
@@ -42,11 +43,13 @@ const scenario = (seed: number) => {
 }
 
 describe("fast path", () => {
-  it("gives the same event log as stepping the engine at every wake-up", () => {
+  // every registered policy (their decisions and idle limits are what the skipping must not miss),
+  // and a reactive one (passes that start nothing run again after each poll)
+  it.each([...policyNames(), "demand+reactive"])("gives the same event log as stepping the engine at every wake-up (%s)", (policy) => {
     for (const seed of [1, 2]) {
       const s = scenario(seed)
-      const fast = runScenario(s, { fastPath: true }).events
-      const slow = runScenario(s, { fastPath: false }).events
+      const fast = runScenario(s, { fastPath: true, policy }).events
+      const slow = runScenario(s, { fastPath: false, policy }).events
       expect(fast.length).toBeGreaterThan(1000)
       expect(fast.join("\n")).toBe(slow.join("\n"))
     }

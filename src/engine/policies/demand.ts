@@ -58,6 +58,8 @@ export interface DemandOptions {
   readonly urgentFastest?: boolean
   /** Pool retirement rule (wins over breakEven when set; null: breakEven, else the engine's max_idle_time). */
   readonly pool?: PoolOptions | null
+  /** Policy.reactive: a decision that starts no node leaves the provisioning interval unspent. */
+  readonly reactive?: boolean
 }
 
 export interface PoolOptions {
@@ -277,7 +279,8 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     name,
     description,
     decide,
-    instantiate: () => makeDemandPolicy(opts, name, description)
+    instantiate: () => makeDemandPolicy(opts, name, description),
+    ...(opts.reactive === true ? { reactive: true } : {})
   }
   const be = opts.breakEven
   const pool = opts.pool ?? null
@@ -378,6 +381,7 @@ const ideas: Record<string, { readonly off?: (o: DemandOptions) => DemandOptions
   urgent: { on: (o) => ({ ...o, urgentFastest: true }), what: "stale jobs (see stale) boot in the resource whose nodes join soonest" },
   runtime: { on: (o) => ({ ...o, count: { ...o.count, runtimeQ: 0.5 } }), what: "running jobs free their cores at the median end judged by observed runtimes (conditional on age), or their walltime if sooner" },
   runtime75: { on: (o) => ({ ...o, count: { ...o.count, runtimeQ: 0.75 } }), what: "as runtime, with the 75th percentile" },
+  reactive: { on: (o) => ({ ...o, reactive: true }), what: "a decision that starts no node leaves auto_provision_interval unspent: the queue is looked at again at the next cluster view" },
   hedge: { on: (o) => ({ ...o, hedge: { frac: 0.1, min: 4 } }), what: "boot 10 % extra when a decision starts 4 or more nodes (failed boots)" }
 }
 
