@@ -29,6 +29,14 @@ export interface CountOptions {
    * expectedEnd), not only by its walltime; null: walltimes only.
    */
   readonly runtimeQ?: number | null
+  /**
+   * Also count, as one pool any job without a node property may draw on,
+   * the cores running jobs are expected to free before `expectBy`: each
+   * job's cores times the chance it ends by then (memory.ts endChance),
+   * times this weight, for jobs whose walltime does not already free them
+   * by then; null: off.
+   */
+  readonly expect?: number | null
 }
 
 export interface Capacity {
@@ -69,7 +77,9 @@ export const buildCapacity = (
   inflight: ReadonlyMap<string, number>,
   mem: PolicyMemory,
   bootTime: (resource: string) => number,
-  count: CountOptions
+  count: CountOptions,
+  /** The deadline of `count.expect` (the earliest a new node could join). */
+  expectBy?: number
 ): Array<Capacity> => {
   const out: Array<Capacity> = []
   for (const n of nodes) {
@@ -120,6 +130,18 @@ export const buildCapacity = (
       default:
         break
     }
+  }
+  if (count.expect != null && expectBy !== undefined) {
+    let cores = 0
+    for (const [k, r] of mem.running) {
+      if (!r.known || r.cores <= 0) continue
+      const wall = count.soonFree ? mem.releaseAt(k, now) : null
+      if (wall !== null && wall <= expectBy) continue
+      const p = mem.endChance(k, now, expectBy)
+      if (p !== null) cores += r.cores * p
+    }
+    const free = Math.floor(cores * count.expect)
+    if (free > 0) out.push({ host: "#expected", resource: null, kind: "busy", readyAt: now, free: 0, releases: [[now, free]], used: 0 })
   }
   if (count.starting) {
     for (const [name, k] of inflight) {

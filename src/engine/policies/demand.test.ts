@@ -17,6 +17,7 @@ import { getPolicy, policyNames, type PolicyInput } from "../policy.ts"
 import { bestIdleLimit, IdleLearner } from "./breakeven.ts"
 import { chooseResource } from "./choice.ts"
 import { breakEvenDefaults, demandDefaults, demandIdeas, demandVariant, makeDemandPolicy } from "./demand.ts"
+import { buildCapacity } from "./capacity.ts"
 import { PolicyMemory, jobKey, parseWalltime } from "./memory.ts"
 
 // ---------------------------------------------------------------- invariants from the event log
@@ -253,17 +254,20 @@ describe("demand policy rules", () => {
     expect(getPolicy("demand+fitfast+percore+mid")?.name).toBe("demand+fitfast+percore+mid")
   })
 
-  it("lean is registered under its own name (also after instantiate) and is demand+widenew+percore+learn", () => {
+  it("lean is registered under its own name (also after instantiate) and is demand+widenew+percore+learn+reactive+wideidle+expecthalf", () => {
     const lean = getPolicy("lean")!
     expect(lean.name).toBe("lean")
     expect(policyNames()).toContain("lean")
     expect(lean.instantiate!().name).toBe("lean")
+    expect(lean.instantiate!().reactive).toBe(true)
+    expect(getPolicy("demand")!.reactive).toBeUndefined()
     expect(lean.description).toContain("learned")
-    // same decisions as the variant it is made of
+    // same decisions as the variant it is made of (wide jobs counting the idle node: 12 + 12 cores on 8-core nodes → 2 boots)
     const nodes = [node("os-1", NodeState.Idle)]
     const q = jobs(2, { requested_cores: 12 })
     const a = lean.instantiate!().decide(input({ jobs: q, nodes }))
-    const b = demandVariant("demand+widenew+percore+learn")!.instantiate!().decide(input({ jobs: q, nodes }))
+    const b = demandVariant("demand+widenew+percore+learn+reactive+wideidle+expecthalf")!.instantiate!().decide(input({ jobs: q, nodes }))
+    expect([...a.provision]).toEqual([["os", 2]])
     expect([...a.provision]).toEqual([...b.provision])
   })
 
@@ -356,6 +360,38 @@ describe("demand policy rules", () => {
       expect(p.decide(input({ now: 360, jobs: j3, nodes: [busy] })).provision.size).toBe(0)
       expect(p.decide(input({ now: 660, jobs: j3, nodes: [busy] })).provision.get("os")).toBe(boots)
     }
+  })
+
+  it("+expect: running jobs' cores count in proportion to the chance they end before a boot could join (+wideidle: for wide jobs too)", () => {
+    const mem = new PolicyMemory()
+    let t = 0
+    for (let i = 1; i <= 40; i++) {
+      mem.observe(t, [], [node("os-1", NodeState.Busy, { jobs: `0/${i}` })], [])
+      t += 10 * i
+      mem.observe(t, [], [node("os-1", NodeState.Idle)], [])
+    }
+    // job 100 (16 cores, seen queued, no walltime) starts at t; runtimes seen: 10, 20, ..., 400
+    mem.observe(t, [makeJob({ jobid: "100.head", requested_cores: 16, cores_per_node: 0 })], [], [res("os")])
+    mem.observe(t, [], [node("os-1", NodeState.Busy, { jobs: "0/100" })], [res("os")])
+    expect(mem.endChance("100", t, t + 200)).toBe(0.5) // 20 of 40 runtimes are ≤ 200
+    expect(mem.endChance("100", t + 200, t + 300)).toBe(0.5) // of the 20 longer than 200, 10 end by 300
+    expect(mem.endChance("100", t + 390, t + 500)).toBeNull() // older than all but a few: unknown
+    const caps = (expect: number | null) =>
+      buildCapacity(t, [node("os-1", NodeState.Busy, { jobs: "0/100" })], new Map(), mem, () => 300, { ...demandDefaults.count, expect }, t + 200)
+    expect(caps(null).some((c) => c.host === "#expected")).toBe(false)
+    expect(caps(1).find((c) => c.host === "#expected")?.releases).toEqual([[t, 8]]) // 16 cores × 0.5
+    expect(caps(0.5).find((c) => c.host === "#expected")?.releases).toEqual([[t, 4]])
+
+    // +wideidle: a 12-core job on 8-core nodes counts the Idle node (boots 1), widenew alone boots 2
+    const idle = [node("os-1", NodeState.Idle)]
+    const twelve = jobs(1, { requested_cores: 12 })
+    expect(getPolicy("demand+widenew")!.instantiate!().decide(input({ jobs: twelve, nodes: idle })).provision.get("os")).toBe(2)
+    expect(getPolicy("demand+widenew+wideidle")!.instantiate!().decide(input({ jobs: twelve, nodes: idle })).provision.get("os")).toBe(1)
+    // but never the free cores of a Busy node (smaller jobs take those first)
+    const p = getPolicy("demand+widenew+wideidle")!.instantiate!()
+    p.decide(input({ now: 0, jobs: jobs(1, { requested_cores: 2 }) }))
+    const busy = [node("os-1", NodeState.Busy, { jobs: "0/1" })]
+    expect(p.decide(input({ now: 60, jobs: [makeJob({ jobid: "9.head", requested_cores: 12, cores_per_node: 0 })], nodes: busy })).provision.get("os")).toBe(2)
   })
 
   it("never grows a Frozen, Draining or Drained resource, nor counts a draining resource's nodes", () => {

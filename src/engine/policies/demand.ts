@@ -54,6 +54,8 @@ export interface DemandOptions {
   readonly stale?: number | null
   /** Only jobs wider than the largest node of any resource go stale (small jobs find gaps; wide ones are what backfilling starves). */
   readonly staleWideOnly?: boolean
+  /** Stale jobs also count Idle nodes (whole nodes nobody took) and, with `count.expect`, the cores running jobs are expected to free. */
+  readonly staleIdle?: boolean
   /** Stale jobs get their nodes from the resource whose nodes join soonest (over price). */
   readonly urgentFastest?: boolean
   /** Pool retirement rule (wins over breakEven when set; null: breakEven, else the engine's max_idle_time). */
@@ -209,7 +211,8 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       promised = new Set()
       return nothing("no eligible queued job")
     }
-    const caps = buildCapacity(now, input.nodes, input.inflight, mem, bootTime, opts.count)
+    const soonest = input.resources.filter((r) => r.flag === ResourceFlag.Normal).map((r) => bootTime(r.name))
+    const caps = buildCapacity(now, input.nodes, input.inflight, mem, bootTime, opts.count, now + (soonest.length > 0 ? Math.min(...soonest) : opts.defaultBootTime))
     const proposals = new Map<string, Array<ProposedNode>>()
     const jobsFor = new Map<string, Array<string>>()
     let covered = 0
@@ -224,7 +227,9 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
         opts.stale != null &&
         mem.queuedFor(job.jobid, now) >= opts.stale * horizon &&
         (!opts.staleWideOnly || job.requested_cores > Math.max(0, ...input.resources.map((r) => r.coresPerNode)))
-      const place = stale ? placeOnExisting(job, caps.filter((c) => c.kind === "starting" || c.kind === "inflight"), now) : placeOnExisting(job, caps, now + horizon)
+      const place = stale
+        ? placeOnExisting(job, caps.filter((c) => c.kind === "starting" || c.kind === "inflight" || (opts.staleIdle === true && (c.kind === "idle" || c.host === "#expected"))), now + horizon)
+        : placeOnExisting(job, caps, now + horizon)
       if (place.remaining === 0) {
         commit(place)
         covered++
@@ -377,11 +382,14 @@ const ideas: Record<string, { readonly off?: (o: DemandOptions) => DemandOptions
   slow: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, short: o.pool.short * 2 } : o.pool }), what: "pool's other idle nodes go after two boot times" },
   stale: { on: (o) => ({ ...o, stale: 1 }), what: "a job queued longer than a boot time counts only nodes starting or in flight" },
   eager: { on: (o) => ({ ...o, stale: 0.5 }), what: "as stale, after half a boot time" },
+  wideidle: { on: (o) => ({ ...o, staleIdle: true }), what: "stale and wide jobs also count Idle nodes and (with expect) the cores running jobs are expected to free" },
   widestale: { on: (o) => ({ ...o, stale: 0.5, staleWideOnly: true }), what: "as eager, for jobs wider than the largest node only" },
   urgent: { on: (o) => ({ ...o, urgentFastest: true }), what: "stale jobs (see stale) boot in the resource whose nodes join soonest" },
   runtime: { on: (o) => ({ ...o, count: { ...o.count, runtimeQ: 0.5 } }), what: "running jobs free their cores at the median end judged by observed runtimes (conditional on age), or their walltime if sooner" },
   runtime75: { on: (o) => ({ ...o, count: { ...o.count, runtimeQ: 0.75 } }), what: "as runtime, with the 75th percentile" },
   reactive: { on: (o) => ({ ...o, reactive: true }), what: "a decision that starts no node leaves auto_provision_interval unspent: the queue is looked at again at the next cluster view" },
+  expect: { on: (o) => ({ ...o, count: { ...o.count, expect: 1 } }), what: "running jobs' cores count as freed in proportion to the chance (from the runtimes observed) that they end before a new node could join" },
+  expecthalf: { on: (o) => ({ ...o, count: { ...o.count, expect: 0.5 } }), what: "as expect, half of it" },
   hedge: { on: (o) => ({ ...o, hedge: { frac: 0.1, min: 4 } }), what: "boot 10 % extra when a decision starts 4 or more nodes (failed boots)" }
 }
 
@@ -417,14 +425,18 @@ const variantOptions = (rest: string): DemandOptions | undefined => {
 }
 
 /**
- * `lean`: demand's rules with three more ideas measured to pay in the fourth
- * round (docs/policies.md): a job wider than the largest node gets new nodes
- * of its own (`widenew`), idle limits scaled per core (`percore`), and the
- * pool's keep learned from the idle periods seen (`learn`). The same policy
- * as the variant `demand+widenew+percore+learn`.
+ * `lean`: demand's rules with the ideas measured to pay in the fourth and
+ * fifth rounds (docs/policies.md): a job wider than the largest node counts
+ * whole Idle nodes, nodes coming and the cores running jobs are expected to
+ * free, never free cores of Busy nodes (`widenew`, `wideidle`); half the
+ * cores running jobs are expected to free before a boot could join count for
+ * every job (`expecthalf`); idle limits scaled per core (`percore`); the
+ * pool's keep learned from the idle periods seen (`learn`); and decisions
+ * that start nothing do not spend `auto_provision_interval` (`reactive`).
+ * The same policy as the variant `demand+widenew+percore+learn+reactive+wideidle+expecthalf`.
  */
 export const leanPolicy: Policy = makeDemandPolicy(
-  variantOptions("+widenew+percore+learn")!,
+  variantOptions("+widenew+percore+learn+reactive+wideidle+expecthalf")!,
   "lean",
-  "demand's rules, and: a job wider than a node counts only nodes starting or in flight; idle limits per core; the pool's keep learned from the idle periods seen (break-even)"
+  "demand's rules, and: decides again after each poll until it starts nodes; counts half the cores running jobs are expected to free; a job wider than a node counts idle and coming nodes, never free cores of busy ones; idle limits per core; the pool's keep learned from the idle periods seen (break-even)"
 )

@@ -191,6 +191,20 @@ export class PolicyMemory {
     return r.start + x
   }
 
+  /**
+   * The chance a running job ends by `deadline`, judged by the runtimes
+   * observed so far conditional on its age; null with fewer than `min`
+   * finished jobs or fewer than 5 longer than its age.
+   */
+  endChance(key: string, now: number, deadline: number, min = 30): number | null {
+    const r = this.running.get(key)
+    if (r === undefined || this.runtimes.length < min) return null
+    const i = upperBound(this.runtimes, now - r.start)
+    const longer = this.runtimes.length - i
+    if (longer < 5) return null
+    return (upperBound(this.runtimes, deadline - r.start) - i) / longer
+  }
+
   /** When a running job's cores are free at the latest (start + walltime), or null when unknown. */
   releaseAt(key: string, now: number): number | null {
     const r = this.running.get(key)
