@@ -212,6 +212,18 @@ const input = (over: Partial<PolicyInput>): PolicyInput => ({
 
 const jobs = (n: number, j: Partial<Job> = {}) => Array.from({ length: n }, (_, i) => makeJob({ jobid: `${i + 1}.head`, requested_cores: 4, cores_per_node: 0, ...j }))
 
+/** A memory that saw 40 jobs run one after the other on os-1, for 10, 20, ..., 400 s; `t` is when the last ended. */
+const learnedRuntimes = () => {
+  const mem = new PolicyMemory()
+  let t = 0
+  for (let i = 1; i <= 40; i++) {
+    mem.observe(t, [], [node("os-1", NodeState.Busy, { jobs: `0/${i}` })], [])
+    t += 10 * i
+    mem.observe(t, [], [node("os-1", NodeState.Idle)], [])
+  }
+  return { mem, t }
+}
+
 describe("demand policy rules", () => {
   const fresh = () => makeDemandPolicy(demandDefaults).instantiate!()
 
@@ -333,13 +345,7 @@ describe("demand policy rules", () => {
   })
 
   it("learns runtimes and judges a running job's end by them, conditional on its age (+runtime); stale jobs count only nodes coming (+stale)", () => {
-    const mem = new PolicyMemory()
-    let t = 0
-    for (let i = 1; i <= 40; i++) {
-      mem.observe(t, [], [node("os-1", NodeState.Busy, { jobs: `0/${i}` })], [])
-      t += 10 * i
-      mem.observe(t, [], [node("os-1", NodeState.Idle)], [])
-    }
+    const { mem, t } = learnedRuntimes()
     expect(mem.runtimeSamples).toBe(40)
     mem.observe(t, [], [node("os-1", NodeState.Busy, { jobs: "0/100" })], [])
     // age 0: the median of all runtimes (10, 20, ..., 400) from its start
@@ -363,13 +369,7 @@ describe("demand policy rules", () => {
   })
 
   it("+expect: running jobs' cores count in proportion to the chance they end before a boot could join (+wideidle: for wide jobs too)", () => {
-    const mem = new PolicyMemory()
-    let t = 0
-    for (let i = 1; i <= 40; i++) {
-      mem.observe(t, [], [node("os-1", NodeState.Busy, { jobs: `0/${i}` })], [])
-      t += 10 * i
-      mem.observe(t, [], [node("os-1", NodeState.Idle)], [])
-    }
+    const { mem, t } = learnedRuntimes()
     // job 100 (16 cores, seen queued, no walltime) starts at t; runtimes seen: 10, 20, ..., 400
     mem.observe(t, [makeJob({ jobid: "100.head", requested_cores: 16, cores_per_node: 0 })], [], [res("os")])
     mem.observe(t, [], [node("os-1", NodeState.Busy, { jobs: "0/100" })], [res("os")])
