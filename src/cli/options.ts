@@ -22,6 +22,10 @@ export const policyList = (option: Option.Option<string>): Either.Either<Readonl
     .filter((p) => p !== "")
   if (names.length === 0) return Either.left("--policy: expected a policy name or a comma-separated list")
   const unknown = names.filter((p) => getPolicy(p) === undefined)
-  if (unknown.length > 0) return Either.left(`--policy: unknown policy ${unknown.map((p) => JSON.stringify(p)).join(", ")} (known: ${policyNames().join(", ")})`)
+  if (unknown.length > 0)
+    return Either.left(
+      `--policy: unknown policy ${unknown.map((p) => JSON.stringify(p)).join(", ")} (known: ${policyNames().join(", ")}; ` +
+        `or demand with ideas switched on or off, such as demand+reactive or demand-no-pool: docs/policies.md, "Variants")`
+    )
   return Either.right(names)
 }

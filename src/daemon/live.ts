@@ -9,7 +9,7 @@
 import { Clock, Context, Duration, Effect, Either, Layer, Option, type Scope } from "effect"
 import type { Snapshot } from "../engine/api.ts"
 import { makeEngine } from "../engine/engine.ts"
-import { getPolicy, policyNames } from "../engine/policy.ts"
+import { getPolicy, unknownPolicy } from "../engine/policy.ts"
 import { Checker, Cloud, Cluster, Hooks, noChecker, type CheckerService, type CloudService } from "../engine/services.ts"
 import { dispatchClouds } from "../live/cloud.ts"
 import { makeLiveTaskRunner, type TaskRunner } from "../engine/tasks.ts"
@@ -144,7 +144,7 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
     const settings = engineSettings(opts.config)
     const policy = opts.policy ?? settings.policy
     if (getPolicy(policy) === undefined) {
-      return yield* new DaemonError({ message: `unknown policy ${JSON.stringify(policy)} (known: ${policyNames().join(", ")})` })
+      return yield* new DaemonError({ message: unknownPolicy(policy) })
     }
     const health = makeCloudHealth(opts.log)
     const ctx = yield* liveContext({ config: opts.config, settings, log: opts.log, configPath: opts.configPath }, opts.registry, health)

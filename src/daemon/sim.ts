@@ -16,7 +16,7 @@
  */
 import { Clock, Duration, Effect } from "effect"
 import type { EngineLogEvent } from "../engine/engine.ts"
-import { getPolicy, policyNames } from "../engine/policy.ts"
+import { getPolicy, unknownPolicy } from "../engine/policy.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
 import { SimDriver, type SimScenario } from "../sim/run.ts"
 import type { EngineRunner } from "./daemon.ts"
@@ -61,7 +61,7 @@ export const makeSimRunner = (opts: SimDaemonOptions): Effect.Effect<EngineRunne
     }
     const policy = opts.policy ?? opts.scenario.config["dynamic-cluster"].policy
     if (getPolicy(policy) === undefined) {
-      return yield* new DaemonError({ message: `--policy: unknown policy ${JSON.stringify(policy)} (known: ${policyNames().join(", ")})` })
+      return yield* new DaemonError({ message: `--policy: ${unknownPolicy(policy)}` })
     }
     const scenario: SimScenario = {
       ...opts.scenario,

@@ -21,7 +21,7 @@ import {
   type WorkerNode
 } from "../model/types.ts"
 import { ActionError, type EngineApi, type Snapshot, timeInState, withStamp } from "./api.ts"
-import { getPolicy, policyNames, type Policy, type PolicyDecision } from "./policy.ts"
+import { getPolicy, unknownPolicy, type Policy, type PolicyDecision } from "./policy.ts"
 import {
   Checker,
   Cloud,
@@ -99,7 +99,7 @@ export interface Engine {
 
 export class UnknownPolicyError extends Error {
   constructor(readonly policy: string) {
-    super(`unknown policy "${policy}" (known: ${policyNames().join(", ")})`)
+    super(unknownPolicy(policy))
   }
 }
 

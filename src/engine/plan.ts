@@ -20,7 +20,7 @@ import {
   type Instance
 } from "../model/types.ts"
 import { makeEngine, type EngineLogEvent } from "./engine.ts"
-import { getPolicy, policyNames } from "./policy.ts"
+import { getPolicy, unknownPolicy } from "./policy.ts"
 import {
   Checker,
   Cloud,
@@ -220,7 +220,7 @@ export const planSnapshot = (snap: PlanSnapshot, opts: PlanOptions = {}): Effect
     }
     const policyName = opts.policy ?? config["dynamic-cluster"].policy
     if (getPolicy(policyName) === undefined)
-      return yield* Effect.fail(new PlanError({ message: `unknown policy "${policyName}" (known: ${policyNames().join(", ")})` }))
+      return yield* Effect.fail(new PlanError({ message: unknownPolicy(policyName) }))
 
     // The daemon's runtime state of each resource: frozen limits stay, draining goes on.
     const byName = new Map(snap.resources.map((r) => [r.name, r]))

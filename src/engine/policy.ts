@@ -95,6 +95,8 @@ export const registerPolicy = (p: Policy): void => {
   registry.set(p.name, p)
 }
 export const policyNames = (): ReadonlyArray<string> => [...registry.keys()]
+/** The one wording for a policy name that is not known: `unknown policy "x" (known: classic, demand, lean)`. */
+export const unknownPolicy = (name: string): string => `unknown policy ${JSON.stringify(name)} (known: ${policyNames().join(", ")})`
 /**
  * A registered policy, or a measurement variant of one (`demand-no-pool`,
  * `demand+breakeven`: see demandVariant); variants are not in policyNames().

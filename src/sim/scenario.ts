@@ -13,7 +13,7 @@ import { Data, Either, Schema } from "effect"
 import { existsSync, readFileSync, statSync } from "node:fs"
 import { basename, dirname, extname, isAbsolute, resolve } from "node:path"
 import { parse as parseYaml, parseDocument } from "yaml"
-import { policyNames } from "../engine/policy.ts"
+import { policyNames, unknownPolicy } from "../engine/policy.ts"
 import { decodeConfig, formatParseError, loadConfigFile, unknownKeys, type ConfigFile, type ResourceConfig } from "../model/config.ts"
 import { OperatorAction } from "./arbitrary.ts"
 import { Distribution, makeRng } from "./random.ts"
@@ -509,7 +509,7 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
     }
     const policy = config["dynamic-cluster"].policy
     if (!policyNames().includes(policy))
-      problems.push(`config.dynamic-cluster.policy: unknown policy ${JSON.stringify(policy)} (known: ${policyNames().join(", ")})`)
+      problems.push(`config.dynamic-cluster.policy: ${unknownPolicy(policy)}`)
   }
 
   // ------------------------------------------------ clouds ↔ configuration
@@ -519,7 +519,7 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
     const dc = rawConfig["dynamic-cluster"]
     const policy = isRecord(dc) ? dc.policy : undefined
     if (typeof policy === "string" && !policyNames().includes(policy))
-      problems.push(`config.dynamic-cluster.policy: unknown policy ${JSON.stringify(policy)} (known: ${policyNames().join(", ")})`)
+      problems.push(`config.dynamic-cluster.policy: ${unknownPolicy(policy)}`)
   }
   const configResources =
     config !== undefined ? Object.keys(config.cloud) : rawConfig !== undefined && isRecord(rawConfig.cloud) ? Object.keys(rawConfig.cloud) : undefined
