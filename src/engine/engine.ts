@@ -893,8 +893,8 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
      * node does not count, so it looks again at the next cluster view (and
      * only then: the same view gives the same decision).
      */
-    const provisionDue = (now: number): boolean =>
-      autoMode && viewFresh && now - lastProvision >= settings.autoProvisionInterval && (!reactive || viewSinceProvision)
+    const provisionDue = (now: number): boolean => intervalPassed(now) && (!reactive || viewSinceProvision)
+    const intervalPassed = (now: number): boolean => autoMode && viewFresh && now - lastProvision >= settings.autoProvisionInterval
 
     const provision = (now: number, todo: Array<Effect.Effect<void>>): void => {
       if (!reactive) lastProvision = now
@@ -1026,8 +1026,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     }
 
     /** Whether a full step at `now` would run a provisioning pass (its poll, if due, applying the same view). */
-    const decidesAt = (now: number): boolean =>
-      autoMode && viewFresh && now - lastProvision >= settings.autoProvisionInterval && (!reactive || viewSinceProvision || pollDue(now))
+    const decidesAt = (now: number): boolean => provisionDue(now) || (reactive && pollDue(now) && intervalPassed(now))
 
     /**
      * For canSkip, kept until something changes (`effects` moves with every

@@ -9,7 +9,9 @@
  * - `starting`: every core of a node Starting and of each boot in flight,
  *   at its expected join time;
  * - `soonFree`: cores a running job with a known walltime frees by
- *   start + walltime.
+ *   start + walltime;
+ * - `expect` (one entry, kind `expected`, for jobs without a node property):
+ *   the cores running jobs are expected to free before a new node could join.
  * Nodes of a Draining resource are about to be held and are not counted; a
  * Frozen resource's nodes are (they stay). Physical nodes take any job that
  * asks for no node property (their properties are not in the view).
@@ -43,7 +45,7 @@ export interface Capacity {
   readonly host: string
   /** null for a physical node. */
   readonly resource: AllocResource | null
-  readonly kind: "idle" | "busy" | "starting" | "inflight"
+  readonly kind: "idle" | "busy" | "starting" | "inflight" | "expected"
   /** When the node can take jobs: now, or the expected join of a node still booting. */
   readonly readyAt: number
   /** Free cores once ready. */
@@ -141,7 +143,7 @@ export const buildCapacity = (
       if (p !== null) cores += r.cores * p
     }
     const free = Math.floor(cores * count.expect)
-    if (free > 0) out.push({ host: "#expected", resource: null, kind: "busy", readyAt: now, free: 0, releases: [[now, free]], used: 0 })
+    if (free > 0) out.push({ host: "#expected", resource: null, kind: "expected", readyAt: now, free: 0, releases: [[now, free]], used: 0 })
   }
   if (count.starting) {
     for (const [name, k] of inflight) {
@@ -151,7 +153,7 @@ export const buildCapacity = (
         out.push({ host: `${name}#inflight${i}`, resource: res, kind: "inflight", readyAt: now + bootTime(name), free: res.coresPerNode, releases: [], used: 0 })
     }
   }
-  const rank = { idle: 0, busy: 0, starting: 1, inflight: 1 } as const
+  const rank = { idle: 0, busy: 0, expected: 0, starting: 1, inflight: 1 } as const
   return out.sort((a, b) => rank[a.kind] - rank[b.kind] || a.readyAt - b.readyAt)
 }
 

@@ -378,9 +378,9 @@ describe("demand policy rules", () => {
     expect(mem.endChance("100", t + 390, t + 500)).toBeNull() // older than all but a few: unknown
     const caps = (expect: number | null) =>
       buildCapacity(t, [node("os-1", NodeState.Busy, { jobs: "0/100" })], new Map(), mem, () => 300, { ...demandDefaults.count, expect }, t + 200)
-    expect(caps(null).some((c) => c.host === "#expected")).toBe(false)
-    expect(caps(1).find((c) => c.host === "#expected")?.releases).toEqual([[t, 8]]) // 16 cores × 0.5
-    expect(caps(0.5).find((c) => c.host === "#expected")?.releases).toEqual([[t, 4]])
+    expect(caps(null).some((c) => c.kind === "expected")).toBe(false)
+    expect(caps(1).find((c) => c.kind === "expected")?.releases).toEqual([[t, 8]]) // 16 cores × 0.5
+    expect(caps(0.5).find((c) => c.kind === "expected")?.releases).toEqual([[t, 4]])
 
     // +wideidle: a 12-core job on 8-core nodes counts the Idle node (boots 1), widenew alone boots 2
     const idle = [node("os-1", NodeState.Idle)]

@@ -211,8 +211,10 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       promised = new Set()
       return nothing("no eligible queued job")
     }
-    const soonest = input.resources.filter((r) => r.flag === ResourceFlag.Normal).map((r) => bootTime(r.name))
-    const caps = buildCapacity(now, input.nodes, input.inflight, mem, bootTime, opts.count, now + (soonest.length > 0 ? Math.min(...soonest) : opts.defaultBootTime))
+    // count.expect: cores running jobs free before the soonest a new node could join
+    const boots = opts.count.expect != null ? input.resources.filter((r) => r.flag === ResourceFlag.Normal).map((r) => bootTime(r.name)) : []
+    const soonest = boots.length > 0 ? Math.min(...boots) : opts.defaultBootTime
+    const caps = buildCapacity(now, input.nodes, input.inflight, mem, bootTime, opts.count, now + soonest)
     const proposals = new Map<string, Array<ProposedNode>>()
     const jobsFor = new Map<string, Array<string>>()
     let covered = 0
@@ -228,7 +230,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
         mem.queuedFor(job.jobid, now) >= opts.stale * horizon &&
         (!opts.staleWideOnly || job.requested_cores > Math.max(0, ...input.resources.map((r) => r.coresPerNode)))
       const place = stale
-        ? placeOnExisting(job, caps.filter((c) => c.kind === "starting" || c.kind === "inflight" || (opts.staleIdle === true && (c.kind === "idle" || c.host === "#expected"))), now + horizon)
+        ? placeOnExisting(job, caps.filter((c) => c.kind === "starting" || c.kind === "inflight" || (opts.staleIdle === true && (c.kind === "idle" || c.kind === "expected"))), now + horizon)
         : placeOnExisting(job, caps, now + horizon)
       if (place.remaining === 0) {
         commit(place)
