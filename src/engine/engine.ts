@@ -896,12 +896,15 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     const provisionDue = (now: number): boolean => intervalPassed(now) && (!reactive || viewSinceProvision)
     const intervalPassed = (now: number): boolean => autoMode && viewFresh && now - lastProvision >= settings.autoProvisionInterval
 
+    /** `cloud.R.price` of the resources that configure one (the configuration does not change while the engine runs). */
+    const prices = new Map<string, number>()
+    for (const [name, rc] of Object.entries(opts.config.cloud)) if (rc.price !== undefined) prices.set(name, rc.price)
+
     const provision = (now: number, todo: Array<Effect.Effect<void>>): void => {
       if (!reactive) lastProvision = now
       viewSinceProvision = false
-      const inflight = new Map([...resources.values()].map((r) => [r.name, r.inflight]))
-      const prices = new Map<string, number>()
-      for (const [name, rc] of Object.entries(opts.config.cloud)) if (rc.price !== undefined) prices.set(name, rc.price)
+      const inflight = new Map<string, number>()
+      for (const r of resources.values()) inflight.set(r.name, r.inflight)
       const decision = policy.decide({
         now,
         jobs: queued,

@@ -135,7 +135,8 @@ export const WorkerNode = Schema.Struct({
 export type WorkerNode = typeof WorkerNode.Type
 
 export const isPhysical = (n: Pick<WorkerNode, "type" | "instance">): boolean =>
-  n.instance === null || n.type.toLowerCase() === "physical"
+  // (the length test first: toLowerCase makes a string, and this runs for every node at every step)
+  n.instance === null || (n.type.length === 8 && n.type.toLowerCase() === "physical")
 
 export const jobList = (jobs: string | null): ReadonlyArray<string> =>
   jobs === null || jobs.trim() === ""

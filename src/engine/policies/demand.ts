@@ -181,13 +181,14 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       byUuid.set(uuid, n)
       if (n.state === NodeState.Busy && !watching.has(uuid)) everBusy.add(uuid)
     }
-    for (const [uuid, w] of [...watching]) {
+    // (deleting the entry being visited is safe in a Map's or Set's for-of)
+    for (const [uuid, w] of watching) {
       const n = byUuid.get(uuid)
       if (n !== undefined && n.state === NodeState.Idle) continue
       if (n !== undefined && n.state === NodeState.Busy) closeIdle(uuid, w, n.state_start_time - w.start, true)
       else closeIdle(uuid, w, w.lastSeen - w.start, false)
     }
-    for (const uuid of [...everBusy]) if (!byUuid.has(uuid)) everBusy.delete(uuid)
+    for (const uuid of everBusy) if (!byUuid.has(uuid)) everBusy.delete(uuid)
   }
 
   let prices: ReadonlyMap<string, number> | undefined = undefined
@@ -315,8 +316,11 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
           keep = Math.round(demandRate(w.resource, ctx.now) * pool.weight * B)
           ahead = (x) => x.resource === w.resource && later(x)
         }
+        // Only whether rank < keep matters: stop counting there.
         let rank = 0
-        for (const x of watching.values()) if (x !== w && x.lastSeen >= ctx.now - 30 && ahead(x)) rank++
+        if (keep > 0)
+          for (const x of watching.values())
+            if (x !== w && x.lastSeen >= ctx.now - 30 && ahead(x) && ++rank >= keep) break
         let scale = 1
         if (pool.perCore) {
           const mine = mem.resources.get(w.resource)?.coresPerNode ?? 0

@@ -68,6 +68,8 @@ class Ewma {
   }
 }
 
+const noKeys: ReadonlyArray<string> = []
+
 export class PolicyMemory {
   /** Queued jobs of the last view, by key. */
   private queued = new Map<string, JobShape>()
@@ -94,35 +96,37 @@ export class PolicyMemory {
 
     // Running jobs: ids on nodes. A job leaving the queue and showing up on a node starts now.
     const seen = new Set<string>()
-    for (const n of nodes) for (const id of jobList(n.jobs)) seen.add(jobKey(id))
+    for (const n of nodes) for (const k of this.jobKeys(n.jobs)) seen.add(k)
     for (const k of seen) {
       if (this.running.has(k)) continue
       const q = this.queued.get(k)
       this.running.set(k, q !== undefined ? { ...q, start: now, known: true } : { cores: 0, cpn: 0, walltime: null, start: now, known: false })
     }
-    for (const [k, r] of [...this.running]) {
+    // (deleting the entry being visited is safe in a Map's for-of)
+    for (const [k, r] of this.running) {
       if (seen.has(k)) continue
       // A job we saw start and end: its runtime (both ends late by up to one interval).
       this.addRuntime(now - r.start)
       this.running.delete(k)
     }
-    this.queued = new Map()
-    const since = new Map<string, number>()
-    for (const j of jobs) {
-      const k = jobKey(j.jobid)
-      since.set(k, this.since.get(k) ?? now)
-    }
-    this.since = since
-    for (const j of jobs) {
-      this.queued.set(jobKey(j.jobid), { cores: j.requested_cores, cpn: j.cores_per_node, walltime: parseWalltime(j.requested_walltime) })
+    if (jobs.length > 0 || this.queued.size > 0) {
+      const queued = new Map<string, JobShape>()
+      const since = new Map<string, number>()
+      for (const j of jobs) {
+        const k = jobKey(j.jobid)
+        since.set(k, this.since.get(k) ?? now)
+        queued.set(k, { cores: j.requested_cores, cpn: j.cores_per_node, walltime: parseWalltime(j.requested_walltime) })
+      }
+      this.queued = queued
+      this.since = since
     }
 
     // Boot times: a node seen Starting that is now in the cluster joined at state_start_time.
-    const alive = new Set<string>()
+    const alive = this.starting.size > 0 ? new Set<string>() : null
     for (const n of nodes) {
-      if (isPhysical(n) || n.instance === null) continue
+      if (n.instance === null || isPhysical(n)) continue
       const uuid = n.instance.uuid ?? n.hostname
-      alive.add(uuid)
+      alive?.add(uuid)
       if (n.state === NodeState.Starting) {
         this.starting.set(uuid, n.instance.cloud_resource)
       } else if (this.starting.has(uuid)) {
@@ -132,7 +136,20 @@ export class PolicyMemory {
         }
       }
     }
-    for (const uuid of [...this.starting.keys()]) if (!alive.has(uuid)) this.starting.delete(uuid)
+    if (alive !== null) for (const uuid of this.starting.keys()) if (!alive.has(uuid)) this.starting.delete(uuid)
+  }
+
+  /** The job keys (jobKey) of a node's job list, memoised: the same lists come back at every view. */
+  private keyCache = new Map<string, ReadonlyArray<string>>()
+  jobKeys(jobs: string | null): ReadonlyArray<string> {
+    if (jobs === null) return noKeys
+    let keys = this.keyCache.get(jobs)
+    if (keys === undefined) {
+      if (this.keyCache.size >= 4096) this.keyCache.clear()
+      keys = jobList(jobs).map(jobKey)
+      this.keyCache.set(jobs, keys)
+    }
+    return keys
   }
 
   private bootOf(resource: string): Ewma {
