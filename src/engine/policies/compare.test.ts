@@ -2,13 +2,14 @@
  * The policy comparison of docs/policies.md, as a test: the synthetic bursty
  * compare scenario (scenarios/compare/bursty.yaml, unchanged) under classic,
  * demand and lean, on its own seed, must meet the acceptance condition of
- * issue #10: each no worse than classic on mean wait and on paid core-hours
- * (within 2 %), and better by at least 20 % on one of them. The trace
- * scenarios need ../shared/traces (skipped with a message when absent):
- * each must decode, and `lean` is replayed on each
- * against classic and must stay inside the ±2 % band (about 10 s a
- * scenario; `npx dyncluster simulate scenarios/compare/X.yaml --policy
- * classic,demand,lean` prints the whole comparison).
+ * issue #10 for one scenario: each no worse than classic on mean wait and on
+ * paid core-hours (within 2 %), and better by at least 20 % on one of them.
+ * The trace scenarios need ../shared/traces (skipped with a message when
+ * absent): each must decode, and `lean` is replayed on each against classic
+ * (about 10 s a scenario): it must stay inside the ±2 % band and wait less
+ * than classic on every one, and be 20 % better on at least three of the six
+ * (the whole condition of issue #10). `npx dyncluster simulate
+ * scenarios/compare/X.yaml --policy classic,lean` prints one comparison.
  */
 import { Either } from "effect"
 import { existsSync, readdirSync } from "node:fs"
@@ -71,15 +72,23 @@ describe("policy comparison (scenarios/compare)", () => {
       const sc = load(f)
       expect(sc.world.jobs.length).toBeGreaterThan(100)
     })
-    // docs/policies.md "Fifth attempt": lean is inside the ±2 % band on every compare scenario (seed 1), and pays less.
-    it.each(files.filter((f) => f !== "bursty.yaml"))("%s: lean is no worse than classic on mean wait and paid core-hours (within 2 %), and pays less", { timeout: 600_000 }, (f) => {
+    // docs/policies.md "Sixth attempt": lean is inside the ±2 % band on every compare scenario (seed 1), waits less, and is 20 % better on three.
+    const better20 = new Map<string, boolean>()
+    it.each(files)("%s: lean is no worse than classic on mean wait and paid core-hours (within 2 %), and waits less", { timeout: 600_000 }, (f) => {
       const sc = load(f)
       const c = runScenario(sc, { policy: "classic", collect: false }).summary
       const l = runScenario(sc, { policy: "lean", collect: false }).summary
       expect(l.jobs.started).toBe(l.jobs.submitted)
-      const worse = acceptance({ wait: c.wait.mean, paid: c.total.core_hours }, { wait: l.wait.mean, paid: l.total.core_hours }).filter((m) => !m.startsWith("neither"))
+      const missed = acceptance({ wait: c.wait.mean, paid: c.total.core_hours }, { wait: l.wait.mean, paid: l.total.core_hours })
+      const worse = missed.filter((m) => !m.startsWith("neither"))
       expect(worse, `classic: wait ${c.wait.mean} s, paid ${c.total.core_hours}; lean: wait ${l.wait.mean} s, paid ${l.total.core_hours}`).toEqual([])
-      expect(l.total.core_hours).toBeLessThan(c.total.core_hours)
+      expect(l.wait.mean).toBeLessThan(c.wait.mean)
+      better20.set(f, missed.length === 0)
+    })
+    it("lean is better than classic by 20 % or more on at least three compare scenarios (issue #10)", () => {
+      expect([...better20.keys()].sort(), "every scenario above must have run").toEqual([...files].sort())
+      const good = [...better20].filter(([, ok]) => ok).map(([f]) => f)
+      expect(good.length, `20 % better on: ${good.join(", ") || "none"}`).toBeGreaterThanOrEqual(3)
     })
   })
 })

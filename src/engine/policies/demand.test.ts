@@ -251,6 +251,27 @@ describe("demand policy rules", () => {
     expect(demandVariant("demand+hedge")!.instantiate!().decide(input({ jobs: jobs(10, { requested_cores: 8 }), resources: [res("os", { max: 20 })] })).provision.get("os")).toBe(11)
   })
 
+  it("+hedgeone: a decision that boots in a resource boots one node more (two from 11 on), never past max, and counts its spare next time", () => {
+    const one = () => demandVariant("demand+hedgeone")!.instantiate!()
+    const d = one().decide(input({ jobs: jobs(1) }))
+    expect([...d.provision]).toEqual([["os", 2]])
+    expect(d.reasons.join("; ")).toContain("1 spare")
+    expect(one().decide(input({ jobs: jobs(11, { requested_cores: 8 }), resources: [res("os", { max: 20 })] })).provision.get("os")).toBe(13)
+    // room for the job's node only: no spare (max 10, 9 there)
+    expect(one().decide(input({ jobs: jobs(1), resources: [res("os", { current: 9 })] })).provision.get("os")).toBe(1)
+    // nothing to boot: no spare either
+    expect(one().decide(input({ jobs: jobs(1), nodes: [node("os-1", NodeState.Idle)] })).provision.size).toBe(0)
+    // the spare, once in flight, is capacity for the next job: no boot for it
+    const p = one()
+    const eight = jobs(1, { requested_cores: 8 })
+    expect(p.decide(input({ jobs: eight, now: 1000 })).provision.get("os")).toBe(2)
+    const next = [...eight, makeJob({ jobid: "9.head", requested_cores: 8, cores_per_node: 0 })]
+    expect(p.decide(input({ jobs: next, now: 1060, inflight: new Map([["os", 2]]) })).provision.size).toBe(0)
+    expect(one().decide(input({ jobs: next, now: 1060, inflight: new Map([["os", 1]]) })).provision.get("os")).toBe(2)
+    // without it, exactly the nodes needed
+    expect(fresh().decide(input({ jobs: jobs(1) })).provision.get("os")).toBe(1)
+  })
+
   it("+fitfast: least waste first, then the resource whose nodes join soonest, then price", () => {
     // small: 8-core nodes, cheap per core, slow boots; big: 16-core nodes, dearer, fast boots
     const rs = [res("small", { priority: 1 }), res("big", { priority: 2, coresPerNode: 16 })]
@@ -266,7 +287,7 @@ describe("demand policy rules", () => {
     expect(getPolicy("demand+fitfast+percore+mid")?.name).toBe("demand+fitfast+percore+mid")
   })
 
-  it("lean is registered under its own name (also after instantiate) and is demand+widenew+percore+learn+reactive+wideidle+expecthalf", () => {
+  it("lean is registered under its own name (also after instantiate) and is demand+widenew+percore+learn+reactive+wideidle+expecthalf+hedgeone", () => {
     const lean = getPolicy("lean")!
     expect(lean.name).toBe("lean")
     expect(policyNames()).toContain("lean")
@@ -274,12 +295,12 @@ describe("demand policy rules", () => {
     expect(lean.instantiate!().reactive).toBe(true)
     expect(getPolicy("demand")!.reactive).toBeUndefined()
     expect(lean.description).toContain("learned")
-    // same decisions as the variant it is made of (wide jobs counting the idle node: 12 + 12 cores on 8-core nodes → 2 boots)
+    // same decisions as the variant it is made of (wide jobs counting the idle node: 12 + 12 cores on 8-core nodes → 2 boots, and 1 spare)
     const nodes = [node("os-1", NodeState.Idle)]
     const q = jobs(2, { requested_cores: 12 })
     const a = lean.instantiate!().decide(input({ jobs: q, nodes }))
-    const b = demandVariant("demand+widenew+percore+learn+reactive+wideidle+expecthalf")!.instantiate!().decide(input({ jobs: q, nodes }))
-    expect([...a.provision]).toEqual([["os", 2]])
+    const b = demandVariant("demand+widenew+percore+learn+reactive+wideidle+expecthalf+hedgeone")!.instantiate!().decide(input({ jobs: q, nodes }))
+    expect([...a.provision]).toEqual([["os", 3]])
     expect([...a.provision]).toEqual([...b.provision])
   })
 

@@ -262,7 +262,8 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       const hedge = opts.hedge && p.length >= opts.hedge.min ? Math.min(Math.ceil(p.length * opts.hedge.frac), r.max - r.current - p.length) : 0
       provision.set(res, p.length + Math.max(0, hedge))
       const js = jobsFor.get(res) ?? []
-      reasons.push(`${res}: start ${p.length} node(s) for job(s) ${js.slice(0, 10).join(", ")}${js.length > 10 ? ", ..." : ""}`)
+      const spare = hedge > 0 ? ` and ${hedge} spare (failed and slow boots, the next job)` : ""
+      reasons.push(`${res}: start ${p.length} node(s) for job(s) ${js.slice(0, 10).join(", ")}${js.length > 10 ? ", ..." : ""}${spare}`)
     }
     if (opts.spare) {
       for (const r of input.resources) {
@@ -396,7 +397,13 @@ const ideas: Record<string, { readonly off?: (o: DemandOptions) => DemandOptions
   reactive: { on: (o) => ({ ...o, reactive: true }), what: "a decision that starts no node leaves auto_provision_interval unspent: the queue is looked at again at the next cluster view" },
   expect: { on: (o) => ({ ...o, count: { ...o.count, expect: 1 } }), what: "running jobs' cores count as freed in proportion to the chance (from the runtimes observed) that they end before a new node could join" },
   expecthalf: { on: (o) => ({ ...o, count: { ...o.count, expect: 0.5 } }), what: "as expect, half of it" },
-  hedge: { on: (o) => ({ ...o, hedge: { frac: 0.1, min: 4 } }), what: "boot 10 % extra when a decision starts 4 or more nodes (failed boots)" }
+  hedge: { on: (o) => ({ ...o, hedge: { frac: 0.1, min: 4 } }), what: "boot 10 % extra when a decision starts 4 or more nodes (failed boots)" },
+  hedgetwo: { on: (o) => ({ ...o, hedge: { frac: 0.1, min: 2 } }), what: "as hedge, from 2 nodes on" },
+  hedgemore: { on: (o) => ({ ...o, hedge: { frac: 0.2, min: 4 } }), what: "as hedge, 20 % more" },
+  hedgeeight: { on: (o) => ({ ...o, hedge: { frac: 0.1, min: 8 } }), what: "as hedge, from 8 nodes on" },
+  hedgeone: { on: (o) => ({ ...o, hedge: { frac: 0.1, min: 1 } }), what: "every decision that boots in a resource boots one node more (ceil of 10 %: two from 11 nodes on): a spare against failed and slow boots, and a head start for the next job" },
+  hedgethree: { on: (o) => ({ ...o, hedge: { frac: 0.1, min: 3 } }), what: "as hedge, from 3 nodes on" },
+  hedgeonemore: { on: (o) => ({ ...o, hedge: { frac: 0.2, min: 1 } }), what: "as hedgeone with 20 % (two from 6 nodes on)" }
 }
 
 /** `KEY: what it does` for every idea a variant name may name. */
@@ -431,18 +438,19 @@ const variantOptions = (rest: string): DemandOptions | undefined => {
 }
 
 /**
- * `lean`: demand's rules with the ideas measured to pay in the fourth and
- * fifth rounds (docs/policies.md): a job wider than the largest node counts
+ * `lean`: demand's rules with the ideas measured to pay in the fourth to
+ * sixth rounds (docs/policies.md): a job wider than the largest node counts
  * whole Idle nodes, nodes coming and the cores running jobs are expected to
  * free, never free cores of Busy nodes (`widenew`, `wideidle`); half the
  * cores running jobs are expected to free before a boot could join count for
  * every job (`expecthalf`); idle limits scaled per core (`percore`); the
- * pool's keep learned from the idle periods seen (`learn`); and decisions
- * that start nothing do not spend `auto_provision_interval` (`reactive`).
- * The same policy as the variant `demand+widenew+percore+learn+reactive+wideidle+expecthalf`.
+ * pool's keep learned from the idle periods seen (`learn`); decisions that
+ * start nothing do not spend `auto_provision_interval` (`reactive`); and a
+ * decision that boots in a resource boots one node more (`hedgeone`).
+ * The same policy as the variant `demand+widenew+percore+learn+reactive+wideidle+expecthalf+hedgeone`.
  */
 export const leanPolicy: Policy = makeDemandPolicy(
-  variantOptions("+widenew+percore+learn+reactive+wideidle+expecthalf")!,
+  variantOptions("+widenew+percore+learn+reactive+wideidle+expecthalf+hedgeone")!,
   "lean",
-  "demand's rules, and: decides again after each poll until it starts nodes; counts half the cores running jobs are expected to free; a job wider than a node counts idle and coming nodes, never free cores of busy ones; idle limits per core; the pool's keep learned from the idle periods seen (break-even)"
+  "demand's rules, and: decides again after each poll until it starts nodes; boots one spare node with each decision that boots; counts half the cores running jobs are expected to free; a job wider than a node counts idle and coming nodes, never free cores of busy ones; idle limits per core; the pool's keep learned from the idle periods seen (break-even)"
 )
