@@ -106,6 +106,20 @@ describe("reactive policies (Policy.reactive)", () => {
   it("classic is not reactive: its boot waits for the next pass", () => {
     expect(first(run("classic", late), "boot").t).toBeGreaterThanOrEqual(1080)
   })
+
+  it("a reactive policy with nothing to start wakes the engine at its polls, not at once again and again", () => {
+    // A reactive pass that starts nothing leaves lastProvision where it was, so
+    // lastProvision + auto_provision_interval is in the past: nextWake must not
+    // offer it (the daemon then stepped every 50 ms of real time, the simulator every second).
+    const steps = (policy: string) => {
+      let n = 0
+      runScenario(kitScenario({ resources: [{ name: "os", max: 8, cores: 4 }], jobs: late, maxTime: 4000 }), { policy, fastPath: false, onStep: () => n++ })
+      return n
+    }
+    const classic = steps("classic")
+    expect(classic).toBeLessThan(4000 / 10 + 100)
+    expect(steps("demand+reactive")).toBeLessThanOrEqual(classic + 10)
+  })
 })
 
 describe("idle nodes", () => {

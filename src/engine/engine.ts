@@ -1090,25 +1090,34 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
 
     // nextWake() is asked before every event the simulator handles: kept until
     // something it depends on changes (the node set, states and instances all bump `effects`).
-    const wakeOf = { effects: -1, poll: 0, provision: 0, auto: false, fresh: false, t: 0 }
+    const wakeOf = { effects: -1, poll: 0, provision: 0, auto: false, fresh: false, seen: false, t: 0 }
     const nextWake = () => {
       const k = wakeOf
-      if (k.effects !== effects || k.poll !== lastClusterPoll || k.provision !== lastProvision || k.auto !== autoMode || k.fresh !== viewFresh) {
+      if (
+        k.effects !== effects ||
+        k.poll !== lastClusterPoll ||
+        k.provision !== lastProvision ||
+        k.auto !== autoMode ||
+        k.fresh !== viewFresh ||
+        k.seen !== viewSinceProvision
+      ) {
         k.t = computeWake()
         k.effects = effects
         k.poll = lastClusterPoll
         k.provision = lastProvision
         k.auto = autoMode
         k.fresh = viewFresh
+        k.seen = viewSinceProvision
       }
       return k.t
     }
     const computeWake = () => {
       // Provisioning needs a fresh view; without one the next poll is the next chance.
-      let t = Math.min(
-        lastClusterPoll + settings.clusterPollerInterval,
-        autoMode && viewFresh ? lastProvision + settings.autoProvisionInterval : Infinity
-      )
+      // A reactive policy that has seen the current view decides again only after
+      // the next poll (its lastProvision stays where its last boot was: waking for
+      // it would wake at once, again and again).
+      const provisionAt = !autoMode || !viewFresh || (reactive && !viewSinceProvision) ? Infinity : lastProvision + settings.autoProvisionInterval
+      let t = Math.min(lastClusterPoll + settings.clusterPollerInterval, provisionAt)
       for (const n of nodes.values()) {
         if (n.instance.tasked || !wantsCloudPoll(n)) continue
         // Instance refreshes and checks come due on the cloud poller interval.
