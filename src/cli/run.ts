@@ -15,7 +15,7 @@ const options = {
   config: opt(Options.text("config"), "run on the live cluster and clouds of this configuration file (YAML)"),
   speed: opt(Options.float("speed"), "--sim: virtual seconds per real second (default 1)"),
   seed: opt(Options.integer("seed"), "--sim: override the scenario's seed"),
-  policy: opt(Options.text("policy"), "provisioning policy (default: the configuration's, else classic)"),
+  policy: opt(Options.text("policy"), "provisioning policy (default: the configuration's dynamic-cluster.policy, else lean)"),
   port: opt(Options.integer("port"), "API/dashboard port (default: admin-server.port, 8001; 0 = any free port)"),
   host: opt(Options.text("host"), "address to bind (default: admin-server.host, 127.0.0.1)"),
   logFormat: opt(Options.text("log-format"), "text or json (default: text on a terminal, json otherwise)"),

@@ -1,13 +1,15 @@
 /**
  * The engine rules of SPEC §3, driven through the simulated layers and
  * virtual time. Each test reads the world's event log (the ground truth).
+ * The counts are the classic allocator's (SPEC §4): `events` runs classic
+ * unless the test names another policy in its settings.
  */
 import { describe, expect, it } from "vitest"
 import { kitScenario, type KitScenario } from "../sim/kit.ts"
 import { runScenario } from "../sim/run.ts"
 
 const events = (k: KitScenario) => {
-  const r = runScenario(kitScenario(k))
+  const r = runScenario(kitScenario({ ...k, settings: { policy: "classic", ...k.settings } }))
   return { ...r, ev: r.events.map((l) => JSON.parse(l) as { t: number; ev: string; [k: string]: any }) }
 }
 const first = (ev: ReadonlyArray<any>, name: string, pred: (e: any) => boolean = () => true) => ev.find((e) => e.ev === name && pred(e))

@@ -62,6 +62,9 @@ describe("plan against the engine's own decision", () => {
       { id: "wide", submit: 1000, runtime: 600, cores: 16, cpn: 8, priority: 5 },
       { id: "tiny", submit: 1000, runtime: 600, cores: 1, cpn: 1 }
     ],
+    // classic decides from the view alone; a policy with memory (lean) remembers
+    // what a snapshot does not carry, so plan matches its next decision only roughly
+    settings: { policy: "classic" },
     maxTime: 4000
   })
   const events: Array<string> = []
@@ -108,8 +111,9 @@ describe("plan against the engine's own decision", () => {
     // Queued jobs the scheduler could not place, and the idle min node.
     expect(snapshot.jobs.map((j: { jobid: string }) => j.jobid).sort()).toEqual(["pair", "wide"])
 
-    const fromFile = await planJsonOf({ snapshot: file })
-    const live = await planJsonOf({ from: server.url })
+    // (a snapshot carries no configuration: plan's default policy would be lean's)
+    const fromFile = await planJsonOf({ snapshot: file, policy: "classic" })
+    const live = await planJsonOf({ from: server.url, policy: "classic" })
     expect(live).toEqual(fromFile)
 
     // Now let the engine go on to its next provisioning step.
@@ -200,7 +204,8 @@ describe("plan on hand-made snapshots", () => {
         node("held", NodeState.Held, 30),
         node("broken", NodeState.Error, 900),
         { hostname: "phys", type: "physical", state: NodeState.Idle, jobs: null, num_proc: 8, time_in_current_state: 99_999, state_start_time: NOW - 99_999, instance: null, extra_attributes: null }
-      ])
+      ]),
+      "classic"
     )
     expect(p.time).toBe(NOW)
     expect(p.hold.map((h) => h.host)).toEqual(["old-idle"])

@@ -25,7 +25,8 @@ const tiny: KitScenario = {
     { id: "j1", submit: 0, runtime: 600, cores: 4, cpn: 4 },
     { id: "j2", submit: 0, runtime: 300, cores: 2, cpn: 2 }
   ],
-  settings: { max_idle_time: 300 },
+  // classic: the idle node goes after max_idle_time, which the series test times
+  settings: { max_idle_time: 300, policy: "classic" },
   drain: 600,
   // a job that can never run would keep a run going forever
   maxTime: 20_000

@@ -42,6 +42,7 @@ describe("dyncluster run --config with the OpenStack layer (daemon live mode)", 
   it("reaches min through the registered layers; no secret in the log", async () => {
     const decoded = decodeConfig({
       "dynamic-cluster": {
+        policy: "classic",
         cluster_poller_interval: 0.3,
         cloud_poller_interval: 0.3,
         auto_provision_interval: 1,

@@ -50,6 +50,7 @@ describe("engine + live OpenStack layer + simulated batch system", () => {
     const decoded = decodeConfig(
       {
         "dynamic-cluster": {
+          policy: "classic",
           cluster_poller_interval: 2,
           cloud_poller_interval: 2,
           auto_provision_interval: 5,

@@ -65,6 +65,7 @@ describeWithSge("dyncluster run --config with cluster.type sge", () => {
       cfg,
       [
         "dynamic-cluster:",
+        "  policy: classic",
         "  cluster_poller_interval: 1",
         "  auto_mode: false",
         "cluster:",
@@ -144,6 +145,7 @@ describeWithSge("dyncluster run --config: sge with a simulated cloud whose VMs b
       cfg,
       [
         "dynamic-cluster:",
+        "  policy: classic",
         "  cluster_poller_interval: 1",
         "  cloud_poller_interval: 1",
         "  auto_provision_interval: 1",

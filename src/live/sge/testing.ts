@@ -142,7 +142,7 @@ export const makeSgeTestbed = (name: string): SgeTestbed => {
     config: (extra = {}) => {
       const d = decodeConfig(
         {
-          "dynamic-cluster": { ...extra.dynamicCluster },
+          "dynamic-cluster": { policy: "classic", ...extra.dynamicCluster },
           cluster: {
             type: "sge",
             config: { queue_to_monitor: [queue], default_hostgroup: group, command_timeout: 30, ...extra.clusterConfig }

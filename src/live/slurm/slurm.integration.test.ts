@@ -26,6 +26,7 @@ const PREFIX = "dce"
 
 const CONFIG = `
 dynamic-cluster:
+  policy: classic
   auto_mode: true
   max_idle_time: 5
   max_launch_time: 120

@@ -70,7 +70,7 @@ export const makeRecordedTorque = async (opts: RecordedTorqueOptions = {}): Prom
   fake("init")
   const decoded = decodeConfig(
     {
-      "dynamic-cluster": {},
+      "dynamic-cluster": { policy: "classic" },
       cluster: {
         type: "torque",
         config: { ...recordedTemplates(), command_timeout: 30, retry_interval: 0.05, add_node_timeout: 60, remove_node_timeout: 60, ...opts.clusterConfig }
