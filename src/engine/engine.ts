@@ -878,7 +878,12 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       for (const r of resources.values()) {
         if (!autoMode || !r.recovered || r.backoffUntil > now || r.mode === "draining") continue
         const mine = countsOf(r.name)
-        if (r.inflight > 0 || mine.starting > 0) continue
+        // Improve (SPEC §3 says "no node of it Starting"): nodes Starting count
+        // in `live` below, so waiting for them only delays the rest. With a
+        // Deleting node still holding a slot at max, classic booted one node,
+        // waited for it to join, then booted the next: min was reached
+        // after two boot times, past max_launch_time (soak, invariant 5).
+        if (r.inflight > 0) continue
         const live = mine.total - mine.deleting
         const n = Math.min(r.min - live, r.max - mine.total - r.inflight)
         if (n <= 0) continue

@@ -338,6 +338,15 @@ describe("SPEC §2 defaults", () => {
     expect(config.cloud).toEqual({})
   })
 
+  it("policy: lean unless the configuration names one; a configuration that names classic keeps it", () => {
+    expect(ok(parseConfigText("cluster:\n  type: torque\n")).config["dynamic-cluster"].policy).toBe("lean")
+    expect(ok(parseConfigText("dynamic-cluster:\n  max_idle_time: 120\ncluster: {type: torque}\n")).config["dynamic-cluster"].policy).toBe("lean")
+    const classic = ok(parseConfigText("dynamic-cluster:\n  policy: classic\ncluster: {type: torque}\n"))
+    expect(classic.warnings).toEqual([])
+    expect(classic.config["dynamic-cluster"].policy).toBe("classic")
+    expect(engineSettings(classic.config).policy).toBe("classic")
+  })
+
   it("apply per key when dynamic-cluster is partly given or empty", () => {
     const a = ok(parseConfigText("dynamic-cluster:\n  max_idle_time: 120\ncluster: {type: torque}\n")).config
     expect(engineSettings(a)).toMatchObject({ maxIdleTime: 120, maxDownTime: 480, workers: 2, autoMode: true })
