@@ -5,7 +5,8 @@
  */
 import { Console, Effect } from "effect"
 import { execa } from "execa"
-import { existsSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
@@ -28,6 +29,24 @@ describe("a bad command line", () => {
     }
     expect(seed.stderr.trim()).toBe("'abc' is not a integer")
     expect(unknown.stderr).toMatch(/--no-such-option/)
+  })
+})
+
+describe("soak --replay of a bad scenario file", () => {
+  it("names the file and what is wrong in it, exit code 1", { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dc-replay-"))
+    try {
+      const text = readFileSync(join(ROOT, "scenarios/regressions/min-waits-for-starting.yaml"), "utf8")
+      const bad = join(dir, "bad.yaml")
+      writeFileSync(bad, text.replace("policy: classic }", "policy: bogus }"))
+      const r = await dyncluster("soak", "--replay", bad)
+      expect(r.exitCode).toBe(1)
+      expect(r.stderr).not.toMatch(/unknown error/i)
+      expect(r.stderr).toContain(bad)
+      expect(r.stderr).toMatch(/dynamic-cluster\.policy: unknown policy "bogus"/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 

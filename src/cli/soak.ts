@@ -36,7 +36,7 @@ const replayFiles = (files: ReadonlyArray<string>, policies: ReadonlyArray<strin
   Effect.gen(function* () {
     let bad = 0
     for (const f of files) {
-      const r = yield* Effect.try(() => loadRegression(f)).pipe(Effect.catchAll((e) => fail(String((e as { message?: string }).message ?? e))))
+      const r = yield* Effect.try({ try: () => loadRegression(f), catch: (e) => (e instanceof Error ? e.message : String(e)) }).pipe(Effect.catchAll((m) => fail(m)))
       for (const p of policies ?? [r.policy]) {
         const run = checkScenario(r.scenario, r.actions, { policy: p })
         bad += run.violations.length
