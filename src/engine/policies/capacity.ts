@@ -54,6 +54,23 @@ export interface Capacity {
   readonly releases: ReadonlyArray<readonly [number, number]>
   /** Cores promised to queued jobs in the decision being made. */
   used: number
+  /**
+   * The queues (Slurm partitions, Grid Engine queues) the node says it
+   * serves, from the batch system's view; null when it does not say (any
+   * queue). Jobs of other queues cannot run there.
+   */
+  readonly queues?: ReadonlySet<string> | null
+}
+
+/** The queues a node serves, when the batch system's view says: Slurm `partitions`, Grid Engine `queues`. */
+export const queuesOf = (n: WorkerNode): ReadonlySet<string> | null => {
+  const ea = n.extra_attributes
+  if (ea === null) return null
+  const parts = ea.partitions
+  if (typeof parts === "string" && parts.trim() !== "") return new Set(parts.split(",").map((q) => q.trim()).filter((q) => q.length > 0))
+  const qs = ea.queues
+  if (typeof qs === "object" && qs !== null && !Array.isArray(qs) && Object.keys(qs).length > 0) return new Set(Object.keys(qs))
+  return null
 }
 
 /** Cores of `c` a job can have by `deadline` (Starting and in-flight nodes count whenever they come). */
@@ -65,7 +82,8 @@ export const availableBy = (c: Capacity, deadline: number): number => {
 }
 
 export const accepts = (c: Capacity, job: Job): boolean =>
-  c.resource === null ? job.property === null : mayUse(job, c.resource)
+  (c.resource === null ? job.property === null : mayUse(job, c.resource)) &&
+  (c.queues == null || job.queue === null || c.queues.has(job.queue))
 
 const draining = (r: AllocResource | undefined) => r !== undefined && (r.flag === ResourceFlag.Draining || r.flag === ResourceFlag.Drained)
 
@@ -84,8 +102,16 @@ export const buildCapacity = (
   expectBy?: number
 ): Array<Capacity> => {
   const out: Array<Capacity> = []
+  // The expected ends of running jobs are one pool that knows no node: it serves
+  // only the queues every node that names its queues serves (all, when none does).
+  let common: Set<string> | null = null
   for (const n of nodes) {
     const phys = isPhysical(n)
+    const queues = queuesOf(n)
+    if (queues !== null) {
+      if (common === null) common = new Set(queues)
+      else for (const q of [...common]) if (!queues.has(q)) common.delete(q)
+    }
     const res = phys ? null : mem.resources.get(n.instance!.cloud_resource)
     // A cloud node whose resource we never saw cannot be matched to reservations.
     if (res === undefined || draining(res ?? undefined)) continue
@@ -93,7 +119,7 @@ export const buildCapacity = (
     if (cores <= 0) continue
     switch (n.state) {
       case NodeState.Idle:
-        if (count.idle) out.push({ host: n.hostname, resource: res, kind: "idle", readyAt: now, free: cores, releases: [], used: 0 })
+        if (count.idle) out.push({ host: n.hostname, resource: res, kind: "idle", readyAt: now, free: cores, releases: [], used: 0, queues })
         break
       case NodeState.Busy: {
         if (!count.busy && !count.soonFree) break
@@ -120,13 +146,13 @@ export const buildCapacity = (
         const free = count.busy && !unknown ? Math.max(0, cores - held) : 0
         if (unknown && count.busy && unknownEnd !== null && cores - held > 0) releases.push([unknownEnd, cores - held])
         releases.sort((a, b) => a[0] - b[0])
-        if (free > 0 || releases.length > 0) out.push({ host: n.hostname, resource: res, kind: "busy", readyAt: now, free, releases, used: 0 })
+        if (free > 0 || releases.length > 0) out.push({ host: n.hostname, resource: res, kind: "busy", readyAt: now, free, releases, used: 0, queues })
         break
       }
       case NodeState.Starting: {
         if (!count.starting || res === null) break
         const readyAt = Math.max(now, n.instance!.creation_time + bootTime(res.name))
-        out.push({ host: n.hostname, resource: res, kind: "starting", readyAt, free: cores, releases: [], used: 0 })
+        out.push({ host: n.hostname, resource: res, kind: "starting", readyAt, free: cores, releases: [], used: 0, queues })
         break
       }
       default:
@@ -143,7 +169,7 @@ export const buildCapacity = (
       if (p !== null) cores += r.cores * p
     }
     const free = Math.floor(cores * count.expect)
-    if (free > 0) out.push({ host: "#expected", resource: null, kind: "expected", readyAt: now, free: 0, releases: [[now, free]], used: 0 })
+    if (free > 0) out.push({ host: "#expected", resource: null, kind: "expected", readyAt: now, free: 0, releases: [[now, free]], used: 0, queues: common })
   }
   if (count.starting) {
     for (const [name, k] of inflight) {

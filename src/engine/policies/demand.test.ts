@@ -272,6 +272,22 @@ describe("demand policy rules", () => {
     expect(fresh().decide(input({ jobs: jobs(1) })).provision.get("os")).toBe(1)
   })
 
+  it("nodes that name their queues (Slurm partitions, Grid Engine queues) count only for jobs of those queues", () => {
+    const dyn = (n: number) => jobs(n, { queue: "dyn" })
+    const phys = (partitions: string, state = NodeState.Idle, over: Partial<WorkerNode> = {}) =>
+      node("node1", state, { extra_attributes: { partitions }, ...over }, null)
+    // an idle physical node of another partition: the dyn job still needs a cloud node
+    expect(fresh().decide(input({ jobs: dyn(1), nodes: [phys("main")] })).provision.get("os")).toBe(1)
+    expect(getPolicy("lean")!.instantiate!().decide(input({ jobs: dyn(1), nodes: [phys("main")] })).provision.get("os")).toBe(2)
+    // one that serves dyn (too) is capacity for it; a job that names no queue may use any node
+    expect(fresh().decide(input({ jobs: dyn(1), nodes: [phys("main,dyn")] })).provision.size).toBe(0)
+    expect(fresh().decide(input({ jobs: jobs(1), nodes: [phys("main")] })).provision.size).toBe(0)
+    // Grid Engine's form: the host's queues
+    const sge = node("node1", NodeState.Idle, { extra_attributes: { queues: { "all.q": "" } } }, null)
+    expect(fresh().decide(input({ jobs: jobs(1, { queue: "gpu.q" }), nodes: [sge] })).provision.get("os")).toBe(1)
+    expect(fresh().decide(input({ jobs: jobs(1, { queue: "all.q" }), nodes: [sge] })).provision.size).toBe(0)
+  })
+
   it("+fitfast: least waste first, then the resource whose nodes join soonest, then price", () => {
     // small: 8-core nodes, cheap per core, slow boots; big: 16-core nodes, dearer, fast boots
     const rs = [res("small", { priority: 1 }), res("big", { priority: 2, coresPerNode: 16 })]
