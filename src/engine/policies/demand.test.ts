@@ -17,7 +17,7 @@ import { getPolicy, policyNames, type PolicyInput } from "../policy.ts"
 import { bestIdleLimit, IdleLearner } from "./breakeven.ts"
 import { chooseResource } from "./choice.ts"
 import { breakEvenDefaults, demandDefaults, demandIdeas, demandVariant, makeDemandPolicy } from "./demand.ts"
-import { buildCapacity } from "./capacity.ts"
+import { accepts, buildCapacity } from "./capacity.ts"
 import { PolicyMemory, jobKey, parseWalltime } from "./memory.ts"
 
 // ---------------------------------------------------------------- invariants from the event log
@@ -418,6 +418,22 @@ describe("demand policy rules", () => {
     expect(caps(null).some((c) => c.kind === "expected")).toBe(false)
     expect(caps(1).find((c) => c.kind === "expected")?.releases).toEqual([[t, 8]]) // 16 cores × 0.5
     expect(caps(0.5).find((c) => c.kind === "expected")?.releases).toEqual([[t, 4]])
+    // nodes that name their partitions: the pool serves only the partitions all of them serve
+    const inParts = (...parts: Array<string>) =>
+      buildCapacity(
+        t,
+        parts.map((p, i) => node(`n${i}`, i === 0 ? NodeState.Busy : NodeState.Idle, { jobs: i === 0 ? "0/100" : null, extra_attributes: { partitions: p } }, i === 0 ? "os" : null)),
+        new Map(),
+        mem,
+        () => 300,
+        { ...demandDefaults.count, expect: 1 },
+        t + 200
+      ).find((c) => c.kind === "expected")
+    const pool = inParts("main,dyn", "dyn")!
+    expect([...pool.queues!]).toEqual(["dyn"])
+    expect(accepts(pool, makeJob({ jobid: "7.head", queue: "dyn" }))).toBe(true)
+    expect(accepts(pool, makeJob({ jobid: "8.head", queue: "main" }))).toBe(false)
+    expect(accepts(pool, makeJob({ jobid: "9.head", queue: null }))).toBe(true)
 
     // +wideidle: a 12-core job on 8-core nodes counts the Idle node (boots 1), widenew alone boots 2
     const idle = [node("os-1", NodeState.Idle)]
