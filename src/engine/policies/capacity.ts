@@ -62,14 +62,19 @@ export interface Capacity {
   readonly queues?: ReadonlySet<string> | null
 }
 
-/** The queues a node serves, when the batch system's view says: Slurm `partitions`, Grid Engine `queues`. */
+/**
+ * The queues a node serves, when the batch system's view says: Slurm
+ * `partitions`, Grid Engine `serves_queues` (empty: none, e.g. a host whose
+ * queue instances all have 0 slots); null when the view does not say.
+ */
 export const queuesOf = (n: WorkerNode): ReadonlySet<string> | null => {
   const ea = n.extra_attributes
   if (ea === null) return null
+  const list = (v: string) => new Set(v.split(",").map((q) => q.trim()).filter((q) => q.length > 0))
   const parts = ea.partitions
-  if (typeof parts === "string" && parts.trim() !== "") return new Set(parts.split(",").map((q) => q.trim()).filter((q) => q.length > 0))
-  const qs = ea.queues
-  if (typeof qs === "object" && qs !== null && !Array.isArray(qs) && Object.keys(qs).length > 0) return new Set(Object.keys(qs))
+  if (typeof parts === "string" && parts.trim() !== "") return list(parts)
+  const serves = ea.serves_queues
+  if (typeof serves === "string") return list(serves)
   return null
 }
 
@@ -83,7 +88,7 @@ export const availableBy = (c: Capacity, deadline: number): number => {
 
 export const accepts = (c: Capacity, job: Job): boolean =>
   (c.resource === null ? job.property === null : mayUse(job, c.resource)) &&
-  (c.queues == null || job.queue === null || c.queues.has(job.queue))
+  (c.queues == null || (job.queue === null ? c.queues.size > 0 : c.queues.has(job.queue)))
 
 const draining = (r: AllocResource | undefined) => r !== undefined && (r.flag === ResourceFlag.Draining || r.flag === ResourceFlag.Drained)
 

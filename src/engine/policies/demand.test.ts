@@ -282,10 +282,13 @@ describe("demand policy rules", () => {
     // one that serves dyn (too) is capacity for it; a job that names no queue may use any node
     expect(fresh().decide(input({ jobs: dyn(1), nodes: [phys("main,dyn")] })).provision.size).toBe(0)
     expect(fresh().decide(input({ jobs: jobs(1), nodes: [phys("main")] })).provision.size).toBe(0)
-    // Grid Engine's form: the host's queues
-    const sge = node("node1", NodeState.Idle, { extra_attributes: { queues: { "all.q": "" } } }, null)
+    // Grid Engine's form: the queues with slots on the host (gpu.q's instance has 0 there: a reservation)
+    const sge = node("node1", NodeState.Idle, { extra_attributes: { queues: { "all.q": "", "gpu.q": "" }, serves_queues: "all.q" } }, null)
     expect(fresh().decide(input({ jobs: jobs(1, { queue: "gpu.q" }), nodes: [sge] })).provision.get("os")).toBe(1)
     expect(fresh().decide(input({ jobs: jobs(1, { queue: "all.q" }), nodes: [sge] })).provision.size).toBe(0)
+    // an exec host with no queue it can start jobs in is capacity for nothing
+    const none = node("node2", NodeState.Idle, { extra_attributes: { queues: {}, serves_queues: "" } }, null)
+    expect(fresh().decide(input({ jobs: jobs(1), nodes: [none] })).provision.get("os")).toBe(1)
   })
 
   it("+fitfast: least waste first, then the resource whose nodes join soonest, then price", () => {

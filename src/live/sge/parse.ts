@@ -437,7 +437,14 @@ export const sgeView = (
       num_proc: h.numProc ?? 0,
       extra_attributes: {
         ...h.values,
-        queues: Object.fromEntries(h.queues.map((q) => [q.name, q.state]))
+        queues: Object.fromEntries(h.queues.map((q) => [q.name, q.state])),
+        // The queues that can start a job here: an instance with slots on this
+        // host (a reservation gives the others 0), neither disabled nor in error.
+        // Policies count the host's free cores only for jobs of these queues.
+        serves_queues: h.queues
+          .filter((q) => (q.slots === null || q.slots > 0) && !/[dEu]/.test(q.state))
+          .map((q) => q.name)
+          .join(",")
       }
     })
   )
