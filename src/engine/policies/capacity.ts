@@ -64,18 +64,18 @@ export interface Capacity {
 
 /**
  * The queues a node serves, when the batch system's view says: Slurm
- * `partitions`, Grid Engine `serves_queues` (empty: none, e.g. a host whose
- * queue instances all have 0 slots); null when the view does not say.
+ * `partitions`, Grid Engine `serves_queues` (empty: none, e.g. a Slurm node
+ * in no partition, a host whose queue instances all have 0 slots); null when
+ * the view does not say.
  */
 export const queuesOf = (n: WorkerNode): ReadonlySet<string> | null => {
   const ea = n.extra_attributes
   if (ea === null) return null
   const list = (v: string) => new Set(v.split(",").map((q) => q.trim()).filter((q) => q.length > 0))
-  const parts = ea.partitions
-  if (typeof parts === "string" && parts.trim() !== "") return list(parts)
-  const serves = ea.serves_queues
-  if (typeof serves === "string") return list(serves)
-  return null
+  // (an empty list: the node serves no queue, so it counts for nothing and the
+  // policy errs towards booting, never towards starving a queue)
+  const named = typeof ea.partitions === "string" ? ea.partitions : ea.serves_queues
+  return typeof named === "string" ? list(named) : null
 }
 
 /** Cores of `c` a job can have by `deadline` (Starting and in-flight nodes count whenever they come). */

@@ -286,7 +286,8 @@ describe("demand policy rules", () => {
     const sge = node("node1", NodeState.Idle, { extra_attributes: { queues: { "all.q": "", "gpu.q": "" }, serves_queues: "all.q" } }, null)
     expect(fresh().decide(input({ jobs: jobs(1, { queue: "gpu.q" }), nodes: [sge] })).provision.get("os")).toBe(1)
     expect(fresh().decide(input({ jobs: jobs(1, { queue: "all.q" }), nodes: [sge] })).provision.size).toBe(0)
-    // an exec host with no queue it can start jobs in is capacity for nothing
+    // a Slurm node in no partition, an exec host with no queue it can start jobs in: capacity for nothing
+    expect(fresh().decide(input({ jobs: jobs(1), nodes: [phys("")] })).provision.get("os")).toBe(1)
     const none = node("node2", NodeState.Idle, { extra_attributes: { queues: {}, serves_queues: "" } }, null)
     expect(fresh().decide(input({ jobs: jobs(1), nodes: [none] })).provision.get("os")).toBe(1)
   })
