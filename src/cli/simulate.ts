@@ -13,6 +13,7 @@ import { closeSync, openSync, writeFileSync, writeSync } from "node:fs"
 import { basename, dirname, extname, join } from "node:path"
 import { fail, policyList } from "./options.ts"
 import { cannotWrite, outputProblem, writeFailure } from "./output-file.ts"
+import type { EngineLogEvent } from "../engine/engine.ts"
 import { ActionReplay } from "../sim/harness.ts"
 import { buildReport } from "../sim/report.ts"
 import { SimDriver } from "../sim/run.ts"
@@ -174,7 +175,7 @@ export const formatTable = (runs: ReadonlyArray<{ readonly label: string; readon
 // ---------------------------------------------------------------- progress
 
 /** A one-line progress bar on stderr, shown only once a run has taken a second. */
-class Progress {
+export class Progress {
   private shownAt = 0
   private visible = false
   constructor(
@@ -226,7 +227,7 @@ class LineWriter {
   }
 }
 
-interface RunOutput {
+export interface RunOutput {
   readonly summary: Summary
   readonly events: ReadonlyArray<string>
   readonly wallSeconds: number
@@ -265,10 +266,22 @@ const toEventLoop = Effect.async<void>((resume) => {
   return Effect.sync(() => clearImmediate(h))
 })
 
-const runOne = (
+/**
+ * One run as `simulate` does it: the scenario's operator_actions at their
+ * times, the stall check, the final `end` line. The golden test
+ * (src/sim/golden.test.ts) runs the very same function.
+ */
+export const runOne = (
   scenario: LoadedScenario,
   policy: string | undefined,
-  opts: { readonly writer: LineWriter | null; readonly keep: boolean; readonly progress: Progress; readonly label: string }
+  opts: {
+    readonly writer: { readonly write: (line: string) => void } | null
+    readonly keep: boolean
+    readonly progress: Progress
+    readonly label: string
+    /** The engine's log (simulate itself writes none). */
+    readonly engineLog?: (e: EngineLogEvent) => void
+  }
 ): Effect.Effect<RunOutput> =>
   Effect.gen(function* () {
     const t0 = performance.now()
@@ -280,7 +293,7 @@ const runOne = (
       opts.writer?.write(line)
       if (d !== undefined) lastEventAt = d.world.now
     }
-    d = new SimDriver(scenario, policy !== undefined ? { policy } : {}, sink)
+    d = new SimDriver(scenario, { ...(policy !== undefined ? { policy } : {}), ...(opts.engineLog ? { engineLog: opts.engineLog } : {}) }, sink)
     const driver = d
     // the scenario's operator_actions at their times, as `soak --replay` applies them
     const replay = new ActionReplay(driver, scenario.operatorActions, sink)
