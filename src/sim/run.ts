@@ -4,7 +4,7 @@
  * happen to the next (a world event, a task result, an engine wake-up).
  */
 import { Effect, Either, Runtime } from "effect"
-import { makeEngine, type Engine, type EngineLogEvent } from "../engine/engine.ts"
+import { makeEngine, type Engine, type EngineLogEvent, type StepDecisions } from "../engine/engine.ts"
 import { engineSettings, type ConfigFile } from "../model/config.ts"
 import { simClock, simContext, SimTaskRunner } from "./layers.ts"
 import { makeRng } from "./random.ts"
@@ -33,6 +33,8 @@ export interface RunOptions {
   /** Keep the event log in memory and return it (default true). */
   readonly collect?: boolean
   readonly engineLog?: (e: EngineLogEvent) => void
+  /** The decisions of each full engine step (engine.ts `EngineOptions.onDecisions`). */
+  readonly onDecisions?: (d: StepDecisions) => void
   /**
    * Skip engine steps that provably change nothing (the world did not change
    * since a quiet step and no timer is due). Same event log either way; on by default.
@@ -110,7 +112,13 @@ export class SimDriver {
     const settings = engineSettings(this.scenario.config)
     this.tasks = new SimTaskRunner(settings.workers, this.scenario.apiLatency ?? 1, (eff) => this.runSync(eff))
     this.engine = this.runSync(
-      makeEngine({ config: this.scenario.config, tasks: this.tasks, policy: this.policy, ...(this.opts.engineLog ? { log: this.opts.engineLog } : {}) })
+      makeEngine({
+        config: this.scenario.config,
+        tasks: this.tasks,
+        policy: this.policy,
+        ...(this.opts.engineLog ? { log: this.opts.engineLog } : {}),
+        ...(this.opts.onDecisions ? { onDecisions: this.opts.onDecisions } : {})
+      })
     )
     this.forceStep = true
   }

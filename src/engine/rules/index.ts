@@ -1,0 +1,49 @@
+/**
+ * The rules of a step, by what they look at. Per node (in the order of the
+ * node map, each seeing the bookkeeping of the decisions before it):
+ *
+ * | node state | rule | file |
+ * |---|---|---|
+ * | Starting | forget / retire (instance Error, max_launch_time) / refresh / check | starting.ts |
+ * | Idle | check when Active; hold when idle past its limit or draining | idle.ts |
+ * | Busy | check when Active; hold when draining | busy.ts |
+ * | Holding | wait for the view to say Held | (none) |
+ * | Held | remove (and destroy) when empty | held.ts |
+ * | Error | cleanup when the instance is gone; remove after max_down_time; refresh | error.ts |
+ * | Deleting | destroy (again); refresh; forget / cleanup when gone | deleting.ts |
+ *
+ * Per resource: the min rule (min.ts), then the provisioning pass when due
+ * (provision.ts). The cloud poll shared by several states: poll.ts.
+ */
+import { NodeState } from "../../model/types.ts"
+import type { NodeDecision } from "../decisions.ts"
+import type { EngineState, NodeRec } from "../state.ts"
+import { busyRule } from "./busy.ts"
+import { deletingRule } from "./deleting.ts"
+import { errorRule } from "./error.ts"
+import { heldRule } from "./held.ts"
+import { idleRule } from "./idle.ts"
+import { startingRule } from "./starting.ts"
+
+export { minRule } from "./min.ts"
+export { provisionDue, provisionRule } from "./provision.ts"
+
+/** The rule for one (untasked) node; null when there is nothing to do (the common case, kept cheap). */
+export const nodeRule = (st: EngineState, n: NodeRec, now: number): NodeDecision | null => {
+  switch (n.state) {
+    case NodeState.Starting:
+      return startingRule(st, n, now)
+    case NodeState.Idle:
+      return idleRule(st, n, now)
+    case NodeState.Busy:
+      return busyRule(st, n, now)
+    case NodeState.Held:
+      return heldRule(st, n)
+    case NodeState.Error:
+      return errorRule(st, n, now)
+    case NodeState.Deleting:
+      return deletingRule(st, n, now)
+    default:
+      return null
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The provisioning pass: the policy (policy.ts, policies/) proposes how many
+ * nodes to boot where for the queued jobs; the engine never boots above a
+ * resource's `max`, whatever the policy proposes (SPEC §6.1), and says so
+ * (`refuse`: at_max, or frozen at its size).
+ *
+ * When a pass is due: at most every `auto_provision_interval`, in auto mode,
+ * on a fresh cluster view. A `reactive` policy's pass that started no node
+ * does not count, so it looks again at the next cluster view (and only then:
+ * the same view gives the same decision).
+ */
+import type { AllocResource } from "../../model/allocator.ts"
+import type { ResourceDecision } from "../decisions.ts"
+import type { EngineState } from "../state.ts"
+
+/** The interval since the last counted pass has passed (and a pass may run at all). */
+export const intervalPassed = (st: EngineState, now: number): boolean =>
+  st.autoMode && st.viewFresh && now - st.lastProvision >= st.settings.autoProvisionInterval
+
+/** A provisioning pass is due at `now`. */
+export const provisionDue = (st: EngineState, now: number): boolean => intervalPassed(st, now) && (!st.reactive || st.viewSinceProvision)
+
+/** When the next pass can be due (wake.ts); Infinity while none can run before the next cluster poll. */
+export const provisionAt = (st: EngineState): number =>
+  // Provisioning needs a fresh view; without one the next poll is the next chance.
+  // A reactive policy that has seen the current view decides again only after
+  // the next poll (its lastProvision stays where its last boot was: waking for
+  // it would wake at once, again and again).
+  !st.autoMode || !st.viewFresh || (st.reactive && !st.viewSinceProvision) ? Infinity : st.lastProvision + st.settings.autoProvisionInterval
+
+/** What the policy may provision from: recovered resources not backing off, with their effective limits. */
+export const allocResources = (st: EngineState, now: number): Array<AllocResource> => {
+  const out: Array<AllocResource> = []
+  for (const r of st.resources.values()) {
+    if (!r.recovered || r.backoffUntil > now) continue
+    out.push({
+      name: r.name,
+      priority: r.priority,
+      min: r.min,
+      max: r.max,
+      current: st.countsOf(r.name).total + r.inflight,
+      coresPerNode: r.coresPerNode,
+      reservation: r.reservation,
+      flag: st.flagOf(r)
+    })
+  }
+  return out
+}
+
+/**
+ * One pass: asks the policy and turns its proposal into decisions. The pass's
+ * own bookkeeping (when it ran, what the policy said) is kept here.
+ */
+export const provisionRule = (st: EngineState, now: number, out: Array<ResourceDecision>): void => {
+  if (!st.reactive) st.lastProvision = now
+  st.viewSinceProvision = false
+  const inflight = new Map<string, number>()
+  for (const r of st.resources.values()) inflight.set(r.name, r.inflight)
+  const decision = st.policy.decide({
+    now,
+    jobs: st.queued,
+    resources: allocResources(st, now),
+    nodes: [...st.physical, ...st.nodes.values()],
+    inflight,
+    prices: st.prices
+  })
+  st.lastDecision = decision
+  for (const [name, count] of decision.provision) {
+    const r = st.resources.get(name)
+    if (r === undefined || count <= 0) continue
+    const room = r.max - st.countsOf(name).total - r.inflight
+    const k = Math.min(count, room)
+    if (k > 0) {
+      out.push({ kind: "provision", resource: name, count: k, reason: "queued_jobs", jobs: decision.jobsFor.get(name)?.slice(0, 20) })
+      st.lastProvision = now
+    }
+    if (k < count) out.push({ kind: "refuse", resource: name, count: count - Math.max(k, 0), by: "policy", reason: r.mode === "frozen" ? "frozen" : "at_max" })
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * The engine's state and its only mutators. Everything a step, a task result
+ * or an operator action changes lives in one `EngineState`; the rules
+ * (rules/*.ts) only read it, the actuator (actuation.ts), the view
+ * (view.ts), recovery (recovery.ts) and the operator actions (actions.ts)
+ * change it through the methods here.
+ *
+ * `effects` counts every change (a log line, a task, a state change, a node
+ * added or forgotten): a step that did not move it was "quiet", and the
+ * caches of wake.ts and `countsOf` are kept until it moves.
+ */
+import type { Effect } from "effect"
+import type { ConfigFile, EngineSettings } from "../model/config.ts"
+import { NodeState, ResourceFlag, type Instance, type Job, type Reservation, type WorkerNode } from "../model/types.ts"
+import type { Policy, PolicyDecision } from "./policy.ts"
+import type { Apply, TaskRunner } from "./tasks.ts"
+
+export type LogLevel = "error" | "warn" | "info" | "debug"
+export interface EngineLogEvent {
+  readonly t: number
+  readonly level: LogLevel
+  readonly msg: string
+  readonly [k: string]: unknown
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+export type NodeRec = Mutable<WorkerNode> & { instance: Instance }
+
+export type Mode = "normal" | "frozen" | "draining"
+
+export interface ResState {
+  readonly name: string
+  readonly type: string
+  readonly priority: number
+  readonly cfgMin: number
+  readonly cfgMax: number
+  min: number
+  max: number
+  mode: Mode
+  readonly reservation: Reservation
+  coresPerNode: number
+  readonly config: Record<string, unknown>
+  /** Boots asked for whose answer has not been applied. */
+  inflight: number
+  /** Until when (seconds) this resource is not booted from after failures. */
+  backoffUntil: number
+  failures: number
+  /** Its instances were listed and adopted (start-up recovery done). */
+  recovered: boolean
+}
+
+export const BACKOFF_BASE = 30
+export const BACKOFF_CAP = 600
+
+/** Nodes of one resource by state. */
+export interface ResCounts {
+  /** All nodes of the resource (nodesOf(res).length). */
+  total: number
+  starting: number
+  deleting: number
+  /** Idle + Busy. */
+  usable: number
+}
+const noNodes: ResCounts = { total: 0, starting: 0, deleting: 0, usable: 0 }
+
+export interface Counters {
+  readonly boots: Record<string, number>
+  readonly boot_failures: Record<string, number>
+  readonly destroys: Record<string, number>
+  cycles: number
+}
+
+export class EngineState {
+  readonly settings: EngineSettings
+  /** A policy with memory is a fresh instance per engine (and per restart). */
+  readonly policy: Policy
+  /** See Policy.reactive. */
+  readonly reactive: boolean
+  /** A policy with memory (`instantiate`): every call it would get in a full step counts. */
+  readonly stateful: boolean
+  /** The task runner; every submission counts as an effect. */
+  readonly tasks: TaskRunner
+
+  /** Anything the engine did (a log line, a task, a state change); a step that did nothing is "quiet". */
+  effects = 0
+  /** Cloud nodes by instance uuid. */
+  readonly nodes = new Map<string, NodeRec>()
+  physical: Array<WorkerNode> = []
+  /**
+   * Nodes of the cluster named like the instances of a resource whose start-up
+   * recovery has not run yet: not physical (a policy would count their cores as
+   * free for any job, and their reservation is unknown), not ours until adopted.
+   */
+  unclaimed: Array<WorkerNode> = []
+  /** Host names in the last cluster view. */
+  lastViewHosts: ReadonlyMap<string, unknown> = new Map()
+  queued: ReadonlyArray<Job> = []
+  autoMode: boolean
+  viewFresh = false
+  clusterStatus: Record<string, boolean> = {}
+  lastClusterPoll = -Infinity
+  /**
+   * When the last provisioning pass ran (a `reactive` policy: the last pass
+   * that started a node); the next is due `auto_provision_interval` later.
+   */
+  lastProvision = -Infinity
+  /** A cluster view was applied (or an operator acted) that no provisioning pass has seen yet. */
+  viewSinceProvision = true
+  lastStepQuiet = false
+  lastStepAt = -Infinity
+  lastDecision: PolicyDecision | null = null
+  /** The time of the step or action running (what log lines carry). */
+  currentNow = 0
+  readonly counters: Counters = { boots: {}, boot_failures: {}, destroys: {}, cycles: 0 }
+  readonly resources = new Map<string, ResState>()
+  /** `cloud.R.price` of the resources that configure one (the configuration does not change while the engine runs). */
+  readonly prices = new Map<string, number>()
+
+  constructor(
+    readonly config: ConfigFile,
+    settings: EngineSettings,
+    policy: Policy,
+    tasks: TaskRunner,
+    private readonly logSink: ((e: EngineLogEvent) => void) | undefined
+  ) {
+    this.settings = settings
+    this.policy = policy
+    this.reactive = policy.reactive === true
+    this.stateful = policy.instantiate !== undefined
+    this.autoMode = this.settings.autoMode
+    this.tasks = {
+      ...tasks,
+      submit: (label: string, task: Effect.Effect<Apply>) => {
+        this.effects++
+        return tasks.submit(label, task)
+      }
+    }
+    for (const [name, rc] of Object.entries(config.cloud)) {
+      this.resources.set(name, {
+        name,
+        type: rc.type,
+        priority: rc.priority,
+        cfgMin: rc.quantity.min,
+        cfgMax: rc.quantity.max,
+        min: rc.quantity.min,
+        max: rc.quantity.max,
+        mode: "normal",
+        reservation: rc.reservation,
+        coresPerNode: 0,
+        config: rc.config,
+        inflight: 0,
+        backoffUntil: 0,
+        failures: 0,
+        recovered: false
+      })
+      this.counters.boots[name] = 0
+      this.counters.boot_failures[name] = 0
+      this.counters.destroys[name] = 0
+      if (rc.price !== undefined) this.prices.set(name, rc.price)
+    }
+  }
+
+  // ---------------------------------------------------------------- mutators
+
+  log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
+    this.effects++
+    this.logSink?.({ t: this.currentNow, level, msg, ...fields })
+  }
+
+  setState(n: NodeRec, s: NodeState, now: number): void {
+    if (n.state !== s) {
+      this.effects++
+      n.state = s
+      n.state_start_time = now
+    }
+  }
+
+  forget(n: NodeRec, why: string): void {
+    this.nodes.delete(n.instance.uuid!)
+    this.log("info", `forgetting ${n.hostname}: ${why}`, { host: n.hostname, instance: n.instance.instance_name })
+  }
+
+  toDeleting(n: NodeRec, now: number, why: string): void {
+    this.log("info", `${n.hostname} → Deleting: ${why}`, { host: n.hostname })
+    this.setState(n, NodeState.Deleting, now)
+  }
+
+  backoff(r: ResState, now: number, retryAfter?: number): void {
+    r.failures++
+    const d = Math.min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (r.failures - 1))
+    r.backoffUntil = now + Math.max(d, retryAfter ?? 0)
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  nodesOf(res: string): Array<NodeRec> {
+    const out: Array<NodeRec> = []
+    for (const n of this.nodes.values()) if (n.instance.cloud_resource === res) out.push(n)
+    return out
+  }
+
+  findByHost(hostname: string): NodeRec | undefined {
+    for (const n of this.nodes.values()) if (n.hostname === hostname) return n
+    return undefined
+  }
+
+  // Nodes per resource by state, recounted only after something changed
+  // (every change to the node set or a node's state bumps `effects`): a step
+  // asks for them per resource and per node, and would otherwise walk every node each time.
+  private countsAt = -1
+  private readonly resCounts = new Map<string, ResCounts>()
+  countsOf(res: string): ResCounts {
+    if (this.countsAt !== this.effects) {
+      const counts = this.resCounts
+      counts.clear()
+      for (const n of this.nodes.values()) {
+        const name = n.instance.cloud_resource
+        let c = counts.get(name)
+        if (c === undefined) {
+          c = { total: 0, starting: 0, deleting: 0, usable: 0 }
+          counts.set(name, c)
+        }
+        c.total++
+        if (n.state === NodeState.Starting) c.starting++
+        else if (n.state === NodeState.Deleting) c.deleting++
+        else if (n.state === NodeState.Idle || n.state === NodeState.Busy) c.usable++
+      }
+      this.countsAt = this.effects
+    }
+    return this.resCounts.get(res) ?? noNodes
+  }
+
+  usable(res: string): number {
+    return this.countsOf(res).usable
+  }
+
+  recoveredCount(): number {
+    let k = 0
+    for (const r of this.resources.values()) if (r.recovered) k++
+    return k
+  }
+
+  flagOf(r: ResState): ResourceFlag {
+    if (r.mode === "frozen") return ResourceFlag.Frozen
+    if (r.mode === "draining") return this.countsOf(r.name).total > 0 || r.inflight > 0 ? ResourceFlag.Draining : ResourceFlag.Drained
+    return ResourceFlag.Normal
+  }
+
+  /** Cloud poll of an instance is due (refresh or check). */
+  due(inst: Instance, now: number): boolean {
+    return now - inst.last_update_time >= this.settings.cloudPollerInterval
+  }
+}
