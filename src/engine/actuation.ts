@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import { InstanceState, NodeState, hasJobs, jobList, type Instance } from "../model/types.ts"
 import { forgetWhy, holdWhy, removeWhy, provisionLine, retireWhy, type Decision } from "./decisions.ts"
 import type { CheckerService, CloudService, ClusterService, HooksService, NewNode } from "./services.ts"
-import type { EngineState, NodeRec, ResState } from "./state.ts"
+import { startingNode, type EngineState, type NodeRec, type ResState } from "./state.ts"
 import type { Apply } from "./tasks.ts"
 
 export interface Services {
@@ -74,17 +74,7 @@ export const makeActuator = (st: EngineState, { cluster, cloud, checker, hooks }
               r.backoffUntil = 0
               st.counters.boots[r.name]++
               const uuid = inst.uuid ?? inst.instance_name ?? `unknown-${now}`
-              const rec: NodeRec = {
-                hostname: inst.instance_name ?? uuid,
-                type: r.type,
-                state: NodeState.Starting,
-                jobs: null,
-                num_proc: inst.vcpu_number || r.coresPerNode,
-                time_in_current_state: 0,
-                state_start_time: now,
-                instance: { ...inst, uuid, tasked: false, last_update_time: now, last_task_result: 0 },
-                extra_attributes: null
-              }
+              const rec = startingNode(r, inst.instance_name ?? uuid, { ...inst, uuid, tasked: false, last_update_time: now, last_task_result: 0 }, now)
               st.nodes.set(uuid, rec)
               st.log("info", `booted ${rec.hostname} in ${r.name} (${reason})`, { resource: r.name, instance: inst.instance_name })
             }

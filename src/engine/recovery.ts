@@ -8,7 +8,7 @@
 import { Effect } from "effect"
 import { InstanceState, NodeState, NodeStateNames, type Instance } from "../model/types.ts"
 import type { CloudService, ClusterService } from "./services.ts"
-import type { EngineState, NodeRec } from "./state.ts"
+import { startingNode, type EngineState } from "./state.ts"
 
 export const makeRecovery = (st: EngineState, cloud: CloudService, cluster: ClusterService): Effect.Effect<void> =>
   Effect.gen(function* () {
@@ -35,17 +35,7 @@ export const makeRecovery = (st: EngineState, cloud: CloudService, cluster: Clus
         const inst: Instance = { ...inst0, uuid, tasked: false, last_update_time: now }
         const host = inst.dns_name ?? inst.instance_name ?? uuid
         const inCluster = hosts.get(host)
-        const rec: NodeRec = {
-          hostname: host,
-          type: r.type,
-          state: NodeState.Starting,
-          jobs: null,
-          num_proc: inst.vcpu_number || r.coresPerNode,
-          time_in_current_state: 0,
-          state_start_time: now,
-          instance: inst,
-          extra_attributes: null
-        }
+        const rec = startingNode(r, host, inst, now)
         const active = inst.state === InstanceState.Active || inst.state === InstanceState.Ready
         if (active && inCluster !== undefined) {
           rec.state = inCluster.state === NodeState.Starting ? NodeState.Idle : inCluster.state

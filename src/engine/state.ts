@@ -49,6 +49,19 @@ export interface ResState {
   recovered: boolean
 }
 
+/** A new node record of resource `r`, Starting since `now` (a boot's answer, or an instance adopted at start-up). */
+export const startingNode = (r: ResState, hostname: string, instance: Instance, now: number): NodeRec => ({
+  hostname,
+  type: r.type,
+  state: NodeState.Starting,
+  jobs: null,
+  num_proc: instance.vcpu_number || r.coresPerNode,
+  time_in_current_state: 0,
+  state_start_time: now,
+  instance,
+  extra_attributes: null
+})
+
 export const BACKOFF_BASE = 30
 export const BACKOFF_CAP = 600
 
