@@ -145,7 +145,7 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000
 
 // ---------------------------------------------------------------- time allowances
 
-/** The engine's longest backoff after failed boots (engine.ts BACKOFF_CAP). */
+/** The engine's longest backoff after failed boots (src/engine/state.ts BACKOFF_CAP). */
 export const BACKOFF_CAP = 600
 
 /**
