@@ -46,7 +46,7 @@ const evV = join(tmp, "v.jsonl")
 let runs: Record<"a" | "b" | "variants" | "policies", Run>
 beforeAll(async () => {
   runs = await simulateAll({
-    a: [QUICKSTART, "--json", "--events", evA, "--report", join(tmp, "a.html")],
+    a: [QUICKSTART, "--json", "--events", evA, "--report", join(tmp, "a.html"), "--set", "report.currency=EUR"],
     b: [QUICKSTART, "--json", "--events", evB, "--quiet"],
     // three values of one key on another seed; the middle one is the file's own value
     variants: [QUICKSTART, "--json", "--quiet", "--seed", "43", "--events", evV, ...["60", "300", "1800"].flatMap((v) => ["--set", `config.dynamic-cluster.max_idle_time=${v}`])],
@@ -75,6 +75,8 @@ describe("simulate scenarios/quickstart.yaml", () => {
     const html = readFileSync(join(tmp, "a.html"), "utf8")
     expect(html.startsWith("<!doctype html>")).toBe(true)
     expect(html).toContain("quickstart")
+    // the scenario's report.currency names the cost's unit
+    expect(html).toContain("<th scope=\"row\">cost (EUR)</th>")
     expect(a.stderr).toMatch(/wall time: [\d.]+ s/)
   })
 

@@ -472,7 +472,7 @@ export const simulateCommand = Command.make(
       if (Option.isSome(a.report)) {
         const html = buildReport(
           results.map((r, i) => ({ label: labelled[i].label, events: r.events, summary: r.summary })),
-          { title: `Simulation report: ${scenarios[0].name}` }
+          { title: `Simulation report: ${scenarios[0].name}`, ...(scenarios[0].currency !== null ? { currency: scenarios[0].currency } : {}) }
         )
         try {
           writeFileSync(a.report.value, html)
