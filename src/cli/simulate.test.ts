@@ -46,7 +46,7 @@ const evV = join(tmp, "v.jsonl")
 let runs: Record<"a" | "b" | "variants" | "policies", Run>
 beforeAll(async () => {
   runs = await simulateAll({
-    a: [QUICKSTART, "--json", "--events", evA, "--report", join(tmp, "a.html")],
+    a: [QUICKSTART, "--json", "--events", evA, "--report", join(tmp, "a.html"), "--set", "report.currency=EUR"],
     b: [QUICKSTART, "--json", "--events", evB, "--quiet"],
     // three values of one key on another seed; the middle one is the file's own value
     variants: [QUICKSTART, "--json", "--quiet", "--seed", "43", "--events", evV, ...["60", "300", "1800"].flatMap((v) => ["--set", `config.dynamic-cluster.max_idle_time=${v}`])],
@@ -75,6 +75,8 @@ describe("simulate scenarios/quickstart.yaml", () => {
     const html = readFileSync(join(tmp, "a.html"), "utf8")
     expect(html.startsWith("<!doctype html>")).toBe(true)
     expect(html).toContain("quickstart")
+    // the scenario's report.currency names the cost's unit
+    expect(html).toContain("<th scope=\"row\">cost (EUR)</th>")
     expect(a.stderr).toMatch(/wall time: [\d.]+ s/)
   })
 
@@ -261,14 +263,15 @@ describe("formatting helpers", () => {
       faults: 2,
       restarts: 1
     }
-    const t = formatTable([{ label: "A", summary: s }, { label: "B", summary: { ...s, jobs: { ...s.jobs, killed: 9 } } }], "heading")
+    const t = formatTable([{ label: "A", summary: s }, { label: "B", summary: { ...s, jobs: { ...s.jobs, killed: 9 } } }], "heading", "EUR")
     const row = (name: string) => t.split("\n").find((l) => l.trim().startsWith(name))!.trim().split(/\s{2,}/)
     expect(row("killed")).toEqual(["killed", "1", "9"])
     expect(row("p95")).toEqual(["p95", "3.0 s", "3.0 s"])
     expect(row("core-hours paid")).toEqual(["core-hours paid", "6.00", "6.00"])
     expect(row("useful core-hours")).toEqual(["useful core-hours", "3.00", "3.00"])
     expect(row("utilisation")).toEqual(["utilisation", "50.0 %", "50.0 %"])
-    expect(row("cost")).toEqual(["cost", "0.75", "0.75"])
+    expect(row("cost")).toEqual(["cost (EUR)", "0.75", "0.75"])
+    expect(formatTable([{ label: "A", summary: s }], "heading")).toMatch(/^ {2}cost \(units\) +0\.75$/m)
     expect(row("scaler restarts")).toEqual(["scaler restarts", "1", "1"])
     expect(row("simulated span")).toEqual(["simulated span", "1h 00m", "1h 00m"])
   })

@@ -15,7 +15,7 @@ import { fail, policyList } from "./options.ts"
 import { cannotWrite, outputProblem, writeFailure } from "./output-file.ts"
 import type { EngineLogEvent } from "../engine/engine.ts"
 import { ActionReplay } from "../sim/harness.ts"
-import { buildReport } from "../sim/report.ts"
+import { buildReport, DEFAULT_CURRENCY } from "../sim/report.ts"
 import { SimDriver } from "../sim/run.ts"
 import {
   applySet,
@@ -112,8 +112,12 @@ export const humanDuration = (s: number): string => {
 
 type Row = readonly [string, ...Array<string>] | string
 
-/** The summary of one or more runs as a table, one column per run. */
-export const formatTable = (runs: ReadonlyArray<{ readonly label: string; readonly summary: Summary }>, heading: string): string => {
+/** The summary of one or more runs as a table, one column per run; the cost in `currency` (the scenario's report.currency). */
+export const formatTable = (
+  runs: ReadonlyArray<{ readonly label: string; readonly summary: Summary }>,
+  heading: string,
+  currency: string = DEFAULT_CURRENCY
+): string => {
   const rows: Array<Row> = []
   const col = (f: (s: Summary) => string) => runs.map((r) => f(r.summary))
   const section = (title: string) => rows.push(title)
@@ -144,7 +148,7 @@ export const formatTable = (runs: ReadonlyArray<{ readonly label: string; readon
     row("boots", f((r) => String(r.boots)))
     row("failed boots", f((r) => String(r.failed_boots)))
     row("peak nodes", f((r) => String(r.peak_nodes)))
-    if (priced) row("cost", f((r) => (r.cost === null ? "–" : fixed(r.cost, 2))))
+    if (priced) row(`cost (${currency})`, f((r) => (r.cost === null ? "–" : fixed(r.cost, 2))))
   }
   for (const n of names) {
     section(`Cloud resource ${n}`)
@@ -472,7 +476,7 @@ export const simulateCommand = Command.make(
       if (Option.isSome(a.report)) {
         const html = buildReport(
           results.map((r, i) => ({ label: labelled[i].label, events: r.events, summary: r.summary })),
-          { title: `Simulation report: ${scenarios[0].name}` }
+          { title: `Simulation report: ${scenarios[0].name}`, ...(scenarios[0].currency !== null ? { currency: scenarios[0].currency } : {}) }
         )
         try {
           writeFileSync(a.report.value, html)
@@ -491,7 +495,7 @@ export const simulateCommand = Command.make(
       } else {
         const sc = scenarios[0]
         const heading = `Scenario ${sc.name} · seed ${sc.seed} · ${sc.world.jobs.length} job(s) from ${sc.workloadSource}`
-        yield* Console.log(formatTable(labelled, heading).trimEnd())
+        yield* Console.log(formatTable(labelled, heading, sc.currency ?? DEFAULT_CURRENCY).trimEnd())
       }
       if (!a.quiet) {
         for (const f of eventFiles) yield* Console.error(`event log: ${f}`)

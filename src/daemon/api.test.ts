@@ -152,6 +152,30 @@ describe.skipIf(!seedAvailable())("dyncluster run --sim: the REST API of the see
     expect(Object.keys(q.body).sort()).toEqual(["results_pending", "running", "waiting"])
   })
 
+  it("GET /server/history: counts by state in simulated time, since, a bad since is a 400", async () => {
+    const h = await until("a history with two points", async () => {
+      const r = await call("GET", "/server/history")
+      return r.body.points.length >= 2 ? r : undefined
+    })
+    expect(h.status).toBe(200)
+    expect(h.body.states).toEqual(["Starting", "Idle", "Busy", "Error", "Deleting", "Holding", "Held"])
+    const ts = h.body.points.map((p: any) => p.t)
+    expect(ts).toEqual([...ts].sort((a, b) => a - b))
+    for (const p of h.body.points) {
+      expect(p.nodes).toHaveLength(7)
+      expect(p.cores).toHaveLength(7)
+    }
+    // simulated time: at --speed 50 a real second moves it by about 50 s
+    await new Promise((r) => setTimeout(r, 1000))
+    const later = await call("GET", `/server/history?since=${h.body.time}`)
+    expect(later.body.time - h.body.time).toBeGreaterThan(10)
+    for (const p of later.body.points) expect(p.t).toBeGreaterThanOrEqual(h.body.time)
+    // the physical node phys01 (Idle or Busy) is always counted
+    const last = later.body.points.at(-1) ?? h.body.points.at(-1)
+    expect(last.nodes[1] + last.nodes[2]).toBeGreaterThanOrEqual(1)
+    error(await call("GET", "/server/history?since=yesterday"), 400, /^since: expected a time in seconds since the epoch/)
+  })
+
   it("GET /resource and /resource/<name> in the seed's shape; unknown 404", async () => {
     const r = await call("GET", "/resource")
     expect(r.status).toBe(200)

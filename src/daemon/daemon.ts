@@ -6,6 +6,7 @@
  */
 import { Clock, Effect, Exit, type Scope } from "effect"
 import { type ActionError, type EngineApi, withStamp } from "../engine/api.ts"
+import { makeNodeHistory, sampleHistory } from "../http/history.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
 import { listenHttp, makeHttpApp } from "../http/server.ts"
 import { runGraphiteReporter } from "./graphite.ts"
@@ -73,10 +74,14 @@ export interface ServeOptions {
 export const serve = (opts: ServeOptions): Effect.Effect<never, DaemonError, Scope.Scope> =>
   Effect.gen(function* () {
     const { settings, log, runner } = opts
+    // Node and core counts over time for the dashboard (GET /server/history), in the engine's clock.
+    const history = makeNodeHistory()
+    yield* Effect.forkScoped(sampleHistory(runner.api, history))
     const app = makeHttpApp(runner.api, {
       token: settings.token,
       tokenForReads: settings.tokenForReads,
-      cycleHistogram: opts.histogram
+      cycleHistogram: opts.histogram,
+      history
     })
     let listening = false
     // Added before the server, so it runs after the server's own finalizer has closed it.

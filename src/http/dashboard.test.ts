@@ -16,7 +16,8 @@ import { withLiveStatus } from "../daemon/live.ts"
 import type { EngineApi } from "../engine/api.ts"
 import { CloudError, type CloudService } from "../engine/services.ts"
 import { CHROMIUM, chromiumAvailable, chromiumRequired, launchChromium } from "./testing/chromium.ts"
-import { makeFakeEngine } from "./testing/fakeEngine.ts"
+import { countByState, makeNodeHistory } from "./history.ts"
+import { FAKE_TIME, makeFakeEngine } from "./testing/fakeEngine.ts"
 import { type RunningServer, startServer } from "./testing/serve.ts"
 
 const available = chromiumAvailable
@@ -50,6 +51,27 @@ const watch = async (page: Page, server: RunningServer): Promise<Watched> => {
   return w
 }
 
+/**
+ * Three hours of a cluster's counts every two minutes (seconds from the
+ * start → counts by state): a busy morning that grows and shrinks.
+ */
+const pastHours = (): Array<[number, ReturnType<typeof countByState>]> =>
+  Array.from({ length: 90 }, (_, i) => {
+    const busy = 2 + Math.round(3 * Math.max(0, Math.sin(i / 12)))
+    const starting = i % 15 < 2 ? 2 : 0
+    const idle = 1 + (i % 7 === 0 ? 1 : 0)
+    const held = i % 15 === 10 ? 1 : 0
+    // like the fake engine's: one 16-core physical node, cloud nodes of 1 or 2 cores
+    const nodes = [
+      { state: 3, num_proc: 16 },
+      ...Array.from({ length: busy }, () => ({ state: 3, num_proc: 2 })),
+      ...Array.from({ length: starting }, () => ({ state: 1, num_proc: 2 })),
+      ...Array.from({ length: idle }, () => ({ state: 2, num_proc: 1 })),
+      ...Array.from({ length: held }, () => ({ state: 7, num_proc: 1 }))
+    ]
+    return [i * 120, countByState(nodes)]
+  })
+
 const row = (page: Page, table: string, key: string) => page.locator(`#${table} tbody tr[data-key="${key}"]`)
 
 const title = available
@@ -67,14 +89,36 @@ describe.skipIf(!available && !required)(title, () => {
     await browser?.close()
   })
 
-  it("loads without console errors, fills its tables, and Hold moves an idle node to Holding", async () => {
+  it("loads without console errors, shows the server's last hours at once, fills its tables, and Hold (confirmed) moves an idle node to Holding", async () => {
     const engine = makeFakeEngine()
-    const server = await startServer(engine, { token: null, tokenForReads: false, dashboardRefreshSeconds: 1 })
+    const history = makeNodeHistory()
+    const t0 = FAKE_TIME - 3 * 3600
+    for (const [t, counts] of pastHours()) history.record(t0 + t, counts)
+    const server = await startServer(engine, { token: null, tokenForReads: false, dashboardRefreshSeconds: 1, history })
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
     try {
       const w = await watch(page, server)
+      const dialogs: Array<string> = []
+      page.on("dialog", (d) => {
+        dialogs.push(d.message())
+        void (dialogs.length === 1 ? d.dismiss() : d.accept())
+      })
       await page.goto(server.url + "/dashboard")
       await page.waitForSelector("body[data-loaded=true]", { timeout: 15_000 })
+      // Right after the first refresh: the charts show the server's history (three hours, in the daemon's clock).
+      const served = history.answer().points.length
+      expect(served).toBeGreaterThan(30)
+      for (const id of ["chart-nodes", "chart-cores"]) {
+        expect(Number(await page.getAttribute(`#${id}`, "data-points"))).toBe(served)
+        expect(await page.locator(`#${id} polygon`).count()).toBeGreaterThan(2)
+        expect(await page.locator(`#${id} text.axis-title`).allTextContents()).toEqual([id === "chart-nodes" ? "nodes" : "cores", "daemon clock (last 3h 0m)"])
+        // whole numbers on the y axis
+        const ys = (await page.locator(`#${id} text.axis[text-anchor=end]`).allTextContents()).map(Number)
+        for (const v of ys) expect(Number.isInteger(v), `${id}: ${v}`).toBe(true)
+      }
+      const clockTicks = await page.locator("#chart-nodes text.axis[text-anchor=middle]").allTextContents()
+      expect(clockTicks.length).toBeGreaterThan(2)
+      for (const t of clockTicks) expect(t).toMatch(/^\d\d:\d\d$/)
 
       await expect.poll(() => page.locator("#nodes tbody tr[data-key]").count()).toBe(6)
       expect(await page.locator("#resources tbody tr[data-key]").count()).toBe(2)
@@ -87,7 +131,15 @@ describe.skipIf(!available && !required)(title, () => {
       expect(await page.locator("#cluster-health").innerText()).toContain("torque")
       expect(await page.locator("#token-form").isHidden()).toBe(true)
 
-      await row(page, "nodes", IDLE).locator('button[data-action="hold"]').click()
+      // Hold says what it means in auto mode and asks first: dismissed, nothing happens; accepted, the node is held.
+      const hold = row(page, "nodes", IDLE).locator('button[data-action="hold"]')
+      expect(await hold.getAttribute("title")).toMatch(/auto mode the scaler then retires it/)
+      await hold.click()
+      await expect.poll(() => dialogs.length).toBe(1)
+      expect(dialogs[0]).toMatch(/Auto mode is on: the scaler then retires it .* unhold is refused/)
+      await page.waitForTimeout(300)
+      expect(engine.log).toEqual([])
+      await hold.click()
       await expect.poll(() => row(page, "nodes", IDLE).locator("td.state").innerText(), { timeout: 10_000 }).toBe("Holding")
       expect(engine.log).toContain(`hold ${IDLE}`)
 
@@ -104,9 +156,9 @@ describe.skipIf(!available && !required)(title, () => {
       await page.locator("#auto-mode").click()
       await expect.poll(() => engine.log.includes("auto true"), { timeout: 10_000 }).toBe(true)
 
-      // Let a few polls build up the charts.
-      await page.waitForTimeout(3_500)
-      expect(await page.locator("#chart-nodes polygon").count()).toBeGreaterThan(0)
+      // Later polls ask only for what is new and keep the rest.
+      await page.waitForTimeout(2_500)
+      expect(Number(await page.getAttribute("#chart-nodes", "data-points"))).toBe(history.answer().points.length)
       expect(w.consoleErrors).toEqual([])
       expect(w.external).toEqual([])
 
@@ -115,6 +167,7 @@ describe.skipIf(!available && !required)(title, () => {
         : join(tmpdir(), "dyncluster-dashboard.png")
       mkdirSync(join(shot, ".."), { recursive: true })
       await page.screenshot({ path: shot, fullPage: true })
+      console.info(`dashboard screenshot: ${shot}`)
 
       // An API refusal is shown to the user: os-res is at its maximum.
       await row(page, "resources", "os-res").locator('button[data-action="launch"]').click()
@@ -187,6 +240,7 @@ describe.skipIf(!available && !required)(title, () => {
       await page.goto(server.url + "/dashboard")
       await page.waitForSelector("body[data-loaded=true]", { timeout: 15_000 })
       expect(await page.locator("#token-form").isVisible()).toBe(true)
+      page.on("dialog", (d) => void d.accept())
 
       await row(page, "nodes", IDLE).locator('button[data-action="hold"]').click()
       await expect

@@ -72,7 +72,7 @@ export const renderDashboard = (options: DashboardOptions): DashboardPage => {
   <div id="errors" aria-live="assertive"></div>
   <div id="refresh-error" class="error" role="alert" hidden></div>
   <section>
-    <h2>Nodes and cores by state <span class="count">(kept in this page since it was opened)</span></h2>
+    <h2>Nodes and cores by state <span class="count">(kept by the server, in the daemon's clock: simulated time under --sim)</span></h2>
     <div class="charts">
       <figure><figcaption>Nodes</figcaption><svg id="chart-nodes" class="chart" role="img" aria-label="Nodes by state over time"></svg><div id="chart-nodes-legend" class="legend"></div></figure>
       <figure><figcaption>Cores</figcaption><svg id="chart-cores" class="chart" role="img" aria-label="Cores by state over time"></svg><div id="chart-cores-legend" class="legend"></div></figure>

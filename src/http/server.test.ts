@@ -5,8 +5,10 @@
  */
 import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { HttpAppOptions } from "./server.ts"
-import { FAKE_SECRETS, type FakeEngine, makeFakeEngine } from "./testing/fakeEngine.ts"
+import { Effect, Exit, Scope } from "effect"
+import { countByState, DEFAULT_HISTORY_POINTS, HISTORY_STATES, makeNodeHistory } from "./history.ts"
+import { type HttpAppOptions, listenHttp, makeHttpApp } from "./server.ts"
+import { FAKE_SECRETS, FAKE_TIME, type FakeEngine, makeFakeEngine } from "./testing/fakeEngine.ts"
 import { parseExposition, sampleValue } from "./testing/promFormat.ts"
 import { seedExamples, shapeDiff } from "./testing/seedExamples.ts"
 import { type RunningServer, startServer } from "./testing/serve.ts"
@@ -82,6 +84,17 @@ const withServer = async (
     await f(server, engine)
   } finally {
     await server.close()
+  }
+}
+
+/** Polls f until it gives a value (the history sampler runs beside the requests). */
+const until = async <A>(f: () => Promise<A | undefined>, ms = 10_000): Promise<A> => {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await f()
+    if (v !== undefined) return v
+    if (Date.now() > end) throw new Error("timed out")
+    await new Promise((r) => setTimeout(r, 50))
   }
 }
 
@@ -183,6 +196,28 @@ describe("read endpoints (shared server, no mutation)", () => {
   it("GET /server/queues shows the cloud task queues", async () => {
     const r = await call(server, "GET", "/server/queues")
     expect(r.body).toEqual({ waiting: 1, running: 2, results_pending: 0 })
+  })
+
+  it("GET /server/history: node and core counts by state over the engine's time; since; a bad since is a 400", async () => {
+    const r = await until(async () => {
+      const a = await call(server, "GET", "/server/history")
+      return a.body.points.length > 0 ? a : undefined
+    })
+    expect(r.status).toBe(200)
+    expect(Object.keys(r.body)).toEqual(["time", "states", "max_points", "points"])
+    expect(r.body.states).toEqual(HISTORY_STATES)
+    expect(r.body.max_points).toBe(DEFAULT_HISTORY_POINTS)
+    // the fake engine's clock, and its nodes as GET /workernode lists them
+    const nodes = (await call(server, "GET", "/workernode")).body
+    expect(r.body.time).toBe(nodes[0].state_start_time + nodes[0].time_in_current_state)
+    expect(r.body.points).toEqual([{ t: r.body.time, ...countByState(nodes) }])
+    expect((await call(server, "GET", `/server/history?since=${r.body.time}`)).body.points).toHaveLength(1)
+    expect((await call(server, "GET", `/server/history?since=${r.body.time + 0.5}`)).body.points).toEqual([])
+    for (const bad of ["", "x", "-1", "1e9", "12abc", "Infinity"]) {
+      expectError(await call(server, "GET", `/server/history?since=${bad}`), 400, [/^since: expected a time in seconds since the epoch/])
+    }
+    expectError(await call(server, "GET", "/server/history?since=1&since=2"), 400, [/^since: expected one value, got 2/])
+    expect((await call(server, "GET", "/")).body.endpoints).toContain("GET /server/history[?since=T]")
   })
 
   it("GET /resource lists resources in the seed's shape, without secrets", async () => {
@@ -291,6 +326,40 @@ describe("read endpoints (shared server, no mutation)", () => {
     const html = await res.text()
     expect(html).toMatch(/^<!doctype html>/)
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//)
+  })
+})
+
+describe("GET /server/history", () => {
+  it("serves the newest max_points points, oldest first, and since selects the last ones", async () => {
+    const history = makeNodeHistory(3)
+    const t0 = FAKE_TIME - 600
+    for (let t = 0; t < 10; t++) history.record(t0 + t * 60, { nodes: [t, 0, 0, 0, 0, 0, 0], cores: [4 * t, 0, 0, 0, 0, 0, 0] })
+    await withServer(
+      async (server) => {
+        // the sampler adds the fake engine's own counts, at its clock (FAKE_TIME)
+        const all = await until(async () => {
+          const b = (await call(server, "GET", "/server/history")).body
+          return b.time === FAKE_TIME ? b : undefined
+        })
+        expect(all.max_points).toBe(3)
+        expect(all.points.map((p: any) => p.t)).toEqual([t0 + 480, t0 + 540, FAKE_TIME])
+        expect(all.points[0]).toEqual({ t: t0 + 480, nodes: [8, 0, 0, 0, 0, 0, 0], cores: [32, 0, 0, 0, 0, 0, 0] })
+        const recent = (await call(server, "GET", `/server/history?since=${t0 + 500}.25`)).body
+        expect(recent.points.map((p: any) => p.t)).toEqual([t0 + 540, FAKE_TIME])
+      },
+      { ...OPEN, history }
+    )
+  })
+
+  it("a server that keeps no history answers 404 in JSON", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const { url } = await Effect.runPromise(listenHttp(makeHttpApp(makeFakeEngine(), OPEN), { host: "127.0.0.1", port: 0 }).pipe(Scope.extend(scope)))
+    try {
+      expectError(await call({ url, close: async () => {} }, "GET", "/server/history"), 404, [/keeps no history/])
+      expectError(await call({ url, close: async () => {} }, "GET", "/server/history?since=x"), 400, [/^since: /])
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
   })
 })
 

@@ -1,7 +1,7 @@
 /**
  * The REST API of ../shared/seed/restapi.md (same paths, field names, numeric
- * codes and status codes), plus GET /server/queues, GET /metrics and the
- * dashboard. It only reads engine snapshots and calls operator actions; it
+ * codes and status codes), plus GET /server/queues, GET /server/history,
+ * GET /metrics and the dashboard. It only reads engine snapshots and calls operator actions; it
  * holds no state of its own.
  *
  * Every response that is not the dashboard page or the metrics text is JSON,
@@ -19,6 +19,7 @@ import { redactSecrets } from "../model/config.ts"
 import { NodeStateNames } from "../model/types.ts"
 import { type BodyCache, type BodyTemplate, GZIP_MIN_BYTES, identityOpener, makeBodyCache, makeCoalescer, makeTemplate, type Opener, Rendered } from "./bodyCache.ts"
 import { renderDashboard } from "./dashboard.ts"
+import type { NodeHistory } from "./history.ts"
 import { type CycleHistogram, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts"
 
 export interface HttpAppOptions {
@@ -31,13 +32,17 @@ export interface HttpAppOptions {
   readonly maxUrlLength?: number
   /** Engine cycle durations for /metrics; an empty histogram is rendered when absent. */
   readonly cycleHistogram?: CycleHistogram
-  /** Dashboard refresh period in seconds (default 5). */
+  /** Dashboard refresh period in seconds (default DEFAULT_DASHBOARD_REFRESH_SECONDS). */
   readonly dashboardRefreshSeconds?: number
   /** Encoded listings reused while the engine state is unchanged (bodyCache.ts); default: a fresh one. Tests pass one to count hits. */
   readonly bodyCache?: BodyCache
+  /** Node and core counts over time for GET /server/history (fed by sampleHistory); absent: that endpoint answers 404. */
+  readonly history?: NodeHistory
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024
+/** How often the dashboard polls (at --speed 20, 40 simulated seconds at most between its view and the engine's). */
+export const DEFAULT_DASHBOARD_REFRESH_SECONDS = 2
 export const DEFAULT_MAX_URL_LENGTH = 4096
 
 type Request = HttpServerRequest.HttpServerRequest
@@ -171,6 +176,21 @@ const intParam = (
   return n
 }
 
+/**
+ * A time query parameter (seconds since the epoch, decimals allowed): absent
+ * → undefined; repeated, empty, signed, not a plain decimal number → BadParameter.
+ */
+const timeParam = (params: Readonly<Record<string, string | ReadonlyArray<string>>>, name: string): number | undefined | BadParameter => {
+  const raw = params[name]
+  if (raw === undefined) return undefined
+  if (typeof raw !== "string") return new BadParameter(`${name}: expected one value, got ${raw.length}`)
+  const n = Number(raw)
+  if (!/^[0-9]{1,15}(\.[0-9]{1,9})?$/.test(raw) || !Number.isFinite(n)) {
+    return new BadParameter(`${name}: expected a time in seconds since the epoch (e.g. 1700000000 or 1700000000.5), got ${shown(raw)}`)
+  }
+  return n
+}
+
 const pathParam = (name: string) =>
   Effect.map(HttpRouter.params, (p) => p[name] ?? "")
 
@@ -212,7 +232,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
   const dashboardHtml = renderDashboard({
     tokenRequired: options.token !== null,
     tokenForReads: options.token !== null && options.tokenForReads,
-    refreshSeconds: options.dashboardRefreshSeconds ?? 5
+    refreshSeconds: options.dashboardRefreshSeconds ?? DEFAULT_DASHBOARD_REFRESH_SECONDS
   })
 
   const snapshot = engine.snapshot
@@ -365,6 +385,17 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
     ["/server/config", { GET: Effect.map(engine.config, (c) => jsonResponse(200, redactSecrets(c))) }],
     ["/server/status", { GET: Effect.map(snapshot, (s) => jsonResponse(200, s.status)) }],
     ["/server/queues", { GET: Effect.map(snapshot, (s) => jsonResponse(200, s.queues)) }],
+    [
+      "/server/history",
+      {
+        GET: Effect.gen(function* () {
+          const since = timeParam(yield* searchParams, "since")
+          if (since instanceof BadParameter) return errorResponse(400, since.message)
+          if (options.history === undefined) return errorResponse(404, "this server keeps no history of node counts")
+          return jsonResponse(200, options.history.answer(since))
+        })
+      }
+    ],
     [
       "/server/auto",
       {
@@ -542,6 +573,7 @@ export const ENDPOINTS: ReadonlyArray<string> = [
   "GET /server/config",
   "GET /server/status",
   "GET /server/queues",
+  "GET /server/history[?since=T]",
   "PUT /server/auto",
   "DELETE /server/auto",
   "GET /resource",

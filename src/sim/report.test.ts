@@ -8,11 +8,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import type { Browser } from "playwright-core"
+import type { Browser, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { CHROMIUM, chromiumAvailable, chromiumRequired, launchChromium } from "../http/testing/chromium.ts"
 import { kitScenario, type KitScenario } from "./kit.ts"
-import { buildReport, EventLogError, escapeHtml, jsonForScript, seriesFromEvents, waitCdf, type RunSeries } from "./report.ts"
+import { buildReport, DEFAULT_CURRENCY, EventLogError, escapeHtml, fmtDelta, jsonForScript, RUN_COLORS, seriesFromEvents, waitCdf, type RunSeries } from "./report.ts"
 import { runScenario } from "./run.ts"
 
 // One physical node of 2 cores; one cloud resource of 4-core nodes. j2 fits the
@@ -259,8 +259,8 @@ describe.skipIf(!chromiumAvailable && !chromiumRequired)(title, () => {
     const two: KitScenario = {
       ...tiny,
       resources: [
-        { name: "os", max: 2, cores: 4 },
-        { name: "aws", max: 2, cores: 8, priority: 2 }
+        { name: "os", max: 2, cores: 4, price: 0.1 },
+        { name: "aws", max: 2, cores: 8, priority: 2, price: 0.4 }
       ],
       jobs: [...tiny.jobs!, { id: "j3", submit: 400, runtime: 900, cores: 16, cpn: 8 }]
     }
@@ -281,7 +281,7 @@ describe.skipIf(!chromiumAvailable && !chromiumRequired)(title, () => {
         { label: "max_idle_time 300", events: a.events, summary: a.summary },
         { label: NASTY, events: b.events, summary: b.summary }
       ],
-      { title: `Report ${NASTY}` }
+      { title: `Report ${NASTY}`, currency: "EUR" }
     )
     const file = join(dir, "report.html")
     writeFileSync(file, html)
@@ -303,11 +303,16 @@ describe.skipIf(!chromiumAvailable && !chromiumRequired)(title, () => {
     try {
       await page.goto(url)
       await page.waitForSelector("body[data-loaded=true]", { timeout: 15_000 })
-      // Per run: jobs, one per resource, cores; plus the wait CDF.
       const resources = Object.keys(seriesFromEvents(a.events).nodes).length
       expect(resources).toBe(2)
-      const expected = 2 * (1 + resources + 1) + 1
-      expect(await page.getAttribute("body", "data-charts")).toBe(String(expected))
+      // The wait CDF, then the runs overlaid: queued, running, nodes per resource, cores.
+      const compared = 1 + 2 + resources + 1
+      expect(await page.getAttribute("body", "data-charts")).toBe(String(compared))
+      // Each run's own charts (jobs, nodes by state per resource, cores) are drawn when unfolded.
+      for (const d of await page.locator("details.run > summary").all()) await d.click()
+      const expected = compared + 2 * (1 + resources + 1)
+      await expect.poll(() => page.getAttribute("body", "data-charts")).toBe(String(expected))
+      await checkCharts(page, 2)
       const sizes = await page.$$eval(".uplot canvas", (cs) => cs.map((c) => ({ w: c.getBoundingClientRect().width, h: c.getBoundingClientRect().height })))
       expect(sizes).toHaveLength(expected)
       for (const s of sizes) {
@@ -325,12 +330,16 @@ describe.skipIf(!chromiumAvailable && !chromiumRequired)(title, () => {
         })
       )
       for (const n of inked) expect(n).toBeGreaterThan(100)
-      // Summary side by side: one column per run.
-      expect(await page.locator("#summary thead th").allInnerTexts()).toEqual(["", "max_idle_time 300", NASTY])
+      // Summary side by side: one column per run, and the second run's Δ against the first.
+      expect(await page.locator("#summary thead th").allInnerTexts()).toEqual(["", "max_idle_time 300", NASTY, "Δ vs max_idle_time 300"])
+      const cost = await page.locator("#summary tbody tr", { hasText: "cost (EUR)" }).last().locator("td").allInnerTexts()
+      expect(cost).toEqual([String(a.summary.total.cost), String(b.summary.total.cost), fmtDelta(a.summary.total.cost, b.summary.total.cost)])
+      const finished = await page.locator("#summary tbody tr", { hasText: "jobs finished" }).locator("td").allInnerTexts()
+      expect(finished).toEqual([String(a.summary.jobs.finished), String(b.summary.jobs.finished), fmtDelta(a.summary.jobs.finished, b.summary.jobs.finished)])
       expect(await page.title()).toBe(`Report ${NASTY}`)
       expect(await page.locator("h1").innerText()).toBe(`Report ${NASTY}`)
       expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined()
-      expect(await page.locator("#runs h2").allInnerTexts()).toEqual(["Run: max_idle_time 300", `Run: ${NASTY}`])
+      expect(await page.locator("#runs details.run > summary").allInnerTexts()).toEqual(["Run in detail: max_idle_time 300", `Run in detail: ${NASTY}`])
       expect(await page.locator(".markers").allInnerTexts()).toEqual([
         expect.stringMatching(/outage aws 6m 20s–10m 20s; scaler restart at 20m\.$/)
       ])
@@ -347,7 +356,7 @@ describe.skipIf(!chromiumAvailable && !chromiumRequired)(title, () => {
             { label: "max_idle_time 300", events: a.events, summary: { ...a.summary, scenario: "two-resources" } },
             { label: "max_idle_time 60, faults", events: b.events, summary: { ...b.summary, scenario: "two-resources" } }
           ],
-          { title: "Simulation report: max_idle_time 300 vs 60 with an outage and a restart" }
+          { title: "Simulation report: max_idle_time 300 vs 60 with an outage and a restart", currency: "EUR" }
         )
       )
       await page.goto(pathToFileURL(clean).href)
@@ -356,8 +365,73 @@ describe.skipIf(!chromiumAvailable && !chromiumRequired)(title, () => {
       const shot = process.env.UPDATE_SCREENSHOTS === "1" || !existsSync(docsShot) ? docsShot : join(dir, "report.png")
       mkdirSync(join(shot, ".."), { recursive: true })
       await page.screenshot({ path: shot, fullPage: true })
+      console.info(`report screenshot: ${shot}`)
+      await page.locator("details.run > summary").first().click()
+      await expect.poll(() => page.getAttribute("body", "data-charts")).toBe(String(compared + 1 + resources + 1))
+      expect(errors).toEqual([])
+    } finally {
+      await page.close()
+    }
+  }, 60_000)
+
+  it("one run: each kind of series has its own colour, axes titled, integer ticks on counts", async () => {
+    const a = runScenario(kitScenario(tiny))
+    const file = join(dir, "one.html")
+    writeFileSync(file, buildReport([{ label: "classic", events: a.events, summary: a.summary }]))
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    const errors: Array<string> = []
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text())
+    })
+    page.on("pageerror", (e) => errors.push(`page error: ${e.message}`))
+    try {
+      await page.goto(pathToFileURL(file).href)
+      await page.waitForSelector("body[data-loaded=true]", { timeout: 15_000 })
+      // wait CDF, jobs, nodes of os, cores
+      expect(await page.getAttribute("body", "data-charts")).toBe("4")
+      await checkCharts(page, 1)
+      expect(await page.locator("#summary thead th").allInnerTexts()).toEqual(["", "classic"])
+      expect(await page.locator("#summary tbody th[scope=row]").allInnerTexts()).toContain(`cost (${DEFAULT_CURRENCY})`)
+      expect(await page.locator("#runs h2").allInnerTexts()).toEqual(["Run: classic"])
+      expect(errors).toEqual([])
     } finally {
       await page.close()
     }
   }, 60_000)
 })
+
+/**
+ * Every chart: drawn, full width, both axes titled, integer y ticks unless
+ * it shows a fraction; with several runs each series is in its run's colour,
+ * with one run each series label keeps one colour in every chart.
+ */
+const checkCharts = async (page: Page, runs: number) => {
+  const body = await page.evaluate(() => document.body.clientWidth)
+  const charts = await page.$$eval(".chart", (ds) =>
+    ds.map((d) => ({
+      id: d.id,
+      x: d.getAttribute("data-x-title"),
+      y: d.getAttribute("data-y-title"),
+      series: JSON.parse(d.getAttribute("data-series") ?? "[]") as Array<{ label: string; run: number; color: string }>,
+      ticks: JSON.parse(d.getAttribute("data-y-ticks") ?? "[]") as Array<number>,
+      width: d.querySelector("canvas")!.getBoundingClientRect().width
+    }))
+  )
+  expect(charts.length).toBeGreaterThan(0)
+  const colourOf = new Map<string, string>()
+  for (const c of charts) {
+    expect(c.x, c.id).toMatch(/\w/)
+    expect(c.y, c.id).toMatch(/\w/)
+    expect(c.width, c.id).toBeGreaterThan(body * 0.9)
+    expect(c.ticks.length, c.id).toBeGreaterThan(1)
+    if (c.id !== "wait-cdf") for (const t of c.ticks) expect(Number.isInteger(t), `${c.id}: tick ${t}`).toBe(true)
+    for (const s of c.series) {
+      if (runs > 1) expect(s.color, `${c.id} ${s.label}`).toBe(RUN_COLORS[s.run])
+      else if (c.id !== "wait-cdf") {
+        expect(colourOf.get(s.label) ?? s.color, `${c.id} ${s.label}`).toBe(s.color)
+        colourOf.set(s.label, s.color)
+      }
+    }
+  }
+  if (runs === 1) expect(new Set(colourOf.values()).size, "one colour per kind of series").toBe(colourOf.size)
+}

@@ -1,7 +1,8 @@
 /**
  * The simulation report: one self-contained HTML file with plots over time
  * per run (queued and running jobs, nodes per state per resource, paid vs
- * used cores), the summary table side by side, and the wait-time CDF.
+ * used cores), the summary table side by side (Δ against the first run), and
+ * the wait-time CDF; several runs are overlaid, one colour per run.
  *
  * Every series is derived from the event log lines alone (the ground truth),
  * never from the world's internal state. Long runs are cut to a bounded number
@@ -475,6 +476,8 @@ export interface ReportOptions {
   readonly title?: string
   /** Most points per series (default 2000). */
   readonly maxPoints?: number
+  /** What the cost row's unit is called (the scenario's `report.currency`); default DEFAULT_CURRENCY. */
+  readonly currency?: string
 }
 
 /** Text for HTML element content and attribute values. */
@@ -522,63 +525,128 @@ export const fmtDuration = (s: number): string => {
   return `${sign}${sec}s`
 }
 
-type Row = readonly [label: string, value: (s: Summary) => string, cls?: string]
+/** One summary row: its label, its text per run, and the number a Δ is computed from (none: no Δ). */
+interface Row {
+  readonly label: string
+  readonly value: (s: Summary) => string
+  /** The figure Δ compares; absent for rows that are not quantities (scenario, policy, seed). */
+  readonly num?: (s: Summary) => number | null
+  /** "pp": Δ in percentage points (a ratio); default: Δ % of the first run's value. */
+  readonly delta?: "pp"
+  readonly section?: true
+}
 
-const summaryRows = (summaries: ReadonlyArray<Summary>): ReadonlyArray<Row> => {
+/** The default label of the cost row: prices are per node-hour in whatever unit the configuration uses. */
+export const DEFAULT_CURRENCY = "units"
+
+const summaryRows = (summaries: ReadonlyArray<Summary>, currency: string): ReadonlyArray<Row> => {
   const resources = [...new Set(summaries.flatMap((s) => Object.keys(s.resources)))].sort()
-  const wait = (k: "mean" | "p50" | "p95" | "max"): Row => [`wait ${k}`, (s) => `${fmtDuration(s.wait[k])} <span class="raw">(${fmtNum(s.wait[k])} s)</span>`]
+  const count = (label: string, get: (s: Summary) => number): Row => ({ label, value: (s) => String(get(s)), num: get })
+  const wait = (k: "mean" | "p50" | "p95" | "max"): Row => ({
+    label: `wait ${k}`,
+    value: (s) => `${fmtDuration(s.wait[k])} <span class="raw">(${fmtNum(s.wait[k])} s)</span>`,
+    num: (s) => s.wait[k]
+  })
   const resRows = (name: string, pick: (s: Summary) => Summary["total"] | undefined): ReadonlyArray<Row> => {
-    const f = (get: (r: Summary["total"]) => string): Row[1] => (s) => {
-      const r = pick(s)
-      return r === undefined ? "–" : get(r)
-    }
+    const row = (label: string, get: (r: Summary["total"]) => number | null, show: (v: number) => string, delta?: "pp"): Row => ({
+      label,
+      value: (s) => {
+        const r = pick(s)
+        const v = r === undefined ? null : get(r)
+        return v === null ? "–" : show(v)
+      },
+      num: (s) => {
+        const r = pick(s)
+        return r === undefined ? null : get(r)
+      },
+      ...(delta !== undefined ? { delta } : {})
+    })
     return [
-      [`${name}`, () => "", "section"],
-      ["boots / failed", f((r) => `${r.boots} / ${r.failed_boots}`)],
-      ["peak nodes", f((r) => String(r.peak_nodes))],
-      ["node-hours paid", f((r) => fmtNum(r.node_hours))],
-      ["core-hours paid", f((r) => fmtNum(r.core_hours))],
-      ["useful core-hours", f((r) => fmtNum(r.useful_core_hours))],
-      ["utilisation", f((r) => (r.utilisation === null ? "–" : `${(r.utilisation * 100).toFixed(1)} %`))],
-      ["cost", f((r) => fmtNum(r.cost, 2))]
+      { label: name, value: () => "", section: true },
+      { label: "boots / failed", value: (s) => { const r = pick(s); return r === undefined ? "–" : `${r.boots} / ${r.failed_boots}` }, num: (s) => pick(s)?.boots ?? null },
+      row("peak nodes", (r) => r.peak_nodes, String),
+      row("node-hours paid", (r) => r.node_hours, (v) => fmtNum(v)),
+      row("core-hours paid", (r) => r.core_hours, (v) => fmtNum(v)),
+      row("useful core-hours", (r) => r.useful_core_hours, (v) => fmtNum(v)),
+      row("utilisation", (r) => r.utilisation, (v) => `${(v * 100).toFixed(1)} %`, "pp"),
+      row(`cost (${escapeHtml(currency)})`, (r) => r.cost, (v) => fmtNum(v, 2))
     ]
   }
   return [
-    ["scenario", (s) => escapeHtml(s.scenario)],
-    ["policy", (s) => escapeHtml(s.policy)],
-    ["seed", (s) => String(s.seed)],
-    ["simulated span", (s) => fmtDuration(s.span)],
-    ["jobs submitted", (s) => String(s.jobs.submitted)],
-    ["jobs started", (s) => String(s.jobs.started)],
-    ["jobs finished", (s) => String(s.jobs.finished)],
-    ["jobs killed", (s) => String(s.jobs.killed)],
-    ["jobs skipped (trace)", (s) => String(s.jobs.skipped)],
+    { label: "scenario", value: (s) => escapeHtml(s.scenario) },
+    { label: "policy", value: (s) => escapeHtml(s.policy) },
+    { label: "seed", value: (s) => String(s.seed) },
+    { label: "simulated span", value: (s) => fmtDuration(s.span), num: (s) => s.span },
+    count("jobs submitted", (s) => s.jobs.submitted),
+    count("jobs started", (s) => s.jobs.started),
+    count("jobs finished", (s) => s.jobs.finished),
+    count("jobs killed", (s) => s.jobs.killed),
+    count("jobs skipped (trace)", (s) => s.jobs.skipped),
     wait("mean"),
     wait("p50"),
     wait("p95"),
     wait("max"),
     ...resources.flatMap((r) => resRows(`resource ${escapeHtml(r)}`, (s) => s.resources[r])),
     ...resRows("all cloud resources", (s) => s.total),
-    ["faults injected", (s) => String(s.faults)],
-    ["scaler restarts", (s) => String(s.restarts)]
+    count("faults injected", (s) => s.faults),
+    count("scaler restarts", (s) => s.restarts)
   ]
 }
 
-const summaryTable = (runs: ReadonlyArray<ReportRun>): string => {
-  const head = `<tr><th></th>${runs.map((r) => `<th scope="col">${escapeHtml(r.label)}</th>`).join("")}</tr>`
-  const body = summaryRows(runs.map((r) => r.summary))
-    .map(([label, value, cls]) =>
-      cls === "section"
-        ? `<tr class="section"><th scope="rowgroup" colspan="${runs.length + 1}">${label}</th></tr>`
-        : `<tr><th scope="row">${label}</th>${runs.map((r) => `<td>${value(r.summary)}</td>`).join("")}</tr>`
+/**
+ * The change of `v` against the first run's `v0`: relative (Δ %) or, for a
+ * ratio, in percentage points. "–" when either is missing; from a base of
+ * 0 the plain difference ("+2 (from 0)").
+ */
+export const fmtDelta = (v0: number | null, v: number | null, kind?: "pp"): string => {
+  if (v0 === null || v === null || !Number.isFinite(v0) || !Number.isFinite(v)) return "–"
+  const sign = (x: number) => (x > 0 ? "+" : x < 0 ? "−" : "±")
+  if (kind === "pp") {
+    const d = Math.round((v - v0) * 1000) / 10
+    return `${sign(d)}${Math.abs(d).toFixed(1)} pp`
+  }
+  // From 0 no percentage means anything: the plain difference.
+  if (v0 === 0) return v === 0 ? "±0.0 %" : `${sign(v)}${fmtNum(Math.abs(v))} (from 0)`
+  const d = Math.round(((v - v0) / Math.abs(v0)) * 1000) / 10
+  return `${sign(d)}${Math.abs(d).toFixed(1)} %`
+}
+
+/** The summary table: one column per run, and after each run but the first its Δ against the first. */
+const summaryTable = (runs: ReadonlyArray<ReportRun>, currency: string): string => {
+  const deltas = runs.length > 1
+  const columns = runs.length + (deltas ? runs.length - 1 : 0)
+  const base = escapeHtml(runs[0].label)
+  const head = `<tr><th></th>${runs
+    .map(
+      (r, i) =>
+        `<th scope="col" class="run run-${i}">${escapeHtml(r.label)}</th>` +
+        (i > 0 ? `<th scope="col" class="delta" title="change against ${base}">Δ vs ${base}</th>` : "")
     )
+    .join("")}</tr>`
+  const body = summaryRows(
+    runs.map((r) => r.summary),
+    currency
+  )
+    .map((row) => {
+      if (row.section === true) return `<tr class="section"><th scope="rowgroup" colspan="${columns + 1}">${row.label}</th></tr>`
+      const v0 = row.num?.(runs[0].summary) ?? null
+      const cells = runs.map(
+        (r, i) =>
+          `<td>${row.value(r.summary)}</td>` +
+          (i > 0 ? `<td class="delta">${row.num === undefined ? "" : fmtDelta(v0, row.num(r.summary), row.delta)}</td>` : "")
+      )
+      return `<tr><th scope="row">${row.label}</th>${cells.join("")}</tr>`
+    })
     .join("\n")
   return `<table id="summary"><thead>${head}</thead><tbody>\n${body}\n</tbody></table>`
 }
 
+/** One colour per run, the same in the table and in every chart (Tableau 10). */
+export const RUN_COLORS = ["#4e79a7", "#e15759", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2", "#9c755f", "#edc948", "#ff9da7", "#bab0ac"]
+
 const STYLE = `
 :root { color-scheme: light; }
-body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; padding: 0 1em; color: #222; }
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em auto; max-width: 1400px; padding: 0 1.5em; color: #222; }
 h1 { font-size: 1.5em; margin-bottom: .2em; }
 h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
 h3 { font-size: 1em; margin: 1em 0 .3em; }
@@ -588,20 +656,42 @@ h3 { font-size: 1em; margin: 1em 0 .3em; }
 #summary th[scope=row], #summary tr.section th { text-align: left; font-weight: normal; }
 #summary tr.section th { font-weight: bold; padding-top: .8em; }
 #summary .raw { color: #888; font-size: .85em; }
-.charts { display: flex; flex-wrap: wrap; gap: 1em; }
-.chart { min-height: 260px; }
+#summary td.delta, #summary th.delta { color: #555; font-size: .9em; border-left: 1px dotted #ddd; }
+#summary th.run { border-bottom: 3px solid currentColor; }
+${RUN_COLORS.map((c, i) => `#summary th.run-${i} { border-bottom-color: ${c}; }`).join("\n")}
+.charts { display: flex; flex-direction: column; gap: 1.2em; }
+.chart { width: 100%; min-height: 300px; }
+details.run { margin-top: 1em; }
+details.run > summary { cursor: pointer; font-size: 1.1em; font-weight: bold; }
+.swatch { display: inline-block; width: .9em; height: .9em; border-radius: 2px; vertical-align: -.1em; margin-right: .3em; }
 `
 
-/** The page's own script: builds the charts from the embedded data. */
+/**
+ * The page's own script: builds the charts from the embedded data.
+ *
+ * Colours: with one run, each series kind has its own colour (the same in
+ * every chart); with several, each run has one colour in every chart and the
+ * line style tells the kinds apart. Counts have integer ticks; every axis has
+ * a title with its unit.
+ */
 const SCRIPT = String.raw`
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("report-data").textContent);
-  var COLORS = { queued: "#d62728", running: "#1f77b4", starting: "#ff7f0e", up: "#2ca02c", held: "#9467bd", terminating: "#8c564b",
-    paid: "#d62728", used: "#2ca02c", physUsed: "#1f77b4", physTotal: "#7f7f7f" };
-  // Tick spacings that read well as durations (seconds).
+  var multi = data.runs.length > 1;
+  // One colour per kind of series (used when there is one run), never reused for another kind.
+  var KIND = {
+    queued: { color: "#e15759", dash: null }, running: { color: "#4e79a7", dash: [8, 4] },
+    starting: { color: "#f28e2b", dash: [2, 3] }, up: { color: "#59a14f", dash: null }, held: { color: "#b07aa1", dash: [8, 3, 2, 3] },
+    terminating: { color: "#9c755f", dash: [12, 4] },
+    paid: { color: "#c9a400", dash: null }, used: { color: "#17becf", dash: [8, 4] },
+    physUsed: { color: "#1f3b73", dash: [2, 3] }, physTotal: { color: "#7f7f7f", dash: [4, 4] }
+  };
+  // Tick spacings that read well as durations (seconds), and for counts (never a fraction).
   var DURATION_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 1209600, 2592000, 7776000, 15552000, 31536000];
-  var RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+  var COUNT_STEPS = [];
+  for (var p = 1; p <= 1e9; p *= 10) COUNT_STEPS.push(p, 2 * p, 5 * p);
+  var PERCENT_STEPS = [0.05, 0.1, 0.2, 0.25, 0.5];
   function dur(s) {
     if (s == null || !isFinite(s)) return "–";
     var neg = s < 0; s = Math.abs(Math.round(s));
@@ -609,117 +699,236 @@ const SCRIPT = String.raw`
     if (d > 0) out = d + "d" + (h ? " " + h + "h" : ""); else if (h > 0) out = h + "h" + (m ? " " + m + "m" : ""); else if (m > 0) out = m + "m" + (x ? " " + x + "s" : ""); else out = x + "s";
     return (neg ? "-" : "") + out;
   }
-  // Faults (shaded while they last, or a dotted line) and scaler restarts (dashed line).
-  function markerHook(markers) {
+  function runColor(i) { return data.colors[i % data.colors.length]; }
+  function alpha(hex, a) {
+    var n = parseInt(hex.slice(1), 16);
+    return "rgba(" + (n >> 16) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + a + ")";
+  }
+  // Faults (shaded while they last, or a dotted line) and scaler restarts (dashed line), in the run's colour when several runs share the chart.
+  function markerHook(groups) {
     return function (u) {
-      if (!markers || markers.length === 0) return;
       var ctx = u.ctx, top = u.bbox.top, h = u.bbox.height, left = u.bbox.left, right = left + u.bbox.width;
       function px(t) { return Math.max(left, Math.min(right, u.valToPos(t, "x", true))); }
       ctx.save();
-      markers.forEach(function (m) {
-        var x0 = px(m.t);
-        if (m.end != null) {
-          ctx.fillStyle = "rgba(214,39,40,0.10)";
-          ctx.fillRect(x0, top, Math.max(2, px(m.end) - x0), h);
-        } else {
-          ctx.strokeStyle = m.kind === "restart" ? "rgba(0,0,0,0.7)" : "rgba(214,39,40,0.7)";
-          ctx.setLineDash(m.kind === "restart" ? [6, 4] : [2, 3]);
-          ctx.lineWidth = 1.5;
-          ctx.beginPath(); ctx.moveTo(x0, top); ctx.lineTo(x0, top + h); ctx.stroke();
-        }
+      groups.forEach(function (g) {
+        var base = g.color || "#d62728";
+        g.markers.forEach(function (m) {
+          var x0 = px(m.t);
+          if (m.end != null) {
+            ctx.fillStyle = alpha(base, 0.10);
+            ctx.fillRect(x0, top, Math.max(2, px(m.end) - x0), h);
+          } else {
+            ctx.strokeStyle = m.kind === "restart" ? (g.color ? alpha(base, 0.8) : "rgba(0,0,0,0.7)") : alpha(base, 0.7);
+            ctx.setLineDash(m.kind === "restart" ? [6, 4] : [2, 3]);
+            ctx.lineWidth = 1.5;
+            ctx.beginPath(); ctx.moveTo(x0, top); ctx.lineTo(x0, top + h); ctx.stroke();
+          }
+        });
       });
       ctx.restore();
     };
   }
-  function width() { return Math.max(320, Math.min(560, document.body.clientWidth / 2 - 24)); }
+  /**
+   * Several step series on one x grid: the union of their times, each value
+   * carried forward (a step function holds until its next point) and null
+   * after the series' own end.
+   */
+  function align(list) {
+    var xs = {};
+    list.forEach(function (l) { l.t.forEach(function (t) { xs[t] = true; }); });
+    var x = Object.keys(xs).map(Number).sort(function (a, b) { return a - b; });
+    var ys = list.map(function (l) {
+      var j = -1, end = l.t.length ? l.t[l.t.length - 1] : -Infinity;
+      return x.map(function (t) {
+        while (j + 1 < l.t.length && l.t[j + 1] <= t) j++;
+        return j < 0 || t > end ? null : l.values[j];
+      });
+    });
+    return { x: x, ys: ys };
+  }
+  function width(div) { return Math.max(320, div.clientWidth || document.body.clientWidth - 48); }
   var charts = [];
-  function plot(host, id, title, x, series, opts) {
+  /**
+   * A full-width chart. series: {label, color, dash, fill, t, values}; each
+   * series brings its own times (aligned here). opts: yTitle, xTitle, yKind
+   * ("count" or "fraction"), xKind ("time" or "wait"), markers ([{color, markers}]).
+   */
+  function plot(host, id, title, series, opts) {
     var div = document.createElement("div");
     div.className = "chart"; div.id = id;
     host.appendChild(div);
+    var a = align(series);
     var step = uPlot.paths.stepped({ align: 1 });
-    var s = [{ label: opts.xLabel || "time", value: function (u, v) { return opts.xFmt ? opts.xFmt(v) : dur(v); } }];
-    var d = [x];
-    series.forEach(function (se) {
-      s.push({ label: se.label, stroke: se.color, width: 1.5, dash: se.dash, fill: se.fill, paths: step, points: { show: false },
-        value: function (u, v) { return v == null ? "–" : (opts.yFmt ? opts.yFmt(v) : String(v)); } });
-      d.push(se.values);
+    var fraction = opts.yKind === "fraction";
+    function yText(v) { return v == null ? "–" : fraction ? (v * 100).toFixed(1) + " %" : (Number.isInteger(v) ? String(v) : v.toFixed(2)); }
+    var s = [{ label: opts.xKind === "wait" ? "wait ≤" : "time", value: function (u, v) { return dur(v); } }];
+    var d = [a.x];
+    series.forEach(function (se, k) {
+      // With several runs, earlier runs draw wider lines, so a later run's identical stretch leaves them visible on both sides.
+      s.push({ label: se.label, stroke: se.color, width: multi ? Math.max(1.5, 4 - 1.25 * se.run) : 1.75, dash: se.dash || undefined, fill: se.fill, paths: step, spanGaps: false,
+        points: { show: false }, value: function (u, v) { return yText(v); } });
+      d.push(a.ys[k]);
     });
     var u = new uPlot({
-      title: title, width: width(), height: 240,
-      scales: { x: opts.xMax != null ? { time: false, range: function () { return [0, opts.xMax]; } } : { time: false }, y: { range: function (u, min, max) { return [0, Math.max(opts.yMax || 1, max) * 1.05]; } } },
-      axes: [{ incrs: DURATION_STEPS, values: function (u, vals) { return vals.map(function (v) { return opts.xFmt ? opts.xFmt(v) : dur(v); }); } }, { size: 55 }],
+      title: title, width: width(host), height: 300,
+      cursor: { sync: { key: opts.xKind === "wait" ? "wait" : "time" } },
+      scales: {
+        x: data.xMax != null && opts.xKind !== "wait" ? { time: false, range: function () { return [0, data.xMax]; } } : { time: false },
+        y: { range: function (u, min, max) { return [0, fraction ? 1 : Math.max(1, Math.ceil(max * 1.05))]; } }
+      },
+      axes: [
+        { label: opts.xTitle, labelSize: 22, incrs: DURATION_STEPS, values: function (u, vals) { return vals.map(dur); } },
+        { label: opts.yTitle, labelSize: 22, size: 60, incrs: fraction ? PERCENT_STEPS : COUNT_STEPS,
+          values: function (u, vals) { return vals.map(function (v) { return fraction ? Math.round(v * 100) + " %" : String(v); }); } }
+      ],
       series: s,
-      hooks: { draw: [markerHook(opts.markers)] }
+      hooks: { draw: [markerHook(opts.markers || []), function (u) { div.setAttribute("data-y-ticks", JSON.stringify(u.axes[1]._splits || [])); }] }
     }, d, div);
-    charts.push(u);
+    // What the tests read back: the axis titles, each series' run and colour, and the y ticks drawn.
+    div.setAttribute("data-x-title", opts.xTitle);
+    div.setAttribute("data-y-title", opts.yTitle);
+    div.setAttribute("data-series", JSON.stringify(series.map(function (se) { return { label: se.label, run: se.run, color: se.color }; })));
+    charts.push({ u: u, div: div, host: host });
     return u;
   }
-  var runsHost = document.getElementById("runs");
-  data.runs.forEach(function (r, i) {
-    var sec = document.createElement("section");
-    sec.className = "run";
+  function section(host, titleText, note) {
     var h = document.createElement("h2");
-    h.textContent = "Run: " + r.label;
-    sec.appendChild(h);
-    var p = document.createElement("p");
-    p.className = "note";
-    p.textContent = r.bucket === null
-      ? "One point per event time (exact)."
-      : "Downsampled: each point covers " + dur(r.bucket) + "; job and node counts show the peak within it, cores the average over it.";
-    if (r.bootsWithoutCores > 0) p.textContent += " " + r.bootsWithoutCores + " boot event(s) carry no cores: their paid cores count as 0.";
-    sec.appendChild(p);
-    if (r.markers.length > 0) {
-      var ml = document.createElement("p");
-      ml.className = "note markers";
-      var shown = r.markers.slice(0, 30).map(function (m) {
-        return m.label + " " + (m.end != null ? dur(m.t) + "–" + dur(m.end) : "at " + dur(m.t));
-      });
-      var more = r.markers.length - shown.length + r.markersDropped;
-      ml.textContent = "Marked on the plots (faults shaded or dotted, scaler restarts dashed): " + shown.join("; ") + (more > 0 ? "; and " + more + " more" : "") + ".";
-      sec.appendChild(ml);
+    h.textContent = titleText;
+    host.appendChild(h);
+    if (note) {
+      var p = document.createElement("p");
+      p.className = "note"; p.textContent = note;
+      host.appendChild(p);
     }
     var box = document.createElement("div");
     box.className = "charts";
-    sec.appendChild(box);
-    runsHost.appendChild(sec);
-    plot(box, "jobs-" + i, "Jobs", r.t, [
-      { label: "queued", color: COLORS.queued, values: r.queued },
-      { label: "running", color: COLORS.running, values: r.running }
-    ], { markers: r.markers, xMax: data.xMax });
-    Object.keys(r.nodes).forEach(function (res, k) {
-      var n = r.nodes[res];
-      plot(box, "nodes-" + i + "-" + k, "Nodes of " + res, r.t, data.states.map(function (st) {
-        return { label: st, color: COLORS[st], values: n[st] };
-      }), { markers: r.markers, xMax: data.xMax });
-    });
-    var cores = [
-      { label: "paid (cloud)", color: COLORS.paid, values: r.paidCores },
-      { label: "used (cloud)", color: COLORS.used, values: r.usedCores, fill: "rgba(44,160,44,0.15)" }
-    ];
-    if (r.physicalCores > 0) {
-      cores.push({ label: "used (physical)", color: COLORS.physUsed, values: r.physicalUsedCores });
-      cores.push({ label: "physical cores", color: COLORS.physTotal, dash: [4, 4], values: r.t.map(function () { return r.physicalCores; }) });
+    host.appendChild(box);
+    return box;
+  }
+  var TIME = "simulated time since the start";
+  var resources = [];
+  data.runs.forEach(function (r) { Object.keys(r.nodes).forEach(function (res) { if (resources.indexOf(res) < 0) resources.push(res); }); });
+  resources.sort();
+  function existing(n) { return n.starting.map(function (v, i) { return v + n.up[i] + n.held[i] + n.terminating[i]; }); }
+  function runMarkers(i) { return [{ color: multi ? runColor(i) : null, markers: data.runs[i].markers }]; }
+  function allMarkers() { return data.runs.map(function (r, i) { return { color: runColor(i), markers: r.markers }; }); }
+
+  // The charts of one run, kinds told apart by colour (one run) or by line style in the run's colour (several runs).
+  function runCharts(box, r, i, prefix) {
+    function col(kind) { return multi ? runColor(i) : KIND[kind].color; }
+    function dash(kind) { return multi ? KIND[kind].dash : (kind === "physTotal" ? KIND.physTotal.dash : null); }
+    function se(label, kind, values, extra) {
+      var o = { label: label, run: i, color: col(kind), dash: dash(kind), t: r.t, values: values };
+      if (extra) for (var k in extra) o[k] = extra[k];
+      return o;
     }
-    plot(box, "cores-" + i, "Cores: paid vs used", r.t, cores, { markers: r.markers, xMax: data.xMax });
-  });
+    plot(box, prefix + "jobs-" + i, "Jobs" + (multi ? ": " + r.label : ""), [se("queued", "queued", r.queued), se("running", "running", r.running)],
+      { yTitle: "jobs", xTitle: TIME, markers: runMarkers(i) });
+    Object.keys(r.nodes).forEach(function (res) {
+      var n = r.nodes[res];
+      plot(box, prefix + "nodes-" + i + "-" + resources.indexOf(res), "Nodes of " + res + " by state" + (multi ? ": " + r.label : ""),
+        data.states.map(function (st) { return se(st, st, n[st]); }), { yTitle: "nodes", xTitle: TIME, markers: runMarkers(i) });
+    });
+    var cores = [se("paid (cloud)", "paid", r.paidCores), se("used (cloud)", "used", r.usedCores, multi ? null : { fill: "rgba(23,190,207,0.12)" })];
+    if (r.physicalCores > 0) {
+      cores.push(se("used (physical)", "physUsed", r.physicalUsedCores));
+      cores.push(se("physical cores", "physTotal", r.t.map(function () { return r.physicalCores; })));
+    }
+    plot(box, prefix + "cores-" + i, "Cores: paid vs used" + (multi ? ": " + r.label : ""), cores, { yTitle: "cores", xTitle: TIME, markers: runMarkers(i) });
+  }
+
+  function runNote(r) {
+    var text = r.bucket === null
+      ? "One point per event time (exact)."
+      : "Downsampled: each point covers " + dur(r.bucket) + "; job and node counts show the peak within it, cores the average over it.";
+    if (r.bootsWithoutCores > 0) text += " " + r.bootsWithoutCores + " boot event(s) carry no cores: their paid cores count as 0.";
+    return text;
+  }
+  function markerNote(r) {
+    if (r.markers.length === 0) return null;
+    var ml = document.createElement("p");
+    ml.className = "note markers";
+    var shown = r.markers.slice(0, 30).map(function (m) {
+      return m.label + " " + (m.end != null ? dur(m.t) + "–" + dur(m.end) : "at " + dur(m.t));
+    });
+    var more = r.markers.length - shown.length + r.markersDropped;
+    ml.textContent = (multi ? r.label + ": " : "") + "marked on the plots (faults shaded or dotted, scaler restarts dashed): " + shown.join("; ") + (more > 0 ? "; and " + more + " more" : "") + ".";
+    return ml;
+  }
+
+  // ---- wait-time distribution (every run, one colour each)
   var cdf = data.cdf;
-  plot(document.getElementById("waits"), "wait-cdf", "Wait-time CDF", cdf.x,
-    data.runs.map(function (r, i) { return { label: r.label, color: RUN_COLORS[i % RUN_COLORS.length], values: cdf.y[i] }; }),
-    { xLabel: "wait ≤", yMax: 1, yFmt: function (v) { return (v * 100).toFixed(1) + " %"; } });
-  window.addEventListener("resize", function () { charts.forEach(function (u) { u.setSize({ width: width(), height: 240 }); }); });
+  plot(document.getElementById("waits"), "wait-cdf", "Wait-time CDF",
+    data.runs.map(function (r, i) { return { label: r.label, run: i, color: runColor(i), t: cdf.x, values: cdf.y[i] }; }),
+    { yKind: "fraction", xKind: "wait", yTitle: "jobs that waited at most x", xTitle: "wait x (submission to start)" });
+
+  var runsHost = document.getElementById("runs");
+  if (multi) {
+    // ---- the runs overlaid where they share an axis
+    var cmp = section(runsHost, "Runs compared", "Each run has one colour in every chart. " +
+      data.runs.map(function (r) { return r.label + ": " + runNote(r); }).join(" "));
+    data.runs.forEach(function (r) { var m = markerNote(r); if (m) cmp.parentNode.insertBefore(m, cmp); });
+    function each(label, kind, pick) {
+      return data.runs.map(function (r, i) { return { label: r.label + (label ? " " + label : ""), run: i, color: runColor(i), dash: kind ? KIND[kind].dash : null, t: r.t, values: pick(r) }; })
+        .filter(function (s) { return s.values !== null; });
+    }
+    plot(cmp, "cmp-queued", "Queued jobs", each("", null, function (r) { return r.queued; }), { yTitle: "queued jobs", xTitle: TIME, markers: allMarkers() });
+    plot(cmp, "cmp-running", "Running jobs", each("", null, function (r) { return r.running; }), { yTitle: "running jobs", xTitle: TIME, markers: allMarkers() });
+    resources.forEach(function (res, k) {
+      var nodes = each("", null, function (r) { return r.nodes[res] ? existing(r.nodes[res]) : null; });
+      plot(cmp, "cmp-nodes-" + k, "Nodes of " + res + " (every state: paid for)", nodes, { yTitle: "nodes", xTitle: TIME, markers: allMarkers() });
+    });
+    plot(cmp, "cmp-cores", "Cloud cores: paid (solid) vs used (dashed)",
+      each("paid", "paid", function (r) { return r.paidCores; }).concat(each("used", "used", function (r) { return r.usedCores; })),
+      { yTitle: "cores", xTitle: TIME, markers: allMarkers() });
+    // ---- each run on its own, folded
+    data.runs.forEach(function (r, i) {
+      var det = document.createElement("details");
+      det.className = "run";
+      var sum = document.createElement("summary");
+      var sw = document.createElement("span");
+      sw.className = "swatch"; sw.style.background = runColor(i);
+      sum.appendChild(sw);
+      sum.appendChild(document.createTextNode("Run in detail: " + r.label));
+      det.appendChild(sum);
+      runsHost.appendChild(det);
+      // Drawn when opened (uPlot needs the width of a visible element).
+      var drawn = false;
+      det.addEventListener("toggle", function () {
+        if (!det.open || drawn) return;
+        drawn = true;
+        var box = document.createElement("div");
+        box.className = "charts";
+        det.appendChild(box);
+        runCharts(box, r, i, "run-");
+        document.body.setAttribute("data-charts", String(charts.length));
+      });
+    });
+  } else {
+    var r0 = data.runs[0];
+    var box = section(runsHost, "Run: " + r0.label, runNote(r0));
+    var m0 = markerNote(r0);
+    if (m0) box.parentNode.insertBefore(m0, box);
+    runCharts(box, r0, 0, "");
+  }
+  // Room for more sections (e.g. the multi-seed cost-vs-wait scatter of several seeds per policy) goes here.
+
+  window.addEventListener("resize", function () { charts.forEach(function (c) { c.u.setSize({ width: width(c.host), height: 300 }); }); });
   document.body.setAttribute("data-charts", String(charts.length));
   document.body.setAttribute("data-loaded", "true");
 })();
 `
 
 /**
- * One self-contained HTML report over one or more runs (several runs are
- * shown side by side in the summary table and overlaid in the wait CDF).
+ * One self-contained HTML report over one or more runs. Several runs (a
+ * policy comparison, `--set` variants) are compared in the summary table
+ * (with Δ against the first run) and overlaid in the charts, one colour per
+ * run throughout; each run's own charts follow, folded.
  */
 export const buildReport = (runs: ReadonlyArray<ReportRun>, opts: ReportOptions = {}): string => {
   if (runs.length === 0) throw new Error("buildReport: no run to report")
   const lib = chartLibrary()
+  const currency = opts.currency ?? DEFAULT_CURRENCY
   const series = runs.map((r) => seriesFromEvents(r.events, opts.maxPoints !== undefined ? { maxPoints: opts.maxPoints } : {}))
   const cdf = waitCdf(
     series.map((s) => s.waits),
@@ -728,6 +937,7 @@ export const buildReport = (runs: ReadonlyArray<ReportRun>, opts: ReportOptions 
   const title = opts.title ?? (runs.length === 1 ? `Simulation report: ${runs[0].summary.scenario}` : `Simulation report: ${runs.map((r) => r.label).join(" vs ")}`)
   const data = {
     states: NODE_STATES,
+    colors: RUN_COLORS,
     runs: runs.map((r, i) => ({ label: r.label, ...series[i], waits: undefined })),
     cdf,
     // Every run's plots share one time axis, so runs compare at a glance.
@@ -747,9 +957,12 @@ export const buildReport = (runs: ReadonlyArray<ReportRun>, opts: ReportOptions 
 <h1>${escapeHtml(title)}</h1>
 <p class="note">Every curve is computed from the run's event log. Time is simulated time since the scenario start.
 Nodes: <b>starting</b> = booted, not yet joined the cluster; <b>up</b> = joined; <b>held</b> = taken offline before removal;
-<b>terminating</b> = left the cluster or being destroyed, until the cloud reports it gone. Paid cores = cores of every instance that exists.</p>
+<b>terminating</b> = left the cluster or being destroyed, until the cloud reports it gone. Paid cores = cores of every instance that exists.
+Cost = price per node-hour × node-hours paid, in ${escapeHtml(currency)} (the scenario's <code>report.currency</code>).${
+    runs.length > 1 ? ` Δ: the change against ${escapeHtml(runs[0].label)} (utilisation in percentage points).` : ""
+  }</p>
 <h2>Summary</h2>
-${summaryTable(runs)}
+${summaryTable(runs, currency)}
 <h2>Wait-time distribution</h2>
 <p class="note">For each wait x: the fraction of started jobs that waited at most x between submission and start.</p>
 <div id="waits" class="charts"></div>

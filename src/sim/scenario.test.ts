@@ -100,6 +100,15 @@ describe("decoding", () => {
     expect(s.expectedEnd).toBe(600 + 600) // the latest submit + runtime, then the drain
   })
 
+  it("report.currency names the cost's unit in reports (absent: the report's default)", () => {
+    expect(ok(decode(base())).currency).toBeNull()
+    const doc = base()
+    doc.report = { currency: "EUR" }
+    expect(ok(decode(doc)).currency).toBe("EUR")
+    doc.report = { currency: 3 }
+    expect(problems(decode(doc))).toContain("report.currency: expected a string, got 3")
+  })
+
   it("takes a single physical group without a list, and a seed override", () => {
     const doc = base()
     doc.cluster.physical = { count: 2, cores: 8 }

@@ -133,7 +133,9 @@ export const ScenarioDoc = Schema.Struct({
   epoch: Schema.optional(seconds),
   api_latency: Schema.optional(seconds),
   /** Operator actions at virtual times (regression files, docs/testing.md), applied as the REST API would. */
-  operator_actions: Schema.optional(Schema.NullOr(Schema.Array(OperatorAction)))
+  operator_actions: Schema.optional(Schema.NullOr(Schema.Array(OperatorAction))),
+  /** How `simulate --report` labels things: the unit of the prices (cost = price per node-hour × node-hours). */
+  report: Schema.optional(Schema.Struct({ currency: Schema.optional(str) }))
 })
 export type ScenarioDoc = typeof ScenarioDoc.Type
 
@@ -187,6 +189,8 @@ export interface LoadedScenario extends SimScenario {
   } | null
   /** `operator_actions`, sorted by time (stable): what runWorld / ActionReplay (src/sim/harness.ts) apply. */
   readonly operatorActions: ReadonlyArray<OperatorAction>
+  /** `report.currency`: the cost's unit in `simulate --report` (null: the report's default). */
+  readonly currency: string | null
 }
 
 export interface DecodeOptions {
@@ -681,7 +685,8 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
     expectedEnd: maxTime === null ? naturalEnd : Math.min(maxTime, naturalEnd),
     randomRestarts,
     trace,
-    operatorActions: [...(s.operator_actions ?? [])].sort((x, y) => x.at - y.at)
+    operatorActions: [...(s.operator_actions ?? [])].sort((x, y) => x.at - y.at),
+    currency: s.report?.currency ?? null
   })
 }
 

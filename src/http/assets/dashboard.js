@@ -1,6 +1,7 @@
 // The dashboard's only program. It talks to the REST API with fetch (same
-// origin), keeps the chart history in memory, and builds every piece of text
-// with textContent so nothing from the API is ever parsed as HTML.
+// origin), draws the charts from the server's history (GET /server/history,
+// in the daemon's clock), and builds every piece of text with textContent so
+// nothing from the API is ever parsed as HTML.
 "use strict";
 (() => {
   const NODE_STATES = ["Inexistent", "Starting", "Idle", "Busy", "Error", "Deleting", "Holding", "Held"];
@@ -13,14 +14,16 @@
     Deleting: "#9c755f", Holding: "#b07aa1", Held: "#76b7b2"
   };
   const FLAG_COLORS = ["#59a14f", "#4e79a7", "#f28e2b", "#8a94a6"];
-  const MAX_POINTS = 720;
   const TOKEN_KEY = "dyncluster-token";
 
   const body = document.body;
   const tokenRequired = body.dataset.tokenRequired === "true";
-  const refreshSeconds = Math.max(1, Number(body.dataset.refresh) || 5);
+  const refreshSeconds = Math.max(1, Number(body.dataset.refresh) || 2);
   let token = sessionStorage.getItem(TOKEN_KEY) || "";
-  const history = [];
+  // The server's history: points {t, nodes: {state: n}, cores: {state: n}}, oldest first, and the daemon's clock at the last sample.
+  let history = [];
+  let historyTime = null;
+  let historyMax = Infinity;
   let refreshing = false;
   let timer = null;
   // status.clouds of the last refresh (live mode only): resource → {auth, error, since}.
@@ -187,7 +190,9 @@
     tr.cells[0].className = "host";
     tr.cells[3].className = "state";
     const actions = el("div", { class: "actions" },
-      button("Hold", "hold", () => act("PUT", "/workernode/" + seg(host) + "/hold", "Hold " + host)),
+      button("Hold", "hold", () => {
+        if (confirm(holdQuestion(host))) act("PUT", "/workernode/" + seg(host) + "/hold", "Hold " + host);
+      }),
       button("Unhold", "unhold", () => act("PUT", "/workernode/" + seg(host) + "/unhold", "Unhold " + host)),
       button("Vacate", "vacate", () => {
         if (confirm("Kill and delete every job running on " + host + "?")) act("PUT", "/workernode/" + seg(host) + "/vacate", "Vacate " + host);
@@ -198,6 +203,13 @@
     tr.cells[8].append(actions);
     tr.dataset.hostname = host;
     return tr;
+  }
+  /** What hold does (the first version's meaning): in auto mode the scaler retires a held node, and unhold is then refused. */
+  function holdQuestion(host) {
+    const auto = $("auto-mode").checked;
+    return "Hold " + host + "? It takes no new jobs. " + (auto
+      ? "Auto mode is on: the scaler then retires it (once held and without jobs it is removed from the cluster and its instance destroyed; an Idle node goes within a cycle), and unhold is refused from then on."
+      : "Auto mode is off: it stays held until you unhold it (turning auto mode on retires it).");
   }
   function updateNodeRow(tr, n) {
     const state = NODE_STATES[n.state] || String(n.state);
@@ -215,6 +227,7 @@
     const buttons = tr.cells[8].querySelectorAll("button");
     const rules = {
       hold: n.state === 2 || n.state === 3 ? null : "Only Idle or Busy nodes can be held",
+      holdTitle: "Take it offline for new jobs; in auto mode the scaler then retires it",
       unhold: n.state === 7 ? null : "Only Held nodes can be unheld",
       vacate: hasJobs(n) ? null : "No jobs to vacate",
       delete: hasJobs(n) || n.state === 3 ? "It has running jobs" : [1, 4, 7].includes(n.state) ? null : "Only Held, Starting or Error nodes can be removed"
@@ -222,7 +235,7 @@
     for (const b of buttons) {
       const reason = physical ? "Physical nodes are never touched" : rules[b.dataset.action];
       b.disabled = reason !== null;
-      b.title = reason || "";
+      b.title = reason || (b.dataset.action === "hold" ? rules.holdTitle : "");
     }
   }
 
@@ -311,17 +324,33 @@
 
   // ------------------------------------------------------------ charts
 
-  function record(nodes) {
-    const point = { t: Date.now() / 1000, nodes: {}, cores: {} };
-    for (const s of CHART_STATES) { point.nodes[s] = 0; point.cores[s] = 0; }
-    for (const n of nodes) {
-      const s = NODE_STATES[n.state];
-      if (!(s in point.nodes)) continue;
-      point.nodes[s] += 1;
-      point.cores[s] += Number(n.num_proc) || 0;
-    }
-    history.push(point);
-    if (history.length > MAX_POINTS) history.splice(0, history.length - MAX_POINTS);
+  /** Merges an answer of GET /server/history?since=T: its points replace ours from T on. */
+  function mergeHistory(answer, since) {
+    const states = answer.states;
+    const points = answer.points.map((p) => {
+      const point = { t: p.t, nodes: {}, cores: {} };
+      for (const s of CHART_STATES) {
+        const k = states.indexOf(s);
+        point.nodes[s] = k < 0 ? 0 : p.nodes[k];
+        point.cores[s] = k < 0 ? 0 : p.cores[k];
+      }
+      return point;
+    });
+    if (since !== null) history = history.filter((p) => p.t < since);
+    else history = [];
+    history.push(...points);
+    historyMax = answer.max_points;
+    if (history.length > historyMax) history.splice(0, history.length - historyMax);
+    if (answer.time !== null) historyTime = answer.time;
+  }
+  // Tick spacings of the time axis (seconds).
+  const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
+  const pad2 = (v) => String(v).padStart(2, "0");
+  function clockLabel(t, step) {
+    const d = new Date(t * 1000);
+    if (step >= 86400) return (d.getMonth() + 1) + "/" + d.getDate();
+    const hm = pad2(d.getHours()) + ":" + pad2(d.getMinutes());
+    return step < 60 ? hm + ":" + pad2(d.getSeconds()) : hm;
   }
   function niceMax(v) {
     if (v <= 4) return 4;
@@ -332,43 +361,57 @@
   function drawChart(id, kind) {
     const root = $(id);
     const width = Math.max(300, root.clientWidth || 600);
-    const height = 200;
-    const pad = { l: 36, r: 10, t: 8, b: 22 };
+    const height = 230;
+    const pad = { l: 58, r: 14, t: 10, b: 44 };
     root.setAttribute("viewBox", "0 0 " + width + " " + height);
     root.replaceChildren();
     const plotW = width - pad.l - pad.r;
     const plotH = height - pad.t - pad.b;
-    // Stacked areas: each state is a band on top of the states before it, so the top edge is the total.
-    const pts = history.length === 1 ? [{ ...history[0], t: history[0].t - refreshSeconds }, history[0]] : history;
-    let max = 0;
-    for (const p of pts) max = Math.max(max, CHART_STATES.reduce((a, s) => a + p[kind][s], 0));
-    const yMax = niceMax(max);
-    const t1 = pts.length ? pts[pts.length - 1].t : Date.now() / 1000;
-    const t0 = pts.length ? pts[0].t : t1 - refreshSeconds;
+    // Counts are steps: each point's values hold until the next point, the last one until the daemon's last sample.
+    const t1 = historyTime !== null ? historyTime : (history.length ? history[history.length - 1].t : Date.now() / 1000);
+    const t0 = history.length ? Math.min(history[0].t, t1 - refreshSeconds) : t1 - refreshSeconds;
     const span = Math.max(t1 - t0, 1);
+    let max = 0;
+    for (const p of history) max = Math.max(max, CHART_STATES.reduce((a, s) => a + p[kind][s], 0));
+    const yMax = niceMax(max);
     const x = (t) => pad.l + ((t - t0) / span) * plotW;
     const y = (v) => pad.t + plotH - (v / yMax) * plotH;
+    const text = (attrs, content) => { const e = svg("text", attrs); e.textContent = content; root.append(e); return e; };
+    // y: whole numbers only
     const ticks = yMax % 4 === 0 ? 4 : 5;
     for (let i = 0; i <= ticks; i++) {
       const v = (yMax / ticks) * i;
       root.append(svg("line", { class: "grid", x1: pad.l, x2: width - pad.r, y1: y(v), y2: y(v) }));
-      const label = svg("text", { class: "axis", x: pad.l - 6, y: y(v) + 4, "text-anchor": "end" });
-      label.textContent = Number.isInteger(v) ? String(v) : v.toFixed(1);
-      root.append(label);
+      text({ class: "axis", x: pad.l - 6, y: y(v) + 4, "text-anchor": "end" }, String(v));
     }
-    const left = svg("text", { class: "axis", x: pad.l, y: height - 6 });
-    left.textContent = "−" + duration(t1 - t0);
-    const right = svg("text", { class: "axis", x: width - pad.r, y: height - 6, "text-anchor": "end" });
-    right.textContent = "now";
-    root.append(left, right);
-    if (pts.length > 0) {
-      const base = pts.map(() => 0);
+    const yTitle = kind === "nodes" ? "nodes" : "cores";
+    text({ class: "axis-title", x: 0, y: 0, "text-anchor": "middle", transform: "translate(14," + (pad.t + plotH / 2) + ") rotate(-90)" }, yTitle);
+    // x: the daemon's clock (simulated time under --sim), ticks on round local times
+    const step = TIME_STEPS.find((s) => span / s <= Math.max(2, plotW / 90)) || TIME_STEPS[TIME_STEPS.length - 1];
+    const tzo = new Date(t1 * 1000).getTimezoneOffset() * 60;
+    for (let t = Math.ceil((t0 - tzo) / step) * step + tzo; t <= t1 + 1e-9; t += step) {
+      root.append(svg("line", { class: "grid", x1: x(t), x2: x(t), y1: pad.t, y2: pad.t + plotH }));
+      text({ class: "axis", x: x(t), y: pad.t + plotH + 15, "text-anchor": "middle" }, clockLabel(t, step));
+    }
+    text({ class: "axis-title", x: pad.l + plotW / 2, y: height - 6, "text-anchor": "middle" },
+      "daemon clock (last " + duration(t1 - t0) + ")");
+    if (history.length > 0) {
+      const xs = history.map((p) => p.t).concat([t1]);
+      const base = xs.map(() => 0);
+      const valuesOf = (s) => history.map((p) => p[kind][s]).concat([history[history.length - 1][kind][s]]);
       for (const s of CHART_STATES) {
-        const top = pts.map((p, i) => base[i] + p[kind][s]);
-        if (top.some((v, i) => v !== base[i])) {
-          const upper = pts.map((p, i) => x(p.t).toFixed(1) + "," + y(top[i]).toFixed(1));
-          const lower = pts.map((p, i) => x(p.t).toFixed(1) + "," + y(base[i]).toFixed(1)).reverse();
-          root.append(svg("polygon", { points: upper.concat(lower).join(" "), fill: COLORS[s], "fill-opacity": 0.8,
+        const v = valuesOf(s);
+        const top = v.map((vi, i) => base[i] + vi);
+        if (v.some((vi) => vi !== 0)) {
+          const upper = [];
+          const lower = [];
+          for (let i = 0; i < xs.length; i++) {
+            const xa = x(xs[i]).toFixed(1);
+            const xb = x(i + 1 < xs.length ? xs[i + 1] : xs[i]).toFixed(1);
+            upper.push(xa + "," + y(top[i]).toFixed(1), xb + "," + y(top[i]).toFixed(1));
+            lower.push(xa + "," + y(base[i]).toFixed(1), xb + "," + y(base[i]).toFixed(1));
+          }
+          root.append(svg("polygon", { points: upper.concat(lower.reverse()).join(" "), fill: COLORS[s], "fill-opacity": 0.8,
             stroke: COLORS[s], "stroke-width": 1, "data-state": s }));
         }
         for (let i = 0; i < top.length; i++) base[i] = top[i];
@@ -381,6 +424,7 @@
       sw.style.background = COLORS[s];
       return el("span", null, sw, s + " " + (last ? last[kind][s] : 0));
     }));
+    root.dataset.points = String(history.length);
   }
 
   // ------------------------------------------------------------ refresh
@@ -400,9 +444,11 @@
     if (refreshing) return;
     refreshing = true;
     try {
-      const [nodes, jobs, resources, status, queues] = await Promise.all([
+      const since = history.length > 0 ? history[history.length - 1].t : null;
+      const [nodes, jobs, resources, status, queues, past] = await Promise.all([
         api("GET", "/workernode"), api("GET", "/job"), api("GET", "/resource"),
-        api("GET", "/server/status"), api("GET", "/server/queues")
+        api("GET", "/server/status"), api("GET", "/server/queues"),
+        api("GET", "/server/history" + (since !== null ? "?since=" + since : ""))
       ]);
       setRefreshError("");
       clouds = (status && status.clouds) || {};
@@ -413,10 +459,11 @@
       $("jobs-count").textContent = jobs.length + " shown";
       $("resources-count").textContent = resources.length + " resources";
       renderStatus(status, queues);
-      record(nodes);
+      mergeHistory(past, since);
       drawChart("chart-nodes", "nodes");
       drawChart("chart-cores", "cores");
-      $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+      $("updated").textContent = "updated " + new Date().toLocaleTimeString() +
+        (historyTime !== null ? " (daemon clock " + new Date(historyTime * 1000).toLocaleTimeString() + ")" : "");
       body.dataset.loaded = "true";
     } catch (e) {
       setRefreshError("Refresh failed: " + e.message);
