@@ -8,6 +8,7 @@ import { Clock, Effect, Exit, type Scope } from "effect"
 import { type ActionError, type EngineApi, withStamp } from "../engine/api.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
 import { listenHttp, makeHttpApp } from "../http/server.ts"
+import { versionInfo, versionText } from "../cli/version.ts"
 import { runGraphiteReporter } from "./graphite.ts"
 import type { LogSink } from "./log.ts"
 import { DaemonError, type DaemonSettings } from "./settings.ts"
@@ -91,7 +92,8 @@ export const serve = (opts: ServeOptions): Effect.Effect<never, DaemonError, Sco
       dashboard: `${url}/dashboard`
     })
     opts.onListening?.(url)
-    log.log("info", `running ${runner.description}`)
+    const v = versionInfo()
+    log.log("info", `dyncluster ${versionText(v)} running ${runner.description}`, { version: v.version, commit: v.commit })
     log.log("debug", "daemon settings", {
       host: settings.host,
       port: settings.port,
