@@ -23,6 +23,7 @@ npm pack --silent --pack-destination "$WORK" >/dev/null
 TGZ=$(ls "$WORK"/dyncluster-*.tgz)
 echo "   $(basename "$TGZ"): $(du -k "$TGZ" | cut -f1) KiB, $(tar tzf "$TGZ" | wc -l) files"
 tar tzf "$TGZ" | grep -q '^package/dist/cli/main.js$' || fail "the tarball has no dist/cli/main.js"
+tar tzf "$TGZ" | grep -q '^package/systemd/dyncluster.service$' || fail "the tarball has no systemd/dyncluster.service"
 ! tar tzf "$TGZ" | grep -q '^package/src/' || fail "the tarball carries src/ (it must run the compiled dist/)"
 ! tar tzf "$TGZ" | grep -q '\.test\.js$' || fail "the tarball carries compiled tests"
 
@@ -53,6 +54,22 @@ echo "   --help: $((t1 - t0)) ms"
 echo "== dyncluster check-config (the shipped example)"
 dyncluster check-config "$PKG/etc/dyncluster.example.yaml"
 if dyncluster check-config "$REPO/ci/pack-check.sh" 2>/dev/null; then fail "check-config accepted a shell script"; fi
+
+echo "== systemd-analyze verify (the shipped unit, ExecStart pointed at this install)"
+if command -v systemd-analyze >/dev/null; then
+  # verify needs no running systemd; it exits 0 on unknown keys and bad values, so any line naming the unit fails too
+  mkdir -p "$WORK/unit"
+  sed "s#/usr/local/bin/dyncluster#$PREFIX/bin/dyncluster#" "$PKG/systemd/dyncluster.service" >"$WORK/unit/dyncluster.service"
+  grep -q "^ExecStart=$PREFIX/bin/dyncluster run --config /etc/dyncluster/dyncluster.yaml" "$WORK/unit/dyncluster.service" || fail "the unit's ExecStart is not /usr/local/bin/dyncluster run --config /etc/dyncluster/dyncluster.yaml"
+  rc=0
+  systemd-analyze verify "$WORK/unit/dyncluster.service" 2>"$WORK/verify.err" || rc=$?
+  if [ $rc -ne 0 ] || grep -q 'dyncluster' "$WORK/verify.err"; then cat "$WORK/verify.err" >&2; fail "systemd-analyze verify: the unit has problems"; fi
+  echo "   verify: OK; $(systemd-analyze security --offline=yes "$WORK/unit/dyncluster.service" 2>/dev/null | grep -o 'Overall exposure level.*' || echo 'security: not available')"
+elif [ "${CI:-}" = true ]; then
+  fail "systemd-analyze is missing (ci/setup-00-apt.sh installs Debian's systemd package)"
+else
+  echo "   SKIPPED: systemd-analyze not installed (apt-get install systemd); the unit was not checked"
+fi
 
 echo "== dyncluster run --sim (GET on its API)"
 t0=$(ms)
