@@ -21,11 +21,13 @@ ms() { date +%s%3N; }
 echo "== npm pack"
 npm pack --silent --pack-destination "$WORK" >/dev/null
 TGZ=$(ls "$WORK"/dyncluster-*.tgz)
-echo "   $(basename "$TGZ"): $(du -k "$TGZ" | cut -f1) KiB, $(tar tzf "$TGZ" | wc -l) files"
-tar tzf "$TGZ" | grep -q '^package/dist/cli/main.js$' || fail "the tarball has no dist/cli/main.js"
-tar tzf "$TGZ" | grep -q '^package/systemd/dyncluster.service$' || fail "the tarball has no systemd/dyncluster.service"
-! tar tzf "$TGZ" | grep -q '^package/src/' || fail "the tarball carries src/ (it must run the compiled dist/)"
-! tar tzf "$TGZ" | grep -q '\.test\.js$' || fail "the tarball carries compiled tests"
+# (the listing in a file: `tar | grep -q` under pipefail fails when grep stops reading early)
+tar tzf "$TGZ" >"$WORK/files"
+echo "   $(basename "$TGZ"): $(du -k "$TGZ" | cut -f1) KiB, $(wc -l <"$WORK/files") files"
+grep -q '^package/dist/cli/main.js$' "$WORK/files" || fail "the tarball has no dist/cli/main.js"
+grep -q '^package/systemd/dyncluster.service$' "$WORK/files" || fail "the tarball has no systemd/dyncluster.service"
+! grep -q '^package/src/' "$WORK/files" || fail "the tarball carries src/ (it must run the compiled dist/)"
+! grep -q '\.test\.js$' "$WORK/files" || fail "the tarball carries compiled tests"
 
 echo "== npm install -g --prefix (offline from the cache when possible)"
 PREFIX="$WORK/prefix"
