@@ -4,13 +4,14 @@
  * reporter, run the engine loop until a signal, then shut down in order
  * (HTTP server closed, cloud tasks finished or abandoned, a last log line).
  */
-import { Clock, Effect, Exit, type Scope } from "effect"
+import { Clock, Effect, Exit, Runtime, type Scope } from "effect"
 import { type ActionError, type EngineApi, withStamp } from "../engine/api.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
 import { listenHttp, makeHttpApp } from "../http/server.ts"
 import { versionInfo, versionText } from "../cli/version.ts"
 import { runGraphiteReporter } from "./graphite.ts"
 import type { LogSink } from "./log.ts"
+import { makeReloader, type ReloadTarget } from "./reload.ts"
 import { DaemonError, type DaemonSettings } from "./settings.ts"
 
 /** A built engine, ready to run: sim or live. */
@@ -21,6 +22,8 @@ export interface EngineRunner {
   readonly loop: Effect.Effect<never>
   /** "simulated world quickstart at 20× real time", "torque cluster, 2 cloud resource(s)". */
   readonly description: string
+  /** Reload without a restart (SIGHUP, PUT /server/config/reload); absent: not offered. */
+  readonly reload?: ReloadTarget
 }
 
 /** Lines the shutdown finalizers leave for the last log line. */
@@ -74,10 +77,12 @@ export interface ServeOptions {
 export const serve = (opts: ServeOptions): Effect.Effect<never, DaemonError, Scope.Scope> =>
   Effect.gen(function* () {
     const { settings, log, runner } = opts
+    const reload = runner.reload !== undefined ? yield* makeReloader(runner.reload, log, null) : null
     const app = makeHttpApp(runner.api, {
       token: settings.token,
       tokenForReads: settings.tokenForReads,
-      cycleHistogram: opts.histogram
+      cycleHistogram: opts.histogram,
+      ...(reload !== null ? { reload: () => reload("PUT /server/config/reload") } : {})
     })
     let listening = false
     // Added before the server, so it runs after the server's own finalizer has closed it.
@@ -106,6 +111,15 @@ export const serve = (opts: ServeOptions): Effect.Effect<never, DaemonError, Sco
       log.log("info", `the API asks for a bearer token (from ${settings.tokenSource === "environment" ? "the environment" : "the configuration"}) for ${settings.tokenForReads ? "every request" : "PUT and DELETE"}`)
     } else if (!isLoopback(settings.host)) {
       log.log("warn", `the API listens on ${settings.host} without a token: anyone who can reach it can change the cluster (set admin-server.token or DYNCLUSTER_TOKEN)`)
+    }
+    if (reload !== null) {
+      // SIGHUP (systemctl reload): re-read the configuration. Node would otherwise end the process.
+      const runtime = yield* Effect.runtime<never>()
+      const onHup = () => void Runtime.runFork(runtime)(reload("SIGHUP"))
+      yield* Effect.acquireRelease(
+        Effect.sync(() => process.on("SIGHUP", onHup)),
+        () => Effect.sync(() => process.off("SIGHUP", onHup))
+      )
     }
     if (settings.graphite !== null) {
       const g = settings.graphite

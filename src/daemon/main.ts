@@ -87,6 +87,7 @@ export const runDaemon = (o: RunDaemonOptions): Effect.Effect<void, DaemonError>
           epoch,
           log,
           histogram,
+          file: o.sim,
           ...(events !== null ? { onEvent: events.write } : {})
         })
       } else {

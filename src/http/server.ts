@@ -18,6 +18,7 @@ import { ActionError, type EngineApi, type Snapshot } from "../engine/api.ts"
 import { redactSecrets } from "../model/config.ts"
 import { NodeStateNames } from "../model/types.ts"
 import { type BodyCache, type BodyTemplate, GZIP_MIN_BYTES, identityOpener, makeBodyCache, makeCoalescer, makeTemplate, type Opener, Rendered } from "./bodyCache.ts"
+import type { ReloadOutcome } from "../daemon/reload.ts"
 import { renderDashboard } from "./dashboard.ts"
 import { type CycleHistogram, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts"
 
@@ -35,6 +36,8 @@ export interface HttpAppOptions {
   readonly dashboardRefreshSeconds?: number
   /** Encoded listings reused while the engine state is unchanged (bodyCache.ts); default: a fresh one. Tests pass one to count hits. */
   readonly bodyCache?: BodyCache
+  /** PUT /server/config/reload: re-read the configuration (src/daemon/reload.ts); absent: 501. */
+  readonly reload?: () => Effect.Effect<ReloadOutcome>
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024
@@ -363,6 +366,23 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
       }
     ],
     ["/server/config", { GET: Effect.map(engine.config, (c) => jsonResponse(200, redactSecrets(c))) }],
+    [
+      "/server/config/reload",
+      {
+        PUT:
+          options.reload === undefined
+            ? Effect.succeed(errorResponse(501, "this daemon cannot reload its configuration"))
+            : Effect.map(Effect.suspend(options.reload), (r) =>
+                r.ok
+                  ? jsonResponse(200, { success: true, file: r.file, changes: r.changes, restart: r.restart, tls: r.tls })
+                  : jsonResponse(422, {
+                      error: `${r.file}: invalid configuration (${r.problems.length} problem(s)); still running on the previous one`,
+                      problems: r.problems,
+                      tls: r.tls
+                    })
+              )
+      }
+    ],
     ["/server/status", { GET: Effect.map(snapshot, (s) => jsonResponse(200, s.status)) }],
     ["/server/queues", { GET: Effect.map(snapshot, (s) => jsonResponse(200, s.queues)) }],
     [
@@ -540,6 +560,7 @@ export const ENDPOINTS: ReadonlyArray<string> = [
   "GET /job",
   "GET /job/<id>",
   "GET /server/config",
+  "PUT /server/config/reload",
   "GET /server/status",
   "GET /server/queues",
   "PUT /server/auto",
