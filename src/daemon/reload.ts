@@ -48,11 +48,12 @@ export type CertificateReload = Effect.Effect<string, string>
  * One reload at a time (a SIGHUP during a PUT waits for it). `trigger` is
  * "SIGHUP" or "PUT /server/config/reload", for the log.
  */
-export const makeReloader = (target: ReloadTarget, log: LogSink, certificate: CertificateReload | null) =>
+export const makeReloader = (target: ReloadTarget, log: LogSink, certificateOf: () => CertificateReload | null) =>
   Effect.map(Effect.makeSemaphore(1), (lock) => (trigger: string): Effect.Effect<ReloadOutcome> =>
     lock.withPermits(1)(
       Effect.gen(function* () {
         log.log("info", `reload (${trigger}): reading ${target.file}`, { file: target.file })
+        const certificate = certificateOf()
         const tls =
           certificate === null
             ? null

@@ -9,6 +9,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto"
 import * as Http from "node:http"
+import * as Https from "node:https"
 import type { HttpApp } from "@effect/platform"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { ServeError } from "@effect/platform/HttpServerError"
@@ -579,6 +580,13 @@ export interface ListenOptions {
   readonly host: string
   /** 0 = an ephemeral port (read it back from HttpServer's address). */
   readonly port: number
+  /** HTTPS with this certificate and key (PEM); absent = plain HTTP. */
+  readonly tls?: TlsCertificate
+}
+
+export interface TlsCertificate {
+  readonly cert: string | Buffer
+  readonly key: string | Buffer
 }
 
 /** Requests Node cannot parse never reach the app; answer them in JSON too (Node's default has no body). */
@@ -603,13 +611,15 @@ const onClientError = (err: NodeJS.ErrnoException, socket: import("node:stream")
   )
 }
 
-const makeNodeServer = () => {
-  const server = Http.createServer({
+const makeNodeServer = (tls?: TlsCertificate): Http.Server => {
+  const options = {
     // Lets URLs longer than maxUrlLength reach the app (and get a JSON 414) instead of Node's bare 431.
     maxHeaderSize: 32 * 1024,
     requestTimeout: 30_000,
     headersTimeout: 10_000
-  })
+  }
+  // An https.Server serves requests like an http.Server (the platform's server only uses what both have).
+  const server = tls === undefined ? Http.createServer(options) : (Https.createServer({ ...options, cert: tls.cert, key: tls.key }) as unknown as Http.Server)
   server.on("clientError", onClientError)
   return server
 }
@@ -618,21 +628,42 @@ const makeNodeServer = () => {
  * Serves the app with Node's HTTP server for as long as the layer lives. The
  * layer also provides HttpServer, whose `address` tells the bound port.
  */
-export const serveHttp = (app: HttpApp.Default, options: ListenOptions): Layer.Layer<HttpServer.HttpServer, ServeError> =>
+export const serveHttp = (
+  app: HttpApp.Default,
+  options: ListenOptions,
+  onServer: (server: Http.Server) => void = () => {}
+): Layer.Layer<HttpServer.HttpServer, ServeError> =>
   HttpServer.serve(app).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(makeNodeServer, { host: options.host, port: options.port }))
+    Layer.provideMerge(
+      NodeHttpServer.layer(
+        () => {
+          const server = makeNodeServer(options.tls)
+          onServer(server)
+          return server
+        },
+        { host: options.host, port: options.port }
+      )
+    )
   )
 
+export interface Listening {
+  /** e.g. "http://127.0.0.1:8001", "https://[::1]:8443". */
+  readonly url: string
+  readonly port: number
+  /** HTTPS only: new connections use this certificate from now on (throws when it is not a valid certificate and key). */
+  readonly setCertificate: ((tls: TlsCertificate) => void) | null
+}
+
 /** Starts serving within the current scope and returns the URL it listens on (e.g. "http://127.0.0.1:8001"). */
-export const listenHttp = (
-  app: HttpApp.Default,
-  options: ListenOptions
-): Effect.Effect<{ readonly url: string; readonly port: number }, ServeError, Scope.Scope> =>
+export const listenHttp = (app: HttpApp.Default, options: ListenOptions): Effect.Effect<Listening, ServeError, Scope.Scope> =>
   Effect.gen(function* () {
-    const ctx = yield* Layer.build(serveHttp(app, options))
+    let node: Http.Server | null = null
+    const ctx = yield* Layer.build(serveHttp(app, options, (s) => (node = s)))
     const server = yield* Effect.provide(HttpServer.HttpServer, ctx)
     const address = server.address
-    if (address._tag !== "TcpAddress") return { url: `unix:${address.path}`, port: 0 }
+    const tls = options.tls !== undefined ? (node as unknown as Https.Server | null) : null
+    const setCertificate = tls === null ? null : (c: TlsCertificate) => tls.setSecureContext({ cert: c.cert, key: c.key })
+    if (address._tag !== "TcpAddress") return { url: `unix:${address.path}`, port: 0, setCertificate }
     const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
-    return { url: `http://${host}:${address.port}`, port: address.port }
+    return { url: `${tls !== null ? "https" : "http"}://${host}:${address.port}`, port: address.port, setCertificate }
   })
