@@ -88,6 +88,9 @@ describe("reload without a restart", () => {
     // an invalid file: 401 without the token, 422 with every problem, nothing changes
     writeFileSync(file, scenario({ max: "lots", idle: -5 }))
     expect((await put("/server/config/reload", null)).status).toBe(401)
+    // a refused request is logged: what, and from where
+    const refused = json(await d.waitForLine((l) => String(json(l).msg).startsWith("API request refused"), 30_000))
+    expect(refused).toMatchObject({ level: "warn", msg: `API request refused (401, no token): PUT "/server/config/reload" from 127.0.0.1`, method: "PUT", status: 401 })
     const bad = await put("/server/config/reload")
     expect(bad.status).toBe(422)
     const body = (await bad.json()) as { error: string; problems: Array<string> }
@@ -106,5 +109,7 @@ describe("reload without a restart", () => {
 
     d.kill("SIGTERM")
     expect((await d.exited).code).toBe(0)
+    // every line is JSON (journalctl -o cat | jq): Effect's own log calls too, such as the refused request
+    expect(d.stdout.filter((l) => !l.startsWith("{"))).toEqual([])
   }, 240_000)
 })

@@ -14,7 +14,7 @@ import type { HttpApp } from "@effect/platform"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Cause, Effect, Layer, type Scope } from "effect"
+import { Cause, Effect, Layer, Option, type Scope } from "effect"
 import { ActionError, type EngineApi, type Snapshot } from "../engine/api.ts"
 import { redactSecrets } from "../model/config.ts"
 import { NodeStateNames } from "../model/types.ts"
@@ -509,11 +509,15 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
       const isRead = req.method === "GET" || req.method === "HEAD"
       const needsToken = isRead ? options.tokenForReads && !openPages.has(pathOf(req.url)) : true
       if (needsToken && !checkToken(req.headers["authorization"])) {
+        const missing = req.headers["authorization"] === undefined
+        const remote = Option.getOrElse(req.remoteAddress, () => "unknown")
+        // One line per refused request, for the administrator (and fail2ban): who tried what.
+        yield* Effect.logWarning(`API request refused (401, ${missing ? "no token" : "invalid token"}): ${req.method} ${shown(pathOf(req.url))} from ${remote}`).pipe(
+          Effect.annotateLogs({ remote, method: req.method, path: pathOf(req.url), status: 401 })
+        )
         return errorResponse(
           401,
-          req.headers["authorization"] === undefined
-            ? "authentication required: send the header \"Authorization: Bearer <token>\""
-            : "invalid token in the Authorization header",
+          missing ? "authentication required: send the header \"Authorization: Bearer <token>\"" : "invalid token in the Authorization header",
           { "www-authenticate": 'Bearer realm="dyncluster"' }
         )
       }
