@@ -9,12 +9,8 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either } from "effect"
-import { checkHookTemplates, hookTemplates } from "../daemon/hooks.ts"
-import { loadSimCloud } from "../daemon/sim-cloud.ts"
-import { loadBatchScenario } from "../daemon/sim-cluster.ts"
-import { checkClouds } from "../live/cloud.ts"
-import { makeChecker } from "../live/checkers.ts"
-import { engineSettings, loadConfigFile } from "../model/config.ts"
+import { checkConfig } from "../daemon/validate.ts"
+import { loadConfigFile } from "../model/config.ts"
 
 const file = Args.file({ name: "FILE", exists: "either" }).pipe(Args.withDescription("the configuration file (YAML)"))
 const online = Options.boolean("online").pipe(
@@ -30,27 +26,8 @@ export const checkConfigCommand = Command.make("check-config", { file, online },
     }
     for (const w of r.right.warnings) yield* Console.error(`warning: ${w}`)
     const c = r.right.config
-    const problems: Array<string> = []
-    const checker = makeChecker(c["dynamic-cluster"]["config-checker"])
-    if (Either.isLeft(checker)) problems.push(checker.left.message)
-    const hooks = checkHookTemplates(hookTemplates(engineSettings(c)))
-    if (Either.isLeft(hooks)) problems.push(hooks.left.message)
-    if (c.cluster.type === "simulated") {
-      // the batch system of a scenario under the live clouds (docs/clouds.md)
-      const batch = loadBatchScenario(c, file)
-      if (Either.isLeft(batch)) problems.push(...batch.left)
-      else for (const w of batch.right.warnings) yield* Console.error(`warning: ${w}`)
-    }
-    for (const [name, rc] of Object.entries(c.cloud)) {
-      if (rc.type !== "simulated") continue
-      // simulated VMs under a real batch system (docs/clouds.md)
-      const sim = loadSimCloud(name, rc, file)
-      if (Either.isLeft(sim)) problems.push(...sim.left)
-      else for (const w of sim.right.warnings) yield* Console.error(`warning: ${w}`)
-    }
-    const clouds = yield* Effect.scoped(checkClouds(c, online))
-    problems.push(...clouds.problems)
-    for (const w of clouds.warnings) yield* Console.error(`warning: ${w}`)
+    const { problems, warnings, clouds } = yield* Effect.scoped(checkConfig(c, file, online))
+    for (const w of warnings) yield* Console.error(`warning: ${w}`)
     if (problems.length > 0) {
       yield* Console.error(`${file}: invalid configuration\n${problems.map((p) => `  - ${p}`).join("\n")}`)
       return yield* Effect.sync(() => process.exit(1))

@@ -7,6 +7,7 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import { subcommands } from "./commands.ts"
 import { plainConsole, wantsColour } from "./plain-console.ts"
+import { versionText } from "./version.ts"
 
 const root = Command.make("dyncluster").pipe(
   Command.withDescription(
@@ -15,7 +16,7 @@ const root = Command.make("dyncluster").pipe(
   Command.withSubcommands(subcommands)
 )
 
-const cli = Command.run(root, { name: "dyncluster", version: "0.1.0" })
+const cli = Command.run(root, { name: "dyncluster", version: versionText() })
 
 // Help and command-line errors are coloured only on a terminal (and never with NO_COLOR): see plain-console.ts.
 Console.consoleWith((base) =>

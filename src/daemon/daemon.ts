@@ -4,14 +4,18 @@
  * reporter, run the engine loop until a signal, then shut down in order
  * (HTTP server closed, cloud tasks finished or abandoned, a last log line).
  */
-import { Clock, Effect, Exit, type Scope } from "effect"
+import { Clock, Effect, Exit, Runtime, type Scope } from "effect"
 import { type ActionError, type EngineApi, withStamp } from "../engine/api.ts"
 import { makeNodeHistory, sampleHistory } from "../http/history.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
-import { listenHttp, makeHttpApp } from "../http/server.ts"
+import { readFileSync } from "node:fs"
+import { createSecureContext } from "node:tls"
+import { listenHttp, makeHttpApp, type TlsCertificate } from "../http/server.ts"
+import { versionInfo, versionText } from "../cli/version.ts"
 import { runGraphiteReporter } from "./graphite.ts"
 import type { LogSink } from "./log.ts"
-import { DaemonError, type DaemonSettings } from "./settings.ts"
+import { makeReloader, type ReloadTarget } from "./reload.ts"
+import { DaemonError, type DaemonSettings, type TlsSettings } from "./settings.ts"
 
 /** A built engine, ready to run: sim or live. */
 export interface EngineRunner {
@@ -21,6 +25,8 @@ export interface EngineRunner {
   readonly loop: Effect.Effect<never>
   /** "simulated world quickstart at 20× real time", "torque cluster, 2 cloud resource(s)". */
   readonly description: string
+  /** Reload without a restart (SIGHUP, PUT /server/config/reload); absent: not offered. */
+  readonly reload?: ReloadTarget
 }
 
 /** Lines the shutdown finalizers leave for the last log line. */
@@ -77,26 +83,42 @@ export const serve = (opts: ServeOptions): Effect.Effect<never, DaemonError, Sco
     // Node and core counts over time for the dashboard (GET /server/history), in the engine's clock.
     const history = makeNodeHistory()
     yield* Effect.forkScoped(sampleHistory(runner.api, history))
+    const tls = settings.tls === null ? null : yield* readCertificate(settings.tls)
+    let setCertificate: ((c: TlsCertificate) => void) | null = null
+    // SIGHUP reads the certificate and key again (a renewed certificate without a restart); a bad pair keeps the old one.
+    const certificateReload = () =>
+      settings.tls === null || setCertificate === null
+        ? null
+        : Effect.flatMap(readCertificate(settings.tls), (c) =>
+            Effect.try({ try: () => setCertificate!(c), catch: (e) => `cannot use it: ${(e as Error).message}` }).pipe(
+              Effect.as(`reloaded from ${settings.tls!.certFile}`)
+            )
+          ).pipe(Effect.mapError((e) => (typeof e === "string" ? e : e.message)))
+    const reload = runner.reload !== undefined ? yield* makeReloader(runner.reload, log, certificateReload) : null
     const app = makeHttpApp(runner.api, {
       token: settings.token,
       tokenForReads: settings.tokenForReads,
       cycleHistogram: opts.histogram,
-      history
+      history,
+      ...(reload !== null ? { reload: () => reload("PUT /server/config/reload") } : {})
     })
     let listening = false
     // Added before the server, so it runs after the server's own finalizer has closed it.
     yield* Effect.addFinalizer(() => Effect.sync(() => listening && log.log("info", "HTTP server closed")))
-    const { url, port } = yield* listenHttp(app, { host: settings.host, port: settings.port }).pipe(
+    const bound = yield* listenHttp(app, { host: settings.host, port: settings.port, ...(tls !== null ? { tls } : {}) }).pipe(
       Effect.mapError((e) => new DaemonError({ message: `cannot serve the API on ${settings.host}:${settings.port}: ${causeText(e.cause)}` }))
     )
     listening = true
+    const { url, port } = bound
+    setCertificate = bound.setCertificate
     log.log("info", `dashboard at ${url}/dashboard (REST API at ${url}/, metrics at ${url}/metrics)`, {
       url,
       port,
       dashboard: `${url}/dashboard`
     })
     opts.onListening?.(url)
-    log.log("info", `running ${runner.description}`)
+    const v = versionInfo()
+    log.log("info", `dyncluster ${versionText(v)} running ${runner.description}`, { version: v.version, commit: v.commit })
     log.log("debug", "daemon settings", {
       host: settings.host,
       port: settings.port,
@@ -109,6 +131,19 @@ export const serve = (opts: ServeOptions): Effect.Effect<never, DaemonError, Sco
       log.log("info", `the API asks for a bearer token (from ${settings.tokenSource === "environment" ? "the environment" : "the configuration"}) for ${settings.tokenForReads ? "every request" : "PUT and DELETE"}`)
     } else if (!isLoopback(settings.host)) {
       log.log("warn", `the API listens on ${settings.host} without a token: anyone who can reach it can change the cluster (set admin-server.token or DYNCLUSTER_TOKEN)`)
+    }
+    if (tls !== null) log.log("info", `the API is served over HTTPS with the certificate ${settings.tls!.certFile}`)
+    else if (!isLoopback(settings.host)) {
+      log.log("warn", `the API listens on ${settings.host} over plain HTTP: the token and every answer cross the network unencrypted (set admin-server.tls: {cert_file, key_file}, or put a TLS proxy in front)`)
+    }
+    if (reload !== null) {
+      // SIGHUP (systemctl reload): re-read the configuration. Node would otherwise end the process.
+      const runtime = yield* Effect.runtime<never>()
+      const onHup = () => void Runtime.runFork(runtime)(reload("SIGHUP"))
+      yield* Effect.acquireRelease(
+        Effect.sync(() => process.on("SIGHUP", onHup)),
+        () => Effect.sync(() => process.off("SIGHUP", onHup))
+      )
     }
     if (settings.graphite !== null) {
       const g = settings.graphite
@@ -126,6 +161,27 @@ const causeText = (cause: unknown): string => {
   if (e?.code === "ENOTFOUND") return "unknown host name"
   return e?.message ?? String(cause)
 }
+
+/** The PEM certificate and key of admin-server.tls, checked as a pair; a message naming the key path otherwise. */
+export const readCertificate = (t: TlsSettings): Effect.Effect<TlsCertificate, DaemonError> =>
+  Effect.gen(function* () {
+    const read = (path: string, key: string) =>
+      Effect.try({
+        try: () => readFileSync(path),
+        catch: (e) => {
+          const code = (e as NodeJS.ErrnoException).code
+          const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : (e as Error).message
+          return new DaemonError({ message: `dynamic-cluster.admin-server.tls.${key}: ${path}: ${why}` })
+        }
+      })
+    const cert = yield* read(t.certFile, "cert_file")
+    const key = yield* read(t.keyFile, "key_file")
+    yield* Effect.try({
+      try: () => createSecureContext({ cert, key }),
+      catch: (e) => new DaemonError({ message: `dynamic-cluster.admin-server.tls: ${t.certFile} and ${t.keyFile} are not a PEM certificate and its private key: ${(e as Error).message}` })
+    })
+    return { cert, key }
+  })
 
 export const isLoopback = (host: string): boolean => host === "localhost" || host === "::1" || /^127\./.test(host)
 

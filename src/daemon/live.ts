@@ -6,7 +6,7 @@
  * they are interrupted (every task is written so that an interruption leaves
  * nothing start-up recovery cannot repair).
  */
-import { Clock, Context, Duration, Effect, Either, Layer, Option, type Scope } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Option, Scope } from "effect"
 import type { Snapshot } from "../engine/api.ts"
 import { makeEngine } from "../engine/engine.ts"
 import { getPolicy, unknownPolicy } from "../engine/policy.ts"
@@ -14,14 +14,16 @@ import { Checker, Cloud, Cluster, Hooks, noChecker, type CheckerService, type Cl
 import { dispatchClouds } from "../live/cloud.ts"
 import { makeLiveTaskRunner, type TaskRunner } from "../engine/tasks.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
-import { engineSettings, type ConfigFile } from "../model/config.ts"
+import { engineSettings, loadConfigFile, type ConfigFile } from "../model/config.ts"
 import { observedApi, type EngineRunner, type ShutdownNotes } from "./daemon.ts"
 import { checkHookTemplates, commandHooks, hookTemplates } from "./hooks.ts"
 import type { LogSink } from "./log.ts"
 import { makeWake, runLiveLoop } from "./loop.ts"
 import { makeCloudHealth, type CloudHealth } from "./cloud-health.ts"
 import { checkerKind, CloudWatch, liveRegistry, type LiveRegistry, type LiveSetup } from "./registry.ts"
+import { drainRemoved, type ReloadTarget } from "./reload.ts"
 import { DaemonError } from "./settings.ts"
+import { checkConfig } from "./validate.ts"
 import { engineLogTo } from "./sim.ts"
 
 /** Every live layer the configuration needs that is not available, in words (empty = all there). */
@@ -60,7 +62,9 @@ const setupError = (what: string) => (e: { readonly message: string }) => new Da
 export const liveContext = (
   setup: LiveSetup,
   registry: LiveRegistry = liveRegistry,
-  health?: CloudHealth
+  health?: CloudHealth,
+  /** Filled with each resource's service; the engine's Cloud routes through it (a reload adds to it). */
+  clouds: Map<string, CloudService> = new Map()
 ): Effect.Effect<Context.Context<Cluster | Cloud | Checker | Hooks>, DaemonError, Scope.Scope> =>
   Effect.gen(function* () {
     const { config } = setup
@@ -69,7 +73,6 @@ export const liveContext = (
     const hooks = checkHookTemplates(hookTemplates(engineSettings(config)))
     if (Either.isLeft(hooks)) return yield* new DaemonError({ message: hooks.left.message })
     const cluster = yield* Layer.build(registry.cluster[config.cluster.type](setup)).pipe(Effect.mapError(setupError(`cluster type ${config.cluster.type}`)))
-    const clouds = new Map<string, CloudService>()
     for (const [name, r] of Object.entries(config.cloud)) {
       const service = yield* registry.cloud[r.type](name, r, setup).pipe(Effect.mapError(setupError(`cloud resource ${name}`)))
       clouds.set(name, health !== undefined ? health.watch(name, service) : service)
@@ -147,7 +150,10 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
       return yield* new DaemonError({ message: unknownPolicy(policy) })
     }
     const health = makeCloudHealth(opts.log)
-    const ctx = yield* liveContext({ config: opts.config, settings, log: opts.log, configPath: opts.configPath }, opts.registry, health)
+    const registry = opts.registry ?? liveRegistry
+    const clouds = new Map<string, CloudService>()
+    const ctx = yield* liveContext({ config: opts.config, settings, log: opts.log, configPath: opts.configPath }, registry, health, clouds)
+    const scope = yield* Effect.scope
     const wake = yield* makeWake
     const inner = yield* makeLiveTaskRunner(settings.workers, wake.signal)
     const tasks = closableTasks(inner)
@@ -168,9 +174,45 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
     const engine = yield* makeEngine({ config: opts.config, tasks: tasks.runner, policy, log: engineLogTo(opts.log, null) }).pipe(Effect.provide(ctx))
     const resources = Object.keys(opts.config.cloud).length
     const api = observedApi(() => engine.api, wake.signal)
+    const file = opts.configPath
+    const reload: ReloadTarget | undefined =
+      file === undefined
+        ? undefined
+        : {
+            file,
+            // As strict as a start: the file decodes, every live layer exists, check-config's offline checks pass.
+            read: Effect.gen(function* () {
+              const r = loadConfigFile(file)
+              if (Either.isLeft(r)) return yield* Effect.fail(r.left.problems)
+              const missing = missingLayers(r.right.config, registry)
+              const { problems } = yield* Effect.scoped(checkConfig(r.right.config, file))
+              if (missing.length + problems.length > 0) return yield* Effect.fail([...missing, ...problems])
+              return r.right.config
+            }),
+            apply: (config) =>
+              Effect.gen(function* () {
+                // Clients for new resources first: if one cannot be built, nothing changes.
+                const fresh = new Map<string, CloudService>()
+                const problems: Array<string> = []
+                for (const [name, rc] of Object.entries(config.cloud)) {
+                  if (clouds.has(name)) continue
+                  const setup = { config, settings: engineSettings(config), log: opts.log, configPath: file }
+                  const built = yield* Effect.either(registry.cloud[rc.type](name, rc, setup).pipe(Scope.extend(scope)))
+                  if (Either.isLeft(built)) problems.push(`cloud.${name}: ${built.left.message}`)
+                  else fresh.set(name, health.watch(name, built.right))
+                }
+                if (problems.length > 0) return yield* Effect.fail(problems)
+                for (const [name, service] of fresh) clouds.set(name, service)
+                const r = yield* engine.reconfigure(config, (name) => clouds.has(name))
+                yield* drainRemoved(r, api.drain, opts.log)
+                wake.signal()
+                return r
+              })
+          }
     return {
       api: { ...api, snapshot: Effect.map(api.snapshot, (s) => withLiveStatus(s, health)) },
       loop: runLiveLoop({ engine, wake, histogram: opts.histogram }).pipe(Effect.provide(ctx)),
+      ...(reload !== undefined ? { reload } : {}),
       description: `the ${opts.config.cluster.type} cluster with ${resources} cloud resource(s) (policy ${policy})`
     }
   })

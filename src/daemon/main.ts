@@ -4,7 +4,7 @@
  * runner (sim or live) and serve until a signal.
  */
 import { closeSync, openSync, writeSync } from "node:fs"
-import { Clock, Effect, Either, Logger } from "effect"
+import { Clock, Effect, Either, Layer, Logger } from "effect"
 import { makeCycleHistogram } from "../http/metrics.ts"
 import { loadConfigFile, type ConfigFile } from "../model/config.ts"
 import { loadScenarioFile } from "../sim/scenario.ts"
@@ -87,6 +87,7 @@ export const runDaemon = (o: RunDaemonOptions): Effect.Effect<void, DaemonError>
           epoch,
           log,
           histogram,
+          file: o.sim,
           ...(events !== null ? { onEvent: events.write } : {})
         })
       } else {
@@ -106,7 +107,9 @@ export const runDaemon = (o: RunDaemonOptions): Effect.Effect<void, DaemonError>
     })
 
     return yield* withLifecycle(log, notes, grace + 10, main).pipe(
-      Effect.provide(Logger.replace(Logger.defaultLogger, effectLogger(log))),
+      // Effect's own log calls go to the sink only: NodeRuntime.runMain added its pretty logger, which would
+      // print a second, non-JSON line on stdout (and into the journal) for each of them.
+      Effect.provide(Layer.merge(Logger.replace(Logger.defaultLogger, effectLogger(log)), Logger.remove(Logger.prettyLoggerDefault))),
       Effect.ensuring(
         Effect.sync(() => {
           events?.close()

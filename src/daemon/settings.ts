@@ -37,9 +37,16 @@ export interface GraphiteSettings {
   readonly interval: number
 }
 
+export interface TlsSettings {
+  readonly certFile: string
+  readonly keyFile: string
+}
+
 export interface DaemonSettings {
   readonly host: string
   readonly port: number
+  /** HTTPS with these PEM files; null = plain HTTP. */
+  readonly tls: TlsSettings | null
   readonly token: string | null
   readonly tokenSource: "config" | "environment" | null
   readonly tokenForReads: boolean
@@ -90,6 +97,7 @@ export const resolveSettings = (
   return Either.right({
     host,
     port,
+    tls: admin.tls === undefined ? null : { certFile: admin.tls.cert_file, keyFile: admin.tls.key_file },
     token,
     tokenSource,
     tokenForReads: admin.token_for_reads,

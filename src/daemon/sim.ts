@@ -14,11 +14,13 @@
  * keeps answering (operators can still launch, hold, drain...). The
  * scenario's `drain` and `max_time` are ignored for that reason.
  */
-import { Clock, Duration, Effect } from "effect"
+import { Clock, Duration, Effect, Either } from "effect"
 import type { EngineLogEvent } from "../engine/engine.ts"
 import { getPolicy, unknownPolicy } from "../engine/policy.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
 import { SimDriver, type SimScenario } from "../sim/run.ts"
+import { loadScenarioFile } from "../sim/scenario.ts"
+import { drainRemoved, type ReloadTarget } from "./reload.ts"
 import type { EngineRunner } from "./daemon.ts"
 import { observedApi } from "./daemon.ts"
 import type { LogSink } from "./log.ts"
@@ -39,6 +41,8 @@ export interface SimDaemonOptions {
   readonly onEvent?: (line: string) => void
   /** Real milliseconds of work before the loop lets the HTTP server in when it is behind (default 50). */
   readonly sliceMs?: number
+  /** The scenario file: a reload reads its `config` again (without it, no reload). */
+  readonly file?: string
 }
 
 export const MAX_SPEED = 1_000_000
@@ -141,9 +145,30 @@ export const makeSimRunner = (opts: SimDaemonOptions): Effect.Effect<EngineRunne
       (eff) => Effect.zipRight(catchUp, driver.atWorldTime(eff))
     )
     const s = opts.scenario
+    const file = opts.file
+    // A reload takes the scenario's config section again; the simulated world (its clouds, workload) stays as it started.
+    const reload: ReloadTarget | undefined =
+      file === undefined
+        ? undefined
+        : {
+            file,
+            read: Effect.suspend(() => {
+              const r = loadScenarioFile(file, opts.seed !== undefined ? { seed: opts.seed } : {})
+              return Either.isLeft(r) ? Effect.fail(r.left.problems) : Effect.succeed(r.right.config)
+            }),
+            apply: (config) =>
+              Effect.gen(function* () {
+                const r = yield* driver.engine.reconfigure(config, () => false)
+                yield* drainRemoved(r, api.drain, opts.log)
+                driver.requestStep()
+                wake.signal()
+                return r
+              })
+          }
     return {
       api,
       driver,
+      ...(reload !== undefined ? { reload } : {}),
       loop: loop as Effect.Effect<never>,
       description: `the simulated world of scenario ${JSON.stringify(s.name)} (seed ${opts.seed ?? s.seed}, policy ${policy}) at ${speed}× real time: ${s.world.resources.length} cloud resource(s), ${s.world.physical.length} physical node(s), ${s.world.jobs.length} job(s)`
     }

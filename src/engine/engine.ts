@@ -22,6 +22,7 @@ import type { EngineApi } from "./api.ts"
 import type { Decision, ResourceDecision, StepDecisions } from "./decisions.ts"
 import { makeLock } from "./lock.ts"
 import { getPolicy, unknownPolicy, type Policy, type PolicyDecision } from "./policy.ts"
+import { initialResState, reconfigureState, type Reconfiguration } from "./reconfigure.ts"
 import { makeRecovery } from "./recovery.ts"
 import { minRule, nodeRule, provisionDue, provisionRule } from "./rules/index.ts"
 import { Checker, Cloud, Cluster, Hooks } from "./services.ts"
@@ -62,6 +63,12 @@ export interface Engine {
   readonly pollDue: (now: number) => boolean
   readonly api: EngineApi
   readonly settings: EngineSettings
+  /**
+   * Reload: takes what of `config` can change while running (reconfigure.ts),
+   * under the engine lock; `addable` says whether a new resource can be served
+   * (its cloud exists). The caller drains the resources it reports removed.
+   */
+  readonly reconfigure: (config: ConfigFile, addable?: (resource: string) => boolean) => Effect.Effect<Reconfiguration>
   readonly policy: Policy
   /** The last policy decision (for `plan` and the dashboard). */
   readonly lastDecision: () => PolicyDecision | null
@@ -177,7 +184,20 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       },
       pollDue: wake.pollDue,
       api,
-      settings,
+      get settings() {
+        return st.settings
+      },
+      reconfigure: (next, addable) =>
+        lock.exclusive(
+          Effect.sync(() => {
+            const r = reconfigureState(st, st.config, next, initialResState, addable)
+            st.settings = r.settings
+            st.config = next
+            for (const name of r.result.added) for (const c of [st.counters.boots, st.counters.boot_failures, st.counters.destroys]) c[name] ??= 0
+            for (const line of r.result.changes) st.log("info", `reload: ${line}`)
+            return r.result
+          })
+        ),
       policy,
       lastDecision: () => st.lastDecision,
       lastDecisions: () => lastDecisions

@@ -13,6 +13,7 @@ import type { Effect } from "effect"
 import type { ConfigFile, EngineSettings } from "../model/config.ts"
 import { NodeState, ResourceFlag, type Instance, type Job, type Reservation, type WorkerNode } from "../model/types.ts"
 import type { Policy, PolicyDecision } from "./policy.ts"
+import { initialResState } from "./reconfigure.ts"
 import type { Apply, TaskRunner } from "./tasks.ts"
 
 export type LogLevel = "error" | "warn" | "info" | "debug"
@@ -31,15 +32,16 @@ export type Mode = "normal" | "frozen" | "draining"
 export interface ResState {
   readonly name: string
   readonly type: string
-  readonly priority: number
-  readonly cfgMin: number
-  readonly cfgMax: number
+  // (priority, cfgMin, cfgMax and config change at a reload: reconfigure.ts)
+  priority: number
+  cfgMin: number
+  cfgMax: number
   min: number
   max: number
   mode: Mode
   readonly reservation: Reservation
   coresPerNode: number
-  readonly config: Record<string, unknown>
+  config: Record<string, unknown>
   /** Boots asked for whose answer has not been applied. */
   inflight: number
   /** Until when (seconds) this resource is not booted from after failures. */
@@ -84,7 +86,8 @@ export interface Counters {
 }
 
 export class EngineState {
-  readonly settings: EngineSettings
+  /** Replaced by a reload (Engine.reconfigure): read it at use, never keep a copy. */
+  settings: EngineSettings
   /** A policy with memory is a fresh instance per engine (and per restart). */
   readonly policy: Policy
   /** See Policy.reactive. */
@@ -130,7 +133,8 @@ export class EngineState {
   readonly prices = new Map<string, number>()
 
   constructor(
-    readonly config: ConfigFile,
+    /** The configuration in effect (GET /server/config): as loaded, then as last reloaded. */
+    public config: ConfigFile,
     settings: EngineSettings,
     policy: Policy,
     tasks: TaskRunner,
@@ -149,23 +153,7 @@ export class EngineState {
       }
     }
     for (const [name, rc] of Object.entries(config.cloud)) {
-      this.resources.set(name, {
-        name,
-        type: rc.type,
-        priority: rc.priority,
-        cfgMin: rc.quantity.min,
-        cfgMax: rc.quantity.max,
-        min: rc.quantity.min,
-        max: rc.quantity.max,
-        mode: "normal",
-        reservation: rc.reservation,
-        coresPerNode: 0,
-        config: rc.config,
-        inflight: 0,
-        backoffUntil: 0,
-        failures: 0,
-        recovered: false
-      })
+      this.resources.set(name, initialResState(name, rc))
       this.counters.boots[name] = 0
       this.counters.boot_failures[name] = 0
       this.counters.destroys[name] = 0

@@ -9,15 +9,17 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto"
 import * as Http from "node:http"
+import * as Https from "node:https"
 import type { HttpApp } from "@effect/platform"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Cause, Effect, Layer, type Scope } from "effect"
+import { Cause, Effect, Layer, Option, type Scope } from "effect"
 import { ActionError, type EngineApi, type Snapshot } from "../engine/api.ts"
 import { redactSecrets } from "../model/config.ts"
 import { NodeStateNames } from "../model/types.ts"
 import { type BodyCache, type BodyTemplate, GZIP_MIN_BYTES, identityOpener, makeBodyCache, makeCoalescer, makeTemplate, type Opener, Rendered } from "./bodyCache.ts"
+import type { ReloadOutcome } from "../daemon/reload.ts"
 import { renderDashboard } from "./dashboard.ts"
 import type { NodeHistory } from "./history.ts"
 import { type CycleHistogram, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts"
@@ -38,6 +40,8 @@ export interface HttpAppOptions {
   readonly bodyCache?: BodyCache
   /** Node and core counts over time for GET /server/history (fed by sampleHistory); absent: that endpoint answers 404. */
   readonly history?: NodeHistory
+  /** PUT /server/config/reload: re-read the configuration (src/daemon/reload.ts); absent: 501. */
+  readonly reload?: () => Effect.Effect<ReloadOutcome>
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024
@@ -383,6 +387,23 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
       }
     ],
     ["/server/config", { GET: Effect.map(engine.config, (c) => jsonResponse(200, redactSecrets(c))) }],
+    [
+      "/server/config/reload",
+      {
+        PUT:
+          options.reload === undefined
+            ? Effect.succeed(errorResponse(501, "this daemon cannot reload its configuration"))
+            : Effect.map(Effect.suspend(options.reload), (r) =>
+                r.ok
+                  ? jsonResponse(200, { success: true, file: r.file, changes: r.changes, restart: r.restart, tls: r.tls })
+                  : jsonResponse(422, {
+                      error: `${r.file}: invalid configuration (${r.problems.length} problem(s)); still running on the previous one`,
+                      problems: r.problems,
+                      tls: r.tls
+                    })
+              )
+      }
+    ],
     ["/server/status", { GET: Effect.map(snapshot, (s) => jsonResponse(200, s.status)) }],
     ["/server/queues", { GET: Effect.map(snapshot, (s) => jsonResponse(200, s.queues)) }],
     [
@@ -519,11 +540,15 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
       const isRead = req.method === "GET" || req.method === "HEAD"
       const needsToken = isRead ? options.tokenForReads && !openPages.has(pathOf(req.url)) : true
       if (needsToken && !checkToken(req.headers["authorization"])) {
+        const missing = req.headers["authorization"] === undefined
+        const remote = Option.getOrElse(req.remoteAddress, () => "unknown")
+        // One line per refused request, for the administrator (and fail2ban): who tried what.
+        yield* Effect.logWarning(`API request refused (401, ${missing ? "no token" : "invalid token"}): ${req.method} ${shown(pathOf(req.url))} from ${remote}`).pipe(
+          Effect.annotateLogs({ remote, method: req.method, path: pathOf(req.url), status: 401 })
+        )
         return errorResponse(
           401,
-          req.headers["authorization"] === undefined
-            ? "authentication required: send the header \"Authorization: Bearer <token>\""
-            : "invalid token in the Authorization header",
+          missing ? "authentication required: send the header \"Authorization: Bearer <token>\"" : "invalid token in the Authorization header",
           { "www-authenticate": 'Bearer realm="dyncluster"' }
         )
       }
@@ -571,6 +596,7 @@ export const ENDPOINTS: ReadonlyArray<string> = [
   "GET /job",
   "GET /job/<id>",
   "GET /server/config",
+  "PUT /server/config/reload",
   "GET /server/status",
   "GET /server/queues",
   "GET /server/history[?since=T]",
@@ -590,6 +616,13 @@ export interface ListenOptions {
   readonly host: string
   /** 0 = an ephemeral port (read it back from HttpServer's address). */
   readonly port: number
+  /** HTTPS with this certificate and key (PEM); absent = plain HTTP. */
+  readonly tls?: TlsCertificate
+}
+
+export interface TlsCertificate {
+  readonly cert: string | Buffer
+  readonly key: string | Buffer
 }
 
 /** Requests Node cannot parse never reach the app; answer them in JSON too (Node's default has no body). */
@@ -614,13 +647,15 @@ const onClientError = (err: NodeJS.ErrnoException, socket: import("node:stream")
   )
 }
 
-const makeNodeServer = () => {
-  const server = Http.createServer({
+const makeNodeServer = (tls?: TlsCertificate): Http.Server => {
+  const options = {
     // Lets URLs longer than maxUrlLength reach the app (and get a JSON 414) instead of Node's bare 431.
     maxHeaderSize: 32 * 1024,
     requestTimeout: 30_000,
     headersTimeout: 10_000
-  })
+  }
+  // An https.Server serves requests like an http.Server (the platform's server only uses what both have).
+  const server = tls === undefined ? Http.createServer(options) : (Https.createServer({ ...options, cert: tls.cert, key: tls.key }) as unknown as Http.Server)
   server.on("clientError", onClientError)
   return server
 }
@@ -629,21 +664,42 @@ const makeNodeServer = () => {
  * Serves the app with Node's HTTP server for as long as the layer lives. The
  * layer also provides HttpServer, whose `address` tells the bound port.
  */
-export const serveHttp = (app: HttpApp.Default, options: ListenOptions): Layer.Layer<HttpServer.HttpServer, ServeError> =>
+export const serveHttp = (
+  app: HttpApp.Default,
+  options: ListenOptions,
+  onServer: (server: Http.Server) => void = () => {}
+): Layer.Layer<HttpServer.HttpServer, ServeError> =>
   HttpServer.serve(app).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(makeNodeServer, { host: options.host, port: options.port }))
+    Layer.provideMerge(
+      NodeHttpServer.layer(
+        () => {
+          const server = makeNodeServer(options.tls)
+          onServer(server)
+          return server
+        },
+        { host: options.host, port: options.port }
+      )
+    )
   )
 
+export interface Listening {
+  /** e.g. "http://127.0.0.1:8001", "https://[::1]:8443". */
+  readonly url: string
+  readonly port: number
+  /** HTTPS only: new connections use this certificate from now on (throws when it is not a valid certificate and key). */
+  readonly setCertificate: ((tls: TlsCertificate) => void) | null
+}
+
 /** Starts serving within the current scope and returns the URL it listens on (e.g. "http://127.0.0.1:8001"). */
-export const listenHttp = (
-  app: HttpApp.Default,
-  options: ListenOptions
-): Effect.Effect<{ readonly url: string; readonly port: number }, ServeError, Scope.Scope> =>
+export const listenHttp = (app: HttpApp.Default, options: ListenOptions): Effect.Effect<Listening, ServeError, Scope.Scope> =>
   Effect.gen(function* () {
-    const ctx = yield* Layer.build(serveHttp(app, options))
+    let node: Http.Server | null = null
+    const ctx = yield* Layer.build(serveHttp(app, options, (s) => (node = s)))
     const server = yield* Effect.provide(HttpServer.HttpServer, ctx)
     const address = server.address
-    if (address._tag !== "TcpAddress") return { url: `unix:${address.path}`, port: 0 }
+    const tls = options.tls !== undefined ? (node as unknown as Https.Server | null) : null
+    const setCertificate = tls === null ? null : (c: TlsCertificate) => tls.setSecureContext({ cert: c.cert, key: c.key })
+    if (address._tag !== "TcpAddress") return { url: `unix:${address.path}`, port: 0, setCertificate }
     const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
-    return { url: `http://${host}:${address.port}`, port: address.port }
+    return { url: `${tls !== null ? "https" : "http"}://${host}:${address.port}`, port: address.port, setCertificate }
   })

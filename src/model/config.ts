@@ -37,7 +37,9 @@ export const AdminServer = Schema.Struct({
   host: dflt(str, () => "127.0.0.1"),
   /** Bearer token required for PUT/DELETE (and GETs with token_for_reads). */
   token: optStr,
-  token_for_reads: dflt(bool, () => false)
+  token_for_reads: dflt(bool, () => false),
+  /** HTTPS for the API and dashboard: PEM files, read again on SIGHUP (docs/install.md). */
+  tls: Schema.optional(Schema.Struct({ cert_file: str, key_file: str }))
 })
 
 export const CheckerConfig = Schema.Struct({

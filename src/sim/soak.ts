@@ -245,8 +245,10 @@ export const runSoak = async (o: SoakOptions): Promise<{ totals: SoakTotals; ela
     return { totals: t, elapsedSeconds: elapsed() }
   }
 
-  const script = new URL("../cli/soak-worker.ts", import.meta.url).pathname
-  const loader = import.meta.resolve("tsx")
+  // From the sources (a checkout) the worker runs through tsx too; compiled (an installed package, dist/), as plain JavaScript.
+  const compiled = import.meta.url.endsWith(".js")
+  const script = new URL(compiled ? "../cli/soak-worker.js" : "../cli/soak-worker.ts", import.meta.url).pathname
+  const execArgv = compiled ? [] : ["--import", import.meta.resolve("tsx")]
   const children: Array<ChildProcess> = []
   await new Promise<void>((resolve, reject) => {
     let busy = 0
@@ -260,7 +262,7 @@ export const runSoak = async (o: SoakOptions): Promise<{ totals: SoakTotals; ela
       child.send({ type: "run", task: taskOf(o, k++), world: o.world ?? {}, out: o.out, shrinkMs: o.shrinkMs })
     }
     for (let i = 0; i < o.workers; i++) {
-      const child = fork(script, [], { execArgv: ["--import", loader], stdio: ["ignore", "ignore", "inherit", "ipc"] })
+      const child = fork(script, [], { execArgv, stdio: ["ignore", "ignore", "inherit", "ipc"] })
       children.push(child)
       child.on("message", (m: { type: "done"; report: RunReport; file: string | null }) => {
         busy--
