@@ -1,7 +1,8 @@
 /**
  * `dyncluster check-config FILE [--online]`: validates a configuration file
  * and says what is wrong in plain words (key paths), with warnings for
- * unknown keys. It also checks what start-up would refuse: the cloud
+ * unknown keys. It also checks what start-up would refuse: a policy that is
+ * not a supported one (src/engine/policy.ts), the cloud
  * sections of openstack/aws resources (keys, user-data files, overlapping
  * name prefixes) and of simulated ones, the configuration checker and the hook templates. With
  * `--online` it contacts each cloud (authenticate, look up the flavour or
@@ -14,6 +15,7 @@ import { loadSimCloud } from "../daemon/sim-cloud.ts"
 import { loadBatchScenario } from "../daemon/sim-cluster.ts"
 import { checkClouds } from "../live/cloud.ts"
 import { makeChecker } from "../live/checkers.ts"
+import { unsupportedPolicy } from "../engine/policy.ts"
 import { engineSettings, loadConfigFile } from "../model/config.ts"
 
 const file = Args.file({ name: "FILE", exists: "either" }).pipe(Args.withDescription("the configuration file (YAML)"))
@@ -31,6 +33,9 @@ export const checkConfigCommand = Command.make("check-config", { file, online },
     for (const w of r.right.warnings) yield* Console.error(`warning: ${w}`)
     const c = r.right.config
     const problems: Array<string> = []
+    // the daemon runs a supported policy only: variants are experiments for simulations
+    const policy = unsupportedPolicy(c["dynamic-cluster"].policy)
+    if (policy !== null) problems.push(policy)
     const checker = makeChecker(c["dynamic-cluster"]["config-checker"])
     if (Either.isLeft(checker)) problems.push(checker.left.message)
     const hooks = checkHookTemplates(hookTemplates(engineSettings(c)))
