@@ -1,7 +1,8 @@
 /**
  * `dyncluster check-config FILE [--online]`: validates a configuration file
  * and says what is wrong in plain words (key paths), with warnings for
- * unknown keys. It also checks what start-up would refuse: the cloud
+ * unknown keys. It also checks what start-up would refuse: a policy that is
+ * not a supported one (src/engine/policy.ts), the cloud
  * sections of openstack/aws resources (keys, user-data files, overlapping
  * name prefixes) and of simulated ones, the configuration checker and the hook templates. With
  * `--online` it contacts each cloud (authenticate, look up the flavour or

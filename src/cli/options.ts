@@ -1,10 +1,11 @@
 /**
  * What several commands share on their command line: ending with a message,
- * and reading `--policy a,b` (names as `getPolicy` knows them, variants like
- * `demand-no-pool` included).
+ * and reading `--policy a,b` (supported policies and the experiments of
+ * src/experiments, variants like `demand-no-pool` included).
  */
 import { Console, Effect, Either, Option } from "effect"
-import { getPolicy, policyNames } from "../engine/policy.ts"
+import { policyNames } from "../engine/policy.ts"
+import { experimentPolicy } from "../experiments/policies.ts"
 
 /** Prints a message on stderr and ends the process with exit code 1. */
 export const fail = (message: string) =>
@@ -21,7 +22,7 @@ export const policyList = (option: Option.Option<string>): Either.Either<Readonl
     .map((p) => p.trim())
     .filter((p) => p !== "")
   if (names.length === 0) return Either.left("--policy: expected a policy name or a comma-separated list")
-  const unknown = names.filter((p) => getPolicy(p) === undefined)
+  const unknown = names.filter((p) => experimentPolicy(p) === undefined)
   if (unknown.length > 0)
     return Either.left(
       `--policy: unknown policy ${unknown.map((p) => JSON.stringify(p)).join(", ")} (known: ${policyNames().join(", ")}; ` +

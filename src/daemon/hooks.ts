@@ -7,7 +7,7 @@
  * stops the engine. checkHookTemplates is what start-up checks
  * (`dyncluster check-config`) refuse.
  */
-import { Effect, Either } from "effect"
+import { Data, Effect, Either } from "effect"
 import type { HookName, HooksService } from "../engine/services.ts"
 import { runCommand, splitTemplate } from "../live/command.ts"
 import type { EngineSettings } from "../model/config.ts"
@@ -25,9 +25,8 @@ export const hookTemplates = (s: EngineSettings): Readonly<Record<HookName, stri
   post_remove_node_command: s.postRemoveNodeCommand
 })
 
-export class HookSetupError extends Error {
-  readonly _tag = "HookSetupError"
-}
+/** A hook template that cannot be used; the message names its key. */
+export class HookSetupError extends Data.TaggedError("HookSetupError")<{ readonly message: string }> {}
 
 const PLACES: Record<HookName, { readonly path: string; readonly values: number; readonly what: string }> = {
   post_vm_provision_command: { path: "dynamic-cluster.post_vm_provision_command", values: 4, what: "{0} host, {1} IP, {2} instance name, {3} resource" },
@@ -42,9 +41,9 @@ export const checkHookTemplates = (templates: HookTemplates): Either.Either<Hook
     if (tmpl === null || tmpl === undefined) continue
     const p = PLACES[hook]
     const split = splitTemplate(tmpl)
-    if (Either.isLeft(split)) return Either.left(new HookSetupError(`${p.path}: ${split.left.message}`))
+    if (Either.isLeft(split)) return Either.left(new HookSetupError({ message: `${p.path}: ${split.left.message}` }))
     if (split.right.placeholders > p.values) {
-      return Either.left(new HookSetupError(`${p.path}: uses {${split.right.placeholders - 1}}, but only ${p.what} are available`))
+      return Either.left(new HookSetupError({ message: `${p.path}: uses {${split.right.placeholders - 1}}, but only ${p.what} are available` }))
     }
   }
   return Either.right(templates)

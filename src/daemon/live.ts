@@ -9,7 +9,7 @@
 import { Clock, Context, Duration, Effect, Either, Layer, Option, Scope } from "effect"
 import type { Snapshot } from "../engine/api.ts"
 import { makeEngine } from "../engine/engine.ts"
-import { getPolicy, unknownPolicy } from "../engine/policy.ts"
+import { supportedPolicy, unsupportedPolicy } from "../engine/policy.ts"
 import { Checker, Cloud, Cluster, Hooks, noChecker, type CheckerService, type CloudService } from "../engine/services.ts"
 import { dispatchClouds } from "../live/cloud.ts"
 import { makeLiveTaskRunner, type TaskRunner } from "../engine/tasks.ts"
@@ -20,7 +20,8 @@ import { checkHookTemplates, commandHooks, hookTemplates } from "./hooks.ts"
 import type { LogSink } from "./log.ts"
 import { makeWake, runLiveLoop } from "./loop.ts"
 import { makeCloudHealth, type CloudHealth } from "./cloud-health.ts"
-import { checkerKind, CloudWatch, liveRegistry, type LiveRegistry, type LiveSetup } from "./registry.ts"
+import { checkerKind, liveRegistry, type LiveRegistry } from "./registry.ts"
+import { CloudWatch, type LiveSetup } from "./setup.ts"
 import { drainRemoved, type ReloadTarget } from "./reload.ts"
 import { DaemonError } from "./settings.ts"
 import { checkConfig } from "./validate.ts"
@@ -145,9 +146,11 @@ export const withLiveStatus = (s: Snapshot, health: CloudHealth): Snapshot => ({
 export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRunner, DaemonError, Scope.Scope> =>
   Effect.gen(function* () {
     const settings = engineSettings(opts.config)
-    const policy = opts.policy ?? settings.policy
-    if (getPolicy(policy) === undefined) {
-      return yield* new DaemonError({ message: unknownPolicy(policy) })
+    // the daemon runs a supported policy only (experiments are for simulations)
+    const policyName = opts.policy ?? settings.policy
+    const policy = supportedPolicy(policyName)
+    if (policy === undefined) {
+      return yield* new DaemonError({ message: unsupportedPolicy(policyName, opts.policy !== undefined ? "--policy" : "dynamic-cluster.policy")! })
     }
     const health = makeCloudHealth(opts.log)
     const registry = opts.registry ?? liveRegistry
@@ -213,6 +216,6 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
       api: { ...api, snapshot: Effect.map(api.snapshot, (s) => withLiveStatus(s, health)) },
       loop: runLiveLoop({ engine, wake, histogram: opts.histogram }).pipe(Effect.provide(ctx)),
       ...(reload !== undefined ? { reload } : {}),
-      description: `the ${opts.config.cluster.type} cluster with ${resources} cloud resource(s) (policy ${policy})`
+      description: `the ${opts.config.cluster.type} cluster with ${resources} cloud resource(s) (policy ${policy.name})`
     }
   })

@@ -9,7 +9,7 @@
  * passwords and keys of the configuration) is masked wherever it appears.
  */
 import { closeSync, existsSync, fstatSync, openSync, renameSync, rmSync, writeSync } from "node:fs"
-import { Cause, HashMap, Logger, LogLevel } from "effect"
+import { Cause, Data, HashMap, Logger, LogLevel } from "effect"
 import { redactSecrets } from "../model/config.ts"
 
 export const LEVELS = ["error", "warn", "info", "debug"] as const
@@ -41,9 +41,8 @@ export interface LogSink {
   readonly options: LogSinkOptions
 }
 
-export class LogFileError extends Error {
-  readonly _tag = "LogFileError"
-}
+/** The log file cannot be opened (thrown by makeLogSink; the message names the path). */
+export class LogFileError extends Data.TaggedError("LogFileError")<{ readonly message: string }> {}
 
 /** Config `log_level` (0..3) or a name → a level; undefined when not recognised. */
 export const parseLevel = (v: string | number): Level | undefined => {
@@ -129,7 +128,7 @@ export class RotatingFile {
       const err = e as NodeJS.ErrnoException
       const why =
         err.code === "ENOENT" ? "its directory does not exist" : err.code === "EACCES" ? "permission denied" : err.code === "EISDIR" ? "it is a directory" : err.message
-      throw new LogFileError(`cannot open the log file ${path}: ${why}`)
+      throw new LogFileError({ message: `cannot open the log file ${path}: ${why}` })
     }
   }
 

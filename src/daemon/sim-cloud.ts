@@ -33,8 +33,7 @@ import { makeRng } from "../sim/random.ts"
 import { CloudSim, focus, readScenarioDocument, simResourceSpec } from "../sim/scenario.ts"
 import { SimWorld, type SimResourceSpec } from "../sim/world.ts"
 import { runInRealTime, worldEventLogger } from "./realtime-world.ts"
-import type { LiveSetup, SetupFailure } from "./registry.ts"
-import { scenarioPathOf } from "./sim-cluster.ts"
+import { scenarioPathOf, type LiveSetup, type SetupFailure } from "./setup.ts"
 
 export interface SimCloudResource {
   readonly spec: SimResourceSpec

@@ -17,7 +17,7 @@ import { decodeConfig, engineSettings, type ConfigFile } from "../model/config.t
 import { emptyInstance, InstanceState, NodeState, type Instance } from "../model/types.ts"
 import { makeCloudHealth } from "./cloud-health.ts"
 import { makeLogSink } from "./log.ts"
-import { CloudWatch } from "./registry.ts"
+import { CloudWatch } from "./setup.ts"
 import { loadBatchScenario, simulatedClusterLayer } from "./sim-cluster.ts"
 
 const configOf = (raw: Record<string, unknown>): ConfigFile => {

@@ -19,7 +19,7 @@
  */
 import { Context, Effect, Either, Layer, Schema } from "effect"
 import { existsSync, statSync } from "node:fs"
-import { dirname, isAbsolute, resolve } from "node:path"
+import { dirname } from "node:path"
 import { Cluster, type ClusterService, type CloudService } from "../engine/services.ts"
 import { formatParseError, unknownKeys, type ConfigFile } from "../model/config.ts"
 import { InstanceState, type Instance } from "../model/types.ts"
@@ -29,7 +29,7 @@ import { DEFAULTS, physicalNodes, readScenarioDocument, ScenarioDoc, scenarioNam
 import { loadWorkload } from "../sim/workload.ts"
 import { SimWorld, type FaultSpec, type SimPhysicalNode, type WorldSpec } from "../sim/world.ts"
 import { runInRealTime, worldEventLogger } from "./realtime-world.ts"
-import { CloudWatch, type LiveSetup, type SetupFailure } from "./registry.ts"
+import { CloudWatch, scenarioPathOf, type LiveSetup, type SetupFailure } from "./setup.ts"
 
 export interface BatchScenario {
   /** Absolute path of the scenario file. */
@@ -53,10 +53,6 @@ const IGNORED: ReadonlyArray<readonly [string, string]> = [
 ]
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
-
-/** Where `cluster.scenario` points: relative to the configuration file's directory (else the working directory). */
-export const scenarioPathOf = (scenario: string, configPath: string | undefined): string =>
-  isAbsolute(scenario) ? scenario : resolve(configPath !== undefined ? dirname(resolve(configPath)) : process.cwd(), scenario)
 
 /**
  * The batch side of the scenario that `cluster.scenario` names. Every problem

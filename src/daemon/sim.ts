@@ -16,7 +16,8 @@
  */
 import { Clock, Duration, Effect, Either } from "effect"
 import type { EngineLogEvent } from "../engine/engine.ts"
-import { getPolicy, unknownPolicy } from "../engine/policy.ts"
+import { unknownPolicy } from "../engine/policy.ts"
+import { experimentPolicy } from "../experiments/policies.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
 import { SimDriver, type SimScenario } from "../sim/run.ts"
 import { loadScenarioFile } from "../sim/scenario.ts"
@@ -64,7 +65,8 @@ export const makeSimRunner = (opts: SimDaemonOptions): Effect.Effect<EngineRunne
       return yield* new DaemonError({ message: `--speed: expected a number above 0 and at most ${MAX_SPEED}, got ${opts.speed}` })
     }
     const policy = opts.policy ?? opts.scenario.config["dynamic-cluster"].policy
-    if (getPolicy(policy) === undefined) {
+    // a simulation: experiments (src/experiments) run here too
+    if (experimentPolicy(policy) === undefined) {
       return yield* new DaemonError({ message: `--policy: ${unknownPolicy(policy)}` })
     }
     const scenario: SimScenario = {

@@ -9,6 +9,7 @@
 import { Effect, Either, type Scope } from "effect"
 import { checkClouds, type CloudsReport } from "../live/cloud.ts"
 import { makeChecker } from "../live/checkers.ts"
+import { unsupportedPolicy } from "../engine/policy.ts"
 import { engineSettings, type ConfigFile } from "../model/config.ts"
 import { checkHookTemplates, hookTemplates } from "./hooks.ts"
 import { loadSimCloud } from "./sim-cloud.ts"
@@ -27,6 +28,9 @@ export const checkConfig = (c: ConfigFile, file: string, online = false): Effect
   Effect.gen(function* () {
     const problems: Array<string> = []
     const warnings: Array<string> = []
+    // the daemon runs a supported policy only: variants are experiments for simulations
+    const policy = unsupportedPolicy(c["dynamic-cluster"].policy)
+    if (policy !== null) problems.push(policy)
     const checker = makeChecker(c["dynamic-cluster"]["config-checker"])
     if (Either.isLeft(checker)) problems.push(checker.left.message)
     const hooks = checkHookTemplates(hookTemplates(engineSettings(c)))

@@ -21,7 +21,7 @@ import { makeActuator } from "./actuation.ts"
 import type { EngineApi } from "./api.ts"
 import type { Decision, ResourceDecision, StepDecisions } from "./decisions.ts"
 import { makeLock } from "./lock.ts"
-import { getPolicy, unknownPolicy, type Policy, type PolicyDecision } from "./policy.ts"
+import type { Policy, PolicyDecision } from "./policy.ts"
 import { initialResState, reconfigureState, type Reconfiguration } from "./reconfigure.ts"
 import { makeRecovery } from "./recovery.ts"
 import { minRule, nodeRule, provisionDue, provisionRule } from "./rules/index.ts"
@@ -41,8 +41,12 @@ export interface EngineOptions {
   readonly config: ConfigFile
   readonly tasks: TaskRunner
   readonly log?: (e: EngineLogEvent) => void
-  /** Overrides dynamic-cluster.policy. */
-  readonly policy?: string
+  /**
+   * The policy, resolved by the caller: the daemon takes the supported one its
+   * configuration names (policy.ts configuredPolicy), simulations may run an
+   * experiment (src/experiments). dynamic-cluster.policy is not read here.
+   */
+  readonly policy: Policy
   /**
    * Called after each full step that decided anything, with its decisions in
    * the order they were applied (skipped steps decide nothing). For a decision
@@ -76,22 +80,13 @@ export interface Engine {
   readonly lastDecisions: () => StepDecisions
 }
 
-export class UnknownPolicyError extends Error {
-  constructor(readonly policy: string) {
-    super(unknownPolicy(policy))
-  }
-}
-
 const noDecisions: StepDecisions = { t: 0, decisions: [] }
 
 export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, EngineEnv> =>
   Effect.gen(function* () {
     const settings = engineSettings(opts.config)
-    const policyName = opts.policy ?? settings.policy
-    const registered = getPolicy(policyName)
-    if (registered === undefined) return yield* Effect.die(new UnknownPolicyError(policyName))
     // A policy with memory gets a fresh instance per engine (and per restart).
-    const policy = registered.instantiate?.() ?? registered
+    const policy = opts.policy.instantiate?.() ?? opts.policy
     const ctx = yield* Effect.context<EngineEnv>()
     // The services, resolved once: steps and tasks use them directly, without
     // an Effect.provide or a service lookup each (bench/sim-trace, docs/performance.md).

@@ -13,6 +13,7 @@ import { makeRng } from "../sim/random.ts"
 import { SimWorld } from "../sim/world.ts"
 import { makeEngine } from "./engine.ts"
 import { Cluster } from "./services.ts"
+import { configuredPolicy } from "./policy.ts"
 
 /** Lets forked fibers run until they block. */
 const settle = Effect.forEach(Array.from({ length: 20 }), () => Effect.yieldNow(), { discard: true })
@@ -26,7 +27,7 @@ const setup = (world: SimWorld) => Effect.gen(function* () {
   let gate = yield* Deferred.make<void>()
   const ctx = Context.add(base, Cluster, { ...real, query: Effect.zipRight(Effect.suspend(() => Deferred.await(gate)), real.query) })
   const tasks = new SimTaskRunner(1, 1, Effect.runSync)
-  const engine = yield* makeEngine({ config: k.config, tasks }).pipe(Effect.provide(ctx))
+  const engine = yield* makeEngine({ config: k.config, tasks, policy: configuredPolicy(k.config) }).pipe(Effect.provide(ctx))
   return {
     world,
     engine,

@@ -20,7 +20,8 @@ import {
   type Instance
 } from "../model/types.ts"
 import { makeEngine, type EngineLogEvent } from "./engine.ts"
-import { getPolicy, unknownPolicy } from "./policy.ts"
+import { unknownPolicy } from "./policy.ts"
+import { experimentPolicy } from "../experiments/policies.ts"
 import {
   Checker,
   Cloud,
@@ -219,8 +220,9 @@ export const planSnapshot = (snap: PlanSnapshot, opts: PlanOptions = {}): Effect
       config = c.right
     }
     const policyName = opts.policy ?? config["dynamic-cluster"].policy
-    if (getPolicy(policyName) === undefined)
-      return yield* Effect.fail(new PlanError({ message: unknownPolicy(policyName) }))
+    // what the daemon would do, or what an experiment would (src/experiments)
+    const policy = experimentPolicy(policyName)
+    if (policy === undefined) return yield* Effect.fail(new PlanError({ message: unknownPolicy(policyName) }))
 
     // The daemon's runtime state of each resource: frozen limits stay, draining goes on.
     const byName = new Map(snap.resources.map((r) => [r.name, r]))
@@ -286,7 +288,7 @@ export const planSnapshot = (snap: PlanSnapshot, opts: PlanOptions = {}): Effect
     const clock = fixedClock(time)
 
     // ------------------------------------------------ one step
-    const engine = yield* makeEngine({ config, tasks: runner, policy: policyName, log: (e) => log.push(e) }).pipe(
+    const engine = yield* makeEngine({ config, tasks: runner, policy, log: (e) => log.push(e) }).pipe(
       Effect.provide(ctx),
       Effect.withClock(clock)
     )

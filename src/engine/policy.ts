@@ -1,10 +1,15 @@
 /**
  * Provisioning policies: given the queue and the resources, how many new
- * nodes to start where. `classic` is SPEC §4 unchanged.
+ * nodes to start where. `classic` is SPEC §4 unchanged; `demand` and `lean`
+ * are in ./policies. This module is the registry of the supported policies;
+ * experiments (variants, test policies) are in src/experiments.
  */
+import { Data } from "effect"
 import { classicAllocate, type AllocResource } from "../model/allocator.ts"
+import type { ConfigFile } from "../model/config.ts"
 import { JobState, NodeState, type Job, type WorkerNode } from "../model/types.ts"
-import { demandPolicy, demandVariant, leanPolicy } from "./policies/demand.ts"
+import { demandPolicy } from "./policies/demand.ts"
+import { leanPolicy } from "./policies/lean.ts"
 
 export interface PolicyInput {
   readonly now: number
@@ -85,20 +90,48 @@ export const classicPolicy: Policy = {
   }
 }
 
-const registry = new Map<string, Policy>([
+// ---------------------------------------------------------------- the supported policies
+
+/**
+ * The policies the daemon runs: what `dynamic-cluster.policy` may name in a
+ * configuration (`check-config` and `run` refuse anything else). Variants
+ * and other experiments live in src/experiments and run only in simulations
+ * (`simulate`, `soak`, `plan`, `run --sim`), benchmarks and tests.
+ */
+const supported: ReadonlyMap<string, Policy> = new Map([
   [classicPolicy.name, classicPolicy],
   [demandPolicy.name, demandPolicy],
   [leanPolicy.name, leanPolicy]
 ])
 
-export const registerPolicy = (p: Policy): void => {
-  registry.set(p.name, p)
-}
-export const policyNames = (): ReadonlyArray<string> => [...registry.keys()]
+/** The names of the supported policies: classic, demand, lean. */
+export const policyNames = (): ReadonlyArray<string> => [...supported.keys()]
+/** A supported policy by name (undefined for anything else, variants included). */
+export const supportedPolicy = (name: string): Policy | undefined => supported.get(name)
 /** The one wording for a policy name that is not known: `unknown policy "x" (known: classic, demand, lean)`. */
 export const unknownPolicy = (name: string): string => `unknown policy ${JSON.stringify(name)} (known: ${policyNames().join(", ")})`
+
+/** A policy name that resolves to no policy (a simulation naming neither a supported policy nor an experiment). */
+export class UnknownPolicyError extends Data.TaggedError("UnknownPolicyError")<{ readonly policy: string; readonly message: string }> {
+  constructor(policy: string, message: string = unknownPolicy(policy)) {
+    super({ policy, message })
+  }
+}
+
 /**
- * A registered policy, or a measurement variant of one (`demand-no-pool`,
- * `demand+breakeven`: see demandVariant); variants are not in policyNames().
+ * What is wrong with `dynamic-cluster.policy` (or `run --policy`, `at`) for
+ * the daemon, or null when it names a supported policy.
  */
-export const getPolicy = (name: string): Policy | undefined => registry.get(name) ?? demandVariant(name)
+export const unsupportedPolicy = (name: string, at = "dynamic-cluster.policy"): string | null =>
+  supported.has(name)
+    ? null
+    : `${at}: ${JSON.stringify(name)} is not a supported policy (supported: ${policyNames().join(", ")}); ` +
+      `variants such as demand-no-pool and other experiments run only in simulations (simulate, soak, plan, run --sim: docs/policies.md)`
+
+/** The supported policy a (decoded) configuration names; fails with UnknownPolicyError for anything else. */
+export const configuredPolicy = (config: ConfigFile): Policy => {
+  const name = config["dynamic-cluster"].policy
+  const p = supported.get(name)
+  if (p === undefined) throw new UnknownPolicyError(name, unsupportedPolicy(name) ?? unknownPolicy(name))
+  return p
+}

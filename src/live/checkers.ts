@@ -14,16 +14,15 @@
  * name) does not exist here: that is a clear error at start-up, not a node
  * that never becomes Ready.
  */
-import { Duration, Effect, Either } from "effect"
+import { Data, Duration, Effect, Either } from "effect"
 import { Socket } from "node:net"
 import { CheckError, noChecker, type CheckerService } from "../engine/services.ts"
 import type { CheckerConfig } from "../model/config.ts"
 import type { Instance } from "../model/types.ts"
 import { runCommand, splitTemplate } from "./command.ts"
 
-export class CheckerSetupError extends Error {
-  readonly _tag = "CheckerSetupError"
-}
+/** A `dynamic-cluster.config-checker` that cannot be used; the message names its key. */
+export class CheckerSetupError extends Data.TaggedError("CheckerSetupError")<{ readonly message: string }> {}
 
 const DEFAULT_PORT_TIMEOUT = 5
 const DEFAULT_COMMAND_TIMEOUT = 60
@@ -81,7 +80,7 @@ const positive = (v: unknown): v is number => typeof v === "number" && Number.is
  */
 export const makeChecker = (cfg: CheckerConfig | null | undefined): Either.Either<CheckerService, CheckerSetupError> => {
   const at = "dynamic-cluster.config-checker"
-  const fail = (m: string) => Either.left(new CheckerSetupError(m))
+  const fail = (m: string) => Either.left(new CheckerSetupError({ message: m }))
   if (cfg === null || cfg === undefined) return Either.right(noChecker)
   const kinds = (["port", "command", "plugin"] as const).filter((k) => cfg[k] !== undefined)
   if (kinds.length === 0) return Either.right(noChecker)

@@ -3,7 +3,7 @@
  * loads unchanged; wrong types stop start-up with the key path; unknown keys
  * are warnings.
  */
-import { Either, Option, ParseResult, Schema, SchemaAST } from "effect"
+import { Data, Either, Option, ParseResult, Schema, SchemaAST } from "effect"
 import { readFileSync } from "node:fs"
 import { isMap, isPair, isScalar, isSeq, parseDocument } from "yaml"
 
@@ -66,7 +66,9 @@ export const DynamicClusterSection = Schema.Struct({
   post_vm_provision_command: optStr,
   post_vm_destroy_command: optStr,
   /**
-   * Provisioning policy: a registered policy's name. Default `lean`, measured
+   * Provisioning policy: a supported policy's name (src/engine/policy.ts:
+   * classic, demand, lean; check-config and run refuse others, experiments
+   * run only in simulations). Default `lean`, measured
    * better than the first version's allocator on every compare scenario
    * (docs/policies.md); `classic` (SPEC §4) keeps the first version's.
    */
@@ -217,14 +219,15 @@ export const engineSettings = (c: ConfigFile): EngineSettings => {
 
 // ---------------------------------------------------------------- errors and warnings
 
-export class ConfigError extends Error {
-  readonly _tag = "ConfigError"
-  constructor(
-    readonly problems: ReadonlyArray<string>,
-    readonly source: string,
-    readonly headline: string = "invalid configuration"
-  ) {
-    super(`${source}: ${headline}\n` + problems.map((p) => `  - ${p}`).join("\n"))
+/** A configuration that cannot be used: every problem names its key path; the message is `SOURCE: HEADLINE` and one `  - problem` a line. */
+export class ConfigError extends Data.TaggedError("ConfigError")<{
+  readonly problems: ReadonlyArray<string>
+  readonly source: string
+  readonly headline: string
+  readonly message: string
+}> {
+  constructor(problems: ReadonlyArray<string>, source: string, headline: string = "invalid configuration") {
+    super({ problems, source, headline, message: `${source}: ${headline}\n` + problems.map((p) => `  - ${p}`).join("\n") })
   }
 }
 

@@ -8,7 +8,7 @@
  * `operator` line with the engine's answer into the event log, which the
  * invariants read (src/sim/invariants.ts).
  */
-import { Either } from "effect"
+import { Data, Either } from "effect"
 import { readFileSync } from "node:fs"
 import { Document, isScalar, visit } from "yaml"
 import type { ActionError, Snapshot } from "../engine/api.ts"
@@ -348,14 +348,15 @@ export interface Regression {
   readonly policy: string
 }
 
-export class RegressionFileError extends Error {}
+/** A regression (scenario) file that cannot be read or decoded; the message names the file and the problems. */
+export class RegressionFileError extends Data.TaggedError("RegressionFileError")<{ readonly message: string }> {}
 
 /** Reads a scenario file written by `scenarioYaml` (or any scenario file, with no actions). */
 export const loadRegression = (path: string): Regression => {
   const text = readFileSync(path, "utf8")
   const doc = parseScenarioText(text, path)
-  if (Either.isLeft(doc)) throw new RegressionFileError(doc.left.message)
+  if (Either.isLeft(doc)) throw new RegressionFileError({ message: doc.left.message })
   const sc = decodeScenarioAt(path, doc.right)
-  if (Either.isLeft(sc)) throw new RegressionFileError(sc.left.message)
+  if (Either.isLeft(sc)) throw new RegressionFileError({ message: sc.left.message })
   return { scenario: sc.right, actions: sc.right.operatorActions, policy: sc.right.config["dynamic-cluster"].policy }
 }

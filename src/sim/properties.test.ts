@@ -15,7 +15,8 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { policyNames, registerPolicy } from "../engine/policy.ts"
+import { policyNames } from "../engine/policy.ts"
+import { registerExperiment } from "../experiments/policies.ts"
 import { arbWorld, type RandomWorld } from "./arbitrary.ts"
 import { checkWorld, counterexampleHeader, runWorld, scenarioYaml, type CheckedRun } from "./harness.ts"
 import { kitScenario } from "./kit.ts"
@@ -87,7 +88,7 @@ describe("invariants in random worlds", () => {
   })
 
   it("the property can fail: a policy that never provisions is caught, shrunk and written out", { timeout: 120_000 }, () => {
-    registerPolicy({
+    registerExperiment({
       name: "test-never-provisions",
       description: "a broken policy for this test",
       decide: () => ({ provision: new Map(), jobsFor: new Map(), reasons: ["never"] })

@@ -10,6 +10,7 @@
  * is read from node_modules when the report is built and inlined, so the page
  * needs no network; a Content-Security-Policy forbids every request anyway.
  */
+import { Data } from "effect"
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
@@ -70,13 +71,10 @@ export interface SeriesOptions {
   readonly maxPoints?: number
 }
 
-export class EventLogError extends Error {
-  readonly _tag = "EventLogError"
-  constructor(
-    readonly line: number,
-    message: string
-  ) {
-    super(`event log line ${line}: ${message}`)
+/** A line of an event log that is not a valid event; the message is `event log line N: what is wrong`. */
+export class EventLogError extends Data.TaggedError("EventLogError")<{ readonly line: number; readonly message: string }> {
+  constructor(line: number, problem: string) {
+    super({ line, message: `event log line ${line}: ${problem}` })
   }
 }
 

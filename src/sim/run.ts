@@ -5,6 +5,8 @@
  */
 import { Effect, Either, Runtime } from "effect"
 import { makeEngine, type Engine, type EngineLogEvent, type StepDecisions } from "../engine/engine.ts"
+import type { Policy } from "../engine/policy.ts"
+import { resolveExperiment } from "../experiments/policies.ts"
 import { engineSettings, type ConfigFile } from "../model/config.ts"
 import { simClock, simContext, SimTaskRunner } from "./layers.ts"
 import { makeRng } from "./random.ts"
@@ -55,6 +57,7 @@ export class SimDriver {
   readonly world: SimWorld
   readonly epoch: number
   readonly policy: string
+  private readonly resolvedPolicy: Policy
   engine!: Engine
   private tasks!: SimTaskRunner
   private readonly ctx
@@ -80,6 +83,8 @@ export class SimDriver {
     this.ctx = simContext(this.world, this.epoch)
     this.clock = simClock(this.world, this.epoch)
     this.policy = opts.policy ?? scenario.config["dynamic-cluster"].policy
+    // a simulation may run an experiment (src/experiments), not only a supported policy
+    this.resolvedPolicy = resolveExperiment(this.policy)
     this.fastPath = opts.fastPath ?? true
     this.startEngine()
   }
@@ -115,7 +120,7 @@ export class SimDriver {
       makeEngine({
         config: this.scenario.config,
         tasks: this.tasks,
-        policy: this.policy,
+        policy: this.resolvedPolicy,
         ...(this.opts.engineLog ? { log: this.opts.engineLog } : {}),
         ...(this.opts.onDecisions ? { onDecisions: this.opts.onDecisions } : {})
       })

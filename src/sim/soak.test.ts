@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { registerPolicy } from "../engine/policy.ts"
+import { registerExperiment } from "../experiments/policies.ts"
 import { checkScenario, loadRegression } from "./harness.ts"
 import { formatTotals, runSoak, soakRun } from "./soak.ts"
 
@@ -45,7 +45,7 @@ describe("soak", () => {
   })
 
   it("writes a failing seed and a shrunk scenario file that replays the failure", async () => {
-    registerPolicy({ name: "test-soak-never", description: "broken on purpose", decide: () => ({ provision: new Map(), jobsFor: new Map(), reasons: ["never"] }) })
+    registerExperiment({ name: "test-soak-never", description: "broken on purpose", decide: () => ({ provision: new Map(), jobsFor: new Map(), reasons: ["never"] }) })
     const out = join(dir, "fail")
     // world 22 has a job that a resource could take: a policy that never boots leaves it waiting
     const { totals } = await runSoak({ policies: ["test-soak-never"], seed: 22, runs: 1, seconds: null, workers: 0, out, shrinkMs: 20_000, now: ticking() })

@@ -24,6 +24,7 @@ import { SimWorld } from "../../sim/world.ts"
 import { commandChecker } from "../checkers.ts"
 import { makeLiveClouds } from "../cloud.ts"
 import { FakeOpenStack } from "./testing/fakeOpenStack.ts"
+import { configuredPolicy } from "../../engine/policy.ts"
 
 const SPEED = 20
 
@@ -119,7 +120,7 @@ describe("engine + live OpenStack layer + simulated batch system", () => {
       )
       const runFast = <A, E>(e: Effect.Effect<A, E, any>) => Effect.runPromise(Effect.withClock(Effect.provide(e, ctx) as Effect.Effect<A, E>, clock))
       const tasks = await Effect.runPromise(makeLiveTaskRunner(4, () => {}).pipe(Scope.extend(scope)))
-      const engine: Engine = await runFast(makeEngine({ config, tasks, log: (e) => void log.push(e) }))
+      const engine: Engine = await runFast(makeEngine({ config, tasks, policy: configuredPolicy(config), log: (e) => void log.push(e) }))
 
       const syncWorld = () => {
         const t = (clock.unsafeCurrentTimeMillis() - t0) / 1000

@@ -16,6 +16,7 @@ import { makeLiveTaskRunner } from "../../engine/tasks.ts"
 import { emptyInstance, InstanceState, NodeState, NodeStateNames, type Instance } from "../../model/types.ts"
 import { makeSgeClusterService, sgeSettings } from "./layer.ts"
 import { describeWithSge, forgetHost, hostName, liveJobs, machineAsync, makeSgeTestbed, qconf, qdel, qsub, type SgeTestbed } from "./testing.ts"
+import { configuredPolicy } from "../../engine/policy.ts"
 
 const NAME = "dce2e"
 const RES = "sgecloud"
@@ -138,7 +139,7 @@ describeWithSge("engine + SGE layer + exec-host cloud (end to end)", () => {
     const t0 = Date.now()
     const program = Effect.gen(function* () {
       const tasks = yield* makeLiveTaskRunner(4, () => {})
-      const engine = yield* makeEngine({ config, tasks, log: (e) => log.push(e) })
+      const engine = yield* makeEngine({ config, tasks, policy: configuredPolicy(config), log: (e) => log.push(e) })
       for (;;) {
         yield* engine.step
         const snap = yield* engine.api.snapshot

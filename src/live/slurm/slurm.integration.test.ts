@@ -21,6 +21,7 @@ import { makeSlurmClusterService } from "./cluster.ts"
 import { slurmSettings } from "./config.ts"
 import { makeNetnsCloud } from "./testing/netnsCloud.ts"
 import { cleanupSlurm, describeWithSlurm, sbatch, sinfoNodes, slurmEnv, squeueStates, VM_SCRIPT, vmNamespaces } from "./testing/env.ts"
+import { configuredPolicy } from "../../engine/policy.ts"
 
 const PREFIX = "dce"
 
@@ -85,7 +86,7 @@ describeWithSlurm("Slurm end to end: real slurmctld, real engine, VMs as network
           Layer.succeed(Checker, commandChecker(`bash ${VM_SCRIPT} ready {2}`, 10)),
           Layer.succeed(Hooks, noHooks)
         )
-        const engine = yield* makeEngine({ config, tasks, log: (e) => log.push(e) }).pipe(Effect.provide(services))
+        const engine = yield* makeEngine({ config, tasks, policy: configuredPolicy(config), log: (e) => log.push(e) }).pipe(Effect.provide(services))
         const loop = Effect.forever(Effect.zipRight(engine.step, Effect.sleep("200 millis"))).pipe(Effect.provide(services))
         yield* Effect.forkIn(loop, scope)
         return engine
