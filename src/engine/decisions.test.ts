@@ -6,6 +6,7 @@
  */
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
+import { kitScenario } from "../sim/kit.ts"
 import { runScenario } from "../sim/run.ts"
 import { loadScenarioFile } from "../sim/scenario.ts"
 import { REASON_CODES, type Decision, type StepDecisions } from "./decisions.ts"
@@ -47,4 +48,25 @@ describe("decisions as values", () => {
       expect(bootLines.map((e) => [e.t, e.resource])).toEqual(boots.map(({ t, d }) => [t, d.resource]))
     })
   }
+
+  it("what the min rule cannot boot is a refusal with its reason, and no log line", () => {
+    const refusals = (quota: number | null, bootFailureRate: number) => {
+      const steps: Array<StepDecisions> = []
+      const log: Array<EngineLogEvent> = []
+      const s = kitScenario({ resources: [{ name: "os", min: 2, max: 2, quota, bootFailureRate }], maxTime: 900, settings: { policy: "classic" } })
+      runScenario(s, { collect: false, onDecisions: (d) => steps.push(d), engineLog: (e) => log.push(e) })
+      return { refused: each(steps).filter(({ d }) => d.kind === "refuse"), log }
+    }
+    // every boot refused by the cloud (a quota of 0): the resource backs off, the min rule waits
+    const api = refusals(0, 0)
+    expect(api.log.some((e) => /^boot in os failed .* backing off/.test(e.msg))).toBe(true)
+    expect(api.refused.length).toBeGreaterThan(0)
+    for (const { d } of api.refused) expect(d).toMatchObject({ kind: "refuse", resource: "os", by: "min", reason: "backoff", count: 2 })
+    // every boot ends in Error: the Deleting nodes still hold the slots up to max
+    const broken = refusals(null, 1)
+    expect(broken.refused.some(({ d }) => d.kind === "refuse" && d.reason === "at_max")).toBe(true)
+    // a refusal writes nothing: the engine log has no line at its step that is not a real change
+    const lines = (l: ReadonlyArray<EngineLogEvent>) => l.filter((e) => /refus/.test(e.msg)).length
+    expect(lines(api.log) + lines(broken.log)).toBe(0)
+  })
 })
