@@ -22,7 +22,7 @@ import type { EngineApi } from "./api.ts"
 import type { Decision, ResourceDecision, StepDecisions } from "./decisions.ts"
 import { makeLock } from "./lock.ts"
 import type { Policy, PolicyDecision } from "./policy.ts"
-import { initialResState, reconfigureState, type Reconfiguration } from "./reconfigure.ts"
+import { reconfigureState, type Reconfiguration } from "./reconfigure.ts"
 import { makeRecovery } from "./recovery.ts"
 import { minRule, nodeRule, provisionDue, provisionRule } from "./rules/index.ts"
 import { Checker, Cloud, Cluster, Hooks } from "./services.ts"
@@ -185,7 +185,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       reconfigure: (next, addable) =>
         lock.exclusive(
           Effect.sync(() => {
-            const r = reconfigureState(st, st.config, next, initialResState, addable)
+            const r = reconfigureState(st, st.config, next, addable)
             st.settings = r.settings
             st.config = next
             for (const name of r.result.added) for (const c of [st.counters.boots, st.counters.boot_failures, st.counters.destroys]) c[name] ??= 0

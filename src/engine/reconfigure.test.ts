@@ -25,7 +25,7 @@ describe("reconfigureState", () => {
     })
     const s = stateOf(old)
     s.resources.get("b")!.mode = "frozen"
-    const { settings, result } = reconfigureState(s, old, next, initialResState)
+    const { settings, result } = reconfigureState(s, old, next)
     expect(settings.maxIdleTime).toBe(60)
     expect(settings.policy).toBe(old["dynamic-cluster"].policy)
     expect(result.changes).toEqual([
@@ -51,7 +51,7 @@ describe("reconfigureState", () => {
     const next = config({ cloud: { a: res(4), z: res(1) } })
     const s = stateOf(old)
     Object.assign(s.resources.get("a")!, { mode: "frozen", min: 1, max: 1 })
-    const { result } = reconfigureState(s, old, next, initialResState, () => false)
+    const { result } = reconfigureState(s, old, next, () => false)
     expect(s.resources.get("a")).toMatchObject({ min: 1, max: 1, cfgMax: 4 })
     expect(result.changes).toEqual(["cloud.a.quantity: min 0 → 0, max 2 → 4 (the resource is frozen by an operator: it takes them at PUT /resource/a/restore)"])
     expect(result.restart).toEqual(["cloud.z (a new resource of type openstack)"])
@@ -60,6 +60,6 @@ describe("reconfigureState", () => {
 
   it("the same file changes nothing", () => {
     const c = config({ cloud: { a: res(2, { price: 1 }) } })
-    expect(reconfigureState(stateOf(c), c, c, initialResState).result).toEqual({ changes: [], restart: [], added: [], removed: [] })
+    expect(reconfigureState(stateOf(c), c, c).result).toEqual({ changes: [], restart: [], added: [], removed: [] })
   })
 })

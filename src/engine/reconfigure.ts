@@ -16,20 +16,7 @@
  */
 import type { ConfigFile, EngineSettings, ResourceConfig } from "../model/config.ts"
 import { engineSettings } from "../model/config.ts"
-import type { Mode, ResState } from "./state.ts"
-
-/** The engine's state of one cloud resource, as far as a reload touches it (engine.ts ResState). */
-export interface ReconfigurableResource {
-  readonly name: string
-  readonly type: string
-  priority: number
-  cfgMin: number
-  cfgMax: number
-  min: number
-  max: number
-  mode: Mode
-  config: Record<string, unknown>
-}
+import type { ResState } from "./state.ts"
 
 /** A new resource's state, as at start-up (recovery lists its instances first). */
 export const initialResState = (name: string, rc: ResourceConfig): ResState => ({
@@ -98,18 +85,17 @@ const restartOnly = (c: ConfigFile): ReadonlyArray<readonly [string, unknown]> =
 /**
  * Applies `next` to the engine's settings, resources and prices (mutated in
  * place; the new settings are returned) and says what it did. `old` is the
- * configuration the engine runs on now. `newResource` makes the state of a
- * resource that is new in the file.
+ * configuration the engine runs on now; `addable` says whether a resource
+ * new in the file can be served (its cloud exists).
  */
-export const reconfigureState = <R extends ReconfigurableResource>(
+export const reconfigureState = (
   state: {
     readonly settings: EngineSettings
-    readonly resources: Map<string, R>
+    readonly resources: Map<string, ResState>
     readonly prices: Map<string, number>
   },
   old: ConfigFile,
   next: ConfigFile,
-  newResource: (name: string, rc: ResourceConfig) => R,
   addable: (name: string) => boolean = () => true
 ): { readonly settings: EngineSettings; readonly result: Reconfiguration } => {
   const changes: Array<string> = []
@@ -136,7 +122,7 @@ export const reconfigureState = <R extends ReconfigurableResource>(
         restart.push(`cloud.${name} (a new resource of type ${rc.type})`)
         continue
       }
-      state.resources.set(name, newResource(name, rc))
+      state.resources.set(name, initialResState(name, rc))
       if (rc.price !== undefined) state.prices.set(name, rc.price)
       added.push(name)
       changes.push(`cloud.${name}: new resource (${rc.type}, min ${rc.quantity.min}, max ${rc.quantity.max})`)
