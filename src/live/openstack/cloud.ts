@@ -3,7 +3,8 @@
  * find a network by name). Instance states follow SPEC §1:
  *
  *   BUILD before a host is chosen (empty hostId) → Pending; BUILD → Starting;
- *   ACTIVE with an IPv4 address → Active (without one: still Starting);
+ *   ACTIVE with an IPv4 address → Active (without one: still Starting, unless
+ *   the resource boots with `network: none`, whose VMs never get one);
  *   ERROR → Error; task_state "deleting" → Deleting; DELETED, SOFT_DELETED
  *   or 404 → Inexistent; stopped/suspended/shelved → Error (the VM is not
  *   usable, the engine replaces it); reboot/rebuild/resize/migrate → Unknown.
@@ -37,7 +38,7 @@ const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
 
 /** SPEC §1 state of a Nova server (see the module comment). */
-export const serverState = (s: Server, ip: string | null): Instance["state"] => {
+export const serverState = (s: Server, ip: string | null, addressless = false): Instance["state"] => {
   const task = (s["OS-EXT-STS:task_state"] ?? "").toLowerCase()
   const status = s.status.toUpperCase()
   if (task === "deleting" || task === "soft-deleting") return InstanceState.Deleting
@@ -45,7 +46,7 @@ export const serverState = (s: Server, ip: string | null): Instance["state"] => 
     case "BUILD":
       return s.hostId ? InstanceState.Starting : InstanceState.Pending
     case "ACTIVE":
-      return ip !== null ? InstanceState.Active : InstanceState.Starting
+      return ip !== null || addressless ? InstanceState.Active : InstanceState.Starting
     case "ERROR":
       return InstanceState.Error
     case "DELETED":
@@ -135,8 +136,11 @@ export const makeOpenStackCloud = (
       return yield* fail("flavour", "invalid", `flavour ${JSON.stringify(config.flavor)} not found${names.length > 0 ? ` (available: ${names.join(", ")})` : ""}`)
     })
 
+    /** `network: none` / `auto` are Nova's own words (microversion 2.37), not names. */
+    const special = config.network === null || config.network === "none" || config.network === "auto"
+    const addressless = config.network === "none"
     const network = Effect.gen(function* () {
-      if (config.network === null) return null
+      if (special) return null
       if (UUID.test(config.network)) return config.network
       const cached = yield* Ref.get(networkId)
       if (cached !== null) return cached
@@ -150,10 +154,10 @@ export const makeOpenStackCloud = (
 
     const toInstance = (s: Server, now: number) =>
       Effect.gen(function* () {
-        const ip = firstIpv4(s, config.network)
-        const state = serverState(s, ip)
+        const ip = firstIpv4(s, special ? null : config.network)
+        const state = serverState(s, ip, addressless)
         const active = state === InstanceState.Active
-        const dns = active && ip !== null ? (config.reverse_dns ? yield* hostnameOf(ip, s.name, reverse, config.dns_timeout) : s.name) : null
+        const dns = !active ? null : ip !== null && config.reverse_dns ? yield* hostnameOf(ip, s.name, reverse, config.dns_timeout) : s.name
         let vcpus = s.flavor?.vcpus ?? 0
         if (vcpus === 0) {
           const all = yield* Effect.orElseSucceed(allFlavours, () => [] as ReadonlyArray<Flavor>)
@@ -234,7 +238,8 @@ export const makeOpenStackCloud = (
         if (config.key_name !== null) server.key_name = config.key_name
         if (config.security_groups !== null && config.security_groups.length > 0) server.security_groups = config.security_groups.map((g) => ({ name: g }))
         if (config.availability_zone !== null) server.availability_zone = config.availability_zone
-        if (net !== null) server.networks = [{ uuid: net }]
+        // required from microversion 2.37 on: a network id, or Nova's "auto" / "none"
+        server.networks = net !== null ? [{ uuid: net }] : addressless ? "none" : "auto"
         if (userData !== "") server.user_data = base64(userData)
         const created = yield* Effect.either(
           session.call({ op: "boot", method: "POST", service: "compute", path: "/servers", body: { server }, schema: ServerCreated })
@@ -303,7 +308,7 @@ export const makeOpenStackCloud = (
       return (
         `authenticated as ${token.user !== null ? `${token.user}${token.project !== null ? ` in project ${token.project}` : ""}` : principal(config)}; ` +
         `compute endpoint ${compute}; flavour ${f.name} has ${f.vcpus} vCPUs` +
-        (net !== null ? `; network ${config.network} = ${net}` : "") +
+        (net !== null ? `; network ${config.network} = ${net}` : addressless ? "; no network (network: none)" : "") +
         `; ${mineNow.length} instance(s) named ${prefix}-*`
       )
     })

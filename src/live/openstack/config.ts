@@ -37,7 +37,13 @@ export const OpenStackConfig = Schema.Struct({
   availability_zone: optStr,
   instance_name_prefix: PrefixSchema,
   userdata_file: optStr,
-  /** Network name or id the VM is attached to. */
+  /**
+   * Network name or id the VM is attached to; "auto" (what null means too):
+   * Nova picks the project's one network; "none": no network at all (clouds
+   * without Neutron, e.g. a test cloud with Nova's fake driver): the VM has no
+   * address and is Active as soon as Nova says ACTIVE, its host name is its
+   * instance name.
+   */
   network: optStr,
   region: optStr,
   interface: Schema.optionalWith(

@@ -214,6 +214,60 @@ describe("servers", () => {
     expect(fake.servers.get(inst.uuid!)!.userData).toContain(inst.instance_name)
   })
 
+  it("every Nova call names Compute API microversion 2.37; networks is always sent (auto without a network)", async () => {
+    const c = await cloudOf({ network: null })
+    const inst = await ok(c.boot("os"))
+    await ok(c.refresh(inst))
+    await ok(c.list("os"))
+    await ok(c.destroy(inst))
+    const nova = fake.requests.filter((r) => r.path.startsWith("/compute/"))
+    expect(nova.length).toBeGreaterThanOrEqual(4)
+    for (const r of nova) {
+      expect(r.headers["openstack-api-version"], `${r.method} ${r.path}`).toBe("compute 2.37")
+      expect(r.headers["x-openstack-nova-api-version"]).toBe("2.37")
+    }
+    const post = fake.requests.find((r) => r.method === "POST" && r.path === "/compute/v2.1/servers")!
+    expect((post.body as any).server.networks).toBe("auto")
+    // Keystone is not Nova: no compute microversion there
+    expect(fake.requests.find((r) => r.path.endsWith("/auth/tokens"))!.headers["openstack-api-version"]).toBeUndefined()
+  })
+
+  it("Nova (and the fake) refuse what the layer no longer sends: a 2.37 boot without networks, \"none\" at 2.1", async () => {
+    const c = await cloudOf()
+    const token = (await ok(c.session.token)).id
+    const post = (mv: string | null, server: Record<string, unknown>) =>
+      fetch(`${fake.url}/compute/v2.1/servers`, {
+        method: "POST",
+        headers: { "X-Auth-Token": token, "Content-Type": "application/json", ...(mv !== null ? { "OpenStack-API-Version": `compute ${mv}` } : {}) },
+        body: JSON.stringify({ server: { name: "wn-raw", imageRef: fake.images[0], flavorRef: "1", ...server } })
+      })
+    const noNet = await post("2.37", {})
+    expect(noNet.status).toBe(400)
+    expect(await noNet.text()).toContain("'networks' is a required property")
+    expect((await post(null, { networks: "none" })).status).toBe(400)
+    const tooNew = await post("2.999", { networks: "none" })
+    expect(tooNew.status).toBe(406)
+    const okay = await post("2.37", { networks: "none" })
+    expect(okay.status).toBe(202)
+    expect(okay.headers.get("openstack-api-version")).toBe("compute 2.37")
+  })
+
+  it("network: none boots without a network; ACTIVE without an address is Active, named by its instance name", async () => {
+    const c = await cloudOf({ network: "none" })
+    const inst = await ok(c.boot("os"))
+    const post = fake.requests.find((r) => r.method === "POST" && r.path === "/compute/v2.1/servers")!
+    expect((post.body as any).server.networks).toBe("none")
+    expect(fake.requests.some((r) => r.path.startsWith("/network/"))).toBe(false)
+    expect((await ok(c.refresh(inst))).state).toBe(InstanceState.Pending)
+    expect((await ok(c.refresh(inst))).state).toBe(InstanceState.Starting)
+    const r = await ok(c.refresh(inst))
+    expect(r.state).toBe(InstanceState.Active)
+    expect(r.ip).toBeNull()
+    expect(r.dns_name).toBe(inst.instance_name)
+    expect((await ok(c.list("os")))[0].state).toBe(InstanceState.Active)
+    expect(await ok(c.probe)).toContain("no network (network: none)")
+  })
+
   it("renders the boot's extra user-data values (slurm-resume's {{ slurm_node }})", async () => {
     writeFileSync(userdata, "#!/bin/sh\necho '{{ minion_id }}' > /etc/salt/minion_id\necho '{{ slurm_node }}' > /etc/slurm-node\n")
     try {

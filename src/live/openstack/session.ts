@@ -9,7 +9,7 @@ import { Clock, Duration, Effect, Either, Option, Ref, Schema } from "effect"
 import { CloudError, type CloudErrorKind } from "../../engine/services.ts"
 import { describeDecodeError, parseRetryAfter } from "../cloud-setup.ts"
 import { authBody, principal, tokenUrl, type OpenStackConfig } from "./config.ts"
-import { TokenResponse, type CatalogEntry } from "./wire.ts"
+import { COMPUTE_MICROVERSION, TokenResponse, type CatalogEntry } from "./wire.ts"
 
 export interface Token {
   readonly id: string
@@ -239,6 +239,12 @@ export const makeSession = (o: SessionOptions): Effect.Effect<Session> =>
             HttpClientRequest.setHeader("X-Auth-Token", token.id),
             HttpClientRequest.setUrlParams(c.query ?? {})
           )
+          if (c.service === "compute") {
+            req = HttpClientRequest.setHeaders(req, {
+              "OpenStack-API-Version": `compute ${COMPUTE_MICROVERSION}`,
+              "X-OpenStack-Nova-API-Version": COMPUTE_MICROVERSION
+            })
+          }
           if (c.body !== undefined) req = HttpClientRequest.bodyUnsafeJson(req, c.body)
           const r = yield* Effect.either(exchange(req))
           if (Either.isLeft(r)) {

@@ -1,7 +1,8 @@
 /**
- * The parts of Keystone v3 and Nova (Compute API v2.1, no microversion
- * header) responses we read, as Schemas: every response is decoded, and a
- * response that does not fit is an error naming the path of the bad value.
+ * The parts of Keystone v3 and Nova (Compute API v2.1 at microversion
+ * COMPUTE_MICROVERSION) responses we read, as Schemas: every response is
+ * decoded, and a response that does not fit is an error naming the path of
+ * the bad value.
  *
  * Shapes follow the OpenStack API references: Identity v3 "Password
  * authentication with scoped authorization" (201, token in the
@@ -14,6 +15,17 @@
  * `id`/`name`/`vcpus`, `flavors_links`); Networking v2 "List networks".
  */
 import { Schema } from "effect"
+
+/**
+ * The Compute API microversion of every Nova request (headers
+ * `OpenStack-API-Version: compute 2.37` and `X-OpenStack-Nova-API-Version`).
+ * 2.37 is the first that accepts `"networks": "none"` / `"auto"` at boot
+ * (Newton, 2016); from it on `networks` is required. Without the header Nova
+ * answers as 2.1, where a boot without networks asks Neutron for all of the
+ * project's networks (so a cloud without Neutron puts it in ERROR).
+ * The server view is the same as 2.1's up to 2.46 (2.47 embeds the flavour).
+ */
+export const COMPUTE_MICROVERSION = "2.37"
 
 const optNullStr = Schema.optional(Schema.NullOr(Schema.String))
 

@@ -52,7 +52,8 @@ export interface FakeServer {
   keyName: string | null
   securityGroups: Array<string>
   az: string
-  network: string
+  /** The network it is attached to; null: booted with "networks": "none" (no address ever). */
+  network: string | null
   userData: string | null
   created: string
   /** Boot ends in ERROR (no valid host). */
@@ -111,6 +112,15 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
   res.writeHead(status, { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(text)), ...headers })
   res.end(text)
 }
+
+/** Nova Zed's microversion range (GET /v2.1/ "version": "2.93", "min_version": "2.1"). */
+export const FAKE_MAX_MICROVERSION = "2.93"
+
+const parseMv = (v: string): [number, number] | null => {
+  const m = /^(\d+)\.(\d+)$/.exec(v.trim())
+  return m === null ? null : [Number(m[1]), Number(m[2])]
+}
+const mvAtLeast = (v: [number, number], major: number, minor: number) => v[0] > major || (v[0] === major && v[1] >= minor)
 
 const novaError = (res: ServerResponse, status: number, key: string, message: string, headers: Record<string, string> = {}) =>
   json(res, status, { [key]: { code: status, message } }, headers)
@@ -206,7 +216,7 @@ export class FakeOpenStack {
     s.status = "ACTIVE"
     s.vmState = "active"
     s.taskState = null
-    s.ip = `10.0.${(this.counter >> 8) & 255}.${this.counter & 255}`
+    if (s.network !== null) s.ip = `10.0.${(this.counter >> 8) & 255}.${this.counter & 255}`
     this.counter++
   }
 
@@ -226,7 +236,16 @@ export class FakeOpenStack {
     return s
   }
 
-  private newServer(name: string, flavorId: string, imageId: string, keyName: string | null, sgs: Array<string>, az: string, userData: string | null): FakeServer {
+  private newServer(
+    name: string,
+    flavorId: string,
+    imageId: string,
+    keyName: string | null,
+    sgs: Array<string>,
+    az: string,
+    userData: string | null,
+    network: string | null = this.networks[0]?.name ?? "private"
+  ): FakeServer {
     const s: FakeServer = {
       id: randomUUID(),
       name,
@@ -240,7 +259,7 @@ export class FakeOpenStack {
       keyName,
       securityGroups: sgs,
       az,
-      network: this.networks[0]?.name ?? "private",
+      network,
       userData,
       created: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
       doomed: false,
@@ -270,7 +289,7 @@ export class FakeOpenStack {
       addresses:
         s.ip === null
           ? {}
-          : { [s.network]: [{ "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01", version: 4, addr: s.ip, "OS-EXT-IPS:type": "fixed" }, { version: 6, addr: "fd00::1", "OS-EXT-IPS:type": "fixed" }] },
+          : { [s.network ?? "private"]: [{ "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01", version: 4, addr: s.ip, "OS-EXT-IPS:type": "fixed" }, { version: 6, addr: "fd00::1", "OS-EXT-IPS:type": "fixed" }] },
       accessIPv4: "",
       accessIPv6: "",
       links: [{ rel: "self", href: `${base}/servers/${s.id}` }],
@@ -347,9 +366,28 @@ export class FakeOpenStack {
     }
 
     const compute = "/compute/v2.1"
+    let mv: [number, number] = [2, 1]
+    if (p.startsWith(`${compute}/`)) {
+      // Nova reads "OpenStack-API-Version: compute X.Y" (or the older X-OpenStack-Nova-API-Version);
+      // without one it answers as 2.1, and it names the version it used in its answer.
+      const h = req.headers["openstack-api-version"]
+      const legacy = req.headers["x-openstack-nova-api-version"]
+      const asked = typeof h === "string" && /^compute\s+/i.test(h) ? h.replace(/^compute\s+/i, "") : typeof legacy === "string" ? legacy : null
+      if (asked !== null) {
+        const v = parseMv(asked)
+        const max = parseMv(FAKE_MAX_MICROVERSION)!
+        if (v === null) return novaError(res, 400, "badRequest", `Invalid API version request string: ${asked}`)
+        if (!mvAtLeast(v, 2, 1) || mvAtLeast(v, max[0], max[1] + 1))
+          return novaError(res, 406, "computeFault", `Version ${asked} is not supported by the API. Minimum is 2.1 and maximum is ${FAKE_MAX_MICROVERSION}.`)
+        mv = v
+      }
+      res.setHeader("OpenStack-API-Version", `compute ${mv.join(".")}`)
+      res.setHeader("X-OpenStack-Nova-API-Version", mv.join("."))
+      res.setHeader("Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version")
+    }
     if (p === `${compute}/flavors/detail` && method === "GET") return this.listFlavors(u, res)
     if (p === `${compute}/servers/detail` && method === "GET") return this.listServers(u, res)
-    if (p === `${compute}/servers` && method === "POST") return this.createServer(body, res)
+    if (p === `${compute}/servers` && method === "POST") return this.createServer(body, res, mv)
     const m = /^\/compute\/v2\.1\/servers\/([^/]+)$/.exec(p)
     if (m !== null) {
       const s = this.servers.get(decodeURIComponent(m[1]))
@@ -480,12 +518,19 @@ export class FakeOpenStack {
     json(res, 200, { servers: out, ...(r.next !== null ? { servers_links: [{ rel: "next", href: r.next }] } : {}) })
   }
 
-  private createServer(body: unknown, res: ServerResponse) {
+  private createServer(body: unknown, res: ServerResponse, mv: [number, number]) {
     const s = (body as any)?.server
     if (s === undefined || typeof s.name !== "string" || s.name === "") return novaError(res, 400, "badRequest", "Invalid input for field/attribute server.")
+    // From 2.37 on, networks is required and may be "auto" or "none"; before, only a list.
+    if (mvAtLeast(mv, 2, 37) && s.networks === undefined)
+      return novaError(res, 400, "badRequest", "Invalid input for field/attribute server. Value: {...}. 'networks' is a required property")
+    if (typeof s.networks === "string" && (!mvAtLeast(mv, 2, 37) || (s.networks !== "auto" && s.networks !== "none")))
+      return novaError(res, 400, "badRequest", `Invalid input for field/attribute networks. Value: ${s.networks}. '${s.networks}' is not of type 'array'`)
+    if (s.networks !== undefined && typeof s.networks !== "string" && !Array.isArray(s.networks))
+      return novaError(res, 400, "badRequest", `Invalid input for field/attribute networks.`)
     if (!this.images.includes(s.imageRef)) return novaError(res, 400, "badRequest", `Image ${s.imageRef} could not be found.`)
     if (!this.flavors.some((f) => f.id === s.flavorRef)) return novaError(res, 400, "badRequest", `Flavor ${s.flavorRef} could not be found.`)
-    if (s.networks !== undefined && !s.networks.every((n: any) => this.networks.some((x) => x.id === n.uuid)))
+    if (Array.isArray(s.networks) && !s.networks.every((n: any) => this.networks.some((x) => x.id === n.uuid)))
       return novaError(res, 400, "badRequest", "Network could not be found.")
     const used = this.live().length
     if (used + 1 > this.quota)
@@ -499,7 +544,8 @@ export class FakeOpenStack {
       s.key_name ?? null,
       (s.security_groups ?? [{ name: "default" }]).map((g: any) => g.name),
       s.availability_zone ?? "nova",
-      userData
+      userData,
+      s.networks === "none" ? null : Array.isArray(s.networks) && s.networks.length > 0 ? (this.networks.find((x) => x.id === s.networks[0].uuid)?.name ?? null) : (this.networks[0]?.name ?? "private")
     )
     if (this.failBoots > 0) {
       this.failBoots--
