@@ -397,7 +397,8 @@ describe("failures map into the kinds the engine backs off from", () => {
     const c = await cloudOf({ image_uuid: "no-such-image" })
     const e = await err(c.boot("os"))
     expect(e).toMatchObject({ kind: "invalid", op: "boot" })
-    expect(e.message).toMatch(/Image no-such-image could not be found/)
+    // Nova Zed's words (ci/openstack): not the image id, not "could not be found"
+    expect(e.message).toMatch(/^400 from 127\.0\.0\.1:\d+: Can not find requested image$/)
     const d = await cloudOf()
     fake.inject({ method: "DELETE", fault: { kind: "status", status: 409, body: { conflictingRequest: { code: 409, message: "Instance is locked" } } } })
     expect(await err(d.destroy({ ...(await ok(d.boot("os"))) }))).toMatchObject({ kind: "conflict" })
