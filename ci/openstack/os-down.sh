@@ -10,14 +10,8 @@ RUN=$BASE/run
 PURGE=0; [ "${1:-}" = --purge ] && PURGE=1
 [ -d "$BASE" ] || { echo "nothing at $BASE"; exit 0; }
 
-pid_alive() {
-  local f=$1 p
-  [ -s "$f" ] || return 1
-  p=$(cat "$f" 2>/dev/null) || return 1
-  case "$p" in ''|*[!0-9]*) return 1;; esac
-  [ -r "/proc/$p/environ" ] && tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qxF "OS_LOCAL_MARK=$BASE" \
-    && ! grep -qE '^State:[[:space:]]+Z' "/proc/$p/status" 2>/dev/null
-}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 stop_pid() {
   local f=$1 p i
   if pid_alive "$f"; then

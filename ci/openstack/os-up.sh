@@ -69,17 +69,8 @@ EOF
 fi
 
 # ---------------------------------------------------------------- helpers
-# pid_alive PIDFILE -> true if the pid in PIDFILE runs and was started by os-up.sh with
-# OS_LOCAL_MARK=$BASE in its environment (uwsgi rewrites its command line; a recycled
-# pid of another program is never taken for ours)
-pid_alive() {
-  local f=$1 p
-  [ -s "$f" ] || return 1
-  p=$(cat "$f" 2>/dev/null) || return 1
-  case "$p" in ''|*[!0-9]*) return 1;; esac
-  [ -r "/proc/$p/environ" ] && tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qxF "OS_LOCAL_MARK=$BASE" \
-    && ! grep -qE '^State:[[:space:]]+Z' "/proc/$p/status" 2>/dev/null
-}
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 # start NAME CMD... : runs CMD in its own session, stdout/stderr to log/NAME.log, pid in run/NAME.pid
 start() {
   local name=$1; shift
@@ -111,7 +102,9 @@ uwsgi_app() {
 }
 
 # SQLite in write-ahead-log mode: readers do not block writers across processes
-# (in the default journal mode two uwsgi workers make "database is locked" errors)
+# (in the default journal mode two uwsgi workers make "database is locked" errors);
+# and a writer waits up to 60 s for another (?timeout=60; the default 5 s is too short
+# when nova-api, -conductor and -scheduler write at once on a busy machine)
 wal() { sqlite3 "$1" 'PRAGMA journal_mode=WAL;' >/dev/null 2>&1 || true; }
 # Database migrations run once per package version (each *-manage takes 10-60 s on a
 # busy 2-core machine): synced NAME PACKAGE is true when they already ran; mark_synced
@@ -190,7 +183,7 @@ cat > "$ETC/keystone.conf" <<EOF
 [DEFAULT]
 log_file = $LOGD/keystone-app.log
 [database]
-connection = sqlite:///$DB/keystone.sqlite
+connection = sqlite:///$DB/keystone.sqlite?timeout=60
 [token]
 provider = fernet
 expiration = ${OS_LOCAL_TOKEN_TTL:-3600}
@@ -218,7 +211,7 @@ filesystem_store_datadir = $BASE/images/staging
 [os_glance_tasks_store]
 filesystem_store_datadir = $BASE/images/tasks
 [database]
-connection = sqlite:///$DB/glance.sqlite
+connection = sqlite:///$DB/glance.sqlite?timeout=60
 [paste_deploy]
 flavor = keystone
 config_file = /etc/glance/glance-api-paste.ini
@@ -231,7 +224,7 @@ cat > "$ETC/placement.conf" <<EOF
 [DEFAULT]
 log_file = $LOGD/placement-app.log
 [placement_database]
-connection = sqlite:///$DB/placement.sqlite
+connection = sqlite:///$DB/placement.sqlite?timeout=60
 [api]
 auth_strategy = keystone
 $(authtoken placement)
@@ -254,9 +247,9 @@ auth_strategy = keystone
 [wsgi]
 api_paste_config = $ETC/api-paste.ini
 [api_database]
-connection = sqlite:///$DB/nova_api.sqlite
+connection = sqlite:///$DB/nova_api.sqlite?timeout=60
 [database]
-connection = sqlite:///$DB/nova.sqlite
+connection = sqlite:///$DB/nova.sqlite?timeout=60
 [conductor]
 workers = 1
 [scheduler]
@@ -343,12 +336,19 @@ if ! synced nova nova-api; then
   "${NM[@]}" api_db sync >>"$LOGD/nova-manage.log" 2>&1
   cells=$("${NM[@]}" cell_v2 list_cells 2>/dev/null)
   grep -q ' cell0 ' <<<"$cells" \
-    || "${NM[@]}" cell_v2 map_cell0 --database_connection "sqlite:///$DB/nova_cell0.sqlite" >>"$LOGD/nova-manage.log" 2>&1
+    || "${NM[@]}" cell_v2 map_cell0 --database_connection "sqlite:///$DB/nova_cell0.sqlite?timeout=60" >>"$LOGD/nova-manage.log" 2>&1
   grep -q ' cell1 ' <<<"$cells" \
-    || "${NM[@]}" cell_v2 create_cell --name cell1 --database_connection "sqlite:///$DB/nova.sqlite" --transport-url "$RABBIT" >>"$LOGD/nova-manage.log" 2>&1
+    || "${NM[@]}" cell_v2 create_cell --name cell1 --database_connection "sqlite:///$DB/nova.sqlite?timeout=60" --transport-url "$RABBIT" >>"$LOGD/nova-manage.log" 2>&1
   "${NM[@]}" db sync >>"$LOGD/nova-manage.log" 2>&1
   for d in nova_api nova nova_cell0; do wal "$DB/$d.sqlite"; done
   mark_synced nova nova-api
+fi
+# cells made by an earlier os-up.sh without the SQLite timeout
+cells=$("${NM[@]}" cell_v2 list_cells --verbose 2>/dev/null || true)
+if [ "$(grep -c 'timeout=60' <<<"$cells")" != 2 ]; then
+  "${NM[@]}" cell_v2 update_cell --cell_uuid 00000000-0000-0000-0000-000000000000 --database_connection "sqlite:///$DB/nova_cell0.sqlite?timeout=60" --transport-url none:/ >>"$LOGD/nova-manage.log" 2>&1
+  c1=$(awk -F'|' '$2 ~ / cell1 / {gsub(/ /, "", $3); print $3}' <<<"$cells")
+  "${NM[@]}" cell_v2 update_cell --cell_uuid "$c1" --database_connection "sqlite:///$DB/nova.sqlite?timeout=60" --transport-url "$RABBIT" >>"$LOGD/nova-manage.log" 2>&1
 fi
 start neutron-stub /usr/bin/python3 "$HERE/neutron-stub.py"
 start nova-conductor nova-conductor --config-file "$ETC/nova.conf"
