@@ -31,7 +31,7 @@ describe("a configuration naming an experiment", () => {
     const good = await execa(process.execPath, [BIN, "check-config", configWith("demand")], { cwd: REPO, reject: false })
     expect(good.stderr).toBe("")
     expect(good.exitCode).toBe(0)
-  }, 60_000)
+  }, 120_000)
 
   it("run --config stops at start-up with the same words; run --policy too", async () => {
     const failure = (o: Parameters<typeof runDaemon>[0]) => Effect.runPromise(Effect.flip(runDaemon(o))).then((e) => e.message)

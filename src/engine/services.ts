@@ -3,7 +3,7 @@
  * (src/live) and simulated layers (src/sim) implement them; the engine never
  * knows which it runs on.
  */
-import { Context, Data, Effect } from "effect"
+import { Context, Data, Effect, Layer } from "effect"
 import type { Instance, Job, NodeState, Reservation } from "../model/types.ts"
 
 // ---------------------------------------------------------------- errors
@@ -130,6 +130,8 @@ export class Checker extends Context.Tag("dyncluster/Checker")<Checker, CheckerS
 
 /** No checker configured: Active counts as Ready. */
 export const noChecker: CheckerService = { check: () => Effect.succeed(true) }
+/** The Checker layer when none is configured (live: src/live/checkers.ts; simulated: src/sim/layers.ts layerSimChecker). */
+export const layerNoChecker: Layer.Layer<Checker> = Layer.succeed(Checker, noChecker)
 
 // ---------------------------------------------------------------- hooks
 
@@ -147,3 +149,5 @@ export interface HooksService {
 export class Hooks extends Context.Tag("dyncluster/Hooks")<Hooks, HooksService>() {}
 
 export const noHooks: HooksService = { run: () => Effect.void }
+/** Hooks that do nothing (the simulator; live: src/daemon/hooks.ts commandHooks). */
+export const layerNoHooks: Layer.Layer<Hooks> = Layer.succeed(Hooks, noHooks)

@@ -19,6 +19,9 @@ export const registerExperiment = (policy: Policy): void => {
   registered.set(policy.name, policy)
 }
 
+/** A supported policy or one a test registered: what a scenario file's config.dynamic-cluster.policy may name (variants go in --policy). */
+export const scenarioPolicyKnown = (name: string): boolean => supportedPolicy(name) !== undefined || registered.has(name)
+
 /** A supported policy, an experiment registered by a test, or a demand variant; undefined otherwise. */
 export const experimentPolicy = (name: string): Policy | undefined => supportedPolicy(name) ?? registered.get(name) ?? demandVariant(name)
 

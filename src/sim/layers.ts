@@ -3,15 +3,14 @@
  * Clock that reads the world's virtual time, and a task runner whose tasks
  * take virtual time.
  */
-import { Clock, Context, Duration, Effect } from "effect"
+import { Clock, Duration, Effect, Layer } from "effect"
 import {
   Checker,
   Cloud,
   CloudError,
   Cluster,
   ClusterError,
-  Hooks,
-  noHooks,
+  layerNoHooks,
   type ClusterNode,
   type ClusterView,
   type CloudService,
@@ -195,13 +194,21 @@ export const simCloudService = (world: SimWorld, epoch: number): CloudService =>
   }
 }
 
-/** Every service the engine needs, over one world. */
-export const simContext = (world: SimWorld, epoch: number) =>
-  Context.make(Cluster, simClusterService(world, epoch)).pipe(
-    Context.add(Cloud, simCloudService(world, epoch)),
-    Context.add(Checker, { check: (inst: Instance) => Effect.sync(() => world.isReady(inst.uuid ?? "")) }),
-    Context.add(Hooks, noHooks)
-  )
+/** The simulated batch system of `world` as the Cluster layer. */
+export const layerSimCluster = (world: SimWorld, epoch: number, options: SimClusterOptions = {}): Layer.Layer<Cluster> =>
+  Layer.succeed(Cluster, simClusterService(world, epoch, options))
+/** The simulated clouds of `world` as the Cloud layer. */
+export const layerSimCloud = (world: SimWorld, epoch: number): Layer.Layer<Cloud> => Layer.succeed(Cloud, simCloudService(world, epoch))
+/** Ready is what the world says (its configuration time has passed). */
+export const layerSimChecker = (world: SimWorld): Layer.Layer<Checker> =>
+  Layer.succeed(Checker, { check: (inst: Instance) => Effect.sync(() => world.isReady(inst.uuid ?? "")) })
+
+/** Every service the engine needs, over one world (no hooks). */
+export const layerSim = (world: SimWorld, epoch: number) =>
+  Layer.mergeAll(layerSimCluster(world, epoch), layerSimCloud(world, epoch), layerSimChecker(world), layerNoHooks)
+
+/** layerSim built once, as a Context (the engine resolves its services when it starts). */
+export const simContext = (world: SimWorld, epoch: number) => Effect.runSync(Effect.scoped(Layer.build(layerSim(world, epoch))))
 
 // ---------------------------------------------------------------- tasks
 

@@ -13,7 +13,8 @@ import { Data, Either, Schema } from "effect"
 import { existsSync, readFileSync, statSync } from "node:fs"
 import { basename, dirname, extname, isAbsolute, resolve } from "node:path"
 import { parse as parseYaml, parseDocument } from "yaml"
-import { policyNames, unknownPolicy } from "../engine/policy.ts"
+import { unknownPolicy } from "../engine/policy.ts"
+import { scenarioPolicyKnown } from "../experiments/policies.ts"
 import { decodeConfig, formatParseError, loadConfigFile, unknownKeys, type ConfigFile, type ResourceConfig } from "../model/config.ts"
 import { OperatorAction } from "./arbitrary.ts"
 import { Distribution, makeRng } from "./random.ts"
@@ -512,7 +513,7 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
       if (r.type !== "simulated") warnings.push(`config.cloud.${name}.type: ${r.type} is replaced by the simulated cloud clouds.${name}`)
     }
     const policy = config["dynamic-cluster"].policy
-    if (!policyNames().includes(policy))
+    if (!scenarioPolicyKnown(policy))
       problems.push(`config.dynamic-cluster.policy: ${unknownPolicy(policy)}`)
   }
 
@@ -522,7 +523,7 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
   if (config === undefined && rawConfig !== undefined) {
     const dc = rawConfig["dynamic-cluster"]
     const policy = isRecord(dc) ? dc.policy : undefined
-    if (typeof policy === "string" && !policyNames().includes(policy))
+    if (typeof policy === "string" && !scenarioPolicyKnown(policy))
       problems.push(`config.dynamic-cluster.policy: ${unknownPolicy(policy)}`)
   }
   const configResources =
