@@ -6,15 +6,24 @@
  *
  * Everything is checked before anything runs, and every problem is reported at
  * once with its key path (`clouds.os.boot_time.median: expected a positive
- * number, got -1`); unknown keys are warnings. The reference of every key is
- * docs/testbed.md.
+ * number, got -1`); an unknown key is an error with a did-you-mean suggestion
+ * (a misspelt optional key would silently run the default), a warning with
+ * `allowUnknownKeys`. The reference of every key is docs/testbed.md.
  */
 import { Data, Either, Schema } from "effect"
 import { existsSync, readFileSync, statSync } from "node:fs"
 import { basename, dirname, extname, isAbsolute, resolve } from "node:path"
 import { parse as parseYaml, parseDocument } from "yaml"
 import { policyNames, unknownPolicy } from "../engine/policy.ts"
-import { decodeConfig, formatParseError, loadConfigFile, unknownKeys, type ConfigFile, type ResourceConfig } from "../model/config.ts"
+import {
+  decodeConfig,
+  formatParseError,
+  loadConfigFile,
+  unknownKeyEntries,
+  unknownKeyProblem,
+  type ConfigFile,
+  type ResourceConfig
+} from "../model/config.ts"
 import { OperatorAction } from "./arbitrary.ts"
 import { Distribution, makeRng } from "./random.ts"
 import type { SimScenario } from "./run.ts"
@@ -202,6 +211,8 @@ export interface DecodeOptions {
   readonly source?: string
   /** Default name when the document has none. */
   readonly defaultName?: string
+  /** Unknown keys (here and in the configuration) are warnings instead of errors. */
+  readonly allowUnknownKeys?: boolean
 }
 
 // ---------------------------------------------------------------- helpers
@@ -465,7 +476,12 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
   for (const k of ["cluster", "clouds", "faults"]) if (doc[k] === null) delete doc[k]
 
   const problems: Array<string> = []
-  const warnings: Array<string> = unknownKeys(ScenarioDoc, doc).map((k) => `${k}: unknown key, ignored`)
+  const warnings: Array<string> = []
+  const allowUnknownKeys = options.allowUnknownKeys === true
+  for (const e of unknownKeyEntries(ScenarioDoc, doc)) {
+    if (allowUnknownKeys) warnings.push(`${unknownKeyProblem(e)}, ignored`)
+    else problems.push(unknownKeyProblem(e))
+  }
 
   const decoded = Schema.decodeUnknownEither(ScenarioDoc, { errors: "all", onExcessProperty: "ignore" })(doc)
   if (Either.isLeft(decoded)) problems.push(...focus(formatParseError(decoded.left, doc)))
@@ -487,7 +503,7 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
   if (doc.config !== undefined && doc.config_file !== undefined) problems.push("config_file: give either config (inline) or config_file, not both")
   else if (doc.config === undefined && doc.config_file === undefined) problems.push("config: is required but missing (or give config_file: a path)")
   else if (doc.config !== undefined) {
-    const c = decodeConfig(doc.config, "config")
+    const c = decodeConfig(doc.config, "config", { allowUnknownKeys })
     if (Either.isLeft(c)) problems.push(...c.left.problems.map((p) => (p.startsWith("(top level)") ? `config${p.slice("(top level)".length)}` : `config.${p}`)))
     else {
       config = c.right.config
@@ -497,7 +513,7 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
     const path = isAbsolute(doc.config_file) ? doc.config_file : resolve(options.baseDir, doc.config_file)
     if (!existsSync(path)) problems.push(`config_file: configuration file not found: ${path}`)
     else {
-      const c = loadConfigFile(path)
+      const c = loadConfigFile(path, { allowUnknownKeys })
       if (Either.isLeft(c)) problems.push(...c.left.problems.map((p) => `config_file (${path}): ${p}`))
       else {
         config = c.right.config
@@ -694,7 +710,10 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
 export const scenarioNameOf = (path: string) => basename(path, extname(path))
 
 /** Reads, parses and decodes a scenario file; relative paths in it are resolved against its directory. */
-export const loadScenarioFile = (path: string, options: { readonly seed?: number } = {}): Either.Either<LoadedScenario, ScenarioError> =>
+export const loadScenarioFile = (
+  path: string,
+  options: { readonly seed?: number; readonly allowUnknownKeys?: boolean } = {}
+): Either.Either<LoadedScenario, ScenarioError> =>
   Either.flatMap(readScenarioDocument(path), (doc) => decodeScenarioAt(path, doc, options))
 
 /** The parsed (not yet decoded) document of a scenario file, for `--set` overrides. */
@@ -705,10 +724,11 @@ export const readScenarioDocument = (path: string): Either.Either<unknown, Scena
 }
 
 /** Decodes a document that was read from `path` (paths in it are relative to the file). */
-export const decodeScenarioAt = (path: string, doc: unknown, options: { readonly seed?: number } = {}) =>
+export const decodeScenarioAt = (path: string, doc: unknown, options: { readonly seed?: number; readonly allowUnknownKeys?: boolean } = {}) =>
   decodeScenario(doc, {
     baseDir: dirname(resolve(path)),
     source: path,
     defaultName: scenarioNameOf(path),
-    ...(options.seed !== undefined ? { seed: options.seed } : {})
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    ...(options.allowUnknownKeys === true ? { allowUnknownKeys: true } : {})
   })
