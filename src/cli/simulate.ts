@@ -14,6 +14,7 @@ import { basename, dirname, extname, join } from "node:path"
 import { allowUnknownKeysOption, fail, integerOption, policyHelp, policyList, withUnknownKeysHint } from "./options.ts"
 import { cannotWrite, outputProblem, writeFailure } from "./output-file.ts"
 import type { EngineLogEvent } from "../engine/engine.ts"
+import { barText } from "./progress-bar.ts"
 import { ActionReplay } from "../sim/harness.ts"
 import { buildReport, DEFAULT_CURRENCY } from "../sim/report.ts"
 import { SimDriver } from "../sim/run.ts"
@@ -192,11 +193,7 @@ export class Progress {
     const wall = performance.now()
     if (wall - this.startedAt < 1000 || wall - this.shownAt < 100) return
     this.shownAt = wall
-    const frac = end > 0 ? Math.max(0, Math.min(1, now / end)) : 0
-    const width = 30
-    const done = Math.round(frac * width)
-    const bar = "#".repeat(done) + "-".repeat(width - done)
-    const text = `[${bar}] ${String(Math.floor(frac * 100)).padStart(3)}%  ${humanDuration(now)} of ~${humanDuration(end)} simulated${label ? `  (${label})` : ""}`
+    const text = `${barText(end > 0 ? now / end : 0)}  ${humanDuration(now)} of ~${humanDuration(end)} simulated${label ? `  (${label})` : ""}`
     process.stderr.write(`\r\x1b[K${text}`)
     this.visible = true
   }

@@ -14,7 +14,7 @@ const haveTraces = existsSync(TRACES)
 if (!haveTraces) console.warn(`scenario.test: ${TRACES} not found: the trace scenarios are not decoded`)
 
 const files = readdirSync(SCENARIOS).filter((f) => f.endsWith(".yaml"))
-const isTrace = (f: string) => readFileSync(join(SCENARIOS, f), "utf8").includes("shared/traces/")
+const isTrace = (f: string) => /type: swf/.test(readFileSync(join(SCENARIOS, f), "utf8"))
 
 const ok = (r: Either.Either<LoadedScenario, ScenarioError>): LoadedScenario => {
   if (Either.isLeft(r)) throw new Error(r.left.message)

@@ -28,6 +28,7 @@ import { OperatorAction } from "./arbitrary.ts"
 import { Distribution, makeRng } from "./random.ts"
 import type { SimScenario } from "./run.ts"
 import { readSwf, swfOptionsOfSpec } from "./swf.ts"
+import { resolveTraceFile } from "./traces.ts"
 import { loadWorkload, WorkloadSpec, type Workload, type WorkloadJob } from "./workload.ts"
 import type { FaultSpec, SimPhysicalNode, SimResourceSpec, WorldSpec } from "./world.ts"
 
@@ -569,12 +570,17 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
   const seed = options.seed ?? seedPart ?? DEFAULTS.seed
   let workload: Workload | undefined
   let trace: LoadedScenario["trace"] = null
+  /** A catalogue trace that is neither in ../shared/traces nor in the cache: the one line to say. */
+  let missingTrace: string | null = null
   if (workloadPart !== undefined) {
     const spec = workloadPart
     if (spec.type === "swf") {
-      const path = isAbsolute(spec.file) ? spec.file : resolve(options.baseDir, spec.file)
-      if (!existsSync(path)) problems.push(`workload.file: trace file not found: ${path}`)
-      else if (statSync(path).isDirectory()) problems.push(`workload.file: ${path} is a directory, not a trace file`)
+      const found = resolveTraceFile(spec.file, options.baseDir)
+      const path = "path" in found ? found.path : ""
+      if ("problem" in found) {
+        if (found.missing) missingTrace = found.problem
+        problems.push(`workload.file: ${found.problem}`)
+      } else if (statSync(path).isDirectory()) problems.push(`workload.file: ${path} is a directory, not a trace file`)
       else {
         const w = readSwf({ path }, swfOptionsOfSpec(spec))
         if (Either.isLeft(w)) problems.push(`workload.file: ${w.left.message}`)
@@ -590,6 +596,8 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
     }
   }
 
+  if (missingTrace !== null && problems.length === 1)
+    return Either.left(new ScenarioError({ source, problems, warnings, message: missingTrace }))
   if (problems.length > 0 || s === undefined || config === undefined || workload === undefined || clouds === undefined) {
     if (problems.length === 0) problems.push("(top level): the scenario could not be decoded")
     return Either.left(scenarioError(source, problems, warnings))
