@@ -10,6 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
+import { bracketRepeated, formatHelp, helpWidth, isHelpRequest, wrapLine } from "./help-format.ts"
 import { plainConsole, stripAnsi, wantsColour } from "./plain-console.ts"
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url))
@@ -27,7 +28,8 @@ describe("a bad command line", () => {
       expect(r.stdout).toBe("")
       expect(r.stderr).not.toMatch(/_tag|ERROR \(#/)
     }
-    expect(seed.stderr.trim()).toBe("'abc' is not a integer")
+    // the error names the option (@effect/cli's own says only "'abc' is not a integer")
+    expect(seed.stderr.trim()).toBe("--seed: expected an integer, got 'abc'")
     expect(unknown.stderr).toMatch(/--no-such-option/)
   })
 })
@@ -110,5 +112,43 @@ describe("wantsColour / plainConsole", () => {
     expect(printed).toEqual([["log", ["red", 7]], ["error", [red]]])
     expect(plainConsole(recording, true, true)).toBe(recording)
     expect(stripAnsi("\x1b[0;1m\x1b[0;37;1mdyncluster\x1b[0;1m\x1b[0m")).toBe("dyncluster")
+  })
+})
+
+describe("help that fits", () => {
+  const env = (extra: Record<string, string> = {}) => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...extra })
+  const help = (args: Array<string>, extra?: Record<string, string>) =>
+    execa("node", [join(ROOT, "bin/dyncluster.js"), ...args, "--help"], { cwd: ROOT, reject: false, extendEnv: false, env: env(extra) })
+  const longest = (text: string) => Math.max(...text.split("\n").map((l) => l.length))
+
+  it("every command's help fits COLUMNS (80 when not a terminal), optional options in brackets, the policies listed", { timeout: 180_000 }, async () => {
+    const commands = [[], ["simulate"], ["run"], ["check-config"], ["plan"], ["soak"], ["slurm-resume"], ["slurm-suspend"], ["traces"], ["traces", "fetch"]]
+    const at100 = await Promise.all(commands.map((c) => help(c, { COLUMNS: "100" })))
+    at100.forEach((r, i) => {
+      expect(r.exitCode, commands[i].join(" ")).toBe(0)
+      expect(r.stdout).toMatch(/^USAGE$/m)
+      expect(longest(r.stdout), `${commands[i].join(" ")} --help`).toBeLessThanOrEqual(100)
+    })
+    const sim = at100[1].stdout
+    expect(sim).toContain("[--set text]...")
+    expect(sim).toMatch(/classic,\s+demand,\s+lean \(default:/)
+    expect(sim).toContain("--seed integer\n\n  An integer.")
+    const narrow = await help(["simulate"])
+    expect(longest(narrow.stdout)).toBeLessThanOrEqual(80)
+    expect(longest(narrow.stdout)).toBeGreaterThan(60)
+  })
+
+  it("wraps a line with its indentation, brackets repeatable options in usage lines", () => {
+    expect(wrapLine("  aaa bbb ccc ddd", 10)).toEqual(["  aaa bbb", "  ccc ddd"])
+    expect(wrapLine("short", 10)).toEqual(["short"])
+    expect(bracketRepeated("$ simulate [--seed integer] --set text... <SCENARIO>")).toBe("$ simulate [--seed integer] [--set text]... <SCENARIO>")
+    expect(formatHelp("$ x --aaaa --bbbb --cccc", 12)).toBe("$ x --aaaa\n  --bbbb\n  --cccc")
+    expect(helpWidth({ COLUMNS: "100" }, 120)).toBe(100)
+    expect(helpWidth({}, 120)).toBe(120)
+    expect(helpWidth({}, undefined)).toBe(80)
+    expect(helpWidth({ COLUMNS: "x" }, undefined)).toBe(80)
+    expect(isHelpRequest([])).toBe(true)
+    expect(isHelpRequest(["simulate", "-h"])).toBe(true)
+    expect(isHelpRequest(["simulate", "x.yaml"])).toBe(false)
   })
 })
