@@ -1,7 +1,8 @@
 /**
  * `dyncluster check-config FILE [--online]`: validates a configuration file
- * and says what is wrong in plain words (key paths), with warnings for
- * unknown keys. It also checks what start-up would refuse: a policy that is
+ * and says what is wrong in plain words (key paths); an unknown key is an
+ * error with a suggestion (a warning with --allow-unknown-keys). It also checks
+ * what start-up would refuse: a policy that is
  * not a supported one (src/engine/policy.ts), the cloud
  * sections of openstack/aws resources (keys, user-data files, overlapping
  * name prefixes) and of simulated ones, the configuration checker and the hook templates. With
@@ -12,17 +13,18 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either } from "effect"
 import { checkConfig } from "../daemon/validate.ts"
 import { loadConfigFile } from "../model/config.ts"
+import { allowUnknownKeysOption, withUnknownKeysHint } from "./options.ts"
 
 const file = Args.file({ name: "FILE", exists: "either" }).pipe(Args.withDescription("the configuration file (YAML)"))
 const online = Options.boolean("online").pipe(
   Options.withDescription("also contact each cloud: authenticate and look up the flavour / instance type")
 )
 
-export const checkConfigCommand = Command.make("check-config", { file, online }, ({ file, online }) =>
+export const checkConfigCommand = Command.make("check-config", { file, online, allowUnknownKeys: allowUnknownKeysOption }, ({ file, online, allowUnknownKeys }) =>
   Effect.gen(function* () {
-    const r = loadConfigFile(file)
+    const r = loadConfigFile(file, { allowUnknownKeys })
     if (Either.isLeft(r)) {
-      yield* Console.error(r.left.message)
+      yield* Console.error(withUnknownKeysHint(r.left.message))
       return yield* Effect.sync(() => process.exit(1))
     }
     for (const w of r.right.warnings) yield* Console.error(`warning: ${w}`)

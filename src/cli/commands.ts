@@ -5,5 +5,6 @@ import { runCommand } from "./run.ts"
 import { simulateCommand } from "./simulate.ts"
 import { slurmResumeCommand, slurmSuspendCommand } from "./slurm-power.ts"
 import { soakCommand } from "./soak.ts"
+import { tracesCommand } from "./traces.ts"
 
-export const subcommands = [checkConfigCommand, simulateCommand, runCommand, slurmResumeCommand, slurmSuspendCommand, planCommand, soakCommand] as const
+export const subcommands = [checkConfigCommand, simulateCommand, runCommand, slurmResumeCommand, slurmSuspendCommand, planCommand, soakCommand, tracesCommand] as const

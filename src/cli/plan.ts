@@ -10,6 +10,7 @@ import { Console, Effect, Either, Option } from "effect"
 import { readFileSync } from "node:fs"
 import { decodeSnapshot, parseSnapshotText, planJson, planSnapshot, planText, PlanError, type PlanSnapshot } from "../engine/plan.ts"
 import { loadConfigFile, type ConfigFile } from "../model/config.ts"
+import { policyHelp } from "./options.ts"
 
 const snapshot = Options.file("snapshot", { exists: "either" }).pipe(
   Options.optional,
@@ -23,7 +24,7 @@ const config = Options.file("config", { exists: "either" }).pipe(
   Options.optional,
   Options.withDescription("the scaler configuration to plan with (default: what the snapshot's resources carry, default settings)")
 )
-const policy = Options.text("policy").pipe(Options.optional, Options.withDescription("provisioning policy (overrides the configuration)"))
+const policy = Options.text("policy").pipe(Options.optional, Options.withDescription(`provisioning policy (overrides the configuration): ${policyHelp()}`))
 const json = Options.boolean("json").pipe(Options.withDescription("print the decisions as JSON"))
 
 const readFile = (path: string): Either.Either<PlanSnapshot, PlanError> => {

@@ -7,21 +7,23 @@
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { runDaemon } from "../daemon/main.ts"
+import { allowUnknownKeysOption, floatOption, integerOption, policyHelp, withUnknownKeysHint } from "./options.ts"
 
 const opt = <A>(o: Options.Options<A>, description: string) => Options.optional(Options.withDescription(o, description))
 
 const options = {
   sim: opt(Options.text("sim"), "run on the simulated world of this scenario file (YAML)"),
   config: opt(Options.text("config"), "run on the live cluster and clouds of this configuration file (YAML)"),
-  speed: opt(Options.float("speed"), "--sim: virtual seconds per real second (default 1)"),
-  seed: opt(Options.integer("seed"), "--sim: override the scenario's seed"),
-  policy: opt(Options.text("policy"), "provisioning policy (default: the configuration's dynamic-cluster.policy, else lean)"),
-  port: opt(Options.integer("port"), "API/dashboard port (default: admin-server.port, 8001; 0 = any free port)"),
+  speed: opt(floatOption("speed"), "--sim: virtual seconds per real second (default 1)"),
+  seed: opt(integerOption("seed"), "--sim: override the scenario's seed"),
+  policy: opt(Options.text("policy"), `provisioning policy (default: the configuration's dynamic-cluster.policy): ${policyHelp()}`),
+  port: opt(integerOption("port"), "API/dashboard port (default: admin-server.port, 8001; 0 = any free port)"),
   host: opt(Options.text("host"), "address to bind (default: admin-server.host, 127.0.0.1)"),
   logFormat: opt(Options.text("log-format"), "text or json (default: text on a terminal, json otherwise)"),
   logLevel: opt(Options.text("log-level"), "0 error, 1 warn, 2 info, 3 debug, or the name (default: logging.log_level)"),
   events: opt(Options.text("events"), "--sim: write the world's event log (JSON Lines) to this file"),
-  grace: opt(Options.float("grace"), "seconds running cloud tasks get to finish on shutdown (default 10)")
+  grace: opt(floatOption("grace"), "seconds running cloud tasks get to finish on shutdown (default 10)"),
+  allowUnknownKeys: allowUnknownKeysOption
 }
 
 export const runCommand = Command.make("run", options, (o) =>
@@ -36,10 +38,11 @@ export const runCommand = Command.make("run", options, (o) =>
     logFormat: Option.getOrUndefined(o.logFormat),
     logLevel: Option.getOrUndefined(o.logLevel),
     events: Option.getOrUndefined(o.events),
-    grace: Option.getOrUndefined(o.grace)
+    grace: Option.getOrUndefined(o.grace),
+    allowUnknownKeys: o.allowUnknownKeys
   }).pipe(
     Effect.catchTag("DaemonError", (e) =>
-      Console.error(`dyncluster run: ${e.message}`).pipe(Effect.zipRight(Effect.sync(() => process.exit(1))))
+      Console.error(`dyncluster run: ${withUnknownKeysHint(e.message)}`).pipe(Effect.zipRight(Effect.sync(() => process.exit(1))))
     )
   )
 ).pipe(Command.withDescription("Run the scaler: on the simulated world (--sim SCENARIO) or the live cluster (--config FILE), with the REST API and dashboard"))

@@ -11,9 +11,10 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import { closeSync, openSync, writeFileSync, writeSync } from "node:fs"
 import { basename, dirname, extname, join } from "node:path"
-import { fail, policyList } from "./options.ts"
+import { allowUnknownKeysOption, fail, integerOption, policyHelp, policyList, withUnknownKeysHint } from "./options.ts"
 import { cannotWrite, outputProblem, writeFailure } from "./output-file.ts"
 import type { EngineLogEvent } from "../engine/engine.ts"
+import { barText } from "./progress-bar.ts"
 import { ActionReplay } from "../sim/harness.ts"
 import { buildReport, DEFAULT_CURRENCY } from "../sim/report.ts"
 import { SimDriver } from "../sim/run.ts"
@@ -192,11 +193,7 @@ export class Progress {
     const wall = performance.now()
     if (wall - this.startedAt < 1000 || wall - this.shownAt < 100) return
     this.shownAt = wall
-    const frac = end > 0 ? Math.max(0, Math.min(1, now / end)) : 0
-    const width = 30
-    const done = Math.round(frac * width)
-    const bar = "#".repeat(done) + "-".repeat(width - done)
-    const text = `[${bar}] ${String(Math.floor(frac * 100)).padStart(3)}%  ${humanDuration(now)} of ~${humanDuration(end)} simulated${label ? `  (${label})` : ""}`
+    const text = `${barText(end > 0 ? now / end : 0)}  ${humanDuration(now)} of ~${humanDuration(end)} simulated${label ? `  (${label})` : ""}`
     process.stderr.write(`\r\x1b[K${text}`)
     this.visible = true
   }
@@ -327,10 +324,10 @@ export const runOne = (
 // ---------------------------------------------------------------- the command
 
 const scenarioArg = Args.file({ name: "SCENARIO", exists: "either" }).pipe(Args.withDescription("the scenario file (YAML), see docs/testbed.md"))
-const seed = Options.integer("seed").pipe(Options.optional, Options.withDescription("seed (overrides the scenario's)"))
+const seed = integerOption("seed").pipe(Options.optional, Options.withDescription("seed (overrides the scenario's)"))
 const policy = Options.text("policy").pipe(
   Options.optional,
-  Options.withDescription("provisioning policy, or several separated by commas to compare them on the same seed")
+  Options.withDescription(`provisioning policy, or several separated by commas to compare them on the same seed: ${policyHelp()}`)
 )
 const set = Options.text("set").pipe(
   Options.repeated,
@@ -370,7 +367,7 @@ export const traceNote = (s: LoadedScenario): string | null => {
 
 export const simulateCommand = Command.make(
   "simulate",
-  { scenario: scenarioArg, seed, policy, set, events, report, json, quiet },
+  { scenario: scenarioArg, seed, policy, set, events, report, json, quiet, allowUnknownKeys: allowUnknownKeysOption },
   (a) =>
     Effect.gen(function* () {
       // ---------------------------------------- options
@@ -389,7 +386,7 @@ export const simulateCommand = Command.make(
       // ---------------------------------------- scenarios
       const doc = readScenarioDocument(a.scenario)
       if (Either.isLeft(doc)) return yield* fail(doc.left.message)
-      const seedOpt = Option.isSome(a.seed) ? { seed: a.seed.value } : {}
+      const seedOpt = { ...(Option.isSome(a.seed) ? { seed: a.seed.value } : {}), allowUnknownKeys: a.allowUnknownKeys }
       const baseDir = dirname(a.scenario)
       const scenarios: Array<LoadedScenario> = []
       const warnings = new Set<string>()
@@ -419,7 +416,7 @@ export const simulateCommand = Command.make(
         scenarios.push(sc.right)
       }
       for (const w of warnings) yield* Console.error(`warning: ${w}`)
-      if (errors.length > 0) return yield* fail([...new Set(errors)].join("\n"))
+      if (errors.length > 0) return yield* fail(withUnknownKeysHint([...new Set(errors)].join("\n")))
       if (!a.quiet) for (const note of new Set(scenarios.map(traceNote))) if (note !== null) yield* Console.error(note)
 
       // ---------------------------------------- outputs

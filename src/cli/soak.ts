@@ -12,21 +12,21 @@ import { Args, Command, Options } from "@effect/cli"
 import { Clock, Console, Effect, Either, Option } from "effect"
 import { availableParallelism } from "node:os"
 import { policyNames } from "../engine/policy.ts"
-import { fail, policyList } from "./options.ts"
+import { fail, floatOption, integerOption, policyList } from "./options.ts"
 import { checkScenario, loadRegression } from "../sim/harness.ts"
 import { formatViolation } from "../sim/invariants.ts"
 import { formatTotals, runSoak } from "../sim/soak.ts"
 
-const runs = Options.integer("runs").pipe(Options.optional, Options.withDescription("stop after this many runs (worlds × policies)"))
-const minutes = Options.float("minutes").pipe(Options.optional, Options.withDescription("stop after this many minutes (default 1 when --runs is not given)"))
-const workers = Options.integer("workers").pipe(Options.optional, Options.withDescription("worker processes (default: one per core; 0 = in this process)"))
-const policy = Options.text("policy").pipe(Options.optional, Options.withDescription("policies to check, comma-separated (default: every registered policy)"))
-const seed = Options.integer("seed").pipe(Options.optional, Options.withDescription("first world seed (default: from the clock; printed)"))
+const runs = integerOption("runs").pipe(Options.optional, Options.withDescription("stop after this many runs (worlds × policies)"))
+const minutes = floatOption("minutes").pipe(Options.optional, Options.withDescription("stop after this many minutes (default 1 when --runs is not given)"))
+const workers = integerOption("workers").pipe(Options.optional, Options.withDescription("worker processes (default: one per core; 0 = in this process)"))
+const policy = Options.text("policy").pipe(Options.optional, Options.withDescription(`policies to check, comma-separated: ${policyNames().join(", ")} (default: every one)`))
+const seed = integerOption("seed").pipe(Options.optional, Options.withDescription("first world seed (default: from the clock; printed)"))
 const out = Options.directory("out").pipe(Options.withDefault("soak-failures"), Options.withDescription("where failing seeds (seeds.jsonl) and their scenario files go"))
-const shrink = Options.integer("shrink-seconds").pipe(Options.withDefault(60), Options.withDescription("time to shrink each failure before writing it (0 = as found)"))
-const maxJobs = Options.integer("max-jobs").pipe(Options.optional, Options.withDescription("most jobs per world (default 30)"))
-const maxFaults = Options.integer("max-faults").pipe(Options.optional, Options.withDescription("most faults per world (default 5)"))
-const maxActions = Options.integer("max-actions").pipe(Options.optional, Options.withDescription("most operator actions per world (default 6)"))
+const shrink = integerOption("shrink-seconds").pipe(Options.withDefault(60), Options.withDescription("time to shrink each failure before writing it (0 = as found)"))
+const maxJobs = integerOption("max-jobs").pipe(Options.optional, Options.withDescription("most jobs per world (default 30)"))
+const maxFaults = integerOption("max-faults").pipe(Options.optional, Options.withDescription("most faults per world (default 5)"))
+const maxActions = integerOption("max-actions").pipe(Options.optional, Options.withDescription("most operator actions per world (default 6)"))
 const quiet = Options.boolean("quiet").pipe(Options.withDescription("no progress lines"))
 const replay = Args.file({ name: "FILE", exists: "yes" }).pipe(Args.repeated, Args.withDescription("with --replay: scenario files to run and check"))
 const replayFlag = Options.boolean("replay").pipe(Options.withDescription("run the given scenario files (operator_actions included) and check every invariant"))

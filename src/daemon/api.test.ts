@@ -149,7 +149,7 @@ describe.skipIf(!seedAvailable())("dyncluster run --sim: the REST API of the see
     expect(shapeDiff(s.body, example("GET /server/status"))).toEqual([])
     expect(s.body).toEqual({ auto_mode: true, cluster: { sim: true } })
     const q = await call("GET", "/server/queues")
-    expect(Object.keys(q.body).sort()).toEqual(["results_pending", "running", "waiting"])
+    expect(Object.keys(q.body).sort()).toEqual(["results", "results_pending", "running", "tasks", "waiting"])
   })
 
   it("GET /server/history: counts by state in simulated time, since, a bad since is a 400", async () => {

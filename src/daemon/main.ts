@@ -26,6 +26,8 @@ export interface RunDaemonOptions extends DaemonFlags {
   readonly events?: string | undefined
   /** Seconds running cloud tasks get to finish on shutdown (default 10). */
   readonly grace?: number | undefined
+  /** Unknown keys in the configuration or scenario are warnings instead of errors. */
+  readonly allowUnknownKeys?: boolean | undefined
   /** Where the first line goes when logs go to a file (default: stdout). */
   readonly announce?: (line: string) => void
 }
@@ -42,11 +44,11 @@ const load = (o: RunDaemonOptions): Either.Either<Loaded, DaemonError> => {
   if (o.config !== undefined) {
     const simOnly = [o.speed !== undefined && "--speed", o.seed !== undefined && "--seed", o.events !== undefined && "--events"].filter(Boolean)
     if (simOnly.length > 0) return err(`${simOnly.join(", ")} only appl${simOnly.length > 1 ? "y" : "ies"} to --sim`)
-    const c = loadConfigFile(o.config)
+    const c = loadConfigFile(o.config, { allowUnknownKeys: o.allowUnknownKeys === true })
     if (Either.isLeft(c)) return err(c.left.message)
     return Either.right({ mode: "live", config: c.right.config, warnings: c.right.warnings })
   }
-  const s = loadScenarioFile(o.sim!, o.seed !== undefined ? { seed: o.seed } : {})
+  const s = loadScenarioFile(o.sim!, { ...(o.seed !== undefined ? { seed: o.seed } : {}), allowUnknownKeys: o.allowUnknownKeys === true })
   if (Either.isLeft(s)) return err(s.left.message)
   return Either.right({ mode: "sim", scenario: s.right, config: s.right.config, warnings: s.right.warnings })
 }

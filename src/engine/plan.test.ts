@@ -239,6 +239,14 @@ describe("plan on hand-made snapshots", () => {
     expect(drained.reasons[0]).toMatch(/os is draining/)
   })
 
+  it("a job shown with priority -1 (no priority yet, as GET /job and the first version show it) is not provisioned for", () => {
+    const job = { jobid: "43.server", name: "sim", owner: "ann", queue: "batch", account: null, property: null, priority: -1, state: 0, requested_cores: 8, cores_per_node: 4, requested_mem: null, requested_walltime: null, creation_time: String(NOW - 60), extra_attributes: null }
+    const decoded = Either.getOrThrow(decodeSnapshot({ workernodes: [], jobs: [job], resources: [] }))
+    expect(decoded.jobs[0].priority).toBeNull()
+    expect(plan(snap([], [job])).provision).toEqual({})
+    expect(plan(snap([], [{ ...job, priority: 0 }])).provision.os).toBeGreaterThan(0)
+  })
+
   it("a node the engine was deleting is destroyed, not taken for a joining one", () => {
     const p = plan(snap([node("going", NodeState.Deleting, 20)]))
     expect(p.destroy.map((x) => x.host)).toEqual(["going"])

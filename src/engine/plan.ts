@@ -13,6 +13,7 @@ import {
   InstanceState,
   isPhysical,
   Job,
+  NO_PRIORITY,
   NodeState,
   NodeStateNames,
   ResourceFlag,
@@ -49,7 +50,9 @@ export class PlanError extends Data.TaggedError("PlanError")<{ readonly message:
 /** Decodes a parsed snapshot; every problem is named by its path (`workernodes.0.state: ...`). */
 export const decodeSnapshot = (input: unknown, source = "snapshot"): Either.Either<PlanSnapshot, PlanError> => {
   const r = Schema.decodeUnknownEither(PlanSnapshot, { errors: "all", onExcessProperty: "ignore" })(input)
-  if (Either.isRight(r)) return Either.right(r.right)
+  // GET /job (ours and the first version's) shows a job without a priority as -1: not yet eligible
+  if (Either.isRight(r))
+    return Either.right({ ...r.right, jobs: r.right.jobs.map((j) => (j.priority === NO_PRIORITY ? { ...j, priority: null } : j)) })
   // The house formatter says "expected a number" for a state code out of range;
   // Effect's own message for that path names the range.
   const precise = new Map(

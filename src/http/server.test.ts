@@ -156,6 +156,9 @@ describe("read endpoints (shared server, no mutation)", () => {
     expect(r.body.map((j: any) => j.jobid)).toEqual(["13", "15.headnode.example.org", "5[1]", "5[2].headnode"])
     expect(shapeDiff(r.body, example("GET /job"))).toEqual([])
     expect(typeof r.body[0].creation_time).toBe("string")
+    // a job without a priority yet is -1, as the first version showed it (scripts test priority == -1)
+    expect(r.body.find((j: any) => j.jobid === "5[2].headnode").priority).toBe(-1)
+    expect((await call(server, "GET", "/job/5[2].headnode")).body.priority).toBe(-1)
   })
 
   it.each([
@@ -195,7 +198,8 @@ describe("read endpoints (shared server, no mutation)", () => {
 
   it("GET /server/queues shows the cloud task queues", async () => {
     const r = await call(server, "GET", "/server/queues")
-    expect(r.body).toEqual({ waiting: 1, running: 2, results_pending: 0 })
+    // with the first version's names too: tasks waiting for a worker, results not yet applied
+    expect(r.body).toEqual({ waiting: 1, running: 2, results_pending: 0, tasks: 1, results: 0 })
   })
 
   it("GET /server/history: node and core counts by state over the engine's time; since; a bad since is a 400", async () => {

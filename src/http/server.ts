@@ -15,9 +15,9 @@ import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Cause, Effect, Layer, Option, type Scope } from "effect"
-import { ActionError, type EngineApi, type Snapshot } from "../engine/api.ts"
+import { ActionError, type EngineApi, type Snapshot, type TaskQueues } from "../engine/api.ts"
 import { redactSecrets } from "../model/config.ts"
-import { NodeStateNames } from "../model/types.ts"
+import { NO_PRIORITY, NodeStateNames, type Job } from "../model/types.ts"
 import { type BodyCache, type BodyTemplate, GZIP_MIN_BYTES, identityOpener, makeBodyCache, makeCoalescer, makeTemplate, type Opener, Rendered } from "./bodyCache.ts"
 import type { ReloadOutcome } from "../daemon/reload.ts"
 import { renderDashboard } from "./dashboard.ts"
@@ -83,6 +83,16 @@ const errorResponse = (status: number, message: string, headers: Record<string, 
 const success = jsonResponse(200, { success: true })
 
 /** Values from the request are echoed in messages; keep them short. */
+/**
+ * A job as GET /job shows it: a job without a priority from the scheduler yet
+ * (not yet eligible, `null` in the model) is `-1`, the first version's default,
+ * which its dashboard and scripts test for (`plan` reads -1 back as null).
+ */
+export const jobJson = (j: Job): Job => (j.priority === null ? { ...j, priority: NO_PRIORITY } : j)
+
+/** GET /server/queues: ours, plus the first version's names (`tasks` waiting for a worker, `results` not yet applied). */
+export const queuesJson = (q: TaskQueues) => ({ ...q, tasks: q.waiting, results: q.results_pending })
+
 const shown = (s: string): string => JSON.stringify(s.length > 120 ? s.slice(0, 117) + "..." : s)
 
 const fromAction = <R>(action: Effect.Effect<void, ActionError, R>): Effect.Effect<Response, never, R> =>
@@ -375,14 +385,14 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
         })
       }
     ],
-    ["/job", { GET: cachedListing("/job", (s) => s.jobs) }],
+    ["/job", { GET: cachedListing("/job", (s) => s.jobs.map(jobJson)) }],
     [
       "/job/:id",
       {
         GET: Effect.gen(function* () {
           const id = yield* pathParam("id")
           const job = (yield* snapshot).jobs.find((j) => j.jobid === id)
-          return job === undefined ? errorResponse(404, `unknown job: ${shown(id)}`) : jsonResponse(200, job)
+          return job === undefined ? errorResponse(404, `unknown job: ${shown(id)}`) : jsonResponse(200, jobJson(job))
         })
       }
     ],
@@ -405,7 +415,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
       }
     ],
     ["/server/status", { GET: Effect.map(snapshot, (s) => jsonResponse(200, s.status)) }],
-    ["/server/queues", { GET: Effect.map(snapshot, (s) => jsonResponse(200, s.queues)) }],
+    ["/server/queues", { GET: Effect.map(snapshot, (s) => jsonResponse(200, queuesJson(s.queues))) }],
     [
       "/server/history",
       {

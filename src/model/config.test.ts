@@ -549,10 +549,8 @@ logging: {log_level: 7}
 
 // ---------------------------------------------------------------- warnings
 
-describe("unknown keys are warnings with their key path", () => {
-  it("misspelt keys at any level", () => {
-    const { config, warnings } = ok(
-      parseConfigText(`
+describe("unknown keys are errors with their key path and a suggestion", () => {
+  const misspelt = `
 dynamic-cluster:
   max_idel_time: 60
   admin-server: {port: 8002, hots: 0.0.0.0}
@@ -567,20 +565,37 @@ plugins:
   graphite: {arguments: {hostnme: x}}
 logging: {loglevel: 3}
 extra_section: {}
-`)
-    )
-    expect(warnings).toEqual([
-      "dynamic-cluster.max_idel_time: unknown key, ignored",
-      "dynamic-cluster.admin-server.hots: unknown key, ignored",
-      "dynamic-cluster.config-checker.port.timout: unknown key, ignored",
-      "cloud.r.quantity.mn: unknown key, ignored",
-      "cloud.r.reservation.acount: unknown key, ignored",
-      "plugins.graphite.arguments.hostnme: unknown key, ignored",
-      "logging.loglevel: unknown key, ignored",
-      "extra_section: unknown key, ignored"
+`
+  it("misspelt keys at any level stop start-up, each with the closest known key", () => {
+    expect(fail(parseConfigText(misspelt)).problems).toEqual([
+      "dynamic-cluster.max_idel_time: unknown key (did you mean max_idle_time?)",
+      "dynamic-cluster.admin-server.hots: unknown key (did you mean host?)",
+      "dynamic-cluster.config-checker.port.timout: unknown key (did you mean timeout?)",
+      "cloud.r.quantity.mn: unknown key (did you mean min?)",
+      "cloud.r.reservation.acount: unknown key (did you mean account?)",
+      "plugins.graphite.arguments.hostnme: unknown key (did you mean hostname?)",
+      "logging.loglevel: unknown key (did you mean log_level?)",
+      "extra_section: unknown key"
     ])
-    // the misspelt key is ignored: the default stays
+  })
+
+  it("with allowUnknownKeys they are warnings and the defaults stay", () => {
+    const { config, warnings } = ok(parseConfigText(misspelt, "configuration", { allowUnknownKeys: true }))
+    expect(warnings).toContain("dynamic-cluster.max_idel_time: unknown key (did you mean max_idle_time?), ignored")
+    expect(warnings).toHaveLength(8)
     expect(engineSettings(config).maxIdleTime).toBe(600)
+  })
+
+  it("a key the first version read and this one does not is a warning (its files load unchanged)", () => {
+    const { warnings } = ok(parseConfigText("dynamic-cluster: {admin-server: {port: 8001, debug: false}}\ncluster: {type: torque}\n"))
+    expect(warnings).toEqual(["dynamic-cluster.admin-server.debug: unknown key, ignored"])
+  })
+
+  it("an unknown key is reported with the type errors", () => {
+    expect(fail(parseConfigText("dynamic-cluster: {max_idle_time: -1, max_idel_time: 3}\ncluster: {type: torque}\n")).problems).toEqual([
+      "dynamic-cluster.max_idle_time: expected a positive number (seconds), got -1",
+      "dynamic-cluster.max_idel_time: unknown key (did you mean max_idle_time?)"
+    ])
   })
 
   it("keys inside open maps are not warned about", () => {

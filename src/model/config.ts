@@ -1,11 +1,14 @@
 /**
  * The configuration file of SPEC §2. A file written for the first version
- * loads unchanged; wrong types stop start-up with the key path; unknown keys
- * are warnings.
+ * loads unchanged; wrong types stop start-up with the key path; an unknown key
+ * is an error with a did-you-mean suggestion (a misspelt key would silently
+ * leave the default in force), except the keys the first version read that we
+ * do not (FIRST_VERSION_IGNORED: warnings), or with `allowUnknownKeys`.
  */
 import { Data, Either, Option, ParseResult, Schema, SchemaAST } from "effect"
 import { readFileSync } from "node:fs"
 import { isMap, isPair, isScalar, isSeq, parseDocument } from "yaml"
+import { didYouMean } from "./did-you-mean.ts"
 
 // ---------------------------------------------------------------- helpers
 
@@ -399,13 +402,21 @@ const structOf = (ast0: SchemaAST.AST, v?: unknown): SchemaAST.TypeLiteral | und
   return undefined
 }
 
+/** A key of the input that the schema does not know, with the keys it does know at that place. */
+export interface UnknownKey {
+  /** Dotted key path (`dynamic-cluster.max_idel_time`). */
+  readonly path: string
+  readonly key: string
+  readonly known: ReadonlyArray<string>
+}
+
 /**
- * Keys present in the input that the schema does not know (warnings, not
- * errors). Open maps (an index signature whose values are not structs, such
- * as cluster.config templates, cloud.<res>.config, other plugins) accept any key.
+ * Keys present in the input that the schema does not know. Open maps (an
+ * index signature whose values are not structs, such as cluster.config
+ * templates, cloud.<res>.config, other plugins) accept any key.
  */
-export const unknownKeys = (schema: Schema.Schema.Any, input: unknown): ReadonlyArray<string> => {
-  const out: Array<string> = []
+export const unknownKeyEntries = (schema: Schema.Schema.Any, input: unknown): ReadonlyArray<UnknownKey> => {
+  const out: Array<UnknownKey> = []
   const walk = (ast0: SchemaAST.AST, v: unknown, path: ReadonlyArray<string>) => {
     if (!isRecord(v)) return
     const ast = structOf(ast0, v)
@@ -416,11 +427,30 @@ export const unknownKeys = (schema: Schema.Schema.Any, input: unknown): Readonly
       const t = known.get(k)
       if (t !== undefined) walk(t, val, [...path, k])
       else if (record !== undefined) walk(record.type, val, [...path, k])
-      else out.push([...path, k].join("."))
+      else out.push({ path: [...path, k].join("."), key: k, known: [...known.keys()] })
     }
   }
   walk(Schema.encodedSchema(schema).ast, input, [])
   return out
+}
+
+/** The paths of `unknownKeyEntries`. */
+export const unknownKeys = (schema: Schema.Schema.Any, input: unknown): ReadonlyArray<string> =>
+  unknownKeyEntries(schema, input).map((e) => e.path)
+
+/** `dynamic-cluster.max_idel_time: unknown key (did you mean max_idle_time?)` */
+export const unknownKeyProblem = (e: UnknownKey, prefix = ""): string => `${prefix}${e.path}: unknown key${didYouMean(e.key, e.known)}`
+
+/**
+ * Keys the first version read that this one does not use (a file written for
+ * it must load unchanged): warnings, not errors. `admin-server.debug` was its
+ * web framework's debug switch.
+ */
+export const FIRST_VERSION_IGNORED: ReadonlyArray<string> = ["dynamic-cluster.admin-server.debug"]
+
+export interface DecodeConfigOptions {
+  /** Unknown keys are warnings instead of errors (`--allow-unknown-keys`). */
+  readonly allowUnknownKeys?: boolean
 }
 
 export interface LoadedConfig {
@@ -433,7 +463,11 @@ const SECTIONS = "dynamic-cluster, cluster, cloud, plugins, logging"
 const OPTIONAL_SECTIONS = ["dynamic-cluster", "cloud", "plugins", "logging"]
 
 /** Decodes an already-parsed document (YAML or JSON). */
-export const decodeConfig = (input: unknown, source = "configuration"): Either.Either<LoadedConfig, ConfigError> => {
+export const decodeConfig = (
+  input: unknown,
+  source = "configuration",
+  options: DecodeConfigOptions = {}
+): Either.Either<LoadedConfig, ConfigError> => {
   if (input === null || input === undefined) {
     return Either.left(new ConfigError([`(top level): the document is empty; expected a mapping of sections (${SECTIONS})`], source))
   }
@@ -445,8 +479,14 @@ export const decodeConfig = (input: unknown, source = "configuration"): Either.E
   const doc: Record<string, unknown> = { ...input }
   for (const k of OPTIONAL_SECTIONS) if (doc[k] === null) delete doc[k]
   const r = Schema.decodeUnknownEither(ConfigFile, { errors: "all", onExcessProperty: "ignore" })(doc)
-  if (Either.isLeft(r)) return Either.left(new ConfigError(formatParseError(r.left, doc), source))
-  const warnings = unknownKeys(ConfigFile, doc).map((k) => `${k}: unknown key, ignored`)
+  const unknown = unknownKeyEntries(ConfigFile, doc)
+  const tolerated = (e: UnknownKey) => options.allowUnknownKeys === true || FIRST_VERSION_IGNORED.includes(e.path)
+  const problems = [
+    ...(Either.isLeft(r) ? formatParseError(r.left, doc) : []),
+    ...unknown.filter((e) => !tolerated(e)).map((e) => unknownKeyProblem(e))
+  ]
+  if (Either.isLeft(r) || problems.length > 0) return Either.left(new ConfigError(problems, source))
+  const warnings = unknown.filter(tolerated).map((e) => `${unknownKeyProblem(e)}, ignored`)
   return Either.right({ config: r.right, warnings })
 }
 
@@ -475,7 +515,11 @@ const duplicateKeys = (node: unknown, path: ReadonlyArray<string>, out: Array<st
  * and `on`/`off` are booleans), and a repeated key keeps its last value with a
  * warning instead of failing.
  */
-export const parseConfigText = (text: string, source = "configuration"): Either.Either<LoadedConfig, ConfigError> => {
+export const parseConfigText = (
+  text: string,
+  source = "configuration",
+  options: DecodeConfigOptions = {}
+): Either.Either<LoadedConfig, ConfigError> => {
   let doc: ReturnType<typeof parseDocument>
   let value: unknown
   try {
@@ -489,11 +533,11 @@ export const parseConfigText = (text: string, source = "configuration"): Either.
   }
   const yamlWarnings: Array<string> = doc.warnings.map((w) => `YAML: ${firstLine(w.message)}`)
   duplicateKeys(doc.contents, [], yamlWarnings)
-  return Either.map(decodeConfig(value, source), (l) => ({ ...l, warnings: [...yamlWarnings, ...l.warnings] }))
+  return Either.map(decodeConfig(value, source, options), (l) => ({ ...l, warnings: [...yamlWarnings, ...l.warnings] }))
 }
 
 /** Reads and decodes a configuration file; an unreadable file is a ConfigError naming the path. */
-export const loadConfigFile = (path: string): Either.Either<LoadedConfig, ConfigError> => {
+export const loadConfigFile = (path: string, options: DecodeConfigOptions = {}): Either.Either<LoadedConfig, ConfigError> => {
   let text: string
   try {
     text = readFileSync(path, "utf8")
@@ -509,7 +553,7 @@ export const loadConfigFile = (path: string): Either.Either<LoadedConfig, Config
             : firstLine((e as Error).message)
     return Either.left(new ConfigError([`${path}: ${why}`], path, "cannot read the configuration file"))
   }
-  return parseConfigText(text, path)
+  return parseConfigText(text, path, options)
 }
 
 // ---------------------------------------------------------------- secrets

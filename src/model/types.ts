@@ -157,7 +157,7 @@ export const Job = Schema.Struct({
   queue: NullOr(Schema.String),
   account: NullOr(Schema.String),
   property: NullOr(Schema.String),
-  /** null = not yet eligible (no priority from the scheduler): not provisioned for. */
+  /** null = not yet eligible (no priority from the scheduler): not provisioned for. The API shows it as NO_PRIORITY. */
   priority: NullOr(Schema.Number),
   state: JobStateSchema,
   requested_cores: Schema.Number,
@@ -170,6 +170,9 @@ export const Job = Schema.Struct({
   extra_attributes: ExtraAttributes
 })
 export type Job = typeof Job.Type
+
+/** How the REST API spells a job without a priority (the first version's default); `plan` reads it back as null. */
+export const NO_PRIORITY = -1
 
 export const makeJob = (j: Partial<Job> & Pick<Job, "jobid">): Job => ({
   name: null,

@@ -14,7 +14,7 @@ const haveTraces = existsSync(TRACES)
 if (!haveTraces) console.warn(`scenario.test: ${TRACES} not found: the trace scenarios are not decoded`)
 
 const files = readdirSync(SCENARIOS).filter((f) => f.endsWith(".yaml"))
-const isTrace = (f: string) => readFileSync(join(SCENARIOS, f), "utf8").includes("shared/traces/")
+const isTrace = (f: string) => /type: swf/.test(readFileSync(join(SCENARIOS, f), "utf8"))
 
 const ok = (r: Either.Either<LoadedScenario, ScenarioError>): LoadedScenario => {
   if (Either.isLeft(r)) throw new Error(r.left.message)
@@ -203,18 +203,27 @@ describe("decoding", () => {
     expect(problems(loadScenarioFile(join(dir, "s.yaml")))[0]).toBe(`config_file: configuration file not found: ${join(dir, "nope.yaml")}`)
   })
 
-  it("warns about unknown keys, also inside the workload and distributions", () => {
+  it("refuses unknown keys, also inside the workload and distributions, with a suggestion", () => {
     const doc = base()
     doc.colour = "red"
     doc.clouds.os.boot_tme = 3
     doc.clouds.aws.boot_time = { type: "choice", values: [30, 60], wieghts: [1, 1] }
     doc.config["dynamic-cluster"].max_idel_time = 3
-    const s = ok(decode(doc))
+    doc.cluster = { schedular_cycle: 5 }
+    expect(problems(decode(doc))).toEqual([
+      "cluster.schedular_cycle: unknown key (did you mean scheduler_cycle?)",
+      "clouds.os.boot_tme: unknown key (did you mean boot_time?)",
+      "clouds.aws.boot_time.wieghts: unknown key (did you mean weights?)",
+      "colour: unknown key",
+      "config.dynamic-cluster.max_idel_time: unknown key (did you mean max_idle_time?)"
+    ])
+    const s = ok(decodeScenario(doc, { baseDir: tmp, source: "test.yaml", allowUnknownKeys: true }))
     expect(s.warnings).toEqual([
-      "clouds.os.boot_tme: unknown key, ignored",
-      "clouds.aws.boot_time.wieghts: unknown key, ignored",
+      "cluster.schedular_cycle: unknown key (did you mean scheduler_cycle?), ignored",
+      "clouds.os.boot_tme: unknown key (did you mean boot_time?), ignored",
+      "clouds.aws.boot_time.wieghts: unknown key (did you mean weights?), ignored",
       "colour: unknown key, ignored",
-      "config.dynamic-cluster.max_idel_time: unknown key, ignored"
+      "config.dynamic-cluster.max_idel_time: unknown key (did you mean max_idle_time?), ignored"
     ])
   })
 

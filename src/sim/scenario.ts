@@ -6,8 +6,9 @@
  *
  * Everything is checked before anything runs, and every problem is reported at
  * once with its key path (`clouds.os.boot_time.median: expected a positive
- * number, got -1`); unknown keys are warnings. The reference of every key is
- * docs/testbed.md.
+ * number, got -1`); an unknown key is an error with a did-you-mean suggestion
+ * (a misspelt optional key would silently run the default), a warning with
+ * `allowUnknownKeys`. The reference of every key is docs/testbed.md.
  */
 import { Data, Either, Schema } from "effect"
 import { existsSync, readFileSync, statSync } from "node:fs"
@@ -15,11 +16,20 @@ import { basename, dirname, extname, isAbsolute, resolve } from "node:path"
 import { parse as parseYaml, parseDocument } from "yaml"
 import { unknownPolicy } from "../engine/policy.ts"
 import { scenarioPolicyKnown } from "../experiments/policies.ts"
-import { decodeConfig, formatParseError, loadConfigFile, unknownKeys, type ConfigFile, type ResourceConfig } from "../model/config.ts"
+import {
+  decodeConfig,
+  formatParseError,
+  loadConfigFile,
+  unknownKeyEntries,
+  unknownKeyProblem,
+  type ConfigFile,
+  type ResourceConfig
+} from "../model/config.ts"
 import { OperatorAction } from "./arbitrary.ts"
 import { Distribution, makeRng } from "./random.ts"
 import type { SimScenario } from "./run.ts"
 import { readSwf, swfOptionsOfSpec } from "./swf.ts"
+import { resolveTraceFile } from "./traces.ts"
 import { loadWorkload, WorkloadSpec, type Workload, type WorkloadJob } from "./workload.ts"
 import type { FaultSpec, SimPhysicalNode, SimResourceSpec, WorldSpec } from "./world.ts"
 
@@ -203,6 +213,8 @@ export interface DecodeOptions {
   readonly source?: string
   /** Default name when the document has none. */
   readonly defaultName?: string
+  /** Unknown keys (here and in the configuration) are warnings instead of errors. */
+  readonly allowUnknownKeys?: boolean
 }
 
 // ---------------------------------------------------------------- helpers
@@ -466,7 +478,12 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
   for (const k of ["cluster", "clouds", "faults"]) if (doc[k] === null) delete doc[k]
 
   const problems: Array<string> = []
-  const warnings: Array<string> = unknownKeys(ScenarioDoc, doc).map((k) => `${k}: unknown key, ignored`)
+  const warnings: Array<string> = []
+  const allowUnknownKeys = options.allowUnknownKeys === true
+  for (const e of unknownKeyEntries(ScenarioDoc, doc)) {
+    if (allowUnknownKeys) warnings.push(`${unknownKeyProblem(e)}, ignored`)
+    else problems.push(unknownKeyProblem(e))
+  }
 
   const decoded = Schema.decodeUnknownEither(ScenarioDoc, { errors: "all", onExcessProperty: "ignore" })(doc)
   if (Either.isLeft(decoded)) problems.push(...focus(formatParseError(decoded.left, doc)))
@@ -488,7 +505,7 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
   if (doc.config !== undefined && doc.config_file !== undefined) problems.push("config_file: give either config (inline) or config_file, not both")
   else if (doc.config === undefined && doc.config_file === undefined) problems.push("config: is required but missing (or give config_file: a path)")
   else if (doc.config !== undefined) {
-    const c = decodeConfig(doc.config, "config")
+    const c = decodeConfig(doc.config, "config", { allowUnknownKeys })
     if (Either.isLeft(c)) problems.push(...c.left.problems.map((p) => (p.startsWith("(top level)") ? `config${p.slice("(top level)".length)}` : `config.${p}`)))
     else {
       config = c.right.config
@@ -498,7 +515,7 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
     const path = isAbsolute(doc.config_file) ? doc.config_file : resolve(options.baseDir, doc.config_file)
     if (!existsSync(path)) problems.push(`config_file: configuration file not found: ${path}`)
     else {
-      const c = loadConfigFile(path)
+      const c = loadConfigFile(path, { allowUnknownKeys })
       if (Either.isLeft(c)) problems.push(...c.left.problems.map((p) => `config_file (${path}): ${p}`))
       else {
         config = c.right.config
@@ -554,12 +571,17 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
   const seed = options.seed ?? seedPart ?? DEFAULTS.seed
   let workload: Workload | undefined
   let trace: LoadedScenario["trace"] = null
+  /** A catalogue trace that is neither in ../shared/traces nor in the cache: the one line to say. */
+  let missingTrace: string | null = null
   if (workloadPart !== undefined) {
     const spec = workloadPart
     if (spec.type === "swf") {
-      const path = isAbsolute(spec.file) ? spec.file : resolve(options.baseDir, spec.file)
-      if (!existsSync(path)) problems.push(`workload.file: trace file not found: ${path}`)
-      else if (statSync(path).isDirectory()) problems.push(`workload.file: ${path} is a directory, not a trace file`)
+      const found = resolveTraceFile(spec.file, options.baseDir)
+      const path = "path" in found ? found.path : ""
+      if ("problem" in found) {
+        if (found.missing) missingTrace = found.problem
+        problems.push(`workload.file: ${found.problem}`)
+      } else if (statSync(path).isDirectory()) problems.push(`workload.file: ${path} is a directory, not a trace file`)
       else {
         const w = readSwf({ path }, swfOptionsOfSpec(spec))
         if (Either.isLeft(w)) problems.push(`workload.file: ${w.left.message}`)
@@ -575,6 +597,8 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
     }
   }
 
+  if (missingTrace !== null && problems.length === 1)
+    return Either.left(new ScenarioError({ source, problems, warnings, message: missingTrace }))
   if (problems.length > 0 || s === undefined || config === undefined || workload === undefined || clouds === undefined) {
     if (problems.length === 0) problems.push("(top level): the scenario could not be decoded")
     return Either.left(scenarioError(source, problems, warnings))
@@ -695,7 +719,10 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
 export const scenarioNameOf = (path: string) => basename(path, extname(path))
 
 /** Reads, parses and decodes a scenario file; relative paths in it are resolved against its directory. */
-export const loadScenarioFile = (path: string, options: { readonly seed?: number } = {}): Either.Either<LoadedScenario, ScenarioError> =>
+export const loadScenarioFile = (
+  path: string,
+  options: { readonly seed?: number; readonly allowUnknownKeys?: boolean } = {}
+): Either.Either<LoadedScenario, ScenarioError> =>
   Either.flatMap(readScenarioDocument(path), (doc) => decodeScenarioAt(path, doc, options))
 
 /** The parsed (not yet decoded) document of a scenario file, for `--set` overrides. */
@@ -706,10 +733,11 @@ export const readScenarioDocument = (path: string): Either.Either<unknown, Scena
 }
 
 /** Decodes a document that was read from `path` (paths in it are relative to the file). */
-export const decodeScenarioAt = (path: string, doc: unknown, options: { readonly seed?: number } = {}) =>
+export const decodeScenarioAt = (path: string, doc: unknown, options: { readonly seed?: number; readonly allowUnknownKeys?: boolean } = {}) =>
   decodeScenario(doc, {
     baseDir: dirname(resolve(path)),
     source: path,
     defaultName: scenarioNameOf(path),
-    ...(options.seed !== undefined ? { seed: options.seed } : {})
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    ...(options.allowUnknownKeys === true ? { allowUnknownKeys: true } : {})
   })

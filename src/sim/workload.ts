@@ -8,6 +8,7 @@ import { Data, Either, ParseResult, Schema } from "effect"
 import { isAbsolute, resolve } from "node:path"
 import { compareIds, compareJobs, readSwf, swfOptionsOfSpec, SwfWorkloadSpec, type SwfError } from "./swf.ts"
 import { generateSynthetic, SyntheticWorkloadSpec, type SyntheticError } from "./synthetic.ts"
+import { resolveTraceFile } from "./traces.ts"
 
 export interface WorkloadJob {
   readonly id: string
@@ -145,7 +146,10 @@ export interface LoadOptions {
 export const loadWorkload = (spec: WorkloadSpec, options: LoadOptions): Either.Either<Workload, WorkloadError> => {
   switch (spec.type) {
     case "swf": {
-      const path = isAbsolute(spec.file) ? spec.file : resolve(options.baseDir, spec.file)
+      // a catalogue name (traces.ts) or a path; a missing catalogue trace says how to fetch it
+      const found = resolveTraceFile(spec.file, options.baseDir)
+      if ("problem" in found && found.missing !== null) return Either.left(new WorkloadSpecError({ message: found.problem }))
+      const path = "path" in found ? found.path : isAbsolute(spec.file) ? spec.file : resolve(options.baseDir, spec.file)
       return readSwf({ path }, swfOptionsOfSpec(spec))
     }
     case "synthetic":

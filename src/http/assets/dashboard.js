@@ -319,7 +319,7 @@
   function updateJobRow(tr, j) {
     setCells(tr, [j.jobid, dash(j.name), dash(j.owner), dash(j.queue), dash(j.account), dash(j.requested_cores),
       j.cores_per_node === 0 ? "any" : dash(j.cores_per_node), dash(j.requested_walltime),
-      j.priority === null ? "not eligible" : dash(j.priority), JOB_STATES[j.state] || String(j.state)]);
+      j.priority === null || j.priority === -1 ? "not eligible" : dash(j.priority), JOB_STATES[j.state] || String(j.state)]);
   }
 
   // ------------------------------------------------------------ charts
