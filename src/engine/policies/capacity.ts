@@ -226,52 +226,60 @@ export const commit = (p: Placement): void => {
   for (const [c, n] of p.takes) c.used += n
 }
 
-/** Cores `c` can ever give in this decision (free + every release − used): at most 0, `availableBy` is 0 for every deadline. */
-const potential = (c: Capacity): number => {
-  let a = c.free - c.used
-  for (const [, cores] of c.releases) a += cores
-  return a
-}
 
 /**
  * `placeOnExisting` over the capacity list of one decision, without scanning
  * every entry for every job (100,000 queued jobs × 5,000 nodes): the entries
  * a job may use depend only on its account, queue and property, so each such
  * kind of job gets its list once (in the capacity order, for each subset of
- * the capacity a caller names); an entry used up for good (its free cores and
- * releases all promised: `availableBy` is 0 whatever the deadline) leaves the
- * lists. Same placements as `placeOnExisting(job, subset, deadline)`.
+ * the capacity a caller names and each deadline); an entry that has nothing
+ * left by that deadline (`availableBy` 0: cores are only ever promised, never
+ * given back, within a decision) leaves the list, and a job that needs more
+ * cores on one node than any entry had at the last full scan does not scan.
+ * Same placements as `placeOnExisting(job, subset, deadline)`.
  */
 export class CapacityIndex {
-  /** subset → the entries each kind of job accepts. */
-  private readonly lists = new Map<string, ByJobKind<Array<Capacity>>>()
+  /** subset → deadline → the entries each kind of job accepts. */
+  private readonly lists = new Map<string, Map<number, ByJobKind<CapacityList>>>()
   constructor(
     private readonly caps: ReadonlyArray<Capacity>,
     /** Named subsets of `caps` (e.g. only nodes still coming, for stale jobs). */
     private readonly subsets: Readonly<Record<string, (c: Capacity) => boolean>> = {}
   ) {}
 
-  private listFor(job: Job, subset: string): Array<Capacity> {
-    let lists = this.lists.get(subset)
+  private listFor(job: Job, subset: string, deadline: number): CapacityList {
+    let byDeadline = this.lists.get(subset)
+    if (byDeadline === undefined) this.lists.set(subset, (byDeadline = new Map()))
+    let lists = byDeadline.get(deadline)
     if (lists === undefined) {
       const inSubset = this.subsets[subset]
-      lists = new ByJobKind((j) => this.caps.filter((c) => (inSubset === undefined || inSubset(c)) && accepts(c, j) && potential(c) > 0))
-      this.lists.set(subset, lists)
+      lists = new ByJobKind((j) => ({
+        entries: this.caps.filter((c) => (inSubset === undefined || inSubset(c)) && accepts(c, j) && availableBy(c, deadline) > 0),
+        most: Infinity
+      }))
+      byDeadline.set(deadline, lists)
     }
     return lists.get(job)
   }
 
   /** `placeOnExisting(job, caps filtered by subset, deadline)`; "" is every entry. */
   place(job: Job, deadline: number, subset = ""): Placement {
-    const list = this.listFor(job, subset)
+    const list = this.listFor(job, subset, deadline)
+    const entries = list.entries
     const takes: Array<readonly [Capacity, number]> = []
     let left = job.requested_cores
+    // (a job that asks for more per node than any entry has takes nothing: every chunk needs min(cores_per_node, left))
+    if (job.cores_per_node > 0 && Math.min(job.cores_per_node, left) > list.most) return { takes, remaining: Math.max(0, left) }
     let spent = 0
-    for (const c of list) {
+    let most = 0
+    let i = 0
+    for (; i < entries.length; i++) {
       if (left <= 0) break
+      const c = entries[i]
       const a = availableBy(c, deadline)
+      if (a > most) most = a
       if (a <= 0) {
-        if (potential(c) <= 0) spent++
+        spent++
         continue
       }
       if (job.cores_per_node <= 0) {
@@ -285,12 +293,19 @@ export class CapacityIndex {
         left -= want
       }
     }
-    // (entries are used up only by commit, never given back: drop them in order)
-    if (spent > 8 && spent * 16 > list.length) {
+    if (i === entries.length) list.most = most
+    if (spent > 8 && spent * 16 > entries.length) {
       let k = 0
-      for (const c of list) if (potential(c) > 0) list[k++] = c
-      list.length = k
+      for (const c of entries) if (availableBy(c, deadline) > 0) entries[k++] = c
+      entries.length = k
     }
     return { takes, remaining: Math.max(0, left) }
   }
+}
+
+interface CapacityList {
+  /** In capacity order; each had cores by the deadline when last looked at. */
+  readonly entries: Array<Capacity>
+  /** At most this many cores are available on any one entry (Infinity: not scanned yet). */
+  most: number
 }

@@ -199,6 +199,8 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     const p = prices?.get(res)
     return r !== undefined && r.coresPerNode > 0 && p !== undefined ? p / r.coresPerNode : 1
   }
+  let eligibleOf: ReadonlyArray<Job> | null = null
+  let eligible: ReadonlyArray<Job> = []
   const decide = (input: PolicyInput): PolicyDecision => {
     const now = input.now
     prices = input.prices
@@ -208,7 +210,12 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       const starting = input.nodes.some((n) => n.state === NodeState.Starting) || [...input.inflight.values()].some((v) => v > 0)
       if (starting) return nothing("a node is starting: one wave at a time")
     }
-    const jobs = eligibleJobs(input.jobs)
+    // (the same queue array as last time: the same eligible jobs, in the same order)
+    if (input.jobs !== eligibleOf) {
+      eligible = eligibleJobs(input.jobs)
+      eligibleOf = input.jobs
+    }
+    const jobs = eligible
     if (jobs.length === 0 && !opts.spare) {
       promised = new Set()
       return nothing("no eligible queued job")
@@ -230,18 +237,30 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       const growable = input.resources.filter((r) => r.flag === ResourceFlag.Normal && mayUse(job, r))
       // Capacity that frees up before a new node could join is as good as a new node.
       const horizon = growable.length > 0 ? Math.min(...growable.map((r) => bootTime(r.name))) : opts.defaultBootTime
-      return { growable, horizon }
+      /**
+       * Shapes (stale or not → cores → cores per node) of jobs of this kind
+       * that took no existing capacity and no resource could grow for: within
+       * a decision capacity is only promised and proposals only grow, so a
+       * later job of the same shape gets neither (unmet, nothing changed).
+       */
+      const dead: [Map<number, Set<number>>, Map<number, Set<number>>] = [new Map(), new Map()]
+      return { growable, horizon, dead }
     })
     const choiceOpts = opts.choice
     const urgentOpts = { ...opts.choice, fastest: true }
     for (const job of jobs) {
-      const { growable, horizon } = growth.get(job)
+      const { growable, horizon, dead } = growth.get(job)
       // A job that waited longer than `stale` boot times despite the capacity we counted for it
       // (other jobs took it: the batch scheduler backfills) counts only nodes that are coming.
       const stale =
         opts.stale != null &&
         (!opts.staleWideOnly || job.requested_cores > widest) &&
         mem.queuedAtLeast(job.jobid, now, opts.stale * horizon)
+      const deadCores = dead[stale ? 1 : 0].get(job.requested_cores)
+      if (deadCores !== undefined && deadCores.has(job.cores_per_node)) {
+        unmet++
+        continue
+      }
       const place = index.place(job, now + horizon, stale ? "coming" : "")
       if (place.remaining === 0) {
         commit(place)
@@ -252,6 +271,12 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       // (the candidates chooseResource keeps of input.resources are `growable`, in the same order)
       const choice = chooseResource(rest, growable, proposals, input.prices, stale && opts.urgentFastest ? urgentOpts : choiceOpts, bootTime)
       if (choice === null) {
+        if (place.takes.length === 0) {
+          const byCores = dead[stale ? 1 : 0]
+          const cpns = byCores.get(job.requested_cores)
+          if (cpns === undefined) byCores.set(job.requested_cores, new Set([job.cores_per_node]))
+          else cpns.add(job.cores_per_node)
+        }
         unmet++
         continue
       }

@@ -125,7 +125,9 @@ export class PolicyMemory {
       this.addRuntime(now - r.start)
       this.running.delete(k)
     }
-    if (jobs.length > 0 || this.queued.size > 0) {
+    // The same list as last time (a cluster view that did not change hands over the same array): the same keys, shapes and first-seen times.
+    if (jobs !== this.lastJobs && (jobs.length > 0 || this.queued.size > 0)) {
+      this.lastJobs = jobs
       const queued = new Map<string, JobShape>()
       const since = new Map<string, number>()
       let latest: number | null = null
@@ -134,7 +136,7 @@ export class PolicyMemory {
         const t = this.since.get(k) ?? now
         since.set(k, t)
         if (latest === null || t > latest) latest = t
-        queued.set(k, { cores: j.requested_cores, cpn: j.cores_per_node, walltime: parseWalltime(j.requested_walltime) })
+        queued.set(k, { cores: j.requested_cores, cpn: j.cores_per_node, walltime: this.walltimeOf(j.requested_walltime) })
       }
       this.queued = queued
       this.since = since
@@ -157,6 +159,20 @@ export class PolicyMemory {
       }
     }
     if (alive !== null) for (const uuid of this.starting.keys()) if (!alive.has(uuid)) this.starting.delete(uuid)
+  }
+
+  /** The queued jobs observed last (the array itself). */
+  private lastJobs: ReadonlyArray<Job> | null = null
+  /** parseWalltime, memoised: queues hold few distinct walltimes. */
+  private walltimes = new Map<string | null, number | null>()
+  private walltimeOf(w: string | null): number | null {
+    let v = this.walltimes.get(w)
+    if (v === undefined) {
+      if (this.walltimes.size >= 4096) this.walltimes.clear()
+      v = parseWalltime(w)
+      this.walltimes.set(w, v)
+    }
+    return v
   }
 
   /** The job keys (jobKey) of a node's job list, memoised: the same lists come back at every view. */
