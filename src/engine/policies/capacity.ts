@@ -200,27 +200,7 @@ export interface Placement {
  * `cores_per_node` (the last one smaller) per distinct node. Nothing is
  * consumed until `commit`.
  */
-export const placeOnExisting = (job: Job, caps: ReadonlyArray<Capacity>, deadline: number): Placement => {
-  const takes: Array<readonly [Capacity, number]> = []
-  let left = job.requested_cores
-  for (const c of caps) {
-    if (left <= 0) break
-    if (!accepts(c, job)) continue
-    const a = availableBy(c, deadline)
-    if (a <= 0) continue
-    if (job.cores_per_node <= 0) {
-      const take = Math.min(a, left)
-      takes.push([c, take])
-      left -= take
-    } else {
-      const want = Math.min(job.cores_per_node, left)
-      if (a < want) continue
-      takes.push([c, want])
-      left -= want
-    }
-  }
-  return { takes, remaining: Math.max(0, left) }
-}
+export const placeOnExisting = (job: Job, caps: ReadonlyArray<Capacity>, deadline: number): Placement => new CapacityIndex(caps).place(job, deadline)
 
 export const commit = (p: Placement): void => {
   for (const [c, n] of p.takes) c.used += n
