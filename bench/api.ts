@@ -26,7 +26,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { availableParallelism, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { fmt, machineNote, showStats, stats, type Bench, type Reporter, freePort, sleep } from "./lib.ts"
+import { fmt, machineNote, quantile, showStats, stats, type Bench, type Reporter, freePort, sleep } from "./lib.ts"
+import { sampleLatency } from "./stall.ts"
 import { onPath, runWrk, wrkErrors } from "./wrk.ts"
 
 const BIN = fileURLToPath(new URL("../bin/dyncluster.js", import.meta.url))
@@ -118,7 +119,7 @@ const setAffinity = (pid: number, cpus: string): void => {
 }
 
 /** Until every node of the 10 resources is up and Busy (or the deadline). */
-const waitReady = async (base: string, nodes: number, queued: number, deadline: number, daemon: ChildProcess, r: Reporter) => {
+export const waitReady = async (base: string, nodes: number, queued: number, deadline: number, daemon: ChildProcess, r: Reporter) => {
   let last = ""
   while (Date.now() < deadline) {
     if (daemon.exitCode !== null) throw new Error(`the daemon exited (${daemon.exitCode}) before it was ready`)
@@ -176,6 +177,27 @@ export const api: Bench = {
       const t0 = Date.now()
       await waitReady(base, nodes, queued, Date.now() + 600_000, daemon, r)
       r.figure("ready", (Date.now() - t0) / 1000, "s", { nodes, jobs: queued })
+      // The longest GET /server/status (every 0.1 s) with the engine and the world running: the event loop's longest hold.
+      const stallS = quick ? 15 : 60
+      const st = await sampleLatency(`${base}/server/status`, stallS)
+      r.figure("stall_max", Math.max(...st.ms), "ms", { nodes, jobs: queued, seconds: stallS, every_ms: 100 })
+      r.note(`api: longest GET /server/status over ${stallS} s (every 0.1 s): ${fmt(Math.max(...st.ms))} ms (p99 ${fmt(quantile(st.ms, 0.99))} ms, ${st.errors} errors)`)
+      // A steady load (a rate, not as fast as possible): 500 req/s over 50 connections, gzip.
+      const steadyRows: Array<Array<string>> = []
+      for (const path of paths) {
+        const rate = 500
+        const steadyS = quick ? 10 : 30
+        const res = await autocannon({ url: base + path, connections, overallRate: rate, duration: steadyS, timeout: 120, headers: { "accept-encoding": "gzip" } })
+        const sp = { nodes, jobs: queued, connections, path, rate, duration_s: steadyS, accept_encoding: "gzip" }
+        const served = res.requests.total / steadyS
+        r.figure("steady_p99_gzip", res.latency.p99, "ms", sp)
+        r.figure("steady_p50_gzip", res.latency.p50, "ms", sp)
+        r.figure("steady_req_per_s_gzip", served, "req/s", sp)
+        r.figure("steady_errors_gzip", res.errors + res.timeouts + res.non2xx, "responses", sp)
+        steadyRows.push([`GET ${path}`, `${rate}`, `${fmt(served)}`, `${fmt(res.latency.p50)} ms`, `${fmt(res.latency.p99)} ms`, `${fmt(res.latency.max)} ms`, String(res.errors + res.timeouts + res.non2xx)])
+      }
+      r.note(`api: steady load (autocannon overallRate, ${connections} connections, gzip):`)
+      r.table(["endpoint", "asked req/s", "served req/s", "p50", "p99", "max", "errors"], steadyRows)
       const rows: Array<Array<string>> = []
       const wrkRows: Array<Array<string>> = []
       for (const path of paths) {

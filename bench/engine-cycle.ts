@@ -14,7 +14,7 @@
  */
 import { Clock, Context, Effect, Either, Runtime } from "effect"
 import { makeEngine, type Engine } from "../src/engine/engine.ts"
-import { classicPolicy, type Policy } from "../src/engine/policy.ts"
+import { supportedPolicy, unknownPolicy, type Policy } from "../src/engine/policy.ts"
 import { Checker, Cloud, Cluster, Hooks, noHooks, type ClusterNode, type ClusterService, type CloudService } from "../src/engine/services.ts"
 import type { Apply, TaskRunner } from "../src/engine/tasks.ts"
 import { decodeConfig } from "../src/model/config.ts"
@@ -32,32 +32,47 @@ const cpuMs = () => {
   const c = process.cpuUsage()
   return (c.user + c.system) / 1000
 }
-/** classic, timed: handed to makeEngine directly (the configuration names classic). */
-const POLICY: Policy = {
-  ...classicPolicy,
-  name: "bench-classic",
+/** The built-in policies measured: one row per policy and size. */
+export const POLICIES: ReadonlyArray<string> = ["classic", "demand", "lean"]
+/** `decide` timed. */
+const timed = (p: Policy): Policy => ({
+  ...p,
   decide: (input) => {
     const t = performance.now()
     const c = cpuMs()
-    const d = classicPolicy.decide(input)
+    const d = p.decide(input)
     allocatorCpuMs.push(cpuMs() - c)
     allocatorMs.push(performance.now() - t)
     return d
   }
+})
+/**
+ * `bench-NAME`: the policy NAME with its decide() timed. A policy with memory
+ * is instantiated by the engine (a fresh copy per engine): the copy is timed
+ * too (wrapping only the registered object's decide timed nothing for demand
+ * and lean, whose engine-made copy decided).
+ */
+const benchPolicy = (name: string): Policy => {
+  const p = supportedPolicy(name)
+  if (p === undefined) throw new Error(unknownPolicy(name))
+  const inst = p.instantiate
+  return { ...timed(p), ...(inst !== undefined ? { instantiate: () => timed(inst()) } : {}) }
 }
 
 interface World {
   readonly cluster: ClusterService
   readonly cloud: CloudService
   readonly config: ReturnType<typeof configFor>
+  /** The policy, decide() timed. */
+  readonly policy: Policy
 }
 
-const configFor = (nodes: number) => {
+const configFor = (nodes: number, policy: string) => {
   const per = Math.ceil(nodes / RESOURCES)
   const d = decodeConfig(
     {
       "dynamic-cluster": {
-        policy: "classic",
+        policy,
         // no node becomes idle-retirable or late during the measurement
         max_idle_time: 1e9,
         max_launch_time: 1e9,
@@ -87,7 +102,7 @@ const configFor = (nodes: number) => {
 }
 
 /** A fixed cluster of `nodes` cloud nodes (90% Busy, 10% Idle) and `jobs` queued jobs over the 10 resources' queues. */
-export const makeWorld = (nodes: number, jobs: number): World => {
+export const makeWorld = (nodes: number, jobs: number, policy = "classic"): World => {
   const instances: Array<Array<Instance>> = Array.from({ length: RESOURCES }, () => [])
   const clusterNodes: Array<ClusterNode> = []
   for (let i = 0; i < nodes; i++) {
@@ -147,7 +162,7 @@ export const makeWorld = (nodes: number, jobs: number): World => {
     destroy: () => Effect.void,
     coresPerNode: () => Effect.succeed(CORES)
   }
-  return { cluster, cloud, config: configFor(nodes) }
+  return { cluster, cloud, config: configFor(nodes, policy), policy: benchPolicy(policy) }
 }
 
 /** Tasks are recorded, never run: every cycle sees the same world. */
@@ -192,7 +207,7 @@ export const measureCycle = (w: World): CycleSample => {
   const rt = Effect.runSync(Effect.runtime<Cluster | Cloud | Checker | Hooks>().pipe(Effect.provide(ctx), Effect.withClock(clock)))
   const run = Runtime.runSync(rt)
   const tasks = recordingRunner()
-  const engine: Engine = run(makeEngine({ config: w.config, tasks, policy: POLICY }))
+  const engine: Engine = run(makeEngine({ config: w.config, tasks, policy: w.policy }))
   run(engine.api.setAuto(false))
   run(engine.step) // start-up recovery: adopts every node
   run(engine.api.setAuto(true))
@@ -211,7 +226,7 @@ export const measureCycle = (w: World): CycleSample => {
 
 export const engineCycle: Bench = {
   name: "engine-cycle",
-  description: "one engine cycle (view, every node, min, allocator) at 100–5,000 nodes × 1k–100k queued jobs: median and p99",
+  description: "one engine cycle (view, every node, min, policy decision) per built-in policy at 100–5,000 nodes × 1k–100k queued jobs: median, p99, decide() share",
   run: async (r: Reporter) => {
     const quick = r.options.quick
     const sizes: Array<[number, number]> = quick
@@ -220,44 +235,49 @@ export const engineCycle: Bench = {
           [1_000, 10_000]
         ]
       : [100, 1_000, 5_000].flatMap((n) => [1_000, 10_000, 100_000].map((j): [number, number] => [n, j]))
-    r.note(`engine-cycle: ${sizes.length} size(s); ${machineNote()}`)
+    const only = process.env.BENCH_POLICIES?.split(",").filter((p) => p.length > 0)
+    const policies = only !== undefined && only.length > 0 ? only : POLICIES
+    r.note(`engine-cycle: ${sizes.length} size(s) × ${policies.join(", ")}; ${machineNote()}`)
     const rows: Array<Array<string>> = []
     for (const [nodes, jobs] of sizes) {
-      const w = makeWorld(nodes, jobs)
-      const big = nodes * jobs >= 1e8
-      const warmup = quick ? 1 : big ? 2 : 5
-      const reps = quick ? 3 : big ? 15 : nodes * jobs >= 1e7 ? 25 : 50
-      for (let i = 0; i < warmup; i++) measureCycle(w)
-      const samples: Array<CycleSample> = []
-      for (let i = 0; i < reps; i++) samples.push(measureCycle(w))
-      const cyc = samples.map((s) => s.cycleMs)
-      const cycCpu = samples.map((s) => s.cycleCpuMs)
-      const alloc = samples.map((s) => s.allocatorMs)
-      const share = samples.map((s) => (s.cycleCpuMs > 0 ? Math.min(1, s.allocatorCpuMs / s.cycleCpuMs) : 0))
-      const params = { nodes, jobs, resources: RESOURCES }
-      r.figure("cycle", cyc, "ms", params)
-      r.figure("cycle_p99", quantile(cyc, 0.99), "ms", { ...params, n: cyc.length })
-      r.figure("cycle_cpu", cycCpu, "ms", params)
-      r.figure("cycle_cpu_p99", quantile(cycCpu, 0.99), "ms", { ...params, n: cyc.length })
-      r.figure("allocator", alloc, "ms", params)
-      r.figure("allocator_cpu", samples.map((s) => s.allocatorCpuMs), "ms", params)
-      r.figure("allocator_share", share, "ratio", params)
-      r.figure("boots_proposed", samples[0].tasks, "tasks", params)
-      const s = stats(cyc)
-      const sc = stats(cycCpu)
-      rows.push([
-        fmt(nodes),
-        fmt(jobs),
-        showStats(s, " ms"),
-        `${fmt(s.p99)} ms`,
-        showStats(sc, " ms"),
-        `${fmt(sc.p99)} ms`,
-        showStats(stats(alloc), " ms"),
-        `${Math.round(stats(share).median * 100)}% cpu`,
-        fmt(samples[0].tasks),
-        String(reps)
-      ])
+      for (const policy of policies) {
+        const w = makeWorld(nodes, jobs, policy)
+        const big = nodes * jobs >= 1e8
+        const warmup = quick ? 1 : big ? 2 : 5
+        const reps = quick ? 3 : big ? 15 : nodes * jobs >= 1e7 ? 25 : 50
+        for (let i = 0; i < warmup; i++) measureCycle(w)
+        const samples: Array<CycleSample> = []
+        for (let i = 0; i < reps; i++) samples.push(measureCycle(w))
+        const cyc = samples.map((s) => s.cycleMs)
+        const cycCpu = samples.map((s) => s.cycleCpuMs)
+        const alloc = samples.map((s) => s.allocatorMs)
+        const share = samples.map((s) => (s.cycleCpuMs > 0 ? Math.min(1, s.allocatorCpuMs / s.cycleCpuMs) : 0))
+        const params = { policy, nodes, jobs, resources: RESOURCES }
+        r.figure("cycle", cyc, "ms", params)
+        r.figure("cycle_p99", quantile(cyc, 0.99), "ms", { ...params, n: cyc.length })
+        r.figure("cycle_cpu", cycCpu, "ms", params)
+        r.figure("cycle_cpu_p99", quantile(cycCpu, 0.99), "ms", { ...params, n: cyc.length })
+        r.figure("decide", alloc, "ms", params)
+        r.figure("decide_cpu", samples.map((s) => s.allocatorCpuMs), "ms", params)
+        r.figure("decide_share", share, "ratio", params)
+        r.figure("boots_proposed", samples[0].tasks, "tasks", params)
+        const s = stats(cyc)
+        const sc = stats(cycCpu)
+        rows.push([
+          policy,
+          fmt(nodes),
+          fmt(jobs),
+          showStats(s, " ms"),
+          `${fmt(s.p99)} ms`,
+          showStats(sc, " ms"),
+          `${fmt(sc.p99)} ms`,
+          showStats(stats(alloc), " ms"),
+          `${Math.round(stats(share).median * 100)}% cpu`,
+          fmt(samples[0].tasks),
+          String(reps)
+        ])
+      }
     }
-    r.table(["nodes", "queued jobs", "cycle wall median (min–max)", "p99", "cycle CPU median (min–max)", "p99", "allocator wall", "alloc share", "boots proposed", "runs"], rows)
+    r.table(["policy", "nodes", "queued jobs", "cycle wall median (min–max)", "p99", "cycle CPU median (min–max)", "p99", "decide() wall", "decide share", "boots proposed", "runs"], rows)
   }
 }

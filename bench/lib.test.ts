@@ -69,10 +69,13 @@ describe("npm run bench -- engine-cycle --quick --json", () => {
       expect(Number.isFinite(f.value)).toBe(true)
     }
     const cycles = lines.map((l) => JSON.parse(l)).filter((f) => f.name === "engine-cycle.cycle")
-    expect(cycles.map((f) => f.params)).toEqual([
-      { nodes: 100, jobs: 1000, resources: 10 },
-      { nodes: 1000, jobs: 10000, resources: 10 }
-    ])
+    // one row per built-in policy and size
+    expect(cycles.map((f) => f.params)).toEqual(
+      [
+        [100, 1000],
+        [1000, 10000]
+      ].flatMap(([nodes, jobs]) => ["classic", "demand", "lean"].map((policy) => ({ policy, nodes, jobs, resources: 10 })))
+    )
   }, 60_000)
 })
 

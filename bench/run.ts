@@ -8,8 +8,9 @@ import { engineCycle } from "./engine-cycle.ts"
 import { machineNote, parseArgs, Reporter, type Bench } from "./lib.ts"
 import { simScale } from "./sim-scale.ts"
 import { simTrace } from "./sim-trace.ts"
+import { stall } from "./stall.ts"
 
-export const benches: ReadonlyArray<Bench> = [simTrace, simScale, engineCycle, api, daemonIdle]
+export const benches: ReadonlyArray<Bench> = [simTrace, simScale, engineCycle, api, stall, daemonIdle]
 
 const usage = () =>
   [

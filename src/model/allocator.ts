@@ -75,6 +75,31 @@ export const mayUse = (job: Job, r: AllocResource): boolean => {
   return true
 }
 
+/**
+ * A value per kind of job (account, queue, property: what `mayUse` and a
+ * reservation look at), made once by `make` and kept: over 100,000 queued
+ * jobs, per-job work that depends only on the kind is done a few times.
+ * Queues often hold runs of alike jobs: the last kind is checked first.
+ */
+export class ByJobKind<T> {
+  private readonly byAccount = new Map<string | null, Map<string | null, Map<string | null, T>>>()
+  private last: { account: string | null; queue: string | null; property: string | null; value: T } | null = null
+  constructor(private readonly make: (job: Job) => T) {}
+  get(job: Job): T {
+    const l = this.last
+    if (l !== null && l.account === job.account && l.queue === job.queue && l.property === job.property) return l.value
+    let byQueue = this.byAccount.get(job.account)
+    if (byQueue === undefined) this.byAccount.set(job.account, (byQueue = new Map()))
+    let byProperty = byQueue.get(job.queue)
+    if (byProperty === undefined) byQueue.set(job.queue, (byProperty = new Map()))
+    let value: T
+    if (byProperty.has(job.property)) value = byProperty.get(job.property)!
+    else byProperty.set(job.property, (value = this.make(job)))
+    this.last = { account: job.account, queue: job.queue, property: job.property, value }
+    return value
+  }
+}
+
 /** §4.3: the resource is reserved for something this job has. */
 export const reservationMatches = (job: Job, r: AllocResource): boolean => {
   const res = r.reservation
@@ -99,11 +124,11 @@ export const orderCandidates = (job: Job, resources: ReadonlyArray<AllocResource
 const isCount = (n: number): boolean => Number.isFinite(n) && n >= 0
 
 /**
- * §4.4: try to place the job on the resource's proposal. On success the
- * proposal is extended in place and true is returned; on failure the
- * proposal is left untouched.
+ * §4.4: whether `tryFit` would place the job on the resource's proposal
+ * (nothing changed). Lets a caller that tries one job on several resources
+ * copy only the proposals the job fits.
  */
-export const tryFit = (job: Job, r: AllocResource, proposal: Array<ProposedNode>): boolean => {
+export const canFit = (job: Job, r: AllocResource, proposal: ReadonlyArray<ProposedNode>): boolean => {
   const perNode = r.coresPerNode
   // A resource whose node size is not known yet cannot promise cores.
   if (!(Number.isFinite(perNode) && perNode > 0)) return false
@@ -111,9 +136,28 @@ export const tryFit = (job: Job, r: AllocResource, proposal: Array<ProposedNode>
   if (job.cores_per_node > perNode) return false
 
   const newNodesAllowed = r.max - r.current
-  const promised = proposal.reduce((sum, n) => sum + n.cores, 0)
+  let promised = 0
+  for (const n of proposal) promised += n.cores
   const coresLeft = newNodesAllowed * perNode - promised
   if (coresLeft < job.requested_cores) return false
+  if (job.cores_per_node === 0) return true
+
+  const nodesNeeded = Math.ceil(job.requested_cores / job.cores_per_node)
+  if (nodesNeeded > newNodesAllowed) return false
+  // Slots for one more chunk: proposed nodes with room, plus nodes not yet proposed.
+  let fullNodes = 0
+  for (const n of proposal) if (perNode - n.cores < job.cores_per_node) fullNodes++
+  return newNodesAllowed - fullNodes >= nodesNeeded
+}
+
+/**
+ * §4.4: try to place the job on the resource's proposal. On success the
+ * proposal is extended in place and true is returned; on failure the
+ * proposal is left untouched.
+ */
+export const tryFit = (job: Job, r: AllocResource, proposal: Array<ProposedNode>): boolean => {
+  if (!canFit(job, r, proposal)) return false
+  const perNode = r.coresPerNode
 
   if (job.cores_per_node === 0) {
     // Spread anywhere: top up partly promised nodes, then add new ones.
@@ -136,11 +180,6 @@ export const tryFit = (job: Job, r: AllocResource, proposal: Array<ProposedNode>
   }
 
   const nodesNeeded = Math.ceil(job.requested_cores / job.cores_per_node)
-  if (nodesNeeded > newNodesAllowed) return false
-  // Slots for one more chunk: proposed nodes with room, plus nodes not yet proposed.
-  const fullNodes = proposal.filter((n) => perNode - n.cores < job.cores_per_node).length
-  if (newNodesAllowed - fullNodes < nodesNeeded) return false
-
   let remaining = nodesNeeded
   for (const node of proposal) {
     if (remaining === 0) break
@@ -171,33 +210,11 @@ export const classicAllocate = (
   // promised cores leave too little room is exactly one tryFit rejects).
   type Candidate = { readonly r: AllocResource; readonly i: number; readonly proposal: Array<ProposedNode> }
   const index = new Map(resources.map((r, i) => [r, i]))
-  const candidates = new Map<string | null, Map<string | null, Map<string | null, ReadonlyArray<Candidate>>>>()
-  // the previous job's kind: queues often hold runs of alike jobs
-  let lastList: ReadonlyArray<Candidate> | null = null
-  let lastAccount: string | null = null
-  let lastQueue: string | null = null
-  let lastProperty: string | null = null
-  const candidatesOf = (job: Job): ReadonlyArray<Candidate> => {
-    if (lastList !== null && lastAccount === job.account && lastQueue === job.queue && lastProperty === job.property) return lastList
-    let byQueue = candidates.get(job.account)
-    if (byQueue === undefined) candidates.set(job.account, (byQueue = new Map()))
-    let byProperty = byQueue.get(job.queue)
-    if (byProperty === undefined) byQueue.set(job.queue, (byProperty = new Map()))
-    let list = byProperty.get(job.property)
-    if (list === undefined) {
-      list = orderCandidates(job, resources).map((r) => ({ r, i: index.get(r)!, proposal: proposals.get(r)! }))
-      byProperty.set(job.property, list)
-    }
-    lastAccount = job.account
-    lastQueue = job.queue
-    lastProperty = job.property
-    lastList = list
-    return list
-  }
+  const candidates = new ByJobKind((job): ReadonlyArray<Candidate> => orderCandidates(job, resources).map((r) => ({ r, i: index.get(r)!, proposal: proposals.get(r)! })))
   // Cores a resource can still promise: (max − current) × cores per node − cores promised so far.
   const room = resources.map((r) => (r.max - r.current) * r.coresPerNode)
   for (const job of eligibleJobs(jobs)) {
-    for (const c of candidatesOf(job)) {
+    for (const c of candidates.get(job)) {
       if (room[c.i] < job.requested_cores) continue
       if (tryFit(job, c.r, c.proposal)) {
         room[c.i] = (c.r.max - c.r.current) * c.r.coresPerNode - c.proposal.reduce((sum, n) => sum + n.cores, 0)

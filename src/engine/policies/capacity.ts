@@ -16,7 +16,7 @@
  * Frozen resource's nodes are (they stay). Physical nodes take any job that
  * asks for no node property (their properties are not in the view).
  */
-import { mayUse, type AllocResource } from "../../model/allocator.ts"
+import { ByJobKind, mayUse, type AllocResource } from "../../model/allocator.ts"
 import { NodeState, ResourceFlag, isPhysical, jobList, type Job, type WorkerNode } from "../../model/types.ts"
 import { jobKey, type PolicyMemory } from "./memory.ts"
 
@@ -200,28 +200,92 @@ export interface Placement {
  * `cores_per_node` (the last one smaller) per distinct node. Nothing is
  * consumed until `commit`.
  */
-export const placeOnExisting = (job: Job, caps: ReadonlyArray<Capacity>, deadline: number): Placement => {
-  const takes: Array<readonly [Capacity, number]> = []
-  let left = job.requested_cores
-  for (const c of caps) {
-    if (left <= 0) break
-    if (!accepts(c, job)) continue
-    const a = availableBy(c, deadline)
-    if (a <= 0) continue
-    if (job.cores_per_node <= 0) {
-      const take = Math.min(a, left)
-      takes.push([c, take])
-      left -= take
-    } else {
-      const want = Math.min(job.cores_per_node, left)
-      if (a < want) continue
-      takes.push([c, want])
-      left -= want
-    }
-  }
-  return { takes, remaining: Math.max(0, left) }
-}
+export const placeOnExisting = (job: Job, caps: ReadonlyArray<Capacity>, deadline: number): Placement => new CapacityIndex(caps).place(job, deadline)
 
 export const commit = (p: Placement): void => {
   for (const [c, n] of p.takes) c.used += n
+}
+
+
+/**
+ * `placeOnExisting` over the capacity list of one decision, without scanning
+ * every entry for every job (100,000 queued jobs × 5,000 nodes): the entries
+ * a job may use depend only on its account, queue and property, so each such
+ * kind of job gets its list once (in the capacity order, for each subset of
+ * the capacity a caller names and each deadline); an entry that has nothing
+ * left by that deadline (`availableBy` 0: cores are only ever promised, never
+ * given back, within a decision) leaves the list, and a job that needs more
+ * cores on one node than any entry had at the last full scan does not scan.
+ * Same placements as `placeOnExisting(job, subset, deadline)`.
+ */
+export class CapacityIndex {
+  /** subset → deadline → the entries each kind of job accepts. */
+  private readonly lists = new Map<string, Map<number, ByJobKind<CapacityList>>>()
+  constructor(
+    private readonly caps: ReadonlyArray<Capacity>,
+    /** Named subsets of `caps` (e.g. only nodes still coming, for stale jobs). */
+    private readonly subsets: Readonly<Record<string, (c: Capacity) => boolean>> = {}
+  ) {}
+
+  private listFor(job: Job, subset: string, deadline: number): CapacityList {
+    let byDeadline = this.lists.get(subset)
+    if (byDeadline === undefined) this.lists.set(subset, (byDeadline = new Map()))
+    let lists = byDeadline.get(deadline)
+    if (lists === undefined) {
+      const inSubset = this.subsets[subset]
+      lists = new ByJobKind((j) => ({
+        entries: this.caps.filter((c) => (inSubset === undefined || inSubset(c)) && accepts(c, j) && availableBy(c, deadline) > 0),
+        most: Infinity
+      }))
+      byDeadline.set(deadline, lists)
+    }
+    return lists.get(job)
+  }
+
+  /** `placeOnExisting(job, caps filtered by subset, deadline)`; "" is every entry. */
+  place(job: Job, deadline: number, subset = ""): Placement {
+    const list = this.listFor(job, subset, deadline)
+    const entries = list.entries
+    const takes: Array<readonly [Capacity, number]> = []
+    let left = job.requested_cores
+    // (a job that asks for more per node than any entry has takes nothing: every chunk needs min(cores_per_node, left))
+    if (job.cores_per_node > 0 && Math.min(job.cores_per_node, left) > list.most) return { takes, remaining: Math.max(0, left) }
+    let spent = 0
+    let most = 0
+    let i = 0
+    for (; i < entries.length; i++) {
+      if (left <= 0) break
+      const c = entries[i]
+      const a = availableBy(c, deadline)
+      if (a > most) most = a
+      if (a <= 0) {
+        spent++
+        continue
+      }
+      if (job.cores_per_node <= 0) {
+        const take = Math.min(a, left)
+        takes.push([c, take])
+        left -= take
+      } else {
+        const want = Math.min(job.cores_per_node, left)
+        if (a < want) continue
+        takes.push([c, want])
+        left -= want
+      }
+    }
+    if (i === entries.length) list.most = most
+    if (spent > 8 && spent * 16 > entries.length) {
+      let k = 0
+      for (const c of entries) if (availableBy(c, deadline) > 0) entries[k++] = c
+      entries.length = k
+    }
+    return { takes, remaining: Math.max(0, left) }
+  }
+}
+
+interface CapacityList {
+  /** In capacity order; each had cores by the deadline when last looked at. */
+  readonly entries: Array<Capacity>
+  /** At most this many cores are available on any one entry (Infinity: not scanned yet). */
+  most: number
 }

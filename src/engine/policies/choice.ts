@@ -11,7 +11,7 @@
  * 3. least waste: fewest idle cores left on the proposal after packing;
  * 4. then classic's order: priority, then fewer nodes.
  */
-import { mayUse, reservationMatches, tryFit, type AllocResource, type ProposedNode } from "../../model/allocator.ts"
+import { canFit, mayUse, reservationMatches, tryFit, type AllocResource, type ProposedNode } from "../../model/allocator.ts"
 import { ResourceFlag, type Job } from "../../model/types.ts"
 
 export interface ChoiceOptions {
@@ -53,6 +53,8 @@ export const chooseResource = (
   let best: { c: Choice; key: ReadonlyArray<number> } | null = null
   for (const r of cands) {
     const before = proposals.get(r.name) ?? []
+    // (a copy only where the job fits: once a resource is full, every later job is tried on it)
+    if (!canFit(job, r, before)) continue
     const p = clone(before)
     if (!tryFit(job, r, p)) continue
     const added = p.length - before.length

@@ -30,11 +30,11 @@
  * combination by name (`demand-no-pool`, `demand+breakeven`) for
  * `simulate --policy`. `lean` (lean.ts) is a fixed set of them.
  */
-import { eligibleJobs, mayUse, type ProposedNode } from "../../model/allocator.ts"
-import { NodeState, ResourceFlag, type WorkerNode } from "../../model/types.ts"
+import { ByJobKind, eligibleJobs, mayUse, type ProposedNode } from "../../model/allocator.ts"
+import { NodeState, ResourceFlag, type Job, type WorkerNode } from "../../model/types.ts"
 import type { Policy, PolicyDecision, PolicyInput } from "../policy.ts"
 import { IdleLearner, type BreakEvenOptions } from "./breakeven.ts"
-import { buildCapacity, commit, placeOnExisting, type CountOptions } from "./capacity.ts"
+import { buildCapacity, CapacityIndex, commit, type CountOptions } from "./capacity.ts"
 import { chooseResource, type ChoiceOptions } from "./choice.ts"
 import { PolicyMemory } from "./memory.ts"
 
@@ -199,6 +199,8 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     const p = prices?.get(res)
     return r !== undefined && r.coresPerNode > 0 && p !== undefined ? p / r.coresPerNode : 1
   }
+  let eligibleOf: ReadonlyArray<Job> | null = null
+  let eligible: ReadonlyArray<Job> = []
   const decide = (input: PolicyInput): PolicyDecision => {
     const now = input.now
     prices = input.prices
@@ -208,7 +210,12 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       const starting = input.nodes.some((n) => n.state === NodeState.Starting) || [...input.inflight.values()].some((v) => v > 0)
       if (starting) return nothing("a node is starting: one wave at a time")
     }
-    const jobs = eligibleJobs(input.jobs)
+    // (the same queue array as last time: the same eligible jobs, in the same order)
+    if (input.jobs !== eligibleOf) {
+      eligible = eligibleJobs(input.jobs)
+      eligibleOf = input.jobs
+    }
+    const jobs = eligible
     if (jobs.length === 0 && !opts.spare) {
       promised = new Set()
       return nothing("no eligible queued job")
@@ -217,36 +224,66 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     const boots = opts.count.expect != null ? input.resources.filter((r) => r.flag === ResourceFlag.Normal).map((r) => bootTime(r.name)) : []
     const soonest = boots.length > 0 ? Math.min(...boots) : opts.defaultBootTime
     const caps = buildCapacity(now, input.nodes, input.inflight, mem, bootTime, opts.count, now + soonest)
+    // Stale jobs count only nodes that are coming (and, with staleIdle, idle nodes and the expected ends).
+    const index = new CapacityIndex(caps, { coming: (c) => c.kind === "starting" || c.kind === "inflight" || (opts.staleIdle === true && (c.kind === "idle" || c.kind === "expected")) })
     const proposals = new Map<string, Array<ProposedNode>>()
     const jobsFor = new Map<string, Array<string>>()
     let covered = 0
     let unmet = 0
-    for (const job of jobs) {
-      // Capacity that frees up before a new node could join is as good as a new node.
+    // (per decision: the resources, their boot times and flags do not change while it is made)
+    const widest = Math.max(0, ...input.resources.map((r) => r.coresPerNode))
+    // Per kind of job: the resources it may grow in, and how soon a new node there could join.
+    const growth = new ByJobKind((job) => {
       const growable = input.resources.filter((r) => r.flag === ResourceFlag.Normal && mayUse(job, r))
+      // Capacity that frees up before a new node could join is as good as a new node.
       const horizon = growable.length > 0 ? Math.min(...growable.map((r) => bootTime(r.name))) : opts.defaultBootTime
+      /**
+       * Shapes (stale or not → cores → cores per node) of jobs of this kind
+       * that took no existing capacity and no resource could grow for: within
+       * a decision capacity is only promised and proposals only grow, so a
+       * later job of the same shape gets neither (unmet, nothing changed).
+       */
+      const dead: [Map<number, Set<number>>, Map<number, Set<number>>] = [new Map(), new Map()]
+      return { growable, horizon, dead }
+    })
+    const choiceOpts = opts.choice
+    const urgentOpts = { ...opts.choice, fastest: true }
+    for (const job of jobs) {
+      const { growable, horizon, dead } = growth.get(job)
       // A job that waited longer than `stale` boot times despite the capacity we counted for it
       // (other jobs took it: the batch scheduler backfills) counts only nodes that are coming.
       const stale =
         opts.stale != null &&
-        mem.queuedFor(job.jobid, now) >= opts.stale * horizon &&
-        (!opts.staleWideOnly || job.requested_cores > Math.max(0, ...input.resources.map((r) => r.coresPerNode)))
-      const place = stale
-        ? placeOnExisting(job, caps.filter((c) => c.kind === "starting" || c.kind === "inflight" || (opts.staleIdle === true && (c.kind === "idle" || c.kind === "expected"))), now + horizon)
-        : placeOnExisting(job, caps, now + horizon)
+        (!opts.staleWideOnly || job.requested_cores > widest) &&
+        mem.queuedAtLeast(job.jobid, now, opts.stale * horizon)
+      const deadCores = dead[stale ? 1 : 0].get(job.requested_cores)
+      if (deadCores !== undefined && deadCores.has(job.cores_per_node)) {
+        unmet++
+        continue
+      }
+      const place = index.place(job, now + horizon, stale ? "coming" : "")
       if (place.remaining === 0) {
         commit(place)
         covered++
         continue
       }
-      const choice = chooseResource({ ...job, requested_cores: place.remaining }, input.resources, proposals, input.prices, stale && opts.urgentFastest ? { ...opts.choice, fastest: true } : opts.choice, bootTime)
+      const rest = place.remaining === job.requested_cores ? job : { ...job, requested_cores: place.remaining }
+      // (the candidates chooseResource keeps of input.resources are `growable`, in the same order)
+      const choice = chooseResource(rest, growable, proposals, input.prices, stale && opts.urgentFastest ? urgentOpts : choiceOpts, bootTime)
       if (choice === null) {
+        if (place.takes.length === 0) {
+          const byCores = dead[stale ? 1 : 0]
+          const cpns = byCores.get(job.requested_cores)
+          if (cpns === undefined) byCores.set(job.requested_cores, new Set([job.cores_per_node]))
+          else cpns.add(job.cores_per_node)
+        }
         unmet++
         continue
       }
       commit(place)
       proposals.set(choice.resource.name, choice.proposal)
-      if (choice.added > 0 || choice.proposal.some((n) => n.jobs.includes(job.jobid))) {
+      // (a fit of a positive number of cores always promises the job cores on some node)
+      if (choice.added > 0 || place.remaining > 0 || choice.proposal.some((n) => n.jobs.includes(job.jobid))) {
         const list = jobsFor.get(choice.resource.name) ?? []
         list.push(job.jobid)
         jobsFor.set(choice.resource.name, list)

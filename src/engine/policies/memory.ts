@@ -26,6 +26,15 @@ import { NodeState, isPhysical, jobList, type Job, type WorkerNode } from "../..
  * `13.head` in qstat and `0/13` (slot/short id) on nodes; both become `13`.
  */
 export const jobKey = (id: string): string => {
+  // (the common spelling, `13.head` or `13`, without a regular expression: this runs for every queued job at every decision)
+  const slash = id.indexOf("/")
+  const first = id.charCodeAt(0)
+  const last = id.charCodeAt(id.length - 1)
+  // (printable ASCII at both ends: nothing for trim() to remove)
+  if (slash < 0 && first > 32 && first < 127 && last > 32 && last < 127) {
+    const dot = id.indexOf(".")
+    return dot > 0 ? id.slice(0, dot) : id
+  }
   const s = id.trim().replace(/^\d+\//, "")
   const dot = s.indexOf(".")
   return dot > 0 ? s.slice(0, dot) : s
@@ -80,6 +89,13 @@ export class PolicyMemory {
   queuedFor(jobid: string, now: number): number {
     return now - (this.since.get(jobKey(jobid)) ?? now)
   }
+  /** The latest first-seen time of the queued jobs of the last view (null: none). */
+  private latestSince: number | null = null
+  /** queuedFor(jobid, now) >= x, answered without a look-up when x <= 0 and every queued job of the last view has waited x (a job not in it has waited 0). */
+  queuedAtLeast(jobid: string, now: number, x: number): boolean {
+    if (x <= 0 && this.latestSince !== null && now - this.latestSince >= x) return true
+    return this.queuedFor(jobid, now) >= x
+  }
   /** Instance uuid of cloud nodes seen Starting, with their resource. */
   private starting = new Map<string, string>()
   private readonly boot = new Map<string, Ewma>()
@@ -109,16 +125,22 @@ export class PolicyMemory {
       this.addRuntime(now - r.start)
       this.running.delete(k)
     }
-    if (jobs.length > 0 || this.queued.size > 0) {
+    // The same list as last time (a cluster view that did not change hands over the same array): the same keys, shapes and first-seen times.
+    if (jobs !== this.lastJobs && (jobs.length > 0 || this.queued.size > 0)) {
+      this.lastJobs = jobs
       const queued = new Map<string, JobShape>()
       const since = new Map<string, number>()
+      let latest: number | null = null
       for (const j of jobs) {
         const k = jobKey(j.jobid)
-        since.set(k, this.since.get(k) ?? now)
-        queued.set(k, { cores: j.requested_cores, cpn: j.cores_per_node, walltime: parseWalltime(j.requested_walltime) })
+        const t = this.since.get(k) ?? now
+        since.set(k, t)
+        if (latest === null || t > latest) latest = t
+        queued.set(k, { cores: j.requested_cores, cpn: j.cores_per_node, walltime: this.walltimeOf(j.requested_walltime) })
       }
       this.queued = queued
       this.since = since
+      this.latestSince = latest
     }
 
     // Boot times: a node seen Starting that is now in the cluster joined at state_start_time.
@@ -137,6 +159,20 @@ export class PolicyMemory {
       }
     }
     if (alive !== null) for (const uuid of this.starting.keys()) if (!alive.has(uuid)) this.starting.delete(uuid)
+  }
+
+  /** The queued jobs observed last (the array itself). */
+  private lastJobs: ReadonlyArray<Job> | null = null
+  /** parseWalltime, memoised: queues hold few distinct walltimes. */
+  private walltimes = new Map<string | null, number | null>()
+  private walltimeOf(w: string | null): number | null {
+    let v = this.walltimes.get(w)
+    if (v === undefined) {
+      if (this.walltimes.size >= 4096) this.walltimes.clear()
+      v = parseWalltime(w)
+      this.walltimes.set(w, v)
+    }
+    return v
   }
 
   /** The job keys (jobKey) of a node's job list, memoised: the same lists come back at every view. */
