@@ -229,6 +229,20 @@ describe("cloud API failures", () => {
     expect(summary.resources.os.peak_nodes).toBe(0)
   })
 
+  it("counts boots that fail in the same decision as one failure (issue 20, finding 5)", () => {
+    // min 2 at quota 0: each decision starts two boots, and both fail
+    const { ev } = events({ resources: [{ name: "os", min: 2, max: 2, quota: 0 }], maxTime: 1000 })
+    const times = [...new Set(ev.filter((e) => e.ev === "boot_failed").map((e) => e.t))]
+    expect(ev.filter((e) => e.ev === "boot_failed" && e.t === times[0]).length).toBe(2)
+    const gaps = times.slice(1).map((t, i) => t - times[i])
+    const backoffs = [30, 60, 120, 240]
+    expect(gaps.length).toBeGreaterThanOrEqual(4)
+    gaps.slice(0, 4).forEach((g, i) => {
+      expect(g).toBeGreaterThanOrEqual(backoffs[i])
+      expect(g).toBeLessThanOrEqual(backoffs[i] + 10 + 1)
+    })
+  })
+
   it("adopts nothing and boots nothing while the cloud cannot list, then recovers after the outage", () => {
     const { ev } = events({
       resources: [{ name: "os", min: 1, max: 2 }],
