@@ -9,6 +9,7 @@
  * added or forgotten): a step that did not move it was "quiet", and the
  * caches of wake.ts and `countsOf` are kept until it moves.
  */
+import { makeViewGuard, type ViewGuard } from "./view-guard.ts"
 import { bootFailed, bootSucceeded } from "./backoff.ts"
 import type { Effect } from "effect"
 import type { ConfigFile, EngineSettings } from "../model/config.ts"
@@ -112,6 +113,8 @@ export class EngineState {
   unclaimed: Array<WorkerNode> = []
   /** Host names in the last cluster view. */
   lastViewHosts: ReadonlyMap<string, unknown> = new Map()
+  /** Counts the polls of a view that suddenly lost every node (view-guard.ts). */
+  readonly viewGuard: ViewGuard = makeViewGuard()
   queued: ReadonlyArray<Job> = []
   autoMode: boolean
   viewFresh = false
