@@ -35,21 +35,26 @@ export const checkConfigCommand = Command.make("check-config", { file, online, a
       yield* Console.error(`${file}: invalid configuration\n${problems.map((p) => `  - ${p}`).join("\n")}`)
       return yield* Effect.sync(() => process.exit(1))
     }
-    yield* Console.log(
-      `${file}: OK — cluster type ${c.cluster.type}, ${Object.keys(c.cloud).length} cloud resource(s): ${Object.entries(c.cloud)
+    const summary = `cluster type ${c.cluster.type}, ${Object.keys(c.cloud).length} cloud resource(s): ${Object.entries(c.cloud)
         .map(([n, r]) => `${n} (${r.type}, min ${r.quantity.min}, max ${r.quantity.max})`)
         .join(", ") || "none"}`
-    )
-    if (!online) return
-    let failed = 0
+    if (!online) return yield* Console.log(`${file}: OK — ${summary}`)
+    // The verdict comes after the online checks: never "OK" and then "NOT usable".
+    const failed: Array<string> = []
     for (const chk of clouds.checks) {
       if (chk.ok) yield* Console.log(`${chk.resource} (${chk.type}): reachable — ${chk.message}`)
       else {
-        failed++
+        failed.push(chk.resource)
         yield* Console.error(`${chk.resource} (${chk.type}): NOT usable — ${chk.message}`)
       }
     }
     if (clouds.checks.length === 0) yield* Console.log("no openstack or aws resource to contact")
-    if (failed > 0) return yield* Effect.sync(() => process.exit(1))
+    if (failed.length > 0) {
+      yield* Console.error(
+        `${file}: the configuration is valid, but ${failed.length} of ${clouds.checks.length} cloud resource(s) ${failed.length === 1 ? "is" : "are"} not usable (${failed.join(", ")})`
+      )
+      return yield* Effect.sync(() => process.exit(1))
+    }
+    yield* Console.log(`${file}: OK — ${summary}`)
   })
 ).pipe(Command.withDescription("Validate a configuration file and report every problem with its key path; --online also checks that each cloud answers"))

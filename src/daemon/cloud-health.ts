@@ -7,6 +7,11 @@
  * UnauthorizedOperation) marks the resource; any call that succeeds clears
  * it, since the cloud then accepted the credentials. Other failures (network,
  * quota, 5xx) say nothing about the credentials and leave the mark as it is.
+ *
+ * While a resource is marked, `recheck` (run every cloud poll interval by the
+ * daemon) makes one cheap read call (list the resource's instances), so the
+ * mark clears once the credentials are fixed even when nothing is queued and
+ * the engine has no reason to call that cloud (issue 20, finding 6).
  */
 import { Clock, Effect } from "effect"
 import type { CloudError, CloudService } from "../engine/services.ts"
@@ -27,12 +32,15 @@ export interface CloudHealth {
   readonly watch: (resource: string, cloud: CloudService) => CloudService
   /** resource → its status, for every resource watched. */
   readonly view: () => Record<string, CloudAuthStatus>
+  /** One cheap read call to each resource whose credentials were refused (errors are only observed). */
+  readonly recheck: Effect.Effect<void>
 }
 
 const OK: CloudAuthStatus = { auth: true, error: null, since: null }
 
 export const makeCloudHealth = (log?: LogSink): CloudHealth => {
   const state = new Map<string, CloudAuthStatus>()
+  const watched = new Map<string, CloudService>()
 
   const failed = (resource: string, e: CloudError) =>
     e.kind !== "auth"
@@ -57,14 +65,23 @@ export const makeCloudHealth = (log?: LogSink): CloudHealth => {
   return {
     watch: (resource, cloud) => {
       state.set(resource, state.get(resource) ?? OK)
-      return {
+      const w: CloudService = {
         list: (r) => observe(resource, cloud.list(r)),
         boot: (r, o) => observe(resource, cloud.boot(r, o)),
         refresh: (i) => observe(resource, cloud.refresh(i)),
         destroy: (i) => observe(resource, cloud.destroy(i)),
         coresPerNode: (r) => observe(resource, cloud.coresPerNode(r))
       }
+      watched.set(resource, w)
+      return w
     },
-    view: () => Object.fromEntries(state)
+    view: () => Object.fromEntries(state),
+    recheck: Effect.suspend(() =>
+      Effect.forEach(
+        [...watched].filter(([r]) => state.get(r)?.auth === false),
+        ([r, w]) => Effect.ignore(w.list(r)),
+        { discard: true }
+      )
+    )
   }
 }

@@ -6,7 +6,7 @@
  * they are interrupted (every task is written so that an interruption leaves
  * nothing start-up recovery cannot repair).
  */
-import { Clock, Context, Duration, Effect, Either, Layer, Option, Scope } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Option, Schedule, Scope } from "effect"
 import type { Snapshot } from "../engine/api.ts"
 import { makeEngine } from "../engine/engine.ts"
 import { supportedPolicy, unsupportedPolicy } from "../engine/policy.ts"
@@ -26,6 +26,7 @@ import { drainRemoved, type ReloadTarget } from "./reload.ts"
 import { DaemonError } from "./settings.ts"
 import { checkConfig } from "./validate.ts"
 import { engineLogTo } from "./sim.ts"
+import { limitRepeats } from "./log-limit.ts"
 
 /** Every live layer the configuration needs that is not available, in words (empty = all there). */
 export const missingLayers = (config: ConfigFile, registry: LiveRegistry = liveRegistry): Array<string> => {
@@ -174,7 +175,9 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
         )
       })
     )
-    const engine = yield* makeEngine({ config: opts.config, tasks: tasks.runner, policy, log: engineLogTo(opts.log, null) }).pipe(Effect.provide(ctx))
+    // the same warning every poll (a cloud that refuses the credentials) is logged once per 5 minutes
+    const engine = yield* makeEngine({ config: opts.config, tasks: tasks.runner, policy, log: limitRepeats(engineLogTo(opts.log, null)) }).pipe(Effect.provide(ctx))
+    yield* Effect.forkScoped(Effect.repeat(health.recheck, Schedule.spaced(Duration.seconds(settings.cloudPollerInterval))))
     const resources = Object.keys(opts.config.cloud).length
     const api = observedApi(() => engine.api, wake.signal)
     const file = opts.configPath

@@ -62,6 +62,8 @@ export const makeActuator = (st: EngineState, { cluster, cloud, checker, hooks }
   // ---------------------------------------------------------------- tasks
 
   const bootTask = (r: ResState, reason: string) => {
+    // the boots of one step (or one operator action) are one decision (backoff.ts)
+    const decision = st.counters.cycles
     r.inflight++
     return tasks.submit(
       `boot ${r.name}`,
@@ -70,8 +72,7 @@ export const makeActuator = (st: EngineState, { cluster, cloud, checker, hooks }
           (inst): Apply =>
             (now) => {
               r.inflight--
-              r.failures = 0
-              r.backoffUntil = 0
+              st.bootSucceeded(r)
               st.counters.boots[r.name]++
               const uuid = inst.uuid ?? inst.instance_name ?? `unknown-${now}`
               const rec = startingNode(r, inst.instance_name ?? uuid, { ...inst, uuid, tasked: false, last_update_time: now, last_task_result: 0 }, now)
@@ -83,7 +84,7 @@ export const makeActuator = (st: EngineState, { cluster, cloud, checker, hooks }
           Effect.succeed<Apply>((now) => {
             r.inflight--
             st.counters.boot_failures[r.name]++
-            st.backoff(r, now, e.retryAfter)
+            st.backoff(r, now, decision, e.retryAfter)
             st.log("warn", `boot in ${r.name} failed (${e.kind}): ${e.message}; backing off until +${Math.round(r.backoffUntil - now)}s`, {
               resource: r.name,
               kind: e.kind

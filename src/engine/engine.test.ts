@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest"
 import { kitScenario, type KitScenario } from "../sim/kit.ts"
 import { runScenario } from "../sim/run.ts"
+import type { EngineLogEvent } from "./engine.ts"
 
 const events = (k: KitScenario) => {
   const r = runScenario(kitScenario({ ...k, settings: { policy: "classic", ...k.settings } }))
@@ -147,7 +148,7 @@ describe("idle nodes", () => {
   it("keeps idle nodes at min", () => {
     const { ev } = events({ resources: [{ name: "os", min: 1, max: 2 }], settings: { max_idle_time: 60 }, maxTime: 3000 })
     expect(count(ev, "hold")).toBe(0)
-    expect(count(ev, "terminate")).toBe(0)
+    expect(count(ev, "destroy")).toBe(0)
   })
 })
 
@@ -229,6 +230,20 @@ describe("cloud API failures", () => {
     expect(summary.resources.os.peak_nodes).toBe(0)
   })
 
+  it("counts boots that fail in the same decision as one failure (issue 20, finding 5)", () => {
+    // min 2 at quota 0: each decision starts two boots, and both fail
+    const { ev } = events({ resources: [{ name: "os", min: 2, max: 2, quota: 0 }], maxTime: 1000 })
+    const times = [...new Set(ev.filter((e) => e.ev === "boot_failed").map((e) => e.t))]
+    expect(ev.filter((e) => e.ev === "boot_failed" && e.t === times[0]).length).toBe(2)
+    const gaps = times.slice(1).map((t, i) => t - times[i])
+    const backoffs = [30, 60, 120, 240]
+    expect(gaps.length).toBeGreaterThanOrEqual(4)
+    gaps.slice(0, 4).forEach((g, i) => {
+      expect(g).toBeGreaterThanOrEqual(backoffs[i])
+      expect(g).toBeLessThanOrEqual(backoffs[i] + 10 + 1)
+    })
+  })
+
   it("adopts nothing and boots nothing while the cloud cannot list, then recovers after the outage", () => {
     const { ev } = events({
       resources: [{ name: "os", min: 1, max: 2 }],
@@ -238,5 +253,40 @@ describe("cloud API failures", () => {
     const boot = first(ev, "boot")
     expect(boot.t).toBeGreaterThanOrEqual(600)
     expect(first(ev, "join")).toBeDefined()
+  })
+})
+
+describe("a batch system view that suddenly loses every node (issue 20, finding 7)", () => {
+  const run = (duration: number) => {
+    const logs: Array<EngineLogEvent> = []
+    const r = runScenario(
+      kitScenario({
+        physical: [{ hostname: "phys1", cores: 4 }],
+        resources: [{ name: "os", min: 2, max: 2 }],
+        settings: { policy: "classic" },
+        faults: [{ kind: "batch_failure", at: 600, duration, mode: "empty" }],
+        maxTime: 1500
+      }),
+      { engineLog: (e) => logs.push(e) }
+    )
+    return { logs, ev: r.events.map((l) => JSON.parse(l) as { t: number; ev: string; [k: string]: any }) }
+  }
+
+  it("an empty node list (exit 0) for a few polls is suspect: the last view stays, no node is marked Error", () => {
+    const { logs, ev } = run(15)
+    expect(logs.filter((l) => /is no longer in the cluster/.test(l.msg))).toEqual([])
+    const suspect = logs.filter((l) => /lost every node/.test(l.msg))
+    expect(suspect.length).toBe(1)
+    expect(suspect[0].level).toBe("warn")
+    // nothing was destroyed or replaced
+    expect(count(ev, "boot")).toBe(2)
+    expect(count(ev, "destroy")).toBe(0)
+  })
+
+  it("an empty view that persists is believed after three polls in a row", () => {
+    const { logs } = run(400)
+    const lost = logs.filter((l) => /is no longer in the cluster/.test(l.msg))
+    expect(lost.length).toBe(2)
+    expect(lost[0].t).toBeGreaterThanOrEqual(600 + 2 * 10)
   })
 })

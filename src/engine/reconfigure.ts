@@ -34,6 +34,7 @@ export const initialResState = (name: string, rc: ResourceConfig): ResState => (
   inflight: 0,
   backoffUntil: 0,
   failures: 0,
+  failedDecision: -1,
   recovered: false
 })
 

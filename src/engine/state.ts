@@ -9,6 +9,8 @@
  * added or forgotten): a step that did not move it was "quiet", and the
  * caches of wake.ts and `countsOf` are kept until it moves.
  */
+import { makeViewGuard, type ViewGuard } from "./view-guard.ts"
+import { bootFailed, bootSucceeded } from "./backoff.ts"
 import type { Effect } from "effect"
 import type { ConfigFile, EngineSettings } from "../model/config.ts"
 import { NodeState, ResourceFlag, type Instance, type Job, type Reservation, type WorkerNode } from "../model/types.ts"
@@ -47,6 +49,8 @@ export interface ResState {
   /** Until when (seconds) this resource is not booted from after failures. */
   backoffUntil: number
   failures: number
+  /** See backoff.ts. */
+  failedDecision: number
   /** Its instances were listed and adopted (start-up recovery done). */
   recovered: boolean
 }
@@ -64,8 +68,7 @@ export const startingNode = (r: ResState, hostname: string, instance: Instance, 
   extra_attributes: null
 })
 
-export const BACKOFF_BASE = 30
-export const BACKOFF_CAP = 600
+export { BACKOFF_BASE, BACKOFF_CAP } from "./backoff.ts"
 
 /** Nodes of one resource by state. */
 export interface ResCounts {
@@ -110,6 +113,8 @@ export class EngineState {
   unclaimed: Array<WorkerNode> = []
   /** Host names in the last cluster view. */
   lastViewHosts: ReadonlyMap<string, unknown> = new Map()
+  /** Counts the polls of a view that suddenly lost every node (view-guard.ts). */
+  readonly viewGuard: ViewGuard = makeViewGuard()
   queued: ReadonlyArray<Job> = []
   autoMode: boolean
   viewFresh = false
@@ -186,10 +191,13 @@ export class EngineState {
     this.setState(n, NodeState.Deleting, now)
   }
 
-  backoff(r: ResState, now: number, retryAfter?: number): void {
-    r.failures++
-    const d = Math.min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (r.failures - 1))
-    r.backoffUntil = now + Math.max(d, retryAfter ?? 0)
+  /** A boot started by `decision` (backoff.ts) failed. */
+  backoff(r: ResState, now: number, decision: number, retryAfter?: number): void {
+    bootFailed(r, now, decision, retryAfter)
+  }
+
+  bootSucceeded(r: ResState): void {
+    bootSucceeded(r)
   }
 
   // ---------------------------------------------------------------- reads

@@ -78,6 +78,13 @@ const ofUnrecoveredResource = (st: EngineState, hostname: string): boolean => {
  * (a step polls every cluster poll interval: one continuation instead of a
  * zipRight and a suspend, and no Either per poll).
  */
+/** Nodes of the last view that should still be there: physical ones and cloud nodes the engine did not take out. */
+const expectedInView = (st: EngineState): number => {
+  let k = st.physical.length
+  for (const n of st.nodes.values()) if ((n.state === NodeState.Idle || n.state === NodeState.Busy) && st.lastViewHosts.has(n.hostname)) k++
+  return k
+}
+
 export const makeViewPoller = (st: EngineState, cluster: ClusterService) => {
   let appliedView: ClusterView | null = null
   let appliedAt = -1
@@ -97,6 +104,12 @@ export const makeViewPoller = (st: EngineState, cluster: ClusterService) => {
         onSuccess: (view) =>
           Effect.flatMap(cluster.status, (status) => {
             st.clusterStatus = status
+            if (st.viewGuard.check(view, expectedInView(st)) === "suspect") {
+              if (st.viewGuard.suspectPolls() === 1)
+                st.log("warn", `the batch system's view lost every node (${expectedInView(st)} expected): keeping the last view until it is confirmed`)
+              st.viewFresh = false
+              return then()
+            }
             st.viewFresh = true
             st.viewSinceProvision = true
             // The very view applied last time, and nothing changed here since (a

@@ -59,6 +59,8 @@ export const makeWake = (st: EngineState) => {
    */
   const canSkip = (now: number): boolean => {
     if (!st.lastStepQuiet || st.tasks.stats().results_pending > 0) return false
+    // a suspect view is counting its confirmations (view-guard.ts): every poll counts
+    if (st.viewGuard.suspectPolls() > 0) return false
     // A provisioning pass on the view it already saw decides the same for a
     // policy without memory (classic); a policy with memory must see every
     // pass the full step would run (a reactive one: also after each poll).

@@ -238,7 +238,8 @@ const show = (v: unknown): string => {
   if (v === undefined) return "nothing"
   let s: string | undefined
   try {
-    s = JSON.stringify(v)
+    // a mapping shown in a message never shows its secrets
+    s = JSON.stringify(redactSecrets(v))
   } catch {
     s = undefined
   }
@@ -302,7 +303,7 @@ export const formatParseError = (error: ParseResult.ParseError, _input?: unknown
   const lines: Array<string> = []
   const at = (path: ReadonlyArray<PropertyKey>) => path.map(String).join(".") || "(top level)"
   const expected = (path: ReadonlyArray<PropertyKey>, msg: string, actual: unknown): void => {
-    lines.push(`${at(path)}: ${msg}, got ${show(actual)}`)
+    lines.push(`${at(path)}: ${msg}, got ${isSecretPath(path) ? secretShape(actual) : show(actual)}`)
   }
 
   const go = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>): void => {
@@ -559,6 +560,16 @@ export const loadConfigFile = (path: string, options: DecodeConfigOptions = {}):
 // ---------------------------------------------------------------- secrets
 
 const SECRET = /password|secret|token/i
+
+/** A key path with a secret on it (`cloud.r1.config.password`, `...secret_access_key.0`): its value is never shown. */
+export const isSecretPath = (path: ReadonlyArray<PropertyKey>): boolean => path.some((k) => typeof k === "string" && SECRET.test(k))
+
+/** What a secret's value is, without any of it: for messages about a malformed secret. */
+export const secretShape = (v: unknown): string => {
+  const kind =
+    v === null ? "null" : Array.isArray(v) ? "a list" : typeof v === "object" ? "a mapping" : typeof v === "number" ? "a number" : typeof v === "boolean" ? "true or false" : typeof v === "string" ? "a string" : typeof v
+  return `${kind} (not shown: a secret)`
+}
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => {
   if (v === null || typeof v !== "object") return false

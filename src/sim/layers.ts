@@ -69,6 +69,8 @@ export const simClusterService = (world: SimWorld, epoch: number, options: SimCl
     }
     return r
   }
+  /** What a node command that prints nothing and exits 0 gives: no node, no job. */
+  const EMPTY_VIEW: ClusterView = { nodes: [], jobs: [] }
   const fail = (op: string, message: string | null) =>
     message === null ? Effect.void : Effect.fail(new ClusterError({ op, message }))
   const refused = (op: string) => {
@@ -85,6 +87,7 @@ export const simClusterService = (world: SimWorld, epoch: number, options: SimCl
     query: Effect.suspend(() => {
       const e = refused("query")
       if (e !== null) return Effect.fail(e)
+      if (world.batchMode === "empty") return Effect.succeed(EMPTY_VIEW)
       if (last !== null && last.version === world.version && last.queueGen === world.queueGen) return Effect.succeed(last.view)
       const nodes: Array<ClusterNode> = []
       for (const n of world.nodes.values()) {
@@ -112,7 +115,7 @@ export const simClusterService = (world: SimWorld, epoch: number, options: SimCl
       last = { view, version: world.version, queueGen: world.queueGen }
       return Effect.succeed(view)
     }),
-    status: Effect.sync(() => ({ sim: world.batchMode === "ok" })),
+    status: Effect.sync(() => ({ sim: world.batchMode === "ok" || world.batchMode === "empty" })),
     instanceActive: () => Effect.void,
     addNode: (nn) =>
       Effect.suspend(() => {

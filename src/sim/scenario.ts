@@ -114,7 +114,7 @@ export const Fault = Schema.Union(
     kind: Schema.Literal("batch_failure"),
     at: seconds,
     duration: posSeconds,
-    mode: Schema.optional(Schema.Literal("fail", "garbage").annotations({ message: () => 'expected "fail" or "garbage"' }))
+    mode: Schema.optional(Schema.Literal("fail", "garbage", "empty").annotations({ message: () => 'expected "fail", "garbage" or "empty"' }))
   }),
   Schema.Struct({ kind: Schema.Literal("restart"), at: Schema.optional(seconds), random: Schema.optional(posInt) }).pipe(
     Schema.filter((f) =>

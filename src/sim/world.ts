@@ -43,7 +43,7 @@ export type FaultSpec =
   | { readonly kind: "outage"; readonly resource: string; readonly at: number; readonly duration: number }
   | { readonly kind: "slow_boots"; readonly resource: string; readonly at: number; readonly duration: number; readonly factor: number }
   | { readonly kind: "instance_death"; readonly at: number; readonly resource?: string | undefined; readonly count: number }
-  | { readonly kind: "batch_failure"; readonly at: number; readonly duration: number; readonly mode: "fail" | "garbage" }
+  | { readonly kind: "batch_failure"; readonly at: number; readonly duration: number; readonly mode: "fail" | "garbage" | "empty" }
   | { readonly kind: "restart"; readonly at: number }
 
 export interface WorldSpec {
@@ -157,7 +157,8 @@ export class SimWorld {
   readonly stats = new Map<string, ResourceStats>()
   private readonly outage = new Map<string, number>() // resource → active outage count
   private readonly slow = new Map<string, number>() // resource → boot-time factor
-  batchMode: "ok" | "fail" | "garbage" = "ok"
+  /** empty: the node command prints nothing and exits 0 (pbsnodes -x, qhost -xml on a confused server). */
+  batchMode: "ok" | "fail" | "garbage" | "empty" = "ok"
   /** Restart faults due; the runner consumes them. */
   readonly restarts: Array<number> = []
   // counters for the summary

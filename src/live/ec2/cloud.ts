@@ -517,6 +517,18 @@ export const makeEc2Cloud = (resource: string, rc: ResourceConfig, options: Ec2O
 
     const isSpot = (inst: Instance) => inst.spot_id !== null || (inst.uuid ?? "").startsWith("sir-")
 
+    /**
+     * The VMs named like a spot node whose request cannot be read: gone (moto
+     * deletes a cancelled request; AWS forgets closed ones after a while) or
+     * its lookup failed. Live ones first.
+     */
+    const vmsNamed = (inst: Instance, op: string) =>
+      inst.instance_name === null
+        ? Effect.succeed([] as Array<Ec2Instance>)
+        : Effect.map(describeInstances(op, { Filters: [{ Name: "tag:Name", Values: [inst.instance_name] }] }), (vms) =>
+            [...vms].sort((a, b) => Number(a.State.Name === "terminated") - Number(b.State.Name === "terminated"))
+          )
+
     const refresh = (inst: Instance) =>
       Effect.gen(function* () {
         yield* mine(inst.cloud_resource, "refresh")
@@ -524,7 +536,12 @@ export const makeEc2Cloud = (resource: string, rc: ResourceConfig, options: Ec2O
         if (inst.uuid === null) return { ...inst, state: InstanceState.Inexistent }
         if (!isSpot(inst)) return yield* refreshVm(inst, inst.uuid, now, null)
         const q = yield* spotRequestOf(inst, "refresh")
-        if (q === null) return young(inst, now) ? { ...inst, last_update_time: now } : { ...inst, state: InstanceState.Inexistent, last_update_time: now }
+        if (q === null) {
+          // The request vanished: its VM, if any, still says what became of it.
+          const vm = (yield* vmsNamed(inst, "refresh"))[0]
+          if (vm !== undefined) return yield* refreshVm(inst, vm.InstanceId, now, null)
+          return young(inst, now) ? { ...inst, last_update_time: now } : { ...inst, state: InstanceState.Inexistent, last_update_time: now }
+        }
         if (q.InstanceId === undefined) return requestOnly(q, now, inst)
         return yield* refreshVm(inst, q.InstanceId, now, q)
       })
@@ -541,15 +558,24 @@ export const makeEc2Cloud = (resource: string, rc: ResourceConfig, options: Ec2O
         yield* mine(inst.cloud_resource, "destroy")
         if (inst.uuid === null) return
         if (!isSpot(inst)) return yield* terminate(inst.uuid)
-        const q = yield* spotRequestOf(inst, "destroy")
+        // The VM first: cancelling a request leaves its VM running, and a
+        // cancel that fails (a missing ec2:CancelSpotInstanceRequests
+        // permission, throttling, a request already gone) must not keep the VM.
+        const q = yield* Effect.either(spotRequestOf(inst, "destroy"))
+        const vmId =
+          Either.isRight(q) && q.right?.InstanceId !== undefined
+            ? q.right.InstanceId
+            : (yield* vmsNamed(inst, "destroy")).find((v) => v.State.Name !== "terminated")?.InstanceId
+        if (vmId !== undefined) yield* terminate(vmId)
+        // A request already gone, closed or cancelled has nothing to cancel (moto answers 500 to a second cancel).
+        if (Either.isRight(q) && (q.right === null || (q.right.State !== "open" && q.right.State !== "active"))) return
         const sir = inst.spot_id ?? inst.uuid
-        yield* Effect.catchIf(
-          Effect.asVoid(send("destroy", new CancelSpotInstanceRequestsCommand({ SpotInstanceRequestIds: [sir] }), none)),
-          (e) => e.kind === "notfound",
-          () => Effect.void
-        )
-        // Cancelling a request leaves its VM running: terminate it too.
-        if (q?.InstanceId !== undefined) yield* terminate(q.InstanceId)
+        const cancelled = yield* Effect.either(send("destroy", new CancelSpotInstanceRequestsCommand({ SpotInstanceRequestIds: [sir] }), none))
+        if (Either.isLeft(cancelled) && cancelled.left.kind !== "notfound") {
+          // One-time requests: once their VM is terminated the request is closed and starts nothing.
+          // A request with no VM yet could still start one: the destroy failed, and is retried.
+          if (vmId === undefined) return yield* Effect.fail(cancelled.left)
+        }
       })
 
     const coresPerNode = (r: string) => Effect.zipRight(mine(r, "instance type"), vcpusOf(config.instance_type))

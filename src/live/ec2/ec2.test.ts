@@ -409,6 +409,66 @@ describe("spot instances", () => {
   })
 })
 
+describe("spot requests that cannot be cancelled or that vanished (issue 20, finding 2)", () => {
+  const spotCfg = { spot_bid: 0.05, spot_timeout: 600 }
+  const activeSpot = async (c: ResourceCloud) => {
+    const inst = await ok(c.boot("aws"))
+    fake.settle()
+    fake.settle()
+    const a = await ok(c.refresh(inst))
+    expect(a.state).toBe(InstanceState.Active)
+    return { a, vm: fake.live()[0] }
+  }
+
+  for (const [code, status] of [
+    ["UnauthorizedOperation", 403],
+    ["InternalError", 500],
+    ["RequestLimitExceeded", 503]
+  ] as const) {
+    it(`CancelSpotInstanceRequests failing with ${code} still terminates the VM, and the instance ends Inexistent`, async () => {
+      const c = await cloudOf(spotCfg)
+      const { a, vm } = await activeSpot(c)
+      fake.inject({ action: "CancelSpotInstanceRequests", times: 100, fault: { kind: "error", code, status } })
+      await ok(c.destroy(a))
+      expect(fake.vms.get(vm.id)!.state).toBe("shutting-down")
+      fake.settle()
+      expect((await ok(c.refresh(a))).state).toBe(InstanceState.Inexistent)
+    })
+  }
+
+  it("an open request (no VM) whose cancel fails is an error: it could still start a VM", async () => {
+    const c = await cloudOf(spotCfg)
+    fake.spotHold = true
+    const inst = await ok(c.boot("aws"))
+    fake.inject({ action: "CancelSpotInstanceRequests", times: 100, fault: { kind: "error", code: "UnauthorizedOperation", status: 403 } })
+    expect((await err(c.destroy(inst))).kind).toBe("auth")
+  })
+
+  it("a request that vanished (moto deletes cancelled requests): its VM is found by name, and a terminated VM is Inexistent at once", async () => {
+    const c = await cloudOf(spotCfg)
+    const { a, vm } = await activeSpot(c)
+    fake.spot.delete(a.uuid!)
+    // still running: Active, not "gone" and not "not visible yet"
+    expect((await ok(c.refresh(a))).state).toBe(InstanceState.Active)
+    // destroy terminates the VM even without its request
+    await ok(c.destroy(a))
+    expect(fake.vms.get(vm.id)!.state).toBe("shutting-down")
+    fake.settle()
+    expect((await ok(c.refresh(a))).state).toBe(InstanceState.Inexistent)
+    // and destroying again is no error
+    await ok(c.destroy(a))
+  })
+
+  it("a request lookup that fails still lets destroy terminate the VM found by name", async () => {
+    const c = await cloudOf(spotCfg)
+    const { a, vm } = await activeSpot(c)
+    fake.inject({ action: "DescribeSpotInstanceRequests", times: 100, fault: { kind: "error", code: "InternalError", status: 500 } })
+    fake.inject({ action: "CancelSpotInstanceRequests", times: 100, fault: { kind: "error", code: "InternalError", status: 500 } })
+    await ok(c.destroy(a))
+    expect(fake.vms.get(vm.id)!.state).toBe("shutting-down")
+  })
+})
+
 describe("credentials and proxy", () => {
   it("without keys in the configuration, the standard chain (environment) is used", async () => {
     process.env.AWS_ACCESS_KEY_ID = "AKIDFAKE"
