@@ -176,6 +176,24 @@ describe.skipIf(!seedAvailable())("dyncluster run --sim: the REST API of the see
     error(await call("GET", "/server/history?since=yesterday"), 400, /^since: expected a time in seconds since the epoch/)
   })
 
+  it("GET /server/decisions: provision decisions with reason codes, in simulated time; bad parameters are a 400", async () => {
+    const r = await until("a provision decision", async () => {
+      const r = await call("GET", "/server/decisions")
+      return r.body.decisions.some((d: any) => d.kind === "provision") ? r : undefined
+    })
+    const p = r.body.decisions.find((d: any) => d.kind === "provision")
+    expect(p).toMatchObject({ resource: expect.any(String), count: expect.any(Number), dry_run: false })
+    expect(["queued_jobs", "below_min"]).toContain(p.reason)
+    expect(p.message).toMatch(/node\(s\)/)
+    // simulated time, near the history's
+    const h = await call("GET", "/server/history")
+    expect(Math.abs(p.t - h.body.points[0].t)).toBeLessThan(7 * 86400)
+    const ts = r.body.decisions.map((d: any) => d.t)
+    expect(ts).toEqual([...ts].sort((a, b) => a - b))
+    error(await call("GET", "/server/decisions?limit=-1"), 400, /^limit: /)
+    error(await call("GET", "/server/decisions?since=soon"), 400, /^since: /)
+  })
+
   it("GET /resource and /resource/<name> in the seed's shape; unknown 404", async () => {
     const r = await call("GET", "/resource")
     expect(r.status).toBe(200)
@@ -276,6 +294,8 @@ describe.skipIf(!seedAvailable())("dyncluster run --sim: the REST API of the see
     expect(physical[0] + physical[1]).toBe(1)
     expect(sampleValue(e, "dyncluster_engine_cycle_seconds_count")).toBeGreaterThan(0)
     expect(sampleValue(e, "dyncluster_policy_info", { policy: "classic" })).toBe(1)
+    expect(e.problems).toEqual([])
+    expect(text).toMatch(/^dyncluster_decisions_total\{kind="provision",reason="(queued_jobs|below_min)",resource="\w+"\} [1-9]/m)
     if (PROMTOOL === undefined) {
       if (CI) throw new Error("promtool is missing (Debian package prometheus)")
       console.warn("SKIPPED promtool check: promtool is not installed")

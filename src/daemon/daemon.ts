@@ -6,6 +6,7 @@
  */
 import { Clock, Effect, Exit, Runtime, type Scope } from "effect"
 import { type ActionError, type EngineApi, withStamp } from "../engine/api.ts"
+import type { DecisionLog } from "../http/decisions.ts"
 import { makeNodeHistory, sampleHistory } from "../http/history.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
 import { readFileSync } from "node:fs"
@@ -68,6 +69,8 @@ export interface ServeOptions {
   readonly log: LogSink
   readonly histogram: CycleHistogram
   readonly runner: EngineRunner
+  /** The decision log the runner's engine feeds (onDecisions), for GET /server/decisions and /metrics. */
+  readonly decisions?: DecisionLog
   /** Called with the URL once the server listens, right after the first log line (which names the dashboard's URL). */
   readonly onListening?: (url: string) => void
 }
@@ -100,6 +103,7 @@ export const serve = (opts: ServeOptions): Effect.Effect<never, DaemonError, Sco
       tokenForReads: settings.tokenForReads,
       cycleHistogram: opts.histogram,
       history,
+      ...(opts.decisions !== undefined ? { decisions: opts.decisions } : {}),
       ...(reload !== null ? { reload: () => reload("PUT /server/config/reload") } : {})
     })
     let listening = false

@@ -8,7 +8,7 @@
  */
 import { Clock, Context, Duration, Effect, Either, Layer, Option, Schedule, Scope } from "effect"
 import type { Snapshot } from "../engine/api.ts"
-import { makeEngine } from "../engine/engine.ts"
+import { makeEngine, type StepDecisions } from "../engine/engine.ts"
 import { supportedPolicy, unsupportedPolicy } from "../engine/policy.ts"
 import { Checker, Cloud, Cluster, Hooks, noChecker, type CheckerService, type CloudService } from "../engine/services.ts"
 import { dispatchClouds } from "../live/cloud.ts"
@@ -126,6 +126,8 @@ export interface LiveDaemonOptions {
   readonly notes: ShutdownNotes
   /** Which layer serves which type name (default: registry.ts). */
   readonly registry?: LiveRegistry
+  /** Each full engine step's decisions (engine.ts `EngineOptions.onDecisions`). */
+  readonly onDecisions?: (d: StepDecisions) => void
   /** The configuration file (relative paths in it are resolved against its directory). */
   readonly configPath?: string | undefined
 }
@@ -176,7 +178,13 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
       })
     )
     // the same warning every poll (a cloud that refuses the credentials) is logged once per 5 minutes
-    const engine = yield* makeEngine({ config: opts.config, tasks: tasks.runner, policy, log: limitRepeats(engineLogTo(opts.log, null)) }).pipe(Effect.provide(ctx))
+    const engine = yield* makeEngine({
+      config: opts.config,
+      tasks: tasks.runner,
+      policy,
+      log: limitRepeats(engineLogTo(opts.log, null)),
+      ...(opts.onDecisions !== undefined ? { onDecisions: opts.onDecisions } : {})
+    }).pipe(Effect.provide(ctx))
     yield* Effect.forkScoped(Effect.repeat(health.recheck, Schedule.spaced(Duration.seconds(settings.cloudPollerInterval))))
     const resources = Object.keys(opts.config.cloud).length
     const api = observedApi(() => engine.api, wake.signal)

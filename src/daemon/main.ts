@@ -9,6 +9,7 @@ import { makeCycleHistogram } from "../http/metrics.ts"
 import { loadConfigFile, type ConfigFile } from "../model/config.ts"
 import { loadScenarioFile } from "../sim/scenario.ts"
 import type { SimScenario } from "../sim/run.ts"
+import { makeDecisionLog } from "../http/decisions.ts"
 import { serve, withLifecycle, type EngineRunner, type ShutdownNotes } from "./daemon.ts"
 import { makeLiveRunner } from "./live.ts"
 import { effectLogger, LogFileError, makeLogSink, MIN_MASKED_SECRET, secretValues, type LogSink } from "./log.ts"
@@ -76,6 +77,8 @@ export const runDaemon = (o: RunDaemonOptions): Effect.Effect<void, DaemonError>
     const notes: ShutdownNotes = []
     const histogram = makeCycleHistogram()
     const events = o.events !== undefined ? yield* openEvents(o.events) : null
+    // Every step's decisions, for GET /server/decisions and dyncluster_decisions_total.
+    const decisions = makeDecisionLog()
 
     const main = Effect.gen(function* () {
       let runner: EngineRunner
@@ -90,16 +93,18 @@ export const runDaemon = (o: RunDaemonOptions): Effect.Effect<void, DaemonError>
           log,
           histogram,
           file: o.sim,
+          onDecisions: decisions.record,
           ...(events !== null ? { onEvent: events.write } : {})
         })
       } else {
-        runner = yield* makeLiveRunner({ config: loaded.config, configPath: o.config, policy: o.policy, log, histogram, graceSeconds: grace, notes })
+        runner = yield* makeLiveRunner({ config: loaded.config, configPath: o.config, policy: o.policy, log, histogram, graceSeconds: grace, notes, onDecisions: decisions.record })
       }
       return yield* serve({
         settings,
         log,
         histogram,
         runner,
+        decisions,
         onListening: (url) => {
           if (settings.log.file !== null) (o.announce ?? ((l) => void process.stdout.write(l + "\n")))(`dyncluster: dashboard at ${url}/dashboard (logging to ${settings.log.file})`)
           for (const w of loaded.warnings) log.log("warn", `${o.sim ?? o.config}: ${w}`)

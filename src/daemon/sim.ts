@@ -15,7 +15,7 @@
  * scenario's `drain` and `max_time` are ignored for that reason.
  */
 import { Clock, Duration, Effect, Either } from "effect"
-import type { EngineLogEvent } from "../engine/engine.ts"
+import type { EngineLogEvent, StepDecisions } from "../engine/engine.ts"
 import { unknownPolicy } from "../engine/policy.ts"
 import { experimentPolicy } from "../experiments/policies.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
@@ -42,6 +42,8 @@ export interface SimDaemonOptions {
   readonly onEvent?: (line: string) => void
   /** Real milliseconds of work before the loop lets the HTTP server in when it is behind (default 50). */
   readonly sliceMs?: number
+  /** Each full engine step's decisions (engine.ts `EngineOptions.onDecisions`). */
+  readonly onDecisions?: (d: StepDecisions) => void
   /** The scenario file: a reload reads its `config` again (without it, no reload). */
   readonly file?: string
 }
@@ -82,6 +84,7 @@ export const makeSimRunner = (opts: SimDaemonOptions): Effect.Effect<EngineRunne
         policy,
         collect: false,
         engineLog: engineLogTo(opts.log, opts.epoch),
+        ...(opts.onDecisions !== undefined ? { onDecisions: opts.onDecisions } : {}),
         onStep: () => {
           stepped = true
         }

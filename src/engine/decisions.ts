@@ -142,3 +142,40 @@ export const removeWhy = (d: Extract<NodeDecision, { kind: "remove" }>): string 
 
 /** The words of the log for a forgotten node. */
 export const forgetWhy = (reason: ForgetReason): string => (reason === "instance_gone" ? "its instance is gone" : "destroyed")
+
+const refuseWhy = (d: Extract<ResourceDecision, { kind: "refuse" }>): string =>
+  d.reason === "at_max"
+    ? `${d.resource} is at its max`
+    : d.reason === "frozen"
+      ? `${d.resource} is frozen by the operator`
+      : d.reason === "backoff"
+        ? `${d.resource} is backing off after failed boots`
+        : `${d.resource} has boots in flight`
+
+/**
+ * One sentence for any decision (GET /server/decisions), in the words of the
+ * log line it writes (holdWhy, removeWhy, retireWhy, forgetWhy, provisionLine).
+ */
+export const decisionText = (d: Decision): string => {
+  switch (d.kind) {
+    case "refresh":
+      return `asking the cloud for the state of ${d.host}: its poll is due`
+    case "check":
+      return `checking ${d.host}: its poll is due`
+    case "hold":
+      return `holding ${d.host}: ${holdWhy(d)}`
+    case "remove":
+      return `removing ${d.host}: ${removeWhy(d)}`
+    case "retire":
+      return `${d.host} → Deleting: ${retireWhy(d)}`
+    case "destroy":
+      return `asking the cloud again to destroy ${d.host}`
+    case "forget":
+    case "cleanup":
+      return `forgetting ${d.host}: ${forgetWhy(d.reason)}`
+    case "provision":
+      return provisionLine(d).msg
+    case "refuse":
+      return `not starting ${d.count} node(s) in ${d.resource} wanted by ${d.by === "min" ? "the min rule" : "the policy"}: ${refuseWhy(d)}`
+  }
+}

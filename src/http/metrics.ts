@@ -5,6 +5,7 @@
  * only duplicate the engine's state.
  */
 import type { Snapshot } from "../engine/api.ts"
+import type { DecisionLog } from "./decisions.ts"
 import { isPhysical, JobState, NodeStateNames, type WorkerNode } from "../model/types.ts"
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -121,7 +122,9 @@ export const nodeResource = (n: WorkerNode): string =>
   isPhysical(n) || n.instance === null ? "physical" : n.instance.cloud_resource
 
 export interface RenderMetricsOptions {
-  readonly cycleHistogram?: CycleHistogram
+  readonly cycleHistogram?: CycleHistogram | undefined
+  /** Decisions taken since start (dyncluster_decisions_total); the family is left out when absent. */
+  readonly decisions?: DecisionLog | undefined
 }
 
 export const renderMetrics = (snapshot: Snapshot, options: RenderMetricsOptions = {}): string => {
@@ -202,6 +205,11 @@ export const renderMetrics = (snapshot: Snapshot, options: RenderMetricsOptions 
   if (parts.length > 0) {
     w.family("dyncluster_cluster_up", "gauge", "1 when the batch system part (e.g. torque, maui) answered its last query.")
     for (const p of parts) w.sample("dyncluster_cluster_up", { part: p }, snapshot.status.cluster[p] ? 1 : 0)
+  }
+
+  if (options.decisions !== undefined) {
+    w.family("dyncluster_decisions_total", "counter", "Decisions the engine took, by kind, reason code (docs/architecture.md) and cloud resource; refusals count once per step.")
+    for (const d of options.decisions.totals()) w.sample("dyncluster_decisions_total", { kind: d.kind, reason: d.reason, resource: d.resource }, d.value)
   }
 
   w.raw((options.cycleHistogram ?? emptyHistogram).render())

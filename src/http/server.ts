@@ -1,6 +1,7 @@
 /**
  * The REST API of ../shared/seed/restapi.md (same paths, field names, numeric
  * codes and status codes), plus GET /server/queues, GET /server/history,
+ * GET /server/decisions,
  * GET /metrics and the dashboard. It only reads engine snapshots and calls operator actions; it
  * holds no state of its own.
  *
@@ -21,6 +22,7 @@ import { NO_PRIORITY, NodeStateNames, type Job } from "../model/types.ts"
 import { type BodyCache, type BodyTemplate, GZIP_MIN_BYTES, identityOpener, makeBodyCache, makeCoalescer, makeTemplate, type Opener, Rendered } from "./bodyCache.ts"
 import type { ReloadOutcome } from "../daemon/reload.ts"
 import { renderDashboard } from "./dashboard.ts"
+import { type DecisionLog, MAX_DECISIONS_LIMIT } from "./decisions.ts"
 import type { NodeHistory } from "./history.ts"
 import { type CycleHistogram, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts"
 
@@ -40,6 +42,8 @@ export interface HttpAppOptions {
   readonly bodyCache?: BodyCache
   /** Node and core counts over time for GET /server/history (fed by sampleHistory); absent: that endpoint answers 404. */
   readonly history?: NodeHistory
+  /** The engine's recent decisions for GET /server/decisions and dyncluster_decisions_total (fed by onDecisions); absent: that endpoint answers 404. */
+  readonly decisions?: DecisionLog
   /** PUT /server/config/reload: re-read the configuration (src/daemon/reload.ts); absent: 501. */
   readonly reload?: () => Effect.Effect<ReloadOutcome>
 }
@@ -428,6 +432,20 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
       }
     ],
     [
+      "/server/decisions",
+      {
+        GET: Effect.gen(function* () {
+          const params = yield* searchParams
+          const since = timeParam(params, "since")
+          if (since instanceof BadParameter) return errorResponse(400, since.message)
+          const limit = intParam(params, "limit", MAX_DECISIONS_LIMIT)
+          if (limit instanceof BadParameter) return errorResponse(400, limit.message)
+          if (options.decisions === undefined) return errorResponse(404, "this server keeps no log of decisions")
+          return jsonResponse(200, options.decisions.answer({ since, limit }))
+        })
+      }
+    ],
+    [
       "/server/auto",
       {
         PUT: Effect.as(engine.setAuto(true), success),
@@ -484,7 +502,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
       "/metrics",
       {
         GET: Effect.map(snapshot, (s) =>
-          HttpServerResponse.text(renderMetrics(s, { cycleHistogram: options.cycleHistogram }), {
+          HttpServerResponse.text(renderMetrics(s, { cycleHistogram: options.cycleHistogram, decisions: options.decisions }), {
             contentType: METRICS_CONTENT_TYPE,
             headers: COMMON_HEADERS
           })
@@ -610,6 +628,7 @@ export const ENDPOINTS: ReadonlyArray<string> = [
   "GET /server/status",
   "GET /server/queues",
   "GET /server/history[?since=T]",
+  "GET /server/decisions[?since=T&limit=N]",
   "PUT /server/auto",
   "DELETE /server/auto",
   "GET /resource",
