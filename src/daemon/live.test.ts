@@ -18,6 +18,7 @@ import { makeRng } from "../sim/random.ts"
 import { SimWorld } from "../sim/world.ts"
 import type { ShutdownNotes } from "./daemon.ts"
 import { dispatchClouds } from "../live/cloud.ts"
+import { makeDecisionLog } from "../http/decisions.ts"
 import { makeLiveRunner, missingLayers } from "./live.ts"
 import { makeLogSink } from "./log.ts"
 import type { LiveRegistry } from "./registry.ts"
@@ -143,6 +144,28 @@ describe("live loop", () => {
       yield* TestClock.adjust("50 millis")
       yield* settle
       expect(yield* cycles(runner.api)).toBe(4)
+    })
+  )
+})
+
+describe("live decisions", () => {
+  effectIt.scoped("run --config feeds the daemon's decision log: the first step's boot for min 1 is a provision with reason below_min", () =>
+    Effect.gen(function* () {
+      const decisions = makeDecisionLog()
+      const runner = yield* makeLiveRunner({
+        config: liveConfig(),
+        log: quietLog().log,
+        histogram: makeCycleHistogram(),
+        graceSeconds: 1,
+        notes: [],
+        registry: simBacked(worldOf()),
+        onDecisions: decisions.record
+      })
+      yield* Effect.forkScoped(runner.loop)
+      yield* Effect.repeatN(Effect.yieldNow(), 50)
+      expect(decisions.answer().decisions).toEqual([
+        expect.objectContaining({ kind: "provision", resource: "os", count: 1, reason: "below_min", dry_run: false })
+      ])
     })
   )
 })
