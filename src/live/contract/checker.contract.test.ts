@@ -4,20 +4,20 @@
  * and command checkers built from configuration (makeChecker), against a real
  * TCP listener and real commands on 127.0.0.1. No network.
  */
-import { Effect, Either, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
-import { Checker, layerNoChecker } from "../../engine/services.ts"
+import { layerNoChecker } from "../../engine/services.ts"
 import type { CheckerConfig } from "../../model/config.ts"
 import { emptyInstance, InstanceState, type Instance } from "../../model/types.ts"
 import { kitResource } from "../../sim/kit.ts"
 import { layerSimChecker, simCloudService } from "../../sim/layers.ts"
 import { makeRng } from "../../sim/random.ts"
 import { SimWorld } from "../../sim/world.ts"
-import { makeChecker } from "../checkers.ts"
+import { layerChecker } from "../checkers.ts"
 import { checkerContract, type CheckerHarness } from "./checker-contract.ts"
 
 const scratch = mkdtempSync(join(tmpdir(), "dyncluster-checker-contract-"))
@@ -33,11 +33,8 @@ const vm = (over: Partial<Instance>): Instance => ({
   ...over
 })
 
-const live = (cfg: CheckerConfig) => {
-  const made = makeChecker(cfg)
-  if (Either.isLeft(made)) throw new Error(made.left.message)
-  return Layer.succeed(Checker, made.right)
-}
+/** The live layer of a configuration; a setup error (which these configurations must not have) fails the test. */
+const live = (cfg: CheckerConfig) => Layer.orDie(layerChecker(cfg))
 
 // ---------------------------------------------------------------- no checker
 

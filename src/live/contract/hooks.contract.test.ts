@@ -1,16 +1,16 @@
 /**
  * The Hooks contract against the no-op hooks (layerNoHooks, what the
  * simulator runs) and the live command hooks built from a configuration file
- * (commandHooks), with real commands: a script recording its arguments, a
+ * (layerCommandHooks), with real commands: a script recording its arguments, a
  * failing command, one that never ends. No network.
  */
-import { Either, Layer } from "effect"
+import { Either } from "effect"
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
-import { Hooks, layerNoHooks } from "../../engine/services.ts"
-import { commandHooks } from "../../daemon/hooks.ts"
+import { layerNoHooks } from "../../engine/services.ts"
+import { layerCommandHooks } from "../../daemon/hooks.ts"
 import type { Level } from "../../daemon/log.ts"
 import { engineSettings, parseConfigText } from "../../model/config.ts"
 import { HOOKS, hooksContract, type HooksBehaviour } from "./hooks-contract.ts"
@@ -35,7 +35,7 @@ const script = (body: string) => {
   return path
 }
 
-hooksContract("live command hooks (commandHooks, real commands)", async (b: HooksBehaviour) => {
+hooksContract("live command hooks (layerCommandHooks, real commands)", async (b: HooksBehaviour) => {
   const out = join(scratch, `calls-${Math.random().toString(36).slice(2)}.txt`)
   const program =
     b === "record" ? script(`{ printf '%s|' "$@"; printf '\\n'; } >> ${out}`) : b === "fail" ? script("exit 3") : script("exec sleep 30")
@@ -57,7 +57,7 @@ cloud: {}
   const lines: Array<{ level: Level; msg: string }> = []
   const log = { log: (level: Level, msg: string) => void lines.push({ level, msg }) }
   return {
-    layer: Layer.succeed(Hooks, commandHooks(engineSettings(cfg.right.config), log, HANG_TIMEOUT_MS)),
+    layer: layerCommandHooks(engineSettings(cfg.right.config), log, HANG_TIMEOUT_MS),
     received: async () => (existsSync(out) ? readFileSync(out, "utf8").split("\n").filter((l) => l !== "") : []),
     warnings: () => lines.filter((l) => l.level === "warn").map((l) => l.msg),
     hangWithinMs: HANG_TIMEOUT_MS + 3_000,
