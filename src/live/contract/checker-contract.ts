@@ -10,9 +10,10 @@
  * same answer when asked again; and end a check that hangs within its bound.
  */
 import { Cause, Effect, Exit, type Layer } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Checker, CheckError } from "../../engine/services.ts"
 import { emptyInstance, InstanceState, type Instance } from "../../model/types.ts"
+import { openHarnesses } from "./harnesses.ts"
 
 export interface CheckerHarness {
   readonly layer: Layer.Layer<Checker>
@@ -43,16 +44,7 @@ const expectAnswerOrCheckError = (exit: Exit.Exit<boolean, unknown>, what: strin
 
 export const checkerContract = (name: string, make: () => Promise<CheckerHarness>): void => {
   describe(`Checker contract: ${name}`, () => {
-    let open: Array<CheckerHarness> = []
-    const harness = async () => {
-      const h = await make()
-      open.push(h)
-      return h
-    }
-    afterEach(async () => {
-      for (const h of open) await h.close()
-      open = []
-    })
+    const harness = openHarnesses(make)
 
     it("a VM that is done is Ready (true)", async () => {
       const h = await harness()

@@ -11,8 +11,9 @@
  * order.
  */
 import { Cause, Effect, Exit, type Layer } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Hooks, type HookName } from "../../engine/services.ts"
+import { openHarnesses } from "./harnesses.ts"
 
 export type HooksBehaviour =
   /** every hook runs a command that records `hook|v0|v1|...|` (each value quoted in the template), one line per call */
@@ -48,16 +49,7 @@ const expectCompleted = (exit: Exit.Exit<void, unknown>, what: string) =>
 
 export const hooksContract = (name: string, make: (b: HooksBehaviour) => Promise<HooksHarness>): void => {
   describe(`Hooks contract: ${name}`, () => {
-    let open: Array<HooksHarness> = []
-    const harness = async (b: HooksBehaviour) => {
-      const h = await make(b)
-      open.push(h)
-      return h
-    }
-    afterEach(async () => {
-      for (const h of open) await h.close()
-      open = []
-    })
+    const harness = openHarnesses(make)
     const skip = (what: string, why: string) => console.warn(`[Hooks contract: ${name}] ${what} skipped: ${why}`)
 
     it("each value reaches the command as one argument, in order", async () => {
