@@ -7,8 +7,8 @@
  * stops the engine. checkHookTemplates is what start-up checks
  * (`dyncluster check-config`) refuse.
  */
-import { Data, Effect, Either } from "effect"
-import type { HookName, HooksService } from "../engine/services.ts"
+import { Data, Effect, Either, Layer } from "effect"
+import { Hooks, type HookName, type HooksService } from "../engine/services.ts"
 import { runCommand, splitTemplate } from "../live/command.ts"
 import type { EngineSettings } from "../model/config.ts"
 import type { LogSink } from "./log.ts"
@@ -72,3 +72,7 @@ export const templateHooks = (templates: HookTemplates, log: Pick<LogSink, "log"
 /** The hooks of a loaded configuration (what the engine runs). */
 export const commandHooks = (settings: EngineSettings, log: Pick<LogSink, "log">, timeoutMs = HOOK_TIMEOUT_MS): HooksService =>
   templateHooks(hookTemplates(settings), log, timeoutMs)
+
+/** The live Hooks layer: the command hooks of a loaded configuration (the simulator's: layerNoHooks in src/engine/services.ts). */
+export const layerCommandHooks = (settings: EngineSettings, log: Pick<LogSink, "log">, timeoutMs = HOOK_TIMEOUT_MS): Layer.Layer<Hooks> =>
+  Layer.succeed(Hooks, commandHooks(settings, log, timeoutMs))

@@ -10,13 +10,13 @@ import { Clock, Context, Duration, Effect, Either, Layer, Option, Schedule, Scop
 import type { Snapshot } from "../engine/api.ts"
 import { makeEngine, type StepDecisions } from "../engine/engine.ts"
 import { supportedPolicy, unsupportedPolicy } from "../engine/policy.ts"
-import { Checker, Cloud, Cluster, Hooks, noChecker, type CheckerService, type CloudService } from "../engine/services.ts"
+import { Checker, Cloud, Cluster, layerNoChecker, type Hooks, type CloudService } from "../engine/services.ts"
 import { dispatchClouds } from "../live/cloud.ts"
 import { makeLiveTaskRunner, type TaskRunner } from "../engine/tasks.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
 import { engineSettings, loadConfigFile, type ConfigFile } from "../model/config.ts"
 import { observedApi, type EngineRunner, type ShutdownNotes } from "./daemon.ts"
-import { checkHookTemplates, commandHooks, hookTemplates } from "./hooks.ts"
+import { checkHookTemplates, hookTemplates, layerCommandHooks } from "./hooks.ts"
 import type { LogSink } from "./log.ts"
 import { makeWake, runLiveLoop } from "./loop.ts"
 import { makeCloudHealth, type CloudHealth } from "./cloud-health.ts"
@@ -83,12 +83,12 @@ export const liveContext = (
     const cloud = Option.isSome(watch) ? watch.value(dispatchClouds(clouds)) : dispatchClouds(clouds)
     const cc = config["dynamic-cluster"]["config-checker"]
     const kind = checkerKind(cc)
-    const checker: CheckerService =
-      kind === null || cc === null ? noChecker : yield* registry.checker[kind](cc, setup).pipe(Effect.mapError(setupError(`config checker ${kind}`)))
-    return Context.add(cluster, Cloud, cloud).pipe(
-      Context.add(Checker, checker),
-      Context.add(Hooks, commandHooks(setup.settings, setup.log))
-    )
+    const checker =
+      kind === null || cc === null
+        ? layerNoChecker
+        : Layer.effect(Checker, registry.checker[kind](cc, setup).pipe(Effect.mapError(setupError(`config checker ${kind}`))))
+    const rest = yield* Layer.build(Layer.merge(checker, layerCommandHooks(setup.settings, setup.log)))
+    return Context.add(cluster, Cloud, cloud).pipe(Context.merge(rest))
   })
 
 /**

@@ -130,7 +130,7 @@ export class Checker extends Context.Tag("dyncluster/Checker")<Checker, CheckerS
 
 /** No checker configured: Active counts as Ready. */
 export const noChecker: CheckerService = { check: () => Effect.succeed(true) }
-/** The Checker layer when none is configured (live: src/live/checkers.ts; simulated: src/sim/layers.ts layerSimChecker). */
+/** The Checker layer when none is configured (live: src/live/checkers.ts layerChecker; simulated: src/sim/layers.ts layerSimChecker; contract: src/live/contract/checker-contract.ts). */
 export const layerNoChecker: Layer.Layer<Checker> = Layer.succeed(Checker, noChecker)
 
 // ---------------------------------------------------------------- hooks
@@ -149,5 +149,5 @@ export interface HooksService {
 export class Hooks extends Context.Tag("dyncluster/Hooks")<Hooks, HooksService>() {}
 
 export const noHooks: HooksService = { run: () => Effect.void }
-/** Hooks that do nothing (the simulator; live: src/daemon/hooks.ts commandHooks). */
+/** Hooks that do nothing (the simulator; live: src/daemon/hooks.ts layerCommandHooks; contract: src/live/contract/hooks-contract.ts). */
 export const layerNoHooks: Layer.Layer<Hooks> = Layer.succeed(Hooks, noHooks)

@@ -14,9 +14,9 @@
  * name) does not exist here: that is a clear error at start-up, not a node
  * that never becomes Ready.
  */
-import { Data, Duration, Effect, Either } from "effect"
+import { Data, Duration, Effect, Either, Layer } from "effect"
 import { Socket } from "node:net"
-import { CheckError, noChecker, type CheckerService } from "../engine/services.ts"
+import { CheckError, Checker, noChecker, type CheckerService } from "../engine/services.ts"
 import type { CheckerConfig } from "../model/config.ts"
 import type { Instance } from "../model/types.ts"
 import { runCommand, splitTemplate } from "./command.ts"
@@ -110,7 +110,15 @@ export const makeChecker = (cfg: CheckerConfig | null | undefined): Either.Eithe
 }
 
 /** `checkerKinds` entries for the daemon's registry (src/daemon/registry.ts): port, command (also as plugins of those names). */
-export const registryCheckerFactory = (cfg: CheckerConfig): Effect.Effect<CheckerService, CheckerSetupError> =>
+export const registryCheckerFactory = (cfg: CheckerConfig | null | undefined): Effect.Effect<CheckerService, CheckerSetupError> =>
   Either.match(makeChecker(cfg), { onLeft: (e) => Effect.fail(e), onRight: (c) => Effect.succeed(c) })
+
+/**
+ * The live Checker layer of `dynamic-cluster.config-checker` (no checker
+ * configured: layerNoChecker's service); fails with CheckerSetupError naming
+ * the key of a checker that cannot work.
+ */
+export const layerChecker = (cfg: CheckerConfig | null | undefined): Layer.Layer<Checker, CheckerSetupError> =>
+  Layer.effect(Checker, registryCheckerFactory(cfg))
 
 export const registryCheckerKinds = { port: registryCheckerFactory, command: registryCheckerFactory } as const

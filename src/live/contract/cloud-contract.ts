@@ -6,9 +6,10 @@
  * what it is doing.
  */
 import { Effect, Either } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { CloudError, CloudService } from "../../engine/services.ts"
 import { InstanceState, type Instance } from "../../model/types.ts"
+import { openHarnesses } from "./harnesses.ts"
 
 export interface CloudHarness {
   readonly cloud: CloudService
@@ -54,16 +55,7 @@ const refreshUntil = async (cloud: CloudService, inst: Instance, want: ReadonlyA
 
 export const cloudContract = (name: string, make: (o: HarnessOptions) => Promise<CloudHarness>): void => {
   describe(`Cloud contract: ${name}`, () => {
-    let open: Array<CloudHarness> = []
-    const harness = async (o: HarnessOptions = {}) => {
-      const h = await make(o)
-      open.push(h)
-      return h
-    }
-    afterEach(async () => {
-      for (const h of open) await h.close()
-      open = []
-    })
+    const harness = openHarnesses((o: HarnessOptions = {}) => make(o))
 
     it("reports the vCPUs of the resource's flavour", async () => {
       const h = await harness()
