@@ -14,7 +14,7 @@ import { Checker, Cloud, Cluster, layerNoChecker, type Hooks, type CloudService 
 import { dispatchClouds } from "../live/cloud.ts"
 import { makeLiveTaskRunner, type TaskRunner } from "../engine/tasks.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
-import { engineSettings, loadConfigFile, type ConfigFile } from "../model/config.ts"
+import { engineSettings, loadConfigFile, redactSecrets, type ConfigFile } from "../model/config.ts"
 import { observedApi, type EngineRunner, type ShutdownNotes } from "./daemon.ts"
 import { checkHookTemplates, hookTemplates, layerCommandHooks } from "./hooks.ts"
 import type { LogSink } from "./log.ts"
@@ -118,6 +118,8 @@ export const closableTasks = (inner: TaskRunner) => {
 
 export interface LiveDaemonOptions {
   readonly config: ConfigFile
+  /** The file's document as written (GET /server/config); absent: that path shows the effective configuration. */
+  readonly document?: unknown
   readonly policy?: string | undefined
   readonly log: LogSink
   readonly histogram: CycleHistogram
@@ -189,6 +191,8 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
     const resources = Object.keys(opts.config.cloud).length
     const api = observedApi(() => engine.api, wake.signal)
     const file = opts.configPath
+    // GET /server/config: the file as written, following reloads
+    let written: unknown = opts.document
     const reload: ReloadTarget | undefined =
       file === undefined
         ? undefined
@@ -201,9 +205,9 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
               const missing = missingLayers(r.right.config, registry)
               const { problems } = yield* Effect.scoped(checkConfig(r.right.config, file))
               if (missing.length + problems.length > 0) return yield* Effect.fail([...missing, ...problems])
-              return r.right.config
+              return r.right
             }),
-            apply: (config) =>
+            apply: ({ config, document }) =>
               Effect.gen(function* () {
                 // Clients for new resources first: if one cannot be built, nothing changes.
                 const fresh = new Map<string, CloudService>()
@@ -218,13 +222,18 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
                 if (problems.length > 0) return yield* Effect.fail(problems)
                 for (const [name, service] of fresh) clouds.set(name, service)
                 const r = yield* engine.reconfigure(config, (name) => clouds.has(name))
+                written = document
                 yield* drainRemoved(r, api.drain, opts.log)
                 wake.signal()
                 return r
               })
           }
     return {
-      api: { ...api, snapshot: Effect.map(api.snapshot, (s) => withLiveStatus(s, health)) },
+      api: {
+        ...api,
+        snapshot: Effect.map(api.snapshot, (s) => withLiveStatus(s, health)),
+        ...(written !== undefined ? { configAsWritten: Effect.sync(() => redactSecrets(written)) } : {})
+      },
       loop: runLiveLoop({ engine, wake, histogram: opts.histogram }).pipe(Effect.provide(ctx)),
       ...(reload !== undefined ? { reload } : {}),
       description: `the ${opts.config.cluster.type} cluster with ${resources} cloud resource(s) (policy ${policy.name})`

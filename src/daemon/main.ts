@@ -37,7 +37,7 @@ export const DEFAULT_GRACE_SECONDS = 10
 
 type Loaded =
   | { readonly mode: "sim"; readonly scenario: SimScenario; readonly config: ConfigFile; readonly warnings: ReadonlyArray<string> }
-  | { readonly mode: "live"; readonly config: ConfigFile; readonly warnings: ReadonlyArray<string> }
+  | { readonly mode: "live"; readonly config: ConfigFile; readonly document: unknown; readonly warnings: ReadonlyArray<string> }
 
 const load = (o: RunDaemonOptions): Either.Either<Loaded, DaemonError> => {
   const err = (message: string) => Either.left(new DaemonError({ message }))
@@ -47,7 +47,7 @@ const load = (o: RunDaemonOptions): Either.Either<Loaded, DaemonError> => {
     if (simOnly.length > 0) return err(`${simOnly.join(", ")} only appl${simOnly.length > 1 ? "y" : "ies"} to --sim`)
     const c = loadConfigFile(o.config, { allowUnknownKeys: o.allowUnknownKeys === true })
     if (Either.isLeft(c)) return err(c.left.message)
-    return Either.right({ mode: "live", config: c.right.config, warnings: c.right.warnings })
+    return Either.right({ mode: "live", config: c.right.config, document: c.right.document, warnings: c.right.warnings })
   }
   const s = loadScenarioFile(o.sim!, { ...(o.seed !== undefined ? { seed: o.seed } : {}), allowUnknownKeys: o.allowUnknownKeys === true })
   if (Either.isLeft(s)) return err(s.left.message)
@@ -97,7 +97,7 @@ export const runDaemon = (o: RunDaemonOptions): Effect.Effect<void, DaemonError>
           ...(events !== null ? { onEvent: events.write } : {})
         })
       } else {
-        runner = yield* makeLiveRunner({ config: loaded.config, configPath: o.config, policy: o.policy, log, histogram, graceSeconds: grace, notes, onDecisions: decisions.record })
+        runner = yield* makeLiveRunner({ config: loaded.config, document: loaded.document, configPath: o.config, policy: o.policy, log, histogram, graceSeconds: grace, notes, onDecisions: decisions.record })
       }
       return yield* serve({
         settings,

@@ -11,6 +11,12 @@
 import { Effect } from "effect"
 import type { Reconfiguration } from "../engine/reconfigure.ts"
 import type { ConfigFile } from "../model/config.ts"
+
+/** A configuration read again: decoded, and as written (for GET /server/config). */
+export interface ReadConfig {
+  readonly config: ConfigFile
+  readonly document: unknown
+}
 import type { LogSink } from "./log.ts"
 
 /** What a runner (sim or live) offers for a reload. */
@@ -18,13 +24,14 @@ export interface ReloadTarget {
   /** The file that is read again. */
   readonly file: string
   /** Reads and validates the file: the configuration, or every problem (with its key path). */
-  readonly read: Effect.Effect<ConfigFile, ReadonlyArray<string>>
+  readonly read: Effect.Effect<ReadConfig, ReadonlyArray<string>>
   /**
    * Applies a valid configuration to the running engine. Fails with the
    * problems when something it needs cannot be prepared (a new resource's
-   * cloud client), and then nothing has changed.
+   * cloud client), and then nothing has changed. On success the as-written
+   * view (GET /server/config) follows the new document.
    */
-  readonly apply: (config: ConfigFile) => Effect.Effect<Reconfiguration, ReadonlyArray<string>>
+  readonly apply: (next: ReadConfig) => Effect.Effect<Reconfiguration, ReadonlyArray<string>>
 }
 
 export interface ReloadOutcome {

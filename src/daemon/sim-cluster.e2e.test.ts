@@ -19,6 +19,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { FakeOpenStack } from "../live/openstack/testing/fakeOpenStack.ts"
+import { redactSecrets } from "../model/config.ts"
 import { startDyncluster, type Daemon } from "./testing/process.ts"
 
 const PASSWORD = "pw-S3CRET-e2e-41"
@@ -101,6 +102,9 @@ describe("dyncluster run --config with cluster.type simulated over live OpenStac
       expect(r.status, path).toBe(200)
       return (await r.json()) as any
     }
+    // live mode too: GET /server/config is the file as written (secrets redacted), /effective has the defaults
+    expect(await get("/server/config")).toEqual(redactSecrets(config))
+    expect((await get("/server/config/effective"))["dynamic-cluster"]).toHaveProperty("post_vm_provision_command", null)
 
     // What the API showed along the way.
     const seen = { qaBackoff: null as any, kaAuthError: null as any, queued: new Set<string>(), busy: new Map<string, string>(), spPeak: 0, status: null as any }

@@ -15,10 +15,12 @@
  * scenario's `drain` and `max_time` are ignored for that reason.
  */
 import { Clock, Duration, Effect, Either } from "effect"
+import { withStamp } from "../engine/api.ts"
 import type { EngineLogEvent, StepDecisions } from "../engine/engine.ts"
 import { unknownPolicy } from "../engine/policy.ts"
 import { experimentPolicy } from "../experiments/policies.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
+import { redactSecrets } from "../model/config.ts"
 import { SimDriver, type SimScenario } from "../sim/run.ts"
 import { loadScenarioFile } from "../sim/scenario.ts"
 import { drainRemoved, type ReloadTarget } from "./reload.ts"
@@ -151,6 +153,8 @@ export const makeSimRunner = (opts: SimDaemonOptions): Effect.Effect<EngineRunne
     )
     const s = opts.scenario
     const file = opts.file
+    // GET /server/config: the scenario's config section as written, following reloads
+    let written: unknown = s.configDocument
     // A reload takes the scenario's config section again; the simulated world (its clouds, workload) stays as it started.
     const reload: ReloadTarget | undefined =
       file === undefined
@@ -159,11 +163,12 @@ export const makeSimRunner = (opts: SimDaemonOptions): Effect.Effect<EngineRunne
             file,
             read: Effect.suspend(() => {
               const r = loadScenarioFile(file, opts.seed !== undefined ? { seed: opts.seed } : {})
-              return Either.isLeft(r) ? Effect.fail(r.left.problems) : Effect.succeed(r.right.config)
+              return Either.isLeft(r) ? Effect.fail(r.left.problems) : Effect.succeed({ config: r.right.config, document: r.right.configDocument })
             }),
-            apply: (config) =>
+            apply: ({ config, document }) =>
               Effect.gen(function* () {
                 const r = yield* driver.engine.reconfigure(config, () => false)
+                written = document
                 yield* drainRemoved(r, api.drain, opts.log)
                 driver.requestStep()
                 wake.signal()
@@ -171,7 +176,8 @@ export const makeSimRunner = (opts: SimDaemonOptions): Effect.Effect<EngineRunne
               })
           }
     return {
-      api,
+      // the same snapshot, so its stamp (the HTTP body cache) is kept
+      api: written !== undefined ? withStamp({ ...api, configAsWritten: Effect.sync(() => redactSecrets(written)) }, api.stamp!) : api,
       driver,
       ...(reload !== undefined ? { reload } : {}),
       loop: loop as Effect.Effect<never>,

@@ -87,8 +87,15 @@ export interface EngineApi {
    * plain field: see there.
    */
   readonly stamp?: Effect.Effect<EngineStamp>
-  /** The configuration as loaded, JSON-shaped, secrets removed. */
+  /** The effective configuration (defaults filled in), JSON-shaped, secrets removed: GET /server/config/effective. */
   readonly config: Effect.Effect<unknown>
+  /**
+   * The configuration as the file wrote it (the parsed document, no
+   * default-filled keys), following reloads: GET /server/config, as the first
+   * version. Absent (engines not started from a file, test fakes): that path
+   * shows the effective configuration.
+   */
+  readonly configAsWritten?: Effect.Effect<unknown>
   readonly hold: (hostname: string) => Effect.Effect<void, ActionError>
   readonly unhold: (hostname: string) => Effect.Effect<void, ActionError>
   readonly vacate: (hostname: string) => Effect.Effect<void, ActionError>

@@ -138,7 +138,7 @@ export class EngineState {
   readonly prices = new Map<string, number>()
 
   constructor(
-    /** The configuration in effect (GET /server/config): as loaded, then as last reloaded. */
+    /** The configuration in effect (GET /server/config/effective): as loaded, then as last reloaded. */
     public config: ConfigFile,
     settings: EngineSettings,
     policy: Policy,

@@ -400,7 +400,9 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
         })
       }
     ],
-    ["/server/config", { GET: Effect.map(engine.config, (c) => jsonResponse(200, redactSecrets(c))) }],
+    // as written in the file (the first version's answer); the effective values, defaults filled in, under /effective
+    ["/server/config", { GET: Effect.map(engine.configAsWritten ?? engine.config, (c) => jsonResponse(200, redactSecrets(c))) }],
+    ["/server/config/effective", { GET: Effect.map(engine.config, (c) => jsonResponse(200, redactSecrets(c))) }],
     [
       "/server/config/reload",
       {
@@ -624,6 +626,7 @@ export const ENDPOINTS: ReadonlyArray<string> = [
   "GET /job",
   "GET /job/<id>",
   "GET /server/config",
+  "GET /server/config/effective",
   "PUT /server/config/reload",
   "GET /server/status",
   "GET /server/queues",

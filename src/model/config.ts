@@ -456,6 +456,11 @@ export interface DecodeConfigOptions {
 
 export interface LoadedConfig {
   readonly config: ConfigFile
+  /**
+   * The document as written (parsed, before defaults are filled in): what
+   * GET /server/config shows, secrets redacted, as the first version did.
+   */
+  readonly document: unknown
   readonly warnings: ReadonlyArray<string>
 }
 
@@ -488,7 +493,7 @@ export const decodeConfig = (
   ]
   if (Either.isLeft(r) || problems.length > 0) return Either.left(new ConfigError(problems, source))
   const warnings = unknown.filter(tolerated).map((e) => `${unknownKeyProblem(e)}, ignored`)
-  return Either.right({ config: r.right, warnings })
+  return Either.right({ config: r.right, document: input, warnings })
 }
 
 const firstLine = (s: string) => s.split("\n")[0].replace(/:\s*$/, "")

@@ -18,6 +18,8 @@ export interface SimScenario {
   readonly seed: number
   /** The scaler configuration, in the real configuration format. */
   readonly config: ConfigFile
+  /** The `config` section as written (inline, or the `config_file`'s document): GET /server/config under `run --sim`. */
+  readonly configDocument?: unknown
   readonly world: WorldSpec
   /** Seconds since the Unix epoch at which the simulation starts (what the engine's Clock reads at t=0). */
   readonly epoch?: number

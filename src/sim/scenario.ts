@@ -502,6 +502,7 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
 
   // ------------------------------------------------ the scaler configuration
   let config: ConfigFile | undefined
+  let configDocument: unknown
   if (doc.config !== undefined && doc.config_file !== undefined) problems.push("config_file: give either config (inline) or config_file, not both")
   else if (doc.config === undefined && doc.config_file === undefined) problems.push("config: is required but missing (or give config_file: a path)")
   else if (doc.config !== undefined) {
@@ -509,6 +510,7 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
     if (Either.isLeft(c)) problems.push(...c.left.problems.map((p) => (p.startsWith("(top level)") ? `config${p.slice("(top level)".length)}` : `config.${p}`)))
     else {
       config = c.right.config
+      configDocument = c.right.document
       warnings.push(...c.right.warnings.map((w) => `config.${w}`))
     }
   } else if (typeof doc.config_file === "string") {
@@ -519,6 +521,7 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
       if (Either.isLeft(c)) problems.push(...c.left.problems.map((p) => `config_file (${path}): ${p}`))
       else {
         config = c.right.config
+        configDocument = c.right.document
         warnings.push(...c.right.warnings.map((w) => `config_file (${path}): ${w}`))
       }
     }
@@ -701,6 +704,7 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
     description: s.description ?? null,
     seed,
     config,
+    configDocument,
     world,
     epoch: s.epoch ?? DEFAULTS.epoch,
     apiLatency: s.api_latency ?? DEFAULTS.apiLatency,
