@@ -22,12 +22,11 @@
  */
 import autocannon from "autocannon"
 import { execFileSync, spawn, type ChildProcess } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { availableParallelism, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { fmt, machineNote, quantile, showStats, stats, type Bench, type Reporter, freePort, sleep } from "./lib.ts"
-import { sampleLatency } from "./stall.ts"
+import { fmt, machineNote, quantile, sampleLatency, showStats, stats, stopDaemon, type Bench, type Reporter, freePort, sleep } from "./lib.ts"
 import { onPath, runWrk, wrkErrors } from "./wrk.ts"
 
 const BIN = fileURLToPath(new URL("../bin/dyncluster.js", import.meta.url))
@@ -325,9 +324,7 @@ export const api: Bench = {
       r.warn(`${(e as Error).message}\n${stderr}`)
       throw e
     } finally {
-      daemon.kill("SIGTERM")
-      await new Promise((res) => (daemon.exitCode !== null ? res(null) : daemon.once("exit", res)))
-      rmSync(dir, { recursive: true, force: true })
+      await stopDaemon(daemon, dir)
     }
   }
 }

@@ -8,7 +8,8 @@
  * figure carries its spread (`spread: {n, min, max}`) and the load average.
  */
 import { createServer } from "node:net"
-import { execFile } from "node:child_process"
+import { execFile, type ChildProcess } from "node:child_process"
+import { rmSync } from "node:fs"
 import { loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
 
@@ -292,3 +293,39 @@ export const freePort = (): Promise<number> =>
   })
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+// ---------------------------------------------------------------- daemons under load
+
+export interface StallSample {
+  /** Milliseconds of each answer (a failed request counts with the time it took). */
+  readonly ms: ReadonlyArray<number>
+  readonly errors: number
+}
+
+/** GET `url` every `everyMs` (start to start, never two at once) for `seconds`. */
+export const sampleLatency = async (url: string, seconds: number, everyMs = 100): Promise<StallSample> => {
+  const ms: Array<number> = []
+  let errors = 0
+  const end = Date.now() + seconds * 1000
+  while (Date.now() < end) {
+    const t = performance.now()
+    try {
+      const res = await fetch(url)
+      await res.arrayBuffer()
+      if (!res.ok) errors++
+    } catch {
+      errors++
+    }
+    const took = performance.now() - t
+    ms.push(took)
+    await sleep(Math.max(0, everyMs - took))
+  }
+  return { ms, errors }
+}
+
+/** Stops a daemon a benchmark started (SIGTERM, waits for its exit) and removes its scratch directory. */
+export const stopDaemon = async (daemon: ChildProcess, dir: string): Promise<void> => {
+  daemon.kill("SIGTERM")
+  await new Promise((res) => (daemon.exitCode !== null ? res(null) : daemon.once("exit", res)))
+  rmSync(dir, { recursive: true, force: true })
+}

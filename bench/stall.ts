@@ -10,41 +10,14 @@
  *   npm run bench -- stall [--quick] [--json]
  */
 import { spawn } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { scenarioText, swfText, waitReady } from "./api.ts"
-import { fmt, freePort, machineNote, quantile, sleep, stats, type Bench, type Reporter } from "./lib.ts"
+import { fmt, freePort, machineNote, quantile, sampleLatency, stats, stopDaemon, type Bench, type Reporter } from "./lib.ts"
 
 const BIN = fileURLToPath(new URL("../bin/dyncluster.js", import.meta.url))
-
-export interface StallSample {
-  /** Milliseconds of each answer (a failed request counts with the time it took). */
-  readonly ms: ReadonlyArray<number>
-  readonly errors: number
-}
-
-/** GET `url` every `everyMs` (start to start, never two at once) for `seconds`. */
-export const sampleLatency = async (url: string, seconds: number, everyMs = 100): Promise<StallSample> => {
-  const ms: Array<number> = []
-  let errors = 0
-  const end = Date.now() + seconds * 1000
-  while (Date.now() < end) {
-    const t = performance.now()
-    try {
-      const res = await fetch(url)
-      await res.arrayBuffer()
-      if (!res.ok) errors++
-    } catch {
-      errors++
-    }
-    const took = performance.now() - t
-    ms.push(took)
-    await sleep(Math.max(0, everyMs - took))
-  }
-  return { ms, errors }
-}
 
 export const stall: Bench = {
   name: "stall",
@@ -86,9 +59,7 @@ export const stall: Bench = {
       r.warn(`${(e as Error).message}\n${stderr}`)
       throw e
     } finally {
-      daemon.kill("SIGTERM")
-      await new Promise((res) => (daemon.exitCode !== null ? res(null) : daemon.once("exit", res)))
-      rmSync(dir, { recursive: true, force: true })
+      await stopDaemon(daemon, dir)
     }
   }
 }
