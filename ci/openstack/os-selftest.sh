@@ -31,6 +31,17 @@ def call(method, url, body=None, token=None, mv=None):
     except urllib.error.HTTPError as e:
         return e.code, e.headers, e.read().decode()
 
+# Nova here keeps its databases in SQLite: a write that races another service's write
+# can fail at once with "database is locked" (a deferred transaction cannot be upgraded;
+# the busy timeout does not apply), which nova-api returns as 500. A client retries that,
+# as the daemon does on its next poll; so does this check, saying so.
+def call_retry(method, url, body=None, token=None, mv=None):
+    for attempt in range(1, 6):
+        st, h, b = call(method, url, body, token, mv)
+        if st < 500 or attempt == 5: return st, h, b
+        step(f"  {method} {url.rsplit('/', 1)[-1]}: {st}, retrying ({attempt}/5): {str(b)[:160]}")
+        time.sleep(1)
+
 auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": env["OS_LOCAL_USER"], "domain": {"name": "Default"}, "password": env["OS_LOCAL_PASSWORD"]}}},
                  "scope": {"project": {"name": "dc-selftest", "domain": {"name": "Default"}}}}}
 st, h, body = call("POST", env["OS_LOCAL_AUTH_URL"] + "/auth/tokens", auth)
@@ -54,7 +65,7 @@ sid = sv["server"]["id"]
 step(f"boot {name}: 202, id {sid}")
 status = None
 for _ in range(240):
-    st, _, s = call("GET", f"{nova}/servers/{sid}", token=token, mv="2.37")
+    st, _, s = call_retry("GET", f"{nova}/servers/{sid}", token=token, mv="2.37")
     if st != 200: sys.exit(f"show: {st} {s}")
     s = s["server"]
     if (s["status"], s.get("OS-EXT-STS:task_state")) != status:
@@ -65,10 +76,10 @@ for _ in range(240):
 if status[0] != "ACTIVE":
     call("DELETE", f"{nova}/servers/{sid}", token=token)
     sys.exit(f"server did not become ACTIVE: {s.get('status')} {s.get('fault')}")
-st, _, _ = call("DELETE", f"{nova}/servers/{sid}", token=token)
-if st != 204: sys.exit(f"delete: {st}")
+st, _, d = call_retry("DELETE", f"{nova}/servers/{sid}", token=token)
+if st != 204: sys.exit(f"delete: {st} {d}")
 for _ in range(240):
-    st, _, s = call("GET", f"{nova}/servers/{sid}", token=token)
+    st, _, s = call_retry("GET", f"{nova}/servers/{sid}", token=token)
     if st == 404: break
     time.sleep(0.5)
 if st != 404: sys.exit(f"server still there after delete: {s}")
