@@ -6,9 +6,9 @@
  * finish (or abandons them after the grace period) and drops queued ones.
  */
 import { it as effectIt } from "@effect/vitest"
-import { Effect, Either, Exit, Fiber, Layer, Scope, TestClock } from "effect"
+import { Context, Effect, Either, Exit, Fiber, Layer, Scope, TestClock } from "effect"
 import { describe, expect, it } from "vitest"
-import { Cluster, type CloudService } from "../engine/services.ts"
+import { Cloud, Cluster, type CloudService } from "../engine/services.ts"
 import { makeCycleHistogram } from "../http/metrics.ts"
 import { decodeConfig, type ConfigFile } from "../model/config.ts"
 import { NodeState } from "../model/types.ts"
@@ -17,7 +17,7 @@ import { simCloudService, simClusterService } from "../sim/layers.ts"
 import { makeRng } from "../sim/random.ts"
 import { SimWorld } from "../sim/world.ts"
 import type { ShutdownNotes } from "./daemon.ts"
-import { dispatchClouds } from "../live/cloud.ts"
+import { layerClouds } from "../live/cloud.ts"
 import { makeDecisionLog } from "../http/decisions.ts"
 import { makeLiveRunner, missingLayers } from "./live.ts"
 import { makeLogSink } from "./log.ts"
@@ -45,7 +45,7 @@ const simBacked = (world: SimWorld, bootDelayMs = 0): LiveRegistry => {
   const slow: CloudService = { ...cloud, boot: (r) => Effect.zipRight(Effect.promise(() => new Promise((ok) => setTimeout(ok, bootDelayMs))), cloud.boot(r)) }
   return {
     cluster: { torque: () => Layer.succeed(Cluster, simClusterService(world, 0)) },
-    cloud: { openstack: () => Effect.succeed(bootDelayMs > 0 ? slow : cloud) },
+    cloud: { openstack: () => Layer.succeed(Cloud, bootDelayMs > 0 ? slow : cloud) },
     checker: {}
   }
 }
@@ -104,7 +104,7 @@ describe("live layers by type name", () => {
 
   it("the engine's Cloud sends each call to its resource's service", async () => {
     const world = worldOf()
-    const cloud = dispatchClouds(new Map([["os", simCloudService(world, 0)]]))
+    const cloud = await Effect.runPromise(Effect.scoped(Effect.map(Layer.build(layerClouds([["os", Layer.succeed(Cloud, simCloudService(world, 0))]])), Context.get(Cloud))))
     expect(await Effect.runPromise(cloud.coresPerNode("os"))).toBe(4)
     const e = await Effect.runPromise(Effect.flip(cloud.boot("nope")))
     expect(e).toMatchObject({ _tag: "CloudError", kind: "notfound", resource: "nope" })

@@ -6,12 +6,12 @@
  * they are interrupted (every task is written so that an interruption leaves
  * nothing start-up recovery cannot repair).
  */
-import { Clock, Context, Duration, Effect, Either, Layer, Option, Schedule, Scope } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Option, Schedule, type Scope } from "effect"
 import type { Snapshot } from "../engine/api.ts"
 import { makeEngine, type StepDecisions } from "../engine/engine.ts"
 import { supportedPolicy, unsupportedPolicy } from "../engine/policy.ts"
-import { Checker, Cloud, Cluster, layerNoChecker, type Hooks, type CloudService } from "../engine/services.ts"
-import { dispatchClouds } from "../live/cloud.ts"
+import { Cloud, layerNoChecker, type Checker, type Cluster, type CloudService, type Hooks } from "../engine/services.ts"
+import { CloudResources, layerClouds } from "../live/cloud.ts"
 import { makeLiveTaskRunner, type TaskRunner } from "../engine/tasks.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
 import { engineSettings, loadConfigFile, redactSecrets, type ConfigFile } from "../model/config.ts"
@@ -57,39 +57,63 @@ export const missingLayers = (config: ConfigFile, registry: LiveRegistry = liveR
 const setupError = (what: string) => (e: { readonly message: string }) => new DaemonError({ message: `${what}: ${e.message}` })
 
 /**
- * The services of the engine, built from the live layers of the configuration.
- * With `health`, every call to each resource's cloud is observed (auth errors
- * for /server/status); a cluster layer that provides a CloudWatch sees them too.
+ * The engine's services under `run --config`, composed from the live layers
+ * the configuration names (registry.ts). This is the one place they are put
+ * together, in this order:
+ *
+ *   Cluster     registry.cluster[cluster.type]; it may also provide a CloudWatch
+ *   Cloud       one layer per resource (registry.cloud[cloud.<res>.type]),
+ *               each watched by `health` (auth errors for /server/status),
+ *               composed by layerClouds (src/live/cloud.ts), then seen by the
+ *               cluster's CloudWatch when it has one
+ *   Checker     registry.checker of dynamic-cluster.config-checker, else none
+ *   Hooks       the configured commands (hooks.ts)
+ *
+ * plus CloudResources, through which a reload adds a new resource's cloud.
+ * Each is built after the one before; the first that cannot be built stops
+ * the start with its reason.
  */
-export const liveContext = (
+export const liveLayer = (
   setup: LiveSetup,
   registry: LiveRegistry = liveRegistry,
-  health?: CloudHealth,
-  /** Filled with each resource's service; the engine's Cloud routes through it (a reload adds to it). */
-  clouds: Map<string, CloudService> = new Map()
-): Effect.Effect<Context.Context<Cluster | Cloud | Checker | Hooks>, DaemonError, Scope.Scope> =>
+  health?: CloudHealth
+): Layer.Layer<Cluster | Cloud | Checker | Hooks | CloudResources, DaemonError> =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const { config } = setup
+      const missing = missingLayers(config, registry)
+      if (missing.length > 0) return yield* new DaemonError({ message: missing.join("\n") })
+      const hooks = checkHookTemplates(hookTemplates(engineSettings(config)))
+      if (Either.isLeft(hooks)) return yield* new DaemonError({ message: hooks.left.message })
+      const cluster = registry.cluster[config.cluster.type](setup).pipe(Layer.mapError(setupError(`cluster type ${config.cluster.type}`)))
+      const clouds = layerClouds(
+        Object.entries(config.cloud).map(
+          ([name, r]) => [name, watchedBy(health, name, registry.cloud[r.type](name, r, setup).pipe(Layer.mapError(setupError(`cloud resource ${name}`))))] as const
+        )
+      )
+      const cc = config["dynamic-cluster"]["config-checker"]
+      const kind = checkerKind(cc)
+      const checker =
+        kind === null || cc === null ? layerNoChecker : registry.checker[kind](cc, setup).pipe(Layer.mapError(setupError(`config checker ${kind}`)))
+      return Layer.merge(checker, layerCommandHooks(setup.settings, setup.log)).pipe(
+        Layer.provideMerge(layerClusterWatch.pipe(Layer.provideMerge(clouds.pipe(Layer.provideMerge(cluster)))))
+      )
+    })
+  )
+
+/** A resource's Cloud layer whose calls `health` observes. */
+const watchedBy = <E>(health: CloudHealth | undefined, name: string, layer: Layer.Layer<Cloud, E>): Layer.Layer<Cloud, E> =>
+  health === undefined ? layer : Layer.map(layer, (ctx) => Context.add(ctx, Cloud, health.watch(name, Context.get(ctx, Cloud))))
+
+/** The engine's Cloud as the cluster layer's CloudWatch sees it, when the cluster layer provides one. */
+const layerClusterWatch: Layer.Layer<Cloud, never, Cloud> = Layer.effect(
+  Cloud,
   Effect.gen(function* () {
-    const { config } = setup
-    const missing = missingLayers(config, registry)
-    if (missing.length > 0) return yield* new DaemonError({ message: missing.join("\n") })
-    const hooks = checkHookTemplates(hookTemplates(engineSettings(config)))
-    if (Either.isLeft(hooks)) return yield* new DaemonError({ message: hooks.left.message })
-    const cluster = yield* Layer.build(registry.cluster[config.cluster.type](setup)).pipe(Effect.mapError(setupError(`cluster type ${config.cluster.type}`)))
-    for (const [name, r] of Object.entries(config.cloud)) {
-      const service = yield* registry.cloud[r.type](name, r, setup).pipe(Effect.mapError(setupError(`cloud resource ${name}`)))
-      clouds.set(name, health !== undefined ? health.watch(name, service) : service)
-    }
-    const watch = Context.getOption(cluster, CloudWatch)
-    const cloud = Option.isSome(watch) ? watch.value(dispatchClouds(clouds)) : dispatchClouds(clouds)
-    const cc = config["dynamic-cluster"]["config-checker"]
-    const kind = checkerKind(cc)
-    const checker =
-      kind === null || cc === null
-        ? layerNoChecker
-        : Layer.effect(Checker, registry.checker[kind](cc, setup).pipe(Effect.mapError(setupError(`config checker ${kind}`))))
-    const rest = yield* Layer.build(Layer.merge(checker, layerCommandHooks(setup.settings, setup.log)))
-    return Context.add(cluster, Cloud, cloud).pipe(Context.merge(rest))
+    const cloud = yield* Cloud
+    const watch = yield* Effect.serviceOption(CloudWatch)
+    return Option.isSome(watch) ? watch.value(cloud) : cloud
   })
+)
 
 /**
  * Wraps the live task runner: after `close()`, tasks that have not started
@@ -159,8 +183,8 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
     }
     const health = makeCloudHealth(opts.log)
     const registry = opts.registry ?? liveRegistry
-    const clouds = new Map<string, CloudService>()
-    const ctx = yield* liveContext({ config: opts.config, settings, log: opts.log, configPath: opts.configPath }, registry, health, clouds)
+    const ctx = yield* Layer.build(liveLayer({ config: opts.config, settings, log: opts.log, configPath: opts.configPath }, registry, health))
+    const clouds = Context.get(ctx, CloudResources)
     const scope = yield* Effect.scope
     const wake = yield* makeWake
     const inner = yield* makeLiveTaskRunner(settings.workers, wake.signal)
@@ -215,12 +239,12 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
                 for (const [name, rc] of Object.entries(config.cloud)) {
                   if (clouds.has(name)) continue
                   const setup = { config, settings: engineSettings(config), log: opts.log, configPath: file }
-                  const built = yield* Effect.either(registry.cloud[rc.type](name, rc, setup).pipe(Scope.extend(scope)))
+                  const built = yield* Effect.either(Layer.buildWithScope(registry.cloud[rc.type](name, rc, setup), scope))
                   if (Either.isLeft(built)) problems.push(`cloud.${name}: ${built.left.message}`)
-                  else fresh.set(name, health.watch(name, built.right))
+                  else fresh.set(name, health.watch(name, Context.get(built.right, Cloud)))
                 }
                 if (problems.length > 0) return yield* Effect.fail(problems)
-                for (const [name, service] of fresh) clouds.set(name, service)
+                for (const [name, service] of fresh) clouds.add(name, service)
                 const r = yield* engine.reconfigure(config, (name) => clouds.has(name))
                 written = document
                 yield* drainRemoved(r, api.drain, opts.log)

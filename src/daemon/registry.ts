@@ -9,15 +9,16 @@
  * A type that is not listed makes `dyncluster run --config` stop with
  * "cluster type X not available yet" (or cloud type / config checker).
  */
+import { Effect, Layer } from "effect"
 import type { CheckerConfig } from "../model/config.ts"
 import { makeSgeCluster } from "../live/sge/layer.ts"
 import { makeTorqueCluster } from "../live/torque/layer.ts"
 import { makeSlurmCluster } from "../live/slurm/cluster.ts"
-import { registryCheckerKinds } from "../live/checkers.ts"
-import { registryCloudTypes } from "../live/cloud.ts"
-import { simulatedCloudService } from "./sim-cloud.ts"
+import { layerChecker } from "../live/checkers.ts"
+import { layerOpenStackCloud } from "../live/openstack/cloud.ts"
+import { layerSimulatedCloud } from "./sim-cloud.ts"
 import { simulatedClusterLayer } from "./sim-cluster.ts"
-import type { CheckerFactory, ClusterLayerFactory, CloudServiceFactory } from "./setup.ts"
+import type { CheckerLayerFactory, ClusterLayerFactory, CloudLayerFactory } from "./setup.ts"
 
 /** cluster.type → its live layer. */
 export const clusterTypes: Readonly<Record<string, ClusterLayerFactory>> = {
@@ -28,21 +29,22 @@ export const clusterTypes: Readonly<Record<string, ClusterLayerFactory>> = {
   simulated: (setup) => simulatedClusterLayer(setup)
 }
 
-/** cloud.<res>.type → the factory of one resource's Cloud service. */
-export const cloudTypes: Readonly<Record<string, CloudServiceFactory>> = {
-  openstack: registryCloudTypes.openstack,
-  aws: registryCloudTypes.aws,
+/** cloud.<res>.type → the Cloud layer of one resource of that type. */
+export const cloudTypes: Readonly<Record<string, CloudLayerFactory>> = {
+  openstack: (resource, rc, setup) => layerOpenStackCloud(resource, rc, setup),
+  // The AWS SDK is big: load it only when a configuration has an aws resource.
+  aws: (resource, rc, setup) => Layer.unwrapEffect(Effect.map(Effect.promise(() => import("../live/ec2/cloud.ts")), (m) => m.layerEc2Cloud(resource, rc, setup))),
   /** Simulated VMs (the behaviour of a scenario's clouds.<res>, inline or from a scenario file) under a real batch system, in real time. */
-  simulated: simulatedCloudService
+  simulated: layerSimulatedCloud
 }
 
 /**
  * Configuration checkers by kind: "port" (`{port: {number: N}}`), "command"
  * (`{command: {command: ...}}`), or a plugin's name (`{plugin: {name: X}}`).
  */
-export const checkerKinds: Readonly<Record<string, CheckerFactory>> = {
-  port: registryCheckerKinds.port,
-  command: registryCheckerKinds.command
+export const checkerKinds: Readonly<Record<string, CheckerLayerFactory>> = {
+  port: (cfg) => layerChecker(cfg),
+  command: (cfg) => layerChecker(cfg)
 }
 
 /** The registry key of a configured checker, or null when none is configured (Active counts as Ready). */
@@ -51,8 +53,8 @@ export const checkerKind = (c: CheckerConfig | null): string | null =>
 
 export interface LiveRegistry {
   readonly cluster: Readonly<Record<string, ClusterLayerFactory>>
-  readonly cloud: Readonly<Record<string, CloudServiceFactory>>
-  readonly checker: Readonly<Record<string, CheckerFactory>>
+  readonly cloud: Readonly<Record<string, CloudLayerFactory>>
+  readonly checker: Readonly<Record<string, CheckerLayerFactory>>
 }
 
 /** What `dyncluster run --config` uses. */

@@ -1,13 +1,13 @@
 /**
  * What the live layers of `dyncluster run --config` are built from, and the
- * shapes of their factories. The registry (registry.ts) maps type names to
+ * shapes of the functions that make them. The registry (registry.ts) maps type names to
  * factories; the factories (sim-cluster.ts, sim-cloud.ts, src/live) import
  * only this module from the daemon, so the registry and its entries do not
  * import each other (src/imports.test.ts).
  */
-import { Context, type Effect, type Layer, type Scope } from "effect"
+import { Context, type Layer } from "effect"
 import { dirname, isAbsolute, resolve } from "node:path"
-import type { Cluster, CheckerService, CloudService } from "../engine/services.ts"
+import type { Checker, Cloud, Cluster, CloudService } from "../engine/services.ts"
 import type { CheckerConfig, ConfigFile, EngineSettings, ResourceConfig } from "../model/config.ts"
 import type { LogSink } from "./log.ts"
 
@@ -36,14 +36,14 @@ export interface SetupFailure {
 export type ClusterLayerFactory = (setup: LiveSetup) => Layer.Layer<Cluster, SetupFailure>
 
 /**
- * The Cloud service of one resource of a cloud type, from that resource's
- * section (`cloud.<name>`). The engine's one Cloud service routes each call
- * to the service of the call's resource.
+ * The Cloud layer of one resource of a cloud type, from that resource's
+ * section (`cloud.<name>`). The engine's one Cloud routes each call to the
+ * service of the call's resource (src/live/cloud.ts layerClouds).
  */
-export type CloudServiceFactory = (resource: string, config: ResourceConfig, setup: LiveSetup) => Effect.Effect<CloudService, SetupFailure, Scope.Scope>
+export type CloudLayerFactory = (resource: string, config: ResourceConfig, setup: LiveSetup) => Layer.Layer<Cloud, SetupFailure>
 
-/** A configuration checker from `dynamic-cluster.config-checker`. */
-export type CheckerFactory = (config: CheckerConfig, setup: LiveSetup) => Effect.Effect<CheckerService, SetupFailure, Scope.Scope>
+/** The Checker layer of a configuration checker (`dynamic-cluster.config-checker`). */
+export type CheckerLayerFactory = (config: CheckerConfig, setup: LiveSetup) => Layer.Layer<Checker, SetupFailure>
 
 /** Where a scenario file named in the configuration (`cluster.scenario`, `cloud.<res>.config.scenario`) is: relative to the configuration file's directory (else the working directory). */
 export const scenarioPathOf = (scenario: string, configPath: string | undefined): string =>

@@ -23,9 +23,9 @@
  * config-checker says (none: Active counts as Ready), so `config_time` is
  * not used; the price the engine's policies read is `cloud.<res>.price`.
  */
-import { Effect, Either, Schema, type Scope } from "effect"
+import { Effect, Either, Layer, Schema, type Scope } from "effect"
 import { existsSync, statSync } from "node:fs"
-import type { CloudService } from "../engine/services.ts"
+import { Cloud, type CloudService } from "../engine/services.ts"
 import { formatParseError, unknownKeys, type ResourceConfig } from "../model/config.ts"
 import type { Instance } from "../model/types.ts"
 import { simCloudService } from "../sim/layers.ts"
@@ -114,8 +114,8 @@ const INFO_EVENTS = new Set(["boot", "active", "boot_failed", "terminate", "gone
 const noAddress = (i: Instance): Instance => (i.ip === null ? i : { ...i, ip: null })
 
 /**
- * The Cloud service of one simulated resource under --config (the registry's
- * `simulated` cloud type): its own SimWorld, in real time while the scope lives.
+ * The Cloud service of one simulated resource under --config: its own
+ * SimWorld, in real time while the scope lives.
  */
 export const simulatedCloudService = (resource: string, rc: ResourceConfig, setup: LiveSetup): Effect.Effect<CloudService, SetupFailure, Scope.Scope> =>
   Effect.gen(function* () {
@@ -143,3 +143,7 @@ export const simulatedCloudService = (resource: string, rc: ResourceConfig, setu
       coresPerNode: (r) => synced(inner.coresPerNode(r))
     }
   })
+
+/** The Cloud layer of one `cloud.<res>: {type: simulated}` resource under --config (the registry's `simulated` cloud type). */
+export const layerSimulatedCloud = (resource: string, rc: ResourceConfig, setup: LiveSetup): Layer.Layer<Cloud, SetupFailure> =>
+  Layer.scoped(Cloud, simulatedCloudService(resource, rc, setup))

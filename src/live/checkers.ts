@@ -109,7 +109,7 @@ export const makeChecker = (cfg: CheckerConfig | null | undefined): Either.Eithe
   )
 }
 
-/** `checkerKinds` entries for the daemon's registry (src/daemon/registry.ts): port, command (also as plugins of those names). */
+/** The live checker of `dynamic-cluster.config-checker`: port, command (also as plugins of those names). */
 export const registryCheckerFactory = (cfg: CheckerConfig | null | undefined): Effect.Effect<CheckerService, CheckerSetupError> =>
   Either.match(makeChecker(cfg), { onLeft: (e) => Effect.fail(e), onRight: (c) => Effect.succeed(c) })
 
@@ -120,5 +120,3 @@ export const registryCheckerFactory = (cfg: CheckerConfig | null | undefined): E
  */
 export const layerChecker = (cfg: CheckerConfig | null | undefined): Layer.Layer<Checker, CheckerSetupError> =>
   Layer.effect(Checker, registryCheckerFactory(cfg))
-
-export const registryCheckerKinds = { port: registryCheckerFactory, command: registryCheckerFactory } as const

@@ -5,9 +5,9 @@
  * names by reverse DNS (injectable, so tests never ask a real resolver).
  */
 import type { HttpClient } from "@effect/platform"
-import { Data, Duration, Effect, Either, ParseResult, Random, Schema, type Scope } from "effect"
+import { Data, Duration, Effect, Either, Layer, ParseResult, Random, Schema, type Scope } from "effect"
 import { promises as dns } from "node:dns"
-import type { CloudError, CloudService } from "../engine/services.ts"
+import { Cloud, type CloudError, type CloudService } from "../engine/services.ts"
 import { formatParseError, unknownKeys, type ResourceConfig } from "../model/config.ts"
 import { isHostname } from "./command.ts"
 
@@ -91,6 +91,31 @@ export type CloudFactory = (
   rc: ResourceConfig,
   options?: LiveCloudOptions
 ) => Effect.Effect<ResourceCloud, CloudSetupError, Scope.Scope>
+
+/** What a cloud kind's layer (layerOpenStackCloud, layerEc2Cloud) is built with besides its resource's section. */
+export interface CloudLayerSetup {
+  /** Where the configuration warnings of the resource go (warn, with the resource's name). */
+  readonly log?: { readonly log: (level: "error" | "warn" | "info" | "debug", msg: string, fields?: Record<string, unknown>) => void }
+  readonly options?: LiveCloudOptions
+}
+
+/**
+ * One resource's Cloud layer from its client (a CloudFactory's result): the
+ * configuration warnings are logged when it is built; what the client owns
+ * (HTTP connections) lives as long as the layer.
+ */
+export const layerResourceCloud = (
+  client: Effect.Effect<ResourceCloud, CloudSetupError, Scope.Scope>,
+  setup: CloudLayerSetup
+): Layer.Layer<Cloud, CloudSetupError> =>
+  Layer.scoped(
+    Cloud,
+    Effect.tap(client, (c) =>
+      Effect.sync(() => {
+        for (const w of c.warnings) setup.log?.log("warn", w, { resource: c.resource })
+      })
+    )
+  )
 
 // ---------------------------------------------------------------- helpers
 

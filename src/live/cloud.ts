@@ -1,11 +1,15 @@
 /**
  * One Cloud service over every resource of the configuration: each call goes
- * to the client of its resource (`cloud.<res>.type` picks the factory:
- * openstack, aws). Built at start-up, where every configuration problem of
- * every resource is reported at once, with its key path.
+ * to the service of its resource. `layerClouds` composes one Cloud layer per
+ * resource (each cloud kind provides its own: layerOpenStackCloud,
+ * layerEc2Cloud, the daemon's layerSimulatedCloud) into the engine's Cloud;
+ * the daemon builds it from its registry (src/daemon/live.ts liveLayer).
+ * `makeLiveClouds` and `checkClouds` build the live clients of every resource
+ * for the commands that need their extras (probe, warnings): every
+ * configuration problem of every resource is reported at once, with its key path.
  */
-import { Duration, Effect, Either, type Scope } from "effect"
-import { CloudError, type CloudService } from "../engine/services.ts"
+import { Context, Duration, Effect, Either, Layer, type Scope } from "effect"
+import { Cloud, CloudError, type CloudService } from "../engine/services.ts"
 import type { ConfigFile } from "../model/config.ts"
 import { CloudSetupError, overlappingPrefixes, type CloudFactory, type LiveCloudOptions, type ResourceCloud } from "./cloud-setup.ts"
 import { openstackFactory } from "./openstack/cloud.ts"
@@ -24,7 +28,7 @@ export const liveCloudFactories: Readonly<Record<string, CloudFactory>> = {
 }
 
 /** Routes each call to the service of its resource (instances carry theirs in `cloud_resource`). */
-export const dispatchClouds = (byResource: ReadonlyMap<string, CloudService>): CloudService => {
+const dispatchClouds = (byResource: ReadonlyMap<string, CloudService>): CloudService => {
   const of = (resource: string, op: string) => {
     const s = byResource.get(resource)
     return s !== undefined
@@ -39,6 +43,37 @@ export const dispatchClouds = (byResource: ReadonlyMap<string, CloudService>): C
     coresPerNode: (r) => Effect.flatMap(of(r, "flavour"), (s) => s.coresPerNode(r))
   }
 }
+
+/**
+ * The services behind the engine's Cloud, by resource name. A reload that
+ * adds a resource adds its service here (src/daemon/live.ts); the Cloud built
+ * by layerClouds routes to it from then on.
+ */
+export interface CloudResourcesService {
+  readonly has: (resource: string) => boolean
+  readonly add: (resource: string, service: CloudService) => void
+}
+
+export class CloudResources extends Context.Tag("dyncluster/CloudResources")<CloudResources, CloudResourcesService>() {}
+
+/**
+ * The engine's one Cloud from one Cloud layer per resource: each call goes to
+ * the service of its resource (an unknown resource: a `notfound` CloudError).
+ * The layers are built in order, the first failure stops the build; each
+ * lives as long as the composed layer.
+ */
+export const layerClouds = <E, R>(byResource: ReadonlyArray<readonly [string, Layer.Layer<Cloud, E, R>]>): Layer.Layer<Cloud | CloudResources, E, R> =>
+  Layer.scopedContext(
+    Effect.gen(function* () {
+      const services = new Map<string, CloudService>()
+      for (const [name, layer] of byResource) services.set(name, Context.get(yield* Layer.build(layer), Cloud))
+      const resources: CloudResourcesService = {
+        has: (name) => services.has(name),
+        add: (name, service) => void services.set(name, service)
+      }
+      return Context.make(Cloud, dispatchClouds(services)).pipe(Context.add(CloudResources, resources))
+    })
+  )
 
 export interface LiveClouds {
   readonly service: CloudService
@@ -163,30 +198,3 @@ export const checkClouds = (
     )
     return { problems, warnings, checks }
   })
-
-// ---------------------------------------------------------------- the daemon's registry
-
-/** What the daemon hands a layer to build itself (structurally: src/daemon/registry.ts LiveSetup). */
-export interface RegistrySetup {
-  readonly log?: { readonly log: (level: "error" | "warn" | "info" | "debug", msg: string, fields?: Record<string, unknown>) => void }
-}
-
-/**
- * `cloudTypes` entries for the daemon's registry (src/daemon/registry.ts):
- * one resource's client, its configuration warnings logged.
- */
-export const registryCloudFactory =
-  (type: string) =>
-  (resource: string, rc: import("../model/config.ts").ResourceConfig, setup: RegistrySetup): Effect.Effect<CloudService, CloudSetupError, Scope.Scope> =>
-    Effect.gen(function* () {
-      const f = liveCloudFactories[type]
-      if (f === undefined) return yield* Effect.fail(new CloudSetupError({ resource, problems: [`cloud.${resource}.type: no live layer for cloud type ${type}`] }))
-      const c = yield* f(resource, rc)
-      for (const w of c.warnings) setup.log?.log("warn", w, { resource })
-      return c
-    })
-
-export const registryCloudTypes = {
-  openstack: registryCloudFactory("openstack"),
-  aws: registryCloudFactory("aws")
-} as const

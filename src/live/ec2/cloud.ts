@@ -32,9 +32,9 @@ import {
   type Filter
 } from "@aws-sdk/client-ec2"
 import { NodeHttpHandler } from "@smithy/node-http-handler"
-import { Clock, Duration, Effect, Either, Ref, Schema } from "effect"
+import { Clock, Duration, Effect, Either, type Layer, Ref, Schema } from "effect"
 import { HttpsProxyAgent } from "https-proxy-agent"
-import { CloudError, type BootOptions, type CloudErrorKind } from "../../engine/services.ts"
+import { CloudError, type BootOptions, type Cloud, type CloudErrorKind } from "../../engine/services.ts"
 import type { ResourceConfig } from "../../model/config.ts"
 import { emptyInstance, InstanceState, type Instance } from "../../model/types.ts"
 import {
@@ -42,9 +42,11 @@ import {
   decodeCloudConfig,
   describeDecodeError,
   hostnameOf,
+  layerResourceCloud,
   newInstanceName,
   systemReverseDns,
   type CloudFactory,
+  type CloudLayerSetup,
   type LiveCloudOptions,
   type ResourceCloud
 } from "../cloud-setup.ts"
@@ -591,3 +593,7 @@ export const makeEc2Cloud = (resource: string, rc: ResourceConfig, options: Ec2O
 
 /** The factory for the daemon's registry. */
 export const awsFactory: CloudFactory = (resource, rc, options = {}) => makeEc2Cloud(resource, rc, options)
+
+/** The Cloud layer of one `cloud.<res>: {type: aws}` resource (the daemon's registry loads this module only when a resource needs it). */
+export const layerEc2Cloud = (resource: string, rc: ResourceConfig, setup: CloudLayerSetup = {}): Layer.Layer<Cloud, CloudSetupError> =>
+  layerResourceCloud(makeEc2Cloud(resource, rc, setup.options), setup)

@@ -13,16 +13,18 @@ import { Layer, Context } from "effect"
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Duration, Effect, Either, Ref } from "effect"
-import { CloudError, type BootOptions, type CloudErrorKind } from "../../engine/services.ts"
+import { CloudError, type BootOptions, type Cloud, type CloudErrorKind } from "../../engine/services.ts"
 import type { ResourceConfig } from "../../model/config.ts"
 import { emptyInstance, InstanceState, type Instance } from "../../model/types.ts"
 import {
   CloudSetupError,
   decodeCloudConfig,
   hostnameOf,
+  layerResourceCloud,
   newInstanceName,
   systemReverseDns,
   type CloudFactory,
+  type CloudLayerSetup,
   type LiveCloudOptions,
   type ResourceCloud
 } from "../cloud-setup.ts"
@@ -334,3 +336,7 @@ export const openstackFactory: CloudFactory = (resource, rc, options = {}) =>
       options.http ?? Context.get(yield* Layer.build(NodeHttpClient.layer), HttpClient.HttpClient)
     return yield* makeOpenStackCloud(resource, rc, { ...options, http })
   })
+
+/** The Cloud layer of one `cloud.<res>: {type: openstack}` resource (the daemon's registry, src/daemon/registry.ts). */
+export const layerOpenStackCloud = (resource: string, rc: ResourceConfig, setup: CloudLayerSetup = {}): Layer.Layer<Cloud, CloudSetupError> =>
+  layerResourceCloud(openstackFactory(resource, rc, setup.options), setup)
