@@ -69,4 +69,50 @@ describe("decisions as values", () => {
     const lines = (l: ReadonlyArray<EngineLogEvent>) => l.filter((e) => /refus/.test(e.msg)).length
     expect(lines(api.log) + lines(broken.log)).toBe(0)
   })
+
+  for (const policy of ["classic", "demand", "lean"]) {
+    it(`${policy}: queued jobs that get no node are refusals naming them (no_matching_resource, at_max, backoff, auto_mode_off), with no log line`, () => {
+      const explain = (resources: Parameters<typeof kitScenario>[0]["resources"], settings: Record<string, unknown> = {}) => {
+        const steps: Array<StepDecisions> = []
+        const log: Array<EngineLogEvent> = []
+        const s = kitScenario({
+          resources,
+          jobs: [
+            { id: "wide", submit: 0, cores: 32, cpn: 32, runtime: 60 },
+            { id: "huge", submit: 0, cores: 64, cpn: 2, runtime: 60 },
+            { id: "gpu", submit: 0, cores: 1, runtime: 60, queue: "gpu" },
+            ...Array.from({ length: 30 }, (_, i) => ({ id: `s${i}`, submit: 0, cores: 2, cpn: 2, runtime: 3000 }))
+          ],
+          maxTime: 600,
+          settings: { policy, ...settings }
+        })
+        runScenario(s, { policy, collect: false, onDecisions: (d) => steps.push(d), engineLog: (e) => log.push(e) })
+        const refused = each(steps).flatMap(({ d }) => (d.kind === "refuse" ? [d] : []))
+        expect(log.filter((e) => /refus|no resource/.test(e.msg))).toEqual([])
+        return refused
+      }
+      const atMax = explain([{ name: "os", max: 2, cores: 2, reservation: { queue: "default" } }])
+      const noMatch = atMax.filter((d) => d.reason === "no_matching_resource")
+      const why = new Map(noMatch.map((d) => [d.jobs.join(","), d.resource === null && d.reason === "no_matching_resource" ? d.match : null]))
+      expect(why.get("wide")).toEqual({ why: "cores_per_node", needs: 32, offered: 2 })
+      expect(why.get("huge")).toEqual({ why: "size", cores: 64, nodes: 32, largest: 2 })
+      expect(why.get("gpu")).toMatchObject({ why: "reservation", queue: "gpu" })
+      const full = atMax.filter((d) => d.reason === "at_max" && d.resource === "os" && d.jobs !== undefined)
+      expect(full.length).toBeGreaterThan(0)
+      for (const d of full) expect(d.jobsTotal).toBeGreaterThanOrEqual(Math.max(1, d.jobs!.length))
+      expect(new Set(full.flatMap((d) => d.jobs ?? []))).not.toContain("wide")
+
+      // every boot refused by the cloud: backing off
+      const failing = explain([{ name: "os", max: 4, cores: 2, quota: 0 }])
+      expect(failing.some((d) => d.reason === "backoff" && d.resource === "os" && (d.jobsTotal ?? 0) > 0)).toBe(true)
+
+      // auto mode off: nothing booted, the jobs a resource has room for are named
+      const manual = explain([{ name: "os", max: 4, cores: 2 }], { auto_mode: false })
+      const off = manual.filter((d) => d.reason === "auto_mode_off")
+      expect(off.length).toBeGreaterThan(0)
+      // the 30 small jobs and gpu (no reservation here): all but wide and huge
+      for (const d of off) expect(d.jobsTotal).toBe(31)
+      expect(manual.some((d) => d.reason === "no_matching_resource")).toBe(true)
+    })
+  }
 })

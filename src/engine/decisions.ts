@@ -22,10 +22,12 @@ export type RetireReason = "instance_error" | "launch_timeout"
 export type ForgetReason = "instance_gone" | "destroyed"
 /** Why nodes are booted. */
 export type ProvisionReason = "queued_jobs" | "below_min"
-/** Why nodes that a rule or the policy wanted are not booted. */
-export type RefuseReason = "at_max" | "frozen" | "backoff" | "boot_in_flight"
+/** Why nodes that a rule or the policy wanted, or queued jobs could use, are not booted in a resource. */
+export type RefuseReason = "at_max" | "frozen" | "draining" | "backoff" | "boot_in_flight"
+/** Why queued jobs get no node from any resource (a refusal that names jobs, not a resource). */
+export type JobRefuseReason = "no_matching_resource" | "auto_mode_off"
 
-export type ReasonCode = PollReason | HoldReason | RemoveReason | RetireReason | ForgetReason | ProvisionReason | RefuseReason | "destroy_pending"
+export type ReasonCode = PollReason | HoldReason | RemoveReason | RetireReason | ForgetReason | ProvisionReason | RefuseReason | JobRefuseReason | "destroy_pending"
 
 /** Every reason code, for documentation and tests (the union above is the contract). */
 export const REASON_CODES: ReadonlyArray<ReasonCode> = [
@@ -44,6 +46,8 @@ export const REASON_CODES: ReadonlyArray<ReasonCode> = [
   "frozen",
   "backoff",
   "boot_in_flight",
+  "no_matching_resource",
+  "auto_mode_off",
   "destroy_pending"
 ]
 
@@ -83,9 +87,22 @@ export type NodeDecision =
    */
   | { readonly kind: "cleanup"; readonly host: string; readonly resource: string; readonly reason: ForgetReason; readonly vacate: boolean }
 
+/** Job ids a decision names: at most this many, with the total beside them. */
+export const JOBS_NAMED = 20
+
+/**
+ * Why a job can run on no configured resource (`no_matching_resource`):
+ * no resource's reservation admits it, it needs more cores per node than any
+ * resource it may use offers, or more nodes than any of them may have.
+ */
+export type NoMatch =
+  | { readonly why: "reservation"; readonly queue: string | null; readonly account: string | null; readonly property: string | null }
+  | { readonly why: "cores_per_node"; readonly needs: number; readonly offered: number }
+  | { readonly why: "size"; readonly cores: number; readonly nodes: number; readonly largest: number }
+
 /** Decisions about a resource. */
 export type ResourceDecision =
-  /** Boot `count` nodes. `below_min`: the resource has `live` nodes, below `min`; `queued_jobs`: the policy's, for `jobs` (first 20). */
+  /** Boot `count` nodes. `below_min`: the resource has `live` nodes, below `min`; `queued_jobs`: the policy's, for `jobs` (first 20 of `jobsTotal`). */
   | { readonly kind: "provision"; readonly resource: string; readonly count: number; readonly reason: "below_min"; readonly live: number; readonly min: number }
   | {
       readonly kind: "provision"
@@ -93,15 +110,40 @@ export type ResourceDecision =
       readonly count: number
       readonly reason: "queued_jobs"
       readonly jobs: ReadonlyArray<string> | undefined
+      readonly jobsTotal: number
     }
   /**
    * `count` nodes wanted by `by` (the min rule or the policy) are not booted:
-   * the resource is at its max (`at_max`, or `frozen` at its size), backing off
-   * after failed boots, or has boots in flight that the min rule waits for.
+   * the resource is at its `max` (`at_max`, `frozen` at its size, `draining`),
+   * backing off after `failures` failed boots until `until`, or has boots in
+   * flight that the min rule waits for. With `jobs` (first 20 of `jobsTotal`):
+   * the queued jobs that every resource they could run on refuses (queue.ts),
+   * `count` then being the fewest nodes they need in this resource.
    */
-  | { readonly kind: "refuse"; readonly resource: string; readonly count: number; readonly by: "min" | "policy"; readonly reason: RefuseReason }
+  | {
+      readonly kind: "refuse"
+      readonly resource: string
+      readonly count: number
+      readonly by: "min" | "policy"
+      readonly reason: RefuseReason
+      readonly max: number
+      readonly until: number
+      readonly failures: number
+      readonly jobs?: ReadonlyArray<string>
+      readonly jobsTotal?: number
+    }
 
-export type Decision = NodeDecision | ResourceDecision
+/**
+ * Queued jobs that get no node from any resource (queue.ts): `jobs` (first 20
+ * of `jobsTotal`) can run on no configured resource (`no_matching_resource`,
+ * `match` says why), or could get nodes but auto mode is off (`auto_mode_off`).
+ * `resource` is null: no resource is meant.
+ */
+export type JobDecision =
+  | { readonly kind: "refuse"; readonly resource: null; readonly reason: "no_matching_resource"; readonly match: NoMatch; readonly jobs: ReadonlyArray<string>; readonly jobsTotal: number }
+  | { readonly kind: "refuse"; readonly resource: null; readonly reason: "auto_mode_off"; readonly jobs: ReadonlyArray<string>; readonly jobsTotal: number }
+
+export type Decision = NodeDecision | ResourceDecision | JobDecision
 
 /** What one full step decided (skipped steps decide nothing). */
 export interface StepDecisions {
@@ -143,14 +185,54 @@ export const removeWhy = (d: Extract<NodeDecision, { kind: "remove" }>): string 
 /** The words of the log for a forgotten node. */
 export const forgetWhy = (reason: ForgetReason): string => (reason === "instance_gone" ? "its instance is gone" : "destroyed")
 
-const refuseWhy = (d: Extract<ResourceDecision, { kind: "refuse" }>): string =>
-  d.reason === "at_max"
-    ? `${d.resource} is at its max`
-    : d.reason === "frozen"
-      ? `${d.resource} is frozen by the operator`
-      : d.reason === "backoff"
-        ? `${d.resource} is backing off after failed boots`
-        : `${d.resource} has boots in flight`
+/** An engine time (seconds since the epoch) in a sentence: ISO 8601, UTC, whole seconds. */
+const when = (t: number): string => (Number.isFinite(t) ? new Date(Math.round(t) * 1000).toISOString().replace(".000Z", "Z") : String(t))
+
+const refuseWhy = (d: Extract<ResourceDecision, { kind: "refuse" }>): string => {
+  switch (d.reason) {
+    case "at_max":
+      return `${d.resource} is at its max ${d.max}`
+    case "frozen":
+      return `${d.resource} is frozen by the operator (at ${d.max} node(s))`
+    case "draining":
+      return `${d.resource} is draining`
+    case "backoff":
+      return `${d.resource} is backing off until ${when(d.until)} after ${d.failures} failed boot(s)`
+    case "boot_in_flight":
+      return `${d.resource} has boots in flight`
+  }
+}
+
+/** "job 7", "jobs 7, 8", "jobs 7, 8, 9 and 17 more" (of `total`). */
+const jobsPhrase = (jobs: ReadonlyArray<string>, total: number): string => {
+  const shown = jobs.slice(0, 3)
+  const more = total - shown.length
+  return `${total === 1 ? "job" : "jobs"} ${shown.join(", ")}${more > 0 ? ` and ${more} more` : ""}`
+}
+
+const noMatchWhy = (m: NoMatch, one: boolean): string => {
+  switch (m.why) {
+    case "reservation": {
+      const what = [m.queue !== null ? `queue ${m.queue}` : "", m.account !== null ? `account ${m.account}` : "", m.property !== null ? `property ${m.property}` : ""].filter((x) => x !== "")
+      return `${one ? "is" : "are"} admitted by no resource's reservation${what.length > 0 ? ` (${what.join(", ")})` : ""}`
+    }
+    case "cores_per_node":
+      return `${one ? "needs" : "need"} ${m.needs} cores per node and no resource offers that (at most ${m.offered})`
+    case "size":
+      return `${one ? "needs" : "need"} ${m.cores} cores on ${m.nodes} node(s) and no resource may have that many (largest max ${m.largest})`
+  }
+}
+
+const refuseText = (d: Extract<Decision, { kind: "refuse" }>): string => {
+  if (d.resource === null) {
+    const jobs = jobsPhrase(d.jobs, d.jobsTotal)
+    return d.reason === "no_matching_resource"
+      ? `${jobs} ${noMatchWhy(d.match, d.jobsTotal === 1)}`
+      : `auto mode is off: ${jobs} could get new nodes and none is started`
+  }
+  const wanted = d.jobs !== undefined && d.jobsTotal !== undefined ? `for queued ${jobsPhrase(d.jobs, d.jobsTotal)}` : `wanted by ${d.by === "min" ? "the min rule" : "the policy"}`
+  return `not starting ${d.count} node(s) in ${d.resource} ${wanted}: ${refuseWhy(d)}`
+}
 
 /**
  * One sentence for any decision (GET /server/decisions), in the words of the
@@ -176,6 +258,6 @@ export const decisionText = (d: Decision): string => {
     case "provision":
       return provisionLine(d).msg
     case "refuse":
-      return `not starting ${d.count} node(s) in ${d.resource} wanted by ${d.by === "min" ? "the min rule" : "the policy"}: ${refuseWhy(d)}`
+      return refuseText(d)
   }
 }

@@ -19,12 +19,12 @@ import { engineSettings, type ConfigFile, type EngineSettings } from "../model/c
 import { makeApi } from "./actions.ts"
 import { makeActuator } from "./actuation.ts"
 import type { EngineApi } from "./api.ts"
-import type { Decision, ResourceDecision, StepDecisions } from "./decisions.ts"
+import type { Decision, JobDecision, ResourceDecision, StepDecisions } from "./decisions.ts"
 import { makeLock } from "./lock.ts"
 import type { Policy, PolicyDecision } from "./policy.ts"
 import { reconfigureState, type Reconfiguration } from "./reconfigure.ts"
 import { makeRecovery } from "./recovery.ts"
-import { minRule, nodeRule, provisionDue, provisionRule } from "./rules/index.ts"
+import { explainDue, explainQueue, minRule, nodeRule, provisionDue, provisionRule } from "./rules/index.ts"
 import { Checker, Cloud, Cluster, Hooks } from "./services.ts"
 import { makeSnapshot } from "./snapshot.ts"
 import { EngineState, type EngineLogEvent, type NodeRec } from "./state.ts"
@@ -140,12 +140,17 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         if (d !== null) take(d, n)
       }
       // The min rule's boots are in flight before the policy looks (classic waits for them).
-      const perResource: Array<ResourceDecision> = []
+      const perResource: Array<ResourceDecision | JobDecision> = []
       minRule(st, now, perResource)
       for (const d of perResource) take(d, undefined)
       if (provisionDue(st, now)) {
         perResource.length = 0
         provisionRule(st, now, perResource)
+        for (const d of perResource) take(d, undefined)
+      } else if (explainDue(st, now)) {
+        // Auto mode off: no pass, but why queued jobs get no node is still said.
+        perResource.length = 0
+        explainQueue(st, now, new Set(), new Set(), perResource)
         for (const d of perResource) take(d, undefined)
       }
       if (decisions.length > 0) {

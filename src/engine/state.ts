@@ -130,6 +130,8 @@ export class EngineState {
   lastStepQuiet = false
   lastStepAt = -Infinity
   lastDecision: PolicyDecision | null = null
+  /** When the queue was last explained (rules/queue.ts): each provisioning pass, and at that pace with auto mode off. */
+  lastExplain = -Infinity
   /** The time of the step or action running (what log lines carry). */
   currentNow = 0
   readonly counters: Counters = { boots: {}, boot_failures: {}, destroys: {}, cycles: 0 }

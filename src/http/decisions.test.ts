@@ -12,8 +12,12 @@ import { parseExposition, sampleValue } from "./testing/promFormat.ts"
 import { makeFakeEngine } from "./testing/fakeEngine.ts"
 import { listenHttp, makeHttpApp } from "./server.ts"
 
-const provision = (resource: string, count: number, jobs?: Array<string>): Decision => ({ kind: "provision", resource, count, reason: "queued_jobs", jobs })
-const refuse = (resource: string, count: number, reason: "at_max" | "frozen" | "backoff" = "at_max"): Decision => ({ kind: "refuse", resource, count, by: "policy", reason })
+const provision = (resource: string, count: number, jobs?: Array<string>, jobsTotal = jobs?.length ?? 0): Decision => ({
+  kind: "provision", resource, count, reason: "queued_jobs", jobs, jobsTotal
+})
+const refuse = (resource: string, count: number, reason: "at_max" | "frozen" | "backoff" = "at_max"): Extract<Decision, { kind: "refuse"; resource: string }> => ({
+  kind: "refuse", resource, count, by: "policy", reason, max: 16, until: 1_700_000_130, failures: 3
+})
 
 describe("the decision log", () => {
   it("lists decisions oldest first with kind, resource, count or hosts, jobs, reason, message, dry_run", () => {
@@ -29,11 +33,11 @@ describe("the decision log", () => {
     const { decisions } = log.answer()
     expect(decisions).toEqual([
       {
-        t: 100, last_t: 100, repeats: 1, kind: "provision", resource: "os", count: 2, jobs: ["7", "8"], jobs_truncated: false,
+        t: 100, last_t: 100, repeats: 1, kind: "provision", resource: "os", count: 2, jobs: ["7", "8"], jobs_total: 2, jobs_truncated: false,
         reason: "queued_jobs", message: "provisioning 2 node(s) in os for queued jobs", dry_run: false
       },
       {
-        t: 110, last_t: 110, repeats: 1, kind: "hold", resource: "os", hosts: ["os-1"], jobs: [], jobs_truncated: false,
+        t: 110, last_t: 110, repeats: 1, kind: "hold", resource: "os", hosts: ["os-1"], jobs: [], jobs_total: 0, jobs_truncated: false,
         reason: "idle", message: "holding os-1: idle for 400s (max_idle_time 300s)", dry_run: false
       }
     ])
@@ -42,7 +46,7 @@ describe("the decision log", () => {
     expect(log.totals()).toContainEqual({ kind: "refresh", reason: "poll_due", resource: "os", value: 1 })
   })
 
-  it("coalesces a repeated identical refusal (repeats, first and last time) until something else is decided for the resource", () => {
+  it("coalesces a repeated refusal (repeats, first and last time, the last numbers) until something else is decided for the resource", () => {
     const log = makeDecisionLog()
     for (const t of [10, 20, 30]) log.record({ t, decisions: [refuse("aws", 3)] })
     log.record({ t: 35, decisions: [refuse("os", 1, "backoff")] })
@@ -52,17 +56,53 @@ describe("the decision log", () => {
       ["aws", "at_max", 10, 40, 4],
       ["os", "backoff", 35, 35, 1]
     ])
-    expect(d[0].message).toBe("not starting 3 node(s) in aws wanted by the policy: aws is at its max")
-    // a different refusal, or a provision in between, opens a new entry
+    expect(d[0].message).toBe("not starting 3 node(s) in aws wanted by the policy: aws is at its max 16")
+    // the same reason with other numbers: the entry takes the last numbers
     log.record({ t: 50, decisions: [refuse("aws", 2)] })
-    log.record({ t: 60, decisions: [provision("aws", 1)] })
-    log.record({ t: 70, decisions: [refuse("aws", 2)] })
     d = log.answer().decisions
-    expect(d.map((e) => [e.kind, e.t, e.repeats])).toEqual([
-      ["refuse", 10, 4], ["refuse", 35, 1], ["refuse", 50, 1], ["provision", 60, 1], ["refuse", 70, 1]
+    expect(d.map((e) => [e.resource, e.count, e.t, e.last_t, e.repeats])).toEqual([["aws", 2, 10, 50, 5], ["os", 1, 35, 35, 1]])
+    expect(d[0].message).toBe("not starting 2 node(s) in aws wanted by the policy: aws is at its max 16")
+    // another reason, or a provision in between, opens a new entry
+    log.record({ t: 55, decisions: [refuse("aws", 2, "frozen")] })
+    log.record({ t: 60, decisions: [provision("aws", 1)] })
+    log.record({ t: 70, decisions: [refuse("aws", 2, "frozen")] })
+    d = log.answer().decisions
+    expect(d.map((e) => [e.kind, e.reason, e.t, e.repeats])).toEqual([
+      ["refuse", "at_max", 10, 5], ["refuse", "backoff", 35, 1], ["refuse", "frozen", 55, 1], ["provision", "queued_jobs", 60, 1], ["refuse", "frozen", 70, 1]
     ])
+    expect(d[1].message).toBe("not starting 1 node(s) in os wanted by the policy: os is backing off until 2023-11-14T22:15:30Z after 3 failed boot(s)")
+    expect(d[2].message).toBe("not starting 2 node(s) in aws wanted by the policy: aws is frozen by the operator (at 16 node(s))")
     // every refusal is counted
-    expect(log.totals()).toContainEqual({ kind: "refuse", reason: "at_max", resource: "aws", value: 6 })
+    expect(log.totals()).toContainEqual({ kind: "refuse", reason: "at_max", resource: "aws", value: 5 })
+  })
+
+  it("refusals that name queued jobs: the job count beside the first 20, coalesced per cause, no resource", () => {
+    const log = makeDecisionLog()
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => String(100 + i))
+    const noMatch = (jobs: Array<string>, total: number, needs = 32): Decision => ({
+      kind: "refuse", resource: null, reason: "no_matching_resource", match: { why: "cores_per_node", needs, offered: 16 }, jobs, jobsTotal: total
+    })
+    log.record({ t: 10, decisions: [noMatch(["123"], 1), provision("os", 3, ids(20), 45)] })
+    log.record({ t: 20, decisions: [noMatch(["123", "124"], 2), noMatch(["200"], 1, 64)] })
+    log.record({ t: 30, decisions: [{ kind: "refuse", resource: null, reason: "auto_mode_off", jobs: ids(20), jobsTotal: 30 }] })
+    log.record({ t: 40, decisions: [{ ...refuse("aws", 4), jobs: ["7"], jobsTotal: 1 }] })
+    const d = log.answer().decisions
+    expect(d.map((e) => [e.kind, e.reason, e.resource, e.t, e.last_t, e.repeats, e.jobs_total, e.jobs_truncated])).toEqual([
+      ["refuse", "no_matching_resource", null, 10, 20, 2, 2, false],
+      ["provision", "queued_jobs", "os", 10, 10, 1, 45, true],
+      ["refuse", "no_matching_resource", null, 20, 20, 1, 1, false],
+      ["refuse", "auto_mode_off", null, 30, 30, 1, 30, true],
+      ["refuse", "at_max", "aws", 40, 40, 1, 1, false]
+    ])
+    expect(d[0]).not.toHaveProperty("by")
+    expect(d[0]).not.toHaveProperty("count")
+    expect(d[1].jobs).toHaveLength(20)
+    expect(d[0].message).toBe("jobs 123, 124 need 32 cores per node and no resource offers that (at most 16)")
+    expect(d[2].message).toBe("job 200 needs 64 cores per node and no resource offers that (at most 16)")
+    expect(d[3].message).toBe("auto mode is off: jobs 100, 101, 102 and 27 more could get new nodes and none is started")
+    expect(d[4].message).toBe("not starting 4 node(s) in aws for queued job 7: aws is at its max 16")
+    // counted with an empty resource label
+    expect(log.totals()).toContainEqual({ kind: "refuse", reason: "no_matching_resource", resource: "", value: 3 })
   })
 
   it("is bounded: the newest entries stay", () => {
@@ -115,7 +155,7 @@ describe("GET /server/decisions", () => {
         ["provision", "queued_jobs", "os"],
         ["refuse", "frozen", "aws"]
       ])
-      expect(all.body.decisions[1]).toMatchObject({ count: 1, by: "policy", message: "not starting 1 node(s) in aws wanted by the policy: aws is frozen by the operator" })
+      expect(all.body.decisions[1]).toMatchObject({ count: 1, by: "policy", message: "not starting 1 node(s) in aws wanted by the policy: aws is frozen by the operator (at 16 node(s))" })
       expect((await get(url + "/server/decisions?since=150")).body.decisions.map((d: any) => d.t)).toEqual([200])
       expect((await get(url + "/server/decisions?limit=1")).body.decisions.map((d: any) => d.t)).toEqual([200])
       for (const [q, name] of [["limit=10001", "limit"], ["limit=x", "limit"], ["limit=1&limit=2", "limit"], ["since=-5", "since"], ["since=", "since"]]) {

@@ -5,17 +5,20 @@
  * times are the engine's Clock (simulated time under `run --sim`).
  *
  * Routine polls (`refresh`, `check` with `poll_due`) are counted but not
- * listed. A refusal identical to the last refusal of the same resource
- * (same `by`, `reason`, `count`, no provision in between) is coalesced into
- * that entry: `repeats` grows and `last_t` moves, instead of one entry per step.
+ * listed. A refusal with the same reason as the last refusal of the same
+ * resource and rule (`by`; for refusals naming jobs and no resource: the same
+ * cause), with no provision for that resource (`auto_mode_off`: for any
+ * resource) in between, is coalesced into
+ * that entry: `repeats` grows, `last_t` moves and its numbers (`count`, `jobs`,
+ * `jobs_total`, `message`) become the last repeat's, instead of one entry per step.
  */
-import { type Decision, decisionText, type StepDecisions } from "../engine/decisions.ts"
+import { type Decision, decisionText, JOBS_NAMED, type StepDecisions } from "../engine/decisions.ts"
 
 export const DEFAULT_DECISIONS_KEPT = 10_000
 export const DEFAULT_DECISIONS_LIMIT = 200
 export const MAX_DECISIONS_LIMIT = 10_000
-/** Job ids listed per entry (the engine passes at most the first 20). */
-export const MAX_JOBS_LISTED = 20
+/** Job ids listed per entry (the engine names at most the first 20, and how many in all). */
+export const MAX_JOBS_LISTED = JOBS_NAMED
 
 export interface DecisionEntry {
   /** Seconds since the epoch (engine Clock) when the decision was first taken. */
@@ -25,19 +28,22 @@ export interface DecisionEntry {
   /** How many times it was taken (1 unless coalesced). */
   repeats: number
   readonly kind: Decision["kind"]
-  readonly resource: string
+  /** null: a refusal about queued jobs that names no resource (`no_matching_resource`, `auto_mode_off`). */
+  readonly resource: string | null
   /** Node decisions: the node. */
   readonly hosts?: ReadonlyArray<string>
-  /** Resource decisions: how many nodes. */
-  readonly count?: number
-  /** Queued jobs behind a provision (ids; at most MAX_JOBS_LISTED). */
-  readonly jobs: ReadonlyArray<string>
+  /** Resource decisions: how many nodes (a coalesced refusal: its last repeat's). */
+  count?: number
+  /** Queued jobs behind a provision or a refusal (ids; the first MAX_JOBS_LISTED). */
+  jobs: ReadonlyArray<string>
+  /** How many jobs in all (more than `jobs` lists when `jobs_truncated`). */
+  jobs_total: number
   /** Whether `jobs` was cut. */
-  readonly jobs_truncated: boolean
+  jobs_truncated: boolean
   readonly reason: Decision["reason"]
-  /** The rule that wanted the refused nodes (refusals only). */
+  /** The rule that wanted the refused nodes (refusals of a resource only). */
   readonly by?: "min" | "policy"
-  readonly message: string
+  message: string
   readonly dry_run: boolean
 }
 
@@ -52,28 +58,42 @@ export interface DecisionLog {
   readonly record: (step: StepDecisions) => void
   readonly answer: (q?: { readonly since?: number | undefined; readonly limit?: number | undefined }) => DecisionsAnswer
   /** Decisions taken since start, per kind, reason and resource (routine polls included). */
+  /** (`resource` "" for refusals naming no resource.) */
   readonly totals: () => ReadonlyArray<{ readonly kind: string; readonly reason: string; readonly resource: string; readonly value: number }>
 }
 
 const listed = (d: Decision): boolean => d.kind !== "refresh" && d.kind !== "check"
 
+/** The jobs a decision names, and how many in all. */
+const jobsOf = (d: Decision): { readonly named: ReadonlyArray<string>; readonly total: number } => {
+  if (d.kind === "provision" && d.reason === "queued_jobs") return { named: d.jobs ?? [], total: d.jobsTotal }
+  if (d.kind === "refuse" && d.jobs !== undefined) return { named: d.jobs, total: d.jobsTotal ?? d.jobs.length }
+  return { named: [], total: 0 }
+}
+
 const entryOf = (t: number, d: Decision, dryRun: boolean): DecisionEntry => {
-  const jobs = d.kind === "provision" && d.reason === "queued_jobs" ? (d.jobs ?? []) : []
+  const jobs = jobsOf(d)
+  const total = Math.max(jobs.total, jobs.named.length)
   return {
     t,
     last_t: t,
     repeats: 1,
     kind: d.kind,
     resource: d.resource,
-    ...("host" in d ? { hosts: [d.host] } : { count: d.count }),
-    jobs: jobs.slice(0, MAX_JOBS_LISTED),
-    jobs_truncated: jobs.length > MAX_JOBS_LISTED,
+    ...("host" in d ? { hosts: [d.host] } : "count" in d ? { count: d.count } : {}),
+    jobs: jobs.named.slice(0, MAX_JOBS_LISTED),
+    jobs_total: total,
+    jobs_truncated: total > Math.min(jobs.named.length, MAX_JOBS_LISTED),
     reason: d.reason,
-    ...(d.kind === "refuse" ? { by: d.by } : {}),
+    ...(d.kind === "refuse" && d.resource !== null ? { by: d.by } : {}),
     message: decisionText(d),
     dry_run: dryRun
   }
 }
+
+/** Which open refusal a refusal may be coalesced into: per resource and rule, or per cause for refusals naming no resource. */
+const refusalKey = (d: Extract<Decision, { kind: "refuse" }>): string =>
+  d.resource !== null ? `${d.resource}\u0000${d.by}` : `\u0000${d.reason}\u0000${d.reason === "no_matching_resource" ? JSON.stringify(d.match) : ""}`
 
 export const makeDecisionLog = (maxEntries: number = DEFAULT_DECISIONS_KEPT, dryRun = false): DecisionLog => {
   const max = Math.max(1, Math.floor(maxEntries))
@@ -84,21 +104,29 @@ export const makeDecisionLog = (maxEntries: number = DEFAULT_DECISIONS_KEPT, dry
   return {
     record: ({ t, decisions }) => {
       for (const d of decisions) {
-        const tk = `${d.kind}\u0000${d.reason}\u0000${d.resource}`
+        const resource = d.resource ?? ""
+        const tk = `${d.kind}\u0000${d.reason}\u0000${resource}`
         const total = totals.get(tk)
         if (total !== undefined) total.value += 1
-        else totals.set(tk, { kind: d.kind, reason: d.reason, resource: d.resource, value: 1 })
+        else totals.set(tk, { kind: d.kind, reason: d.reason, resource, value: 1 })
         if (!listed(d)) continue
         if (d.kind === "provision") {
           openRefusals.delete(`${d.resource}\u0000min`)
           openRefusals.delete(`${d.resource}\u0000policy`)
+          openRefusals.delete(`\u0000auto_mode_off\u0000`)
         }
         if (d.kind === "refuse") {
-          const key = `${d.resource}\u0000${d.by}`
+          const key = refusalKey(d)
           const open = openRefusals.get(key)
-          if (open !== undefined && open.reason === d.reason && open.count === d.count) {
+          if (open !== undefined && open.reason === d.reason) {
+            const now = entryOf(t, d, dryRun)
             open.repeats += 1
             open.last_t = t
+            if (now.count !== undefined) open.count = now.count
+            open.jobs = now.jobs
+            open.jobs_total = now.jobs_total
+            open.jobs_truncated = now.jobs_truncated
+            open.message = now.message
             continue
           }
           const e = entryOf(t, d, dryRun)

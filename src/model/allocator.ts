@@ -67,7 +67,7 @@ export const eligibleJobs = (jobs: ReadonlyArray<Job>): ReadonlyArray<Job> => {
 }
 
 /** §4.2: whether the resource's reservation allows the job at all. */
-export const mayUse = (job: Job, r: AllocResource): boolean => {
+export const mayUse = (job: Job, r: Pick<AllocResource, "reservation">): boolean => {
   const res = r.reservation
   if (res.account !== null && job.account !== res.account) return false
   if (res.queue !== null && job.queue !== res.queue) return false

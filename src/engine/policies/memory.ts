@@ -79,15 +79,78 @@ class Ewma {
 
 const noKeys: ReadonlyArray<string> = []
 
+/** A queued job of the last view: its shape, when it was first seen queued, and the observation that last saw it. */
+interface QueuedEntry {
+  cores: number
+  cpn: number
+  walltime: number | null
+  /** requested_walltime as given (walltime is parsed from it). */
+  wallText: string | null
+  readonly since: number
+  seen: number
+}
+
 export class PolicyMemory {
-  /** Queued jobs of the last view, by key. */
-  private queued = new Map<string, JobShape>()
+  /**
+   * Queued jobs of the last view, by key, kept across observations: a new
+   * view updates the entries in place (a pass over its jobs, no new entry for
+   * a job already queued) instead of building new maps of 100,000 jobs.
+   */
+  private queued = new Map<string, QueuedEntry>()
+  /**
+   * The first queue seen, not indexed yet: nothing needs its entries until a
+   * job of it starts or another queue comes (then `index` builds them, with
+   * this observation's time as their first-seen time).
+   */
+  private pending: { readonly jobs: ReadonlyArray<Job>; readonly now: number } | null = null
+  /** Observations that changed the queue (QueuedEntry.seen). */
+  private generation = 0
   readonly running = new Map<string, RunningJob>()
-  /** When each queued job was first seen queued. */
-  private since = new Map<string, number>()
   /** Seconds a queued job has been seen queued (0 the first time). */
   queuedFor(jobid: string, now: number): number {
-    return now - (this.since.get(jobKey(jobid)) ?? now)
+    this.index()
+    return now - (this.queued.get(jobKey(jobid))?.since ?? now)
+  }
+  /** The queue of the last observation by key: builds the entries of a pending first queue. */
+  private index(): Map<string, QueuedEntry> {
+    const p = this.pending
+    if (p !== null) {
+      this.pending = null
+      this.update(p.jobs, p.now)
+    }
+    return this.queued
+  }
+  /** The queued entries from `jobs` seen at `now`: entries of jobs still queued keep their first-seen time, the others go. */
+  private update(jobs: ReadonlyArray<Job>, now: number): void {
+    const g = ++this.generation
+    const queued = this.queued
+    let latest: number | null = null
+    let kept = 0
+    for (const j of jobs) {
+      const k = jobKey(j.jobid)
+      let e = queued.get(k)
+      if (e === undefined) {
+        e = { cores: j.requested_cores, cpn: j.cores_per_node, walltime: this.walltimeOf(j.requested_walltime), wallText: j.requested_walltime, since: now, seen: g }
+        queued.set(k, e)
+        kept++
+      } else {
+        // (the last job of a key in the view gives its shape, as a map rebuilt from the view would)
+        if (e.seen !== g) {
+          e.seen = g
+          kept++
+        }
+        e.cores = j.requested_cores
+        e.cpn = j.cores_per_node
+        if (e.wallText !== j.requested_walltime) {
+          e.wallText = j.requested_walltime
+          e.walltime = this.walltimeOf(j.requested_walltime)
+        }
+      }
+      if (latest === null || e.since > latest) latest = e.since
+    }
+    // (deleting the entry being visited is safe in a Map's for-of)
+    if (queued.size > kept) for (const [k, e] of queued) if (e.seen !== g) queued.delete(k)
+    this.latestSince = latest
   }
   /** The latest first-seen time of the queued jobs of the last view (null: none). */
   private latestSince: number | null = null
@@ -115,8 +178,8 @@ export class PolicyMemory {
     for (const n of nodes) for (const k of this.jobKeys(n.jobs)) seen.add(k)
     for (const k of seen) {
       if (this.running.has(k)) continue
-      const q = this.queued.get(k)
-      this.running.set(k, q !== undefined ? { ...q, start: now, known: true } : { cores: 0, cpn: 0, walltime: null, start: now, known: false })
+      const q = this.index().get(k)
+      this.running.set(k, q !== undefined ? { cores: q.cores, cpn: q.cpn, walltime: q.walltime, start: now, known: true } : { cores: 0, cpn: 0, walltime: null, start: now, known: false })
     }
     // (deleting the entry being visited is safe in a Map's for-of)
     for (const [k, r] of this.running) {
@@ -126,21 +189,16 @@ export class PolicyMemory {
       this.running.delete(k)
     }
     // The same list as last time (a cluster view that did not change hands over the same array): the same keys, shapes and first-seen times.
-    if (jobs !== this.lastJobs && (jobs.length > 0 || this.queued.size > 0)) {
+    if (jobs !== this.lastJobs && (jobs.length > 0 || this.queued.size > 0 || this.pending !== null)) {
       this.lastJobs = jobs
-      const queued = new Map<string, JobShape>()
-      const since = new Map<string, number>()
-      let latest: number | null = null
-      for (const j of jobs) {
-        const k = jobKey(j.jobid)
-        const t = this.since.get(k) ?? now
-        since.set(k, t)
-        if (latest === null || t > latest) latest = t
-        queued.set(k, { cores: j.requested_cores, cpn: j.cores_per_node, walltime: this.walltimeOf(j.requested_walltime) })
+      if (this.queued.size === 0 && this.pending === null && jobs.length > 0) {
+        // The first queue: every job first seen now; indexed when needed.
+        this.pending = { jobs, now }
+        this.latestSince = now
+      } else {
+        this.index()
+        this.update(jobs, now)
       }
-      this.queued = queued
-      this.since = since
-      this.latestSince = latest
     }
 
     // Boot times: a node seen Starting that is now in the cluster joined at state_start_time.

@@ -13,7 +13,8 @@
  * | Deleting | destroy (again); refresh; forget / cleanup when gone | deleting.ts |
  *
  * Per resource: the min rule (min.ts), then the provisioning pass when due
- * (provision.ts). The cloud poll shared by several states: poll.ts.
+ * (provision.ts), which ends by explaining the jobs it left waiting (queue.ts;
+ * with auto mode off that runs alone, at the same pace). The cloud poll shared by several states: poll.ts.
  */
 import { NodeState } from "../../model/types.ts"
 import type { NodeDecision } from "../decisions.ts"
@@ -27,6 +28,7 @@ import { startingRule } from "./starting.ts"
 
 export { minRule } from "./min.ts"
 export { provisionDue, provisionRule } from "./provision.ts"
+export { explainDue, explainQueue } from "./queue.ts"
 
 /** The rule for one (untasked) node; null when there is nothing to do (the common case, kept cheap). */
 export const nodeRule = (st: EngineState, n: NodeRec, now: number): NodeDecision | null => {

@@ -11,17 +11,18 @@
  * join, then booted the next: min was reached after two boot times, past
  * max_launch_time (soak, invariant 5; scenarios/regressions/min-waits-for-starting.yaml).
  */
-import type { ResourceDecision } from "../decisions.ts"
+import type { JobDecision, ResourceDecision } from "../decisions.ts"
 import type { EngineState } from "../state.ts"
+import { fullReason, refusal } from "./refuse.ts"
 
-export const minRule = (st: EngineState, now: number, out: Array<ResourceDecision>): void => {
+export const minRule = (st: EngineState, now: number, out: Array<ResourceDecision | JobDecision>): void => {
   if (!st.autoMode) return
   for (const r of st.resources.values()) {
     if (!r.recovered || r.mode === "draining") continue
     if (r.backoffUntil > now) {
       const c = st.countsOf(r.name)
       const missing = r.min - (c.total - c.deleting)
-      if (missing > 0) out.push({ kind: "refuse", resource: r.name, count: missing, by: "min", reason: "backoff" })
+      if (missing > 0) out.push(refusal(r, missing, "min", "backoff"))
       continue
     }
     if (r.inflight > 0) continue
@@ -30,6 +31,6 @@ export const minRule = (st: EngineState, now: number, out: Array<ResourceDecisio
     const missing = r.min - live
     const n = Math.min(missing, r.max - mine.total - r.inflight)
     if (n > 0) out.push({ kind: "provision", resource: r.name, count: n, reason: "below_min", live, min: r.min })
-    if (missing > 0 && n < missing) out.push({ kind: "refuse", resource: r.name, count: missing - Math.max(n, 0), by: "min", reason: r.mode === "frozen" ? "frozen" : "at_max" })
+    if (missing > 0 && n < missing) out.push(refusal(r, missing - Math.max(n, 0), "min", fullReason(r)))
   }
 }

@@ -10,8 +10,10 @@
  * the same view gives the same decision).
  */
 import type { AllocResource } from "../../model/allocator.ts"
-import type { ResourceDecision } from "../decisions.ts"
+import { JOBS_NAMED, type JobDecision, type ResourceDecision } from "../decisions.ts"
 import type { EngineState } from "../state.ts"
+import { explainQueue } from "./queue.ts"
+import { fullReason, refusal } from "./refuse.ts"
 
 /** The interval since the last counted pass has passed (and a pass may run at all). */
 export const intervalPassed = (st: EngineState, now: number): boolean =>
@@ -48,10 +50,11 @@ export const allocResources = (st: EngineState, now: number): Array<AllocResourc
 }
 
 /**
- * One pass: asks the policy and turns its proposal into decisions. The pass's
+ * One pass: asks the policy and turns its proposal into decisions, then
+ * explains the queued jobs it left without a node (queue.ts). The pass's
  * own bookkeeping (when it ran, what the policy said) is kept here.
  */
-export const provisionRule = (st: EngineState, now: number, out: Array<ResourceDecision>): void => {
+export const provisionRule = (st: EngineState, now: number, out: Array<ResourceDecision | JobDecision>): void => {
   if (!st.reactive) st.lastProvision = now
   st.viewSinceProvision = false
   const inflight = new Map<string, number>()
@@ -65,15 +68,23 @@ export const provisionRule = (st: EngineState, now: number, out: Array<ResourceD
     prices: st.prices
   })
   st.lastDecision = decision
+  const refused = new Set<string>()
   for (const [name, count] of decision.provision) {
     const r = st.resources.get(name)
     if (r === undefined || count <= 0) continue
     const room = r.max - st.countsOf(name).total - r.inflight
     const k = Math.min(count, room)
     if (k > 0) {
-      out.push({ kind: "provision", resource: name, count: k, reason: "queued_jobs", jobs: decision.jobsFor.get(name)?.slice(0, 20) })
+      const jobs = decision.jobsFor.get(name)
+      out.push({ kind: "provision", resource: name, count: k, reason: "queued_jobs", jobs: jobs?.slice(0, JOBS_NAMED), jobsTotal: jobs?.length ?? 0 })
       st.lastProvision = now
     }
-    if (k < count) out.push({ kind: "refuse", resource: name, count: count - Math.max(k, 0), by: "policy", reason: r.mode === "frozen" ? "frozen" : "at_max" })
+    if (k < count) {
+      out.push(refusal(r, count - Math.max(k, 0), "policy", fullReason(r)))
+      refused.add(name)
+    }
   }
+  const served = new Set<string>()
+  for (const jobs of decision.jobsFor.values()) for (const j of jobs) served.add(j)
+  explainQueue(st, now, served, refused, out)
 }
