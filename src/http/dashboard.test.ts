@@ -16,6 +16,7 @@ import { withLiveStatus } from "../daemon/live.ts"
 import type { EngineApi } from "../engine/api.ts"
 import { CloudError, type CloudService } from "../engine/services.ts"
 import { CHROMIUM, chromiumAvailable, chromiumRequired, launchChromium } from "./testing/chromium.ts"
+import { makeDecisionLog } from "./decisions.ts"
 import { countByState, makeNodeHistory } from "./history.ts"
 import { FAKE_TIME, makeFakeEngine } from "./testing/fakeEngine.ts"
 import { type RunningServer, startServer } from "./testing/serve.ts"
@@ -72,6 +73,27 @@ const pastHours = (): Array<[number, ReturnType<typeof countByState>]> =>
     return [i * 120, countByState(nodes)]
   })
 
+/**
+ * A few minutes of decisions about the fake engine's jobs and resources:
+ * a provision for 13, os-res at its max for 15.headnode.example.org, 5[1]
+ * fitting no resource (queue gpu), then a hold.
+ */
+const someDecisions = () => {
+  const log = makeDecisionLog()
+  const t = FAKE_TIME - 300
+  log.record({ t, decisions: [{ kind: "provision", resource: "os-res", count: 1, reason: "queued_jobs", jobs: ["13"], jobsTotal: 1 }] })
+  for (const dt of [10, 20, 30])
+    log.record({
+      t: t + dt,
+      decisions: [
+        { kind: "refuse", resource: "os-res", count: 2, by: "policy", reason: "at_max", max: 3, until: 0, failures: 0, jobs: ["15.headnode.example.org"], jobsTotal: 1 },
+        { kind: "refuse", resource: null, reason: "no_matching_resource", match: { why: "reservation", queue: "gpu", account: null, property: null }, jobs: ["5[1]"], jobsTotal: 1 }
+      ]
+    })
+  log.record({ t: t + 60, decisions: [{ kind: "hold", host: IDLE, resource: "aws-res", reason: "idle", idleFor: 700, limit: 600, limitBy: "max_idle_time" }] })
+  return log
+}
+
 const row = (page: Page, table: string, key: string) => page.locator(`#${table} tbody tr[data-key="${key}"]`)
 
 const title = available
@@ -94,7 +116,7 @@ describe.skipIf(!available && !required)(title, () => {
     const history = makeNodeHistory()
     const t0 = FAKE_TIME - 3 * 3600
     for (const [t, counts] of pastHours()) history.record(t0 + t, counts)
-    const server = await startServer(engine, { token: null, tokenForReads: false, dashboardRefreshSeconds: 1, history })
+    const server = await startServer(engine, { token: null, tokenForReads: false, dashboardRefreshSeconds: 1, history, decisions: someDecisions() })
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
     try {
       const w = await watch(page, server)
@@ -216,7 +238,59 @@ describe.skipIf(!available && !required)(title, () => {
     }
   }, 60_000)
 
-  it("outside live mode the cloud column is empty", async () => {
+  it("Decisions panel: newest first, filters by resource and kind, the reason in words; each queued job says why it waits; the shadow-mode banner", async () => {
+    const engine = makeFakeEngine()
+    // a daemon in shadow mode says "dry_run": true in /server/status
+    const shadow: EngineApi = { ...engine, snapshot: Effect.map(engine.snapshot, (s) => ({ ...s, status: { ...s.status, dry_run: true } })) }
+    const server = await startServer(shadow, { token: null, tokenForReads: false, dashboardRefreshSeconds: 1, decisions: someDecisions() })
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+    try {
+      const w = await watch(page, server)
+      await page.goto(server.url + "/dashboard")
+      await page.waitForSelector("body[data-loaded=true]", { timeout: 15_000 })
+      expect(await page.locator("#shadow-banner").isVisible()).toBe(true)
+      expect(await page.locator("#shadow-banner").innerText()).toBe("Shadow mode: decisions are not carried out")
+
+      const rows = page.locator("#decisions tbody tr[data-key]")
+      const cells = async (i: number) => (await rows.nth(i).locator("td").allInnerTexts()).map((t) => t.trim())
+      expect(await rows.count()).toBe(4)
+      // newest first: the hold, then the two refusals (last taken at +30), then the provision
+      expect((await cells(0)).slice(1, 5)).toEqual(["hold", "aws-res", "idle", `holding ${IDLE}: idle for 700s (max_idle_time 600s)`])
+      expect(await rows.evaluateAll((rs) => rs.map((r) => (r as HTMLElement).dataset.kind))).toEqual(["hold", "refuse", "refuse", "provision"])
+      const refusals = (await Promise.all([1, 2].map(cells))).map((c) => c.slice(2, 7))
+      expect(refusals).toContainEqual(["os-res", "at_max", "not starting 2 node(s) in os-res for queued job 15.headnode.example.org: os-res is at its max 3", "15.headnode.example.org", "3× since " + (await page.evaluate((t) => new Date(t * 1000).toLocaleString(), FAKE_TIME - 290))])
+      expect(refusals.map((c) => c[2])).toContain("job 5[1] is admitted by no resource's reservation (queue gpu)")
+
+      // filters
+      await page.selectOption("#decisions-kind", "refuse")
+      await expect.poll(() => rows.count()).toBe(2)
+      await page.selectOption("#decisions-resource", "(none)")
+      await expect.poll(() => rows.count()).toBe(1)
+      expect((await cells(0))[3]).toBe("no_matching_resource")
+      await page.selectOption("#decisions-kind", "hold")
+      await expect.poll(() => page.locator("#decisions tbody td.empty").innerText()).toBe("No decisions match the filters")
+      await page.selectOption("#decisions-resource", "")
+      await expect.poll(() => rows.count()).toBe(1)
+      // a refresh keeps the filters
+      await page.waitForTimeout(1_500)
+      expect(await page.locator("#decisions-kind").inputValue()).toBe("hold")
+      expect(await rows.count()).toBe(1)
+
+      // why each queued job waits
+      const waiting = async (job: string) => (await row(page, "jobs", job).locator("td.waiting").innerText()).trim()
+      expect(await waiting("13")).toMatch(/^waiting for a node that is booting in os-res \(/)
+      expect(await waiting("15.headnode.example.org")).toBe("not starting 2 node(s) in os-res for queued job 15.headnode.example.org: os-res is at its max 3")
+      expect(await waiting("5[1]")).toBe("job 5[1] is admitted by no resource's reservation (queue gpu)")
+      expect(await waiting("5[2].headnode")).toBe("not eligible yet: the scheduler has given it no priority")
+      expect(w.consoleErrors).toEqual([])
+      expect(w.external).toEqual([])
+    } finally {
+      await page.close()
+      await server.close()
+    }
+  }, 60_000)
+
+  it("outside live mode the cloud column is empty; without a decision log the panel says so; no shadow banner without dry_run", async () => {
     const server = await startServer(makeFakeEngine(), { token: null, tokenForReads: false, dashboardRefreshSeconds: 1 })
     const page = await browser.newPage()
     try {
@@ -225,6 +299,9 @@ describe.skipIf(!available && !required)(title, () => {
       await page.waitForSelector("body[data-loaded=true]", { timeout: 15_000 })
       expect(await row(page, "resources", "aws-res").locator("td.cloud").innerText()).toBe("—")
       expect(await row(page, "resources", "os-res").locator("td.cloud").innerText()).toBe("—")
+      expect(await page.locator("#decisions-count").innerText()).toBe("(this server keeps no log of decisions)")
+      expect((await row(page, "jobs", "13").locator("td.waiting").innerText()).trim()).toBe("—")
+      expect(await page.locator("#shadow-banner").isHidden()).toBe(true)
     } finally {
       await page.close()
       await server.close()

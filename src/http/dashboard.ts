@@ -13,6 +13,8 @@ export interface DashboardOptions {
   /** Reads need the token too: the page asks for it before loading data. */
   readonly tokenForReads: boolean
   readonly refreshSeconds: number
+  /** The server keeps a log of decisions (GET /server/decisions): the page shows its panel's rows. Absent: false. */
+  readonly decisions?: boolean
 }
 
 export interface DashboardPage {
@@ -52,7 +54,7 @@ export const renderDashboard = (options: DashboardOptions): DashboardPage => {
 <link rel="icon" href="data:,">
 <style>${style}</style>
 </head>
-<body data-token-required="${options.tokenRequired}" data-token-for-reads="${options.tokenForReads}" data-refresh="${refresh}">
+<body data-token-required="${options.tokenRequired}" data-token-for-reads="${options.tokenForReads}" data-refresh="${refresh}" data-decisions="${options.decisions === true}">
 <header>
   <h1>Dynamic Cluster</h1>
   <label class="switch"><input type="checkbox" id="auto-mode" aria-label="Auto mode"><span id="auto-label">Auto mode</span></label>
@@ -68,6 +70,7 @@ export const renderDashboard = (options: DashboardOptions): DashboardPage => {
   <span id="updated" class="meta"></span>
   <button type="button" id="refresh-now">Refresh</button>
 </header>
+<div id="shadow-banner" class="banner" role="status" hidden>Shadow mode: decisions are not carried out</div>
 <main>
   <div id="errors" aria-live="assertive"></div>
   <div id="refresh-error" class="error" role="alert" hidden></div>
@@ -95,7 +98,19 @@ export const renderDashboard = (options: DashboardOptions): DashboardPage => {
   <section>
     <h2>Queued jobs <span class="count" id="jobs-count"></span></h2>
     <table id="jobs">
-      <thead><tr><th>Job</th><th>Name</th><th>Owner</th><th>Queue</th><th>Account</th><th class="num">Cores</th><th class="num">Cores/node</th><th>Walltime</th><th class="num">Priority</th><th>State</th></tr></thead>
+      <thead><tr><th>Job</th><th>Name</th><th>Owner</th><th>Queue</th><th>Account</th><th class="num">Cores</th><th class="num">Cores/node</th><th>Walltime</th><th class="num">Priority</th><th>State</th><th>Waiting because</th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
+  <section id="decisions-panel">
+    <h2>Decisions <span class="count" id="decisions-count"></span>
+      <span class="filters">
+        <label>Resource <select id="decisions-resource"><option value="">all</option></select></label>
+        <label>Kind <select id="decisions-kind"><option value="">all</option></select></label>
+      </span>
+    </h2>
+    <table id="decisions">
+      <thead><tr><th>Last taken</th><th>Kind</th><th>Resource</th><th>Reason</th><th>Why</th><th>Jobs</th><th class="num">Times</th></tr></thead>
       <tbody></tbody>
     </table>
   </section>

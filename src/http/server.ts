@@ -250,7 +250,8 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
   const dashboardHtml = renderDashboard({
     tokenRequired: options.token !== null,
     tokenForReads: options.token !== null && options.tokenForReads,
-    refreshSeconds: options.dashboardRefreshSeconds ?? DEFAULT_DASHBOARD_REFRESH_SECONDS
+    refreshSeconds: options.dashboardRefreshSeconds ?? DEFAULT_DASHBOARD_REFRESH_SECONDS,
+    decisions: options.decisions !== undefined
   })
 
   const snapshot = engine.snapshot

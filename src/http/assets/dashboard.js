@@ -28,6 +28,9 @@
   let timer = null;
   // status.clouds of the last refresh (live mode only): resource → {auth, error, since}.
   let clouds = {};
+  // GET /server/decisions of the last refresh (null: this server keeps no log), and per queued job the newest decision naming it.
+  let decisions = null;
+  let decisionOf = new Map();
 
   const $ = (id) => document.getElementById(id);
 
@@ -312,14 +315,106 @@
 
   function jobRow() {
     const tr = el("tr");
-    for (let i = 0; i < 10; i++) tr.append(el("td"));
+    for (let i = 0; i < 11; i++) tr.append(el("td"));
     for (const i of [5, 6, 8]) tr.cells[i].className = "num";
+    tr.cells[10].className = "waiting";
     return tr;
   }
   function updateJobRow(tr, j) {
     setCells(tr, [j.jobid, dash(j.name), dash(j.owner), dash(j.queue), dash(j.account), dash(j.requested_cores),
       j.cores_per_node === 0 ? "any" : dash(j.cores_per_node), dash(j.requested_walltime),
-      j.priority === null || j.priority === -1 ? "not eligible" : dash(j.priority), JOB_STATES[j.state] || String(j.state)]);
+      j.priority === null || j.priority === -1 ? "not eligible" : dash(j.priority), JOB_STATES[j.state] || String(j.state),
+      waitingBecause(j)]);
+  }
+
+  // ------------------------------------------------------------ decisions
+
+  /** Newest first, by when each entry was last taken. */
+  const newestFirst = (list) => list.slice().sort((a, b) => b.last_t - a.last_t || b.t - a.t);
+
+  /** Per job id, the newest provision or refusal naming it. */
+  function indexDecisions(list) {
+    const byJob = new Map();
+    for (const d of newestFirst(list)) {
+      if (d.kind !== "provision" && d.kind !== "refuse") continue;
+      for (const id of d.jobs) if (!byJob.has(id)) byJob.set(id, d);
+    }
+    return byJob;
+  }
+
+  /** Why a queued job still waits, in words: the newest decision naming it, else what is known. */
+  function waitingBecause(j) {
+    if (j.state !== 0) return "—";
+    if (j.priority === null || j.priority === -1) return "not eligible yet: the scheduler has given it no priority";
+    if (decisions === null) return "—";
+    const d = decisionOf.get(j.jobid);
+    if (d === undefined) return "no decision names it yet (the policy has not chosen a node for it)";
+    if (d.kind === "provision") return "waiting for a node that is booting in " + d.resource + " (" + clock(d.t) + ")";
+    return d.message;
+  }
+
+  function fillFilter(select, values, label) {
+    const want = [""].concat(values);
+    const have = Array.from(select.options).map((o) => o.value);
+    if (want.join("\u0000") === have.join("\u0000")) return;
+    const current = select.value;
+    select.replaceChildren(...want.map((v) => el("option", { value: v, text: v === "" ? "all" : label(v) })));
+    select.value = want.includes(current) ? current : "";
+  }
+
+  const NO_RESOURCE = "(none)";
+  const resourceOf = (d) => (d.resource === null ? NO_RESOURCE : d.resource);
+
+  function decisionRow() {
+    const tr = el("tr");
+    for (let i = 0; i < 7; i++) tr.append(el("td"));
+    tr.cells[3].className = "code";
+    tr.cells[4].className = "why";
+    tr.cells[6].className = "num";
+    return tr;
+  }
+  function updateDecisionRow(tr, d) {
+    const more = d.jobs_total - d.jobs.length;
+    const jobs = d.jobs.length === 0 ? "—" : d.jobs.slice(0, 5).join(", ") + (d.jobs_total > 5 ? " (+" + (d.jobs_total - Math.min(5, d.jobs.length)) + " more)" : "");
+    setCells(tr, [clock(d.last_t), d.kind, resourceOf(d), d.reason, d.message, jobs,
+      d.repeats > 1 ? d.repeats + "× since " + clock(d.t) : "1"]);
+    tr.dataset.kind = d.kind;
+    tr.dataset.reason = d.reason;
+    tr.cells[5].title = more > 0 ? d.jobs_total + " jobs in all" : "";
+  }
+
+  function renderDecisions() {
+    const panel = $("decisions-panel");
+    if (decisions === null) {
+      $("decisions-count").textContent = "(this server keeps no log of decisions)";
+      reconcile($("decisions").tBodies[0], [], () => "", decisionRow, updateDecisionRow, "No decisions", 7);
+      panel.dataset.loaded = "true";
+      return;
+    }
+    const resourceSel = $("decisions-resource");
+    const kindSel = $("decisions-kind");
+    fillFilter(resourceSel, Array.from(new Set(decisions.map(resourceOf))).sort(), (v) => v);
+    fillFilter(kindSel, Array.from(new Set(decisions.map((d) => d.kind))).sort(), (v) => v);
+    const shown = newestFirst(decisions).filter((d) =>
+      (resourceSel.value === "" || resourceOf(d) === resourceSel.value) && (kindSel.value === "" || d.kind === kindSel.value));
+    // Row keys: what an entry is, numbered when two entries of one step look alike.
+    const seen = new Map();
+    const keyed = shown.map((d) => {
+      const base = [d.t, d.kind, d.reason, resourceOf(d), d.by || "", (d.hosts || []).join(",")].join("|");
+      const n = (seen.get(base) || 0) + 1;
+      seen.set(base, n);
+      return { key: base + "#" + n, d };
+    });
+    reconcile($("decisions").tBodies[0], keyed, (k) => k.key, (k) => decisionRow(), (tr, k) => updateDecisionRow(tr, k.d),
+      "No decisions" + (decisions.length > 0 ? " match the filters" : " yet"), 7);
+    $("decisions-count").textContent = shown.length + " of " + decisions.length + " shown, newest first";
+    panel.dataset.loaded = "true";
+  }
+
+  /** GET /server/decisions; null when the server keeps no log (the page says so, data-decisions). */
+  async function loadDecisions() {
+    if (body.dataset.decisions !== "true") return null;
+    return (await api("GET", "/server/decisions?limit=500")).decisions;
   }
 
   // ------------------------------------------------------------ charts
@@ -445,16 +540,22 @@
     refreshing = true;
     try {
       const since = history.length > 0 ? history[history.length - 1].t : null;
-      const [nodes, jobs, resources, status, queues, past] = await Promise.all([
+      const [nodes, jobs, resources, status, queues, past, recent] = await Promise.all([
         api("GET", "/workernode"), api("GET", "/job"), api("GET", "/resource"),
         api("GET", "/server/status"), api("GET", "/server/queues"),
-        api("GET", "/server/history" + (since !== null ? "?since=" + since : ""))
+        api("GET", "/server/history" + (since !== null ? "?since=" + since : "")),
+        loadDecisions()
       ]);
       setRefreshError("");
       clouds = (status && status.clouds) || {};
+      decisions = recent;
+      decisionOf = indexDecisions(recent || []);
+      // (dry_run: only a daemon in shadow mode says true; older ones do not have the field)
+      $("shadow-banner").hidden = !(status && status.dry_run === true);
+      renderDecisions();
       reconcile($("nodes").tBodies[0], nodes, (n) => n.hostname, nodeRow, updateNodeRow, "No worker nodes", 9);
       reconcile($("resources").tBodies[0], resources, (r) => r.name, resourceRow, updateResourceRow, "No cloud resources configured", 10);
-      reconcile($("jobs").tBodies[0], jobs, (j) => j.jobid, jobRow, updateJobRow, "No queued jobs", 10);
+      reconcile($("jobs").tBodies[0], jobs, (j) => j.jobid, jobRow, updateJobRow, "No queued jobs", 11);
       $("nodes-count").textContent = nodes.length + " nodes, " + nodes.reduce((a, n) => a + (Number(n.num_proc) || 0), 0) + " cores";
       $("jobs-count").textContent = jobs.length + " shown";
       $("resources-count").textContent = resources.length + " resources";
@@ -487,6 +588,7 @@
       auto.dataset.busy = "false";
     });
     $("refresh-now").addEventListener("click", () => refresh());
+    for (const id of ["decisions-resource", "decisions-kind"]) $(id).addEventListener("change", () => renderDecisions());
     window.addEventListener("resize", () => { drawChart("chart-nodes", "nodes"); drawChart("chart-cores", "cores"); });
     if (tokenRequired && !token && body.dataset.tokenForReads === "true") askForToken();
     refresh().then(schedule);
