@@ -150,7 +150,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       } else if (explainDue(st, now)) {
         // Auto mode off: no pass, but why queued jobs get no node is still said.
         perResource.length = 0
-        explainQueue(st, now, new Set(), new Set(), perResource)
+        explainQueue(st, now, new Set(), perResource)
         for (const d of perResource) take(d, undefined)
       }
       if (decisions.length > 0) {

@@ -84,7 +84,5 @@ export const provisionRule = (st: EngineState, now: number, out: Array<ResourceD
       refused.add(name)
     }
   }
-  const served = new Set<string>()
-  for (const jobs of decision.jobsFor.values()) for (const j of jobs) served.add(j)
-  explainQueue(st, now, served, refused, out)
+  explainQueue(st, now, refused, out)
 }

@@ -1,21 +1,22 @@
 /**
  * Why queued jobs get no node (docs/architecture.md, "Decisions and reason
  * codes"). After the policy's pass, and at the same pace while auto mode is
- * off, the eligible queued jobs that no proposal names are looked at:
+ * off, the eligible queued jobs are looked at:
  *
  * - a job no configured resource can ever run (its reservation admits it
  *   nowhere, more cores per node than offered, more nodes than `max`):
  *   `refuse` / `no_matching_resource`, grouped by that cause;
- * - a job some resource has room for now: in auto mode that is the policy's
- *   choice (its own words: `plan`), with auto mode off `auto_mode_off`;
+ * - a job some resource has room for now (every job the policy provisions
+ *   for is one): in auto mode that is the policy's choice (its own words:
+ *   `plan`), with auto mode off `auto_mode_off`;
  * - a job every resource that could run it refuses: `refuse` in each of them,
  *   with its reason (`at_max`, `frozen`, `draining`, `backoff`).
  *
  * Jobs on a resource whose node size or instances are not known yet are not
  * explained. It only reads the state: no log line, no bookkeeping but its pace.
  */
-import { ByJobKind, canFit, eligibleJobs, mayUse, type AllocResource } from "../../model/allocator.ts"
-import type { Job } from "../../model/types.ts"
+import { ByJobKind, canFit, mayUse, type AllocResource } from "../../model/allocator.ts"
+import { JobState, type Job } from "../../model/types.ts"
 import { JOBS_NAMED, type JobDecision, type NoMatch, type ResourceDecision } from "../decisions.ts"
 import type { EngineState, ResState } from "../state.ts"
 import { allocResources } from "./provision.ts"
@@ -42,13 +43,14 @@ class Named {
 const nodesOn = (job: Job, perNode: number): number => Math.ceil(job.requested_cores / (job.cores_per_node > 0 ? job.cores_per_node : perNode))
 
 /**
- * Explains the queue at `now`. `served`: the jobs the policy's proposal names
- * (not explained); `refused`: resources the pass already refused (not again).
+ * Explains the queue at `now` (jobs named in queue order). `refused`:
+ * resources the pass already refused (not again). The jobs the policy's
+ * proposal names are not refusals: a resource it proposes a node in has room
+ * for them (or is in `refused`).
  */
 export const explainQueue = (
   st: EngineState,
   now: number,
-  served: ReadonlySet<string>,
   refused: ReadonlySet<string>,
   out: Array<ResourceDecision | JobDecision>
 ): void => {
@@ -56,74 +58,124 @@ export const explainQueue = (
   const resources = [...st.resources.values()]
   const room = new Map<string, AllocResource>()
   for (const a of allocResources(st, now)) room.set(a.name, a)
-  const usable = new ByJobKind((job) => resources.filter((r) => mayUse(job, r)))
-  const noMatch = new Map<string, { match: NoMatch; named: Named }>()
+  // What happens to a job depends only on its kind (account, queue, property)
+  // and its cores and cores per node: worked out once per shape, not per job
+  // (100,000 queued jobs have few shapes; bench/engine-cycle).
+  const byShape = new ByJobKind(() => new Map<number, Map<number, Outcome>>())
+  let last: { shapes: unknown; cores: number; cpn: number; o: Outcome } | null = null
+  const noMatch = new Map<NoMatch, Named>()
   const autoOff = new Named()
   const blocked = new Map<ResState, Named>()
-  for (const job of eligibleJobs(st.queued)) {
-    if (served.has(job.jobid)) continue
-    const rs = usable.get(job)
-    let fits = false
-    let unknown = false
-    let hasRoom = false
-    let offered = 0
-    let largest = -1
-    let size = { cores: 0, nodes: 0 }
-    const refusing: Array<ResState> = []
-    for (const r of rs) {
-      const per = r.coresPerNode
-      if (!(Number.isFinite(per) && per > 0)) {
-        unknown = true
-        continue
-      }
-      if (job.cores_per_node > per) {
-        offered = Math.max(offered, per)
-        continue
-      }
-      const nodes = nodesOn(job, per)
-      if (nodes > r.cfgMax) {
-        if (r.cfgMax > largest) {
-          largest = r.cfgMax
-          size = { cores: job.requested_cores, nodes }
-        }
-        continue
-      }
-      fits = true
-      if (!r.recovered) unknown = true
-      else {
-        const a = room.get(r.name)
-        if (a !== undefined && canFit(job, a, [])) hasRoom = true
-        else refusing.push(r)
-      }
+  for (const job of st.queued) {
+    if (job.state !== JobState.Queued || job.priority === null) continue
+    const shapes = byShape.get(job)
+    let o: Outcome
+    // (queues hold runs of alike jobs: the last shape first)
+    if (last !== null && last.shapes === shapes && last.cores === job.requested_cores && last.cpn === job.cores_per_node) o = last.o
+    else {
+      let byCpn = shapes.get(job.requested_cores)
+      if (byCpn === undefined) shapes.set(job.requested_cores, (byCpn = new Map()))
+      let found = byCpn.get(job.cores_per_node)
+      if (found === undefined) byCpn.set(job.cores_per_node, (found = outcome(job, resources, room)))
+      o = found
+      last = { shapes, cores: job.requested_cores, cpn: job.cores_per_node, o }
     }
-    if (unknown) continue
-    if (!fits) {
-      const match: NoMatch =
-        rs.length === 0
-          ? { why: "reservation", queue: job.queue, account: job.account, property: job.property }
-          : largest >= 0
-            ? { why: "size", cores: size.cores, nodes: size.nodes, largest }
-            : { why: "cores_per_node", needs: job.cores_per_node, offered }
-      const key = JSON.stringify(match)
-      let g = noMatch.get(key)
-      if (g === undefined) noMatch.set(key, (g = { match, named: new Named() }))
-      g.named.add(job)
-    } else if (hasRoom) {
-      if (!st.autoMode) autoOff.add(job)
-    } else {
-      for (const r of refusing) {
-        if (refused.has(r.name)) continue
-        let g = blocked.get(r)
-        if (g === undefined) blocked.set(r, (g = new Named()))
-        g.add(job, nodesOn(job, r.coresPerNode))
+    switch (o.kind) {
+      case "unknown":
+        break
+      case "no_match": {
+        let g = noMatch.get(o.match)
+        if (g === undefined) noMatch.set(o.match, (g = new Named()))
+        g.add(job)
+        break
       }
+      case "room":
+        if (!st.autoMode) autoOff.add(job)
+        break
+      case "refused":
+        for (const r of o.by) {
+          if (refused.has(r.name)) continue
+          let g = blocked.get(r)
+          if (g === undefined) blocked.set(r, (g = new Named()))
+          g.add(job, nodesOn(job, r.coresPerNode))
+        }
     }
   }
-  for (const { match, named } of noMatch.values()) out.push({ kind: "refuse", resource: null, reason: "no_matching_resource", match, jobs: named.jobs, jobsTotal: named.total })
+  // (one decision per cause: shapes with the same cause share it)
+  const merged = new Map<string, { match: NoMatch; jobs: Array<string>; total: number }>()
+  for (const [match, named] of noMatch) {
+    const key = JSON.stringify(match)
+    const m = merged.get(key)
+    if (m === undefined) merged.set(key, { match, jobs: [...named.jobs], total: named.total })
+    else {
+      for (const j of named.jobs) if (m.jobs.length < JOBS_NAMED) m.jobs.push(j)
+      m.total += named.total
+    }
+  }
+  for (const { match, jobs, total } of merged.values()) out.push({ kind: "refuse", resource: null, reason: "no_matching_resource", match, jobs, jobsTotal: total })
   if (autoOff.total > 0) out.push({ kind: "refuse", resource: null, reason: "auto_mode_off", jobs: autoOff.jobs, jobsTotal: autoOff.total })
   for (const [r, named] of blocked) {
     // The fewest nodes these jobs need here: their cores, and the widest job.
     const count = Math.max(Math.ceil(named.cores / r.coresPerNode), named.nodes)
     out.push(refusal(r, count, "policy", r.backoffUntil > now ? "backoff" : fullReason(r), { named: named.jobs, total: named.total }))
   }
+}
+
+type Outcome =
+  | { readonly kind: "unknown" }
+  | { readonly kind: "no_match"; readonly match: NoMatch }
+  | { readonly kind: "room" }
+  | { readonly kind: "refused"; readonly by: ReadonlyArray<ResState> }
+
+const UNKNOWN: Outcome = { kind: "unknown" }
+const ROOM: Outcome = { kind: "room" }
+
+/** Where a job of this shape stands: no resource can ever run it, one has room now, or all that could refuse. */
+const outcome = (job: Job, resources: ReadonlyArray<ResState>, room: ReadonlyMap<string, AllocResource>): Outcome => {
+  const rs = resources.filter((r) => mayUse(job, r))
+  let fits = false
+  let unknown = false
+  let hasRoom = false
+  let offered = 0
+  let largest = -1
+  let size = { cores: 0, nodes: 0 }
+  const refusing: Array<ResState> = []
+  for (const r of rs) {
+    const per = r.coresPerNode
+    if (!(Number.isFinite(per) && per > 0)) {
+      unknown = true
+      continue
+    }
+    if (job.cores_per_node > per) {
+      offered = Math.max(offered, per)
+      continue
+    }
+    const nodes = nodesOn(job, per)
+    if (nodes > r.cfgMax) {
+      if (r.cfgMax > largest) {
+        largest = r.cfgMax
+        size = { cores: job.requested_cores, nodes }
+      }
+      continue
+    }
+    fits = true
+    if (!r.recovered) unknown = true
+    else {
+      const a = room.get(r.name)
+      if (a !== undefined && canFit(job, a, [])) hasRoom = true
+      else refusing.push(r)
+    }
+  }
+  if (unknown) return UNKNOWN
+  if (!fits)
+    return {
+      kind: "no_match",
+      match:
+        rs.length === 0
+          ? { why: "reservation", queue: job.queue, account: job.account, property: job.property }
+          : largest >= 0
+            ? { why: "size", cores: size.cores, nodes: size.nodes, largest }
+            : { why: "cores_per_node", needs: job.cores_per_node, offered }
+    }
+  return hasRoom ? ROOM : { kind: "refused", by: refusing }
 }
