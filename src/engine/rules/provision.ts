@@ -12,7 +12,7 @@
 import type { AllocResource } from "../../model/allocator.ts"
 import { JOBS_NAMED, type JobDecision, type ResourceDecision } from "../decisions.ts"
 import type { EngineState } from "../state.ts"
-import { explainQueue } from "./queue.ts"
+import { allocResources, explainQueue } from "./queue.ts"
 import { fullReason, refusal } from "./refuse.ts"
 
 /** The interval since the last counted pass has passed (and a pass may run at all). */
@@ -29,25 +29,6 @@ export const provisionAt = (st: EngineState): number =>
   // the next poll (its lastProvision stays where its last boot was: waking for
   // it would wake at once, again and again).
   !st.autoMode || !st.viewFresh || (st.reactive && !st.viewSinceProvision) ? Infinity : st.lastProvision + st.settings.autoProvisionInterval
-
-/** What the policy may provision from: recovered resources not backing off, with their effective limits. */
-export const allocResources = (st: EngineState, now: number): Array<AllocResource> => {
-  const out: Array<AllocResource> = []
-  for (const r of st.resources.values()) {
-    if (!r.recovered || r.backoffUntil > now) continue
-    out.push({
-      name: r.name,
-      priority: r.priority,
-      min: r.min,
-      max: r.max,
-      current: st.countsOf(r.name).total + r.inflight,
-      coresPerNode: r.coresPerNode,
-      reservation: r.reservation,
-      flag: st.flagOf(r)
-    })
-  }
-  return out
-}
 
 /**
  * One pass: asks the policy and turns its proposal into decisions, then

@@ -19,8 +19,26 @@ import { ByJobKind, canFit, mayUse, type AllocResource } from "../../model/alloc
 import { JobState, type Job } from "../../model/types.ts"
 import { JOBS_NAMED, type JobDecision, type NoMatch, type ResourceDecision } from "../decisions.ts"
 import type { EngineState, ResState } from "../state.ts"
-import { allocResources } from "./provision.ts"
 import { fullReason, refusal } from "./refuse.ts"
+
+/** What the policy may provision from: recovered resources not backing off, with their effective limits. */
+export const allocResources = (st: EngineState, now: number): Array<AllocResource> => {
+  const out: Array<AllocResource> = []
+  for (const r of st.resources.values()) {
+    if (!r.recovered || r.backoffUntil > now) continue
+    out.push({
+      name: r.name,
+      priority: r.priority,
+      min: r.min,
+      max: r.max,
+      current: st.countsOf(r.name).total + r.inflight,
+      coresPerNode: r.coresPerNode,
+      reservation: r.reservation,
+      flag: st.flagOf(r)
+    })
+  }
+  return out
+}
 
 /** While auto mode is off: an explanation is due (a fresh view, `auto_provision_interval` since the last). */
 export const explainDue = (st: EngineState, now: number): boolean =>
