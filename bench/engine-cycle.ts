@@ -3,8 +3,9 @@
  * node, min check, allocator) at 100 / 1,000 / 5,000 cloud nodes and 1k /
  * 10k / 100k queued jobs spread over 10 resources.
  *
- * The engine is the real one; the batch system and the clouds are in-memory
- * stand-ins that answer instantly with a fixed picture, and tasks the engine
+ * The engine is the real one; the batch system and the clouds are the
+ * recording layers (src/engine/services.ts) answering instantly with a fixed
+ * picture, and tasks the engine
  * submits are recorded, never run, so every measured cycle sees the same
  * world. Each measurement is a fresh engine: a first step (auto mode off)
  * adopts every node, then the measured step does a whole cycle, allocator
@@ -12,10 +13,10 @@
  *
  *   npm run bench -- engine-cycle [--quick] [--json]
  */
-import { Clock, Context, Effect, Either, Runtime } from "effect"
-import { makeEngine, type Engine } from "../src/engine/engine.ts"
+import { Clock, Effect, Either, Layer, Runtime } from "effect"
+import { engineContext, makeEngine, type Engine, type EngineEnv } from "../src/engine/engine.ts"
 import { supportedPolicy, unknownPolicy, type Policy } from "../src/engine/policy.ts"
-import { Checker, Cloud, Cluster, Hooks, noHooks, type ClusterNode, type ClusterService, type CloudService } from "../src/engine/services.ts"
+import { layerConstantChecker, layerNoHooks, layerRecordingCloud, layerRecordingCluster, type ClusterNode } from "../src/engine/services.ts"
 import type { Apply, TaskRunner } from "../src/engine/tasks.ts"
 import { decodeConfig } from "../src/model/config.ts"
 import { emptyInstance, InstanceState, NodeState, makeJob, type Instance, type Job } from "../src/model/types.ts"
@@ -60,8 +61,8 @@ const benchPolicy = (name: string): Policy => {
 }
 
 interface World {
-  readonly cluster: ClusterService
-  readonly cloud: CloudService
+  /** The engine's services: a fixed cluster view and fixed instances (recording layers whose records go nowhere). */
+  readonly services: Layer.Layer<EngineEnv>
   readonly config: ReturnType<typeof configFor>
   /** The policy, decide() timed. */
   readonly policy: Policy
@@ -143,26 +144,14 @@ export const makeWorld = (nodes: number, jobs: number, policy = "classic"): Worl
       })
     )
   }
-  const view = { nodes: clusterNodes, jobs: queued }
-  const cluster: ClusterService = {
-    query: Effect.sync(() => view),
-    status: Effect.succeed({ bench: true }),
-    instanceActive: () => Effect.void,
-    addNode: () => Effect.void,
-    removeNode: () => Effect.void,
-    holdNode: () => Effect.void,
-    unholdNode: () => Effect.void,
-    vacateNode: () => Effect.void,
-    checkReservation: () => Effect.void
-  }
-  const cloud: CloudService = {
-    list: (r) => Effect.succeed(instances[Number(r.slice(1))] ?? []),
-    boot: () => Effect.dieMessage("the benchmark never runs tasks"),
-    refresh: (i) => Effect.succeed(i),
-    destroy: () => Effect.void,
-    coresPerNode: () => Effect.succeed(CORES)
-  }
-  return { cluster, cloud, config: configFor(nodes, policy), policy: benchPolicy(policy) }
+  const ignore = () => {}
+  const services = Layer.mergeAll(
+    layerRecordingCluster({ nodes: clusterNodes, jobs: queued }, ignore, { bench: true }),
+    layerRecordingCloud({ instances: (r) => instances[Number(r.slice(1))] ?? [], cores: () => CORES }, ignore),
+    layerConstantChecker(true),
+    layerNoHooks
+  )
+  return { services, config: configFor(nodes, policy), policy: benchPolicy(policy) }
 }
 
 /** Tasks are recorded, never run: every cycle sees the same world. */
@@ -199,12 +188,7 @@ export const measureCycle = (w: World): CycleSample => {
     currentTimeNanos: Effect.sync(() => BigInt(now * 1000) * 1_000_000n),
     sleep: () => Effect.dieMessage("no sleeping in the benchmark")
   } as unknown as Clock.Clock
-  const ctx = Context.make(Cluster, w.cluster).pipe(
-    Context.add(Cloud, w.cloud),
-    Context.add(Checker, { check: () => Effect.succeed(true) }),
-    Context.add(Hooks, noHooks)
-  )
-  const rt = Effect.runSync(Effect.runtime<Cluster | Cloud | Checker | Hooks>().pipe(Effect.provide(ctx), Effect.withClock(clock)))
+  const rt = Effect.runSync(Effect.runtime<EngineEnv>().pipe(Effect.provide(engineContext(w.services)), Effect.withClock(clock)))
   const run = Runtime.runSync(rt)
   const tasks = recordingRunner()
   const engine: Engine = run(makeEngine({ config: w.config, tasks, policy: w.policy }))

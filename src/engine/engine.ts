@@ -14,7 +14,7 @@
  * Slow calls go out as tasks whose results are applied at a later step.
  * Time comes only from Effect's Clock.
  */
-import { Context, Effect } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { engineSettings, type ConfigFile, type EngineSettings } from "../model/config.ts"
 import { makeApi } from "./actions.ts"
 import { makeActuator } from "./actuation.ts"
@@ -36,6 +36,13 @@ export type { EngineLogEvent, LogLevel, NodeRec, ResState } from "./state.ts"
 export type { Decision, StepDecisions } from "./decisions.ts"
 
 export type EngineEnv = Cluster | Cloud | Checker | Hooks
+
+/**
+ * The engine's services from a layer whose services need no resource kept
+ * open (the simulator's layerSim, plan's and the benchmark's recording
+ * layers), built once. The daemon builds its liveLayer in its own scope.
+ */
+export const engineContext = (layer: Layer.Layer<EngineEnv>): Context.Context<EngineEnv> => Effect.runSync(Effect.scoped(Layer.build(layer)))
 
 export interface EngineOptions {
   readonly config: ConfigFile

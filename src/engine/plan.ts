@@ -6,7 +6,7 @@
  * provision) at the snapshot's time. Its tasks are recorded, never run, so
  * nothing is booted, held or destroyed.
  */
-import { Clock, Context, Data, Duration, Effect, Either, ParseResult, Schema } from "effect"
+import { Clock, Data, Duration, Effect, Either, Layer, ParseResult, Schema } from "effect"
 import { decodeConfig, engineSettings, formatParseError, type ConfigFile } from "../model/config.ts"
 import {
   CloudResourceView,
@@ -20,19 +20,10 @@ import {
   WorkerNode,
   type Instance
 } from "../model/types.ts"
-import { makeEngine, type EngineLogEvent } from "./engine.ts"
+import { engineContext, makeEngine, type EngineLogEvent } from "./engine.ts"
 import { unknownPolicy } from "./policy.ts"
 import { experimentPolicy } from "../experiments/policies.ts"
-import {
-  Checker,
-  Cloud,
-  CloudError,
-  Cluster,
-  Hooks,
-  type CloudService,
-  type ClusterNode,
-  type ClusterService
-} from "./services.ts"
+import { layerConstantChecker, layerRecordingCloud, layerRecordingCluster, layerRecordingHooks, type ClusterNode } from "./services.ts"
 import type { TaskRunner } from "./tasks.ts"
 
 // ---------------------------------------------------------------- the snapshot
@@ -248,38 +239,24 @@ export const planSnapshot = (snap: PlanSnapshot, opts: PlanOptions = {}): Effect
 
     // ------------------------------------------------ recording services
     const calls: Array<string> = []
-    const record = (what: string) => Effect.sync(() => void calls.push(what))
-    const view = { nodes: nodes.filter(inCluster).map(clusterNodeOf), jobs: snap.jobs }
-    const cluster: ClusterService = {
-      query: Effect.succeed(view),
-      status: Effect.succeed({ snapshot: true }),
-      instanceActive: (n) => record(`cluster: instance active ${n.hostname}`),
-      addNode: (n) => record(`cluster: add node ${n.hostname}`),
-      removeNode: (h) => record(`cluster: remove node ${h}`),
-      holdNode: (h) => record(`cluster: hold node ${h}`),
-      unholdNode: (h) => record(`cluster: unhold node ${h}`),
-      vacateNode: (h) => record(`cluster: vacate node ${h}`),
-      checkReservation: (h) => record(`cluster: check reservation of ${h}`)
-    }
-    const refuse = (resource: string, op: string) =>
-      new CloudError({ resource, op, kind: "invalid", message: "plan only records: it never calls the cloud" })
-    const cloudSvc: CloudService = {
-      list: (res) =>
-        Effect.succeed(cloudNodes.filter((n) => n.instance.cloud_resource === res && n.instance.state !== InstanceState.Inexistent).map(listedInstance)),
-      boot: (res) => Effect.zipRight(record(`cloud: boot ${res}`), Effect.fail(refuse(res, "boot"))),
-      refresh: (inst) => Effect.succeed(inst),
-      destroy: (inst) => record(`cloud: destroy ${inst.instance_name ?? inst.uuid}`),
-      coresPerNode: (res) => {
-        const r = byName.get(res)
-        return r !== undefined && r.cores_per_node > 0
-          ? Effect.succeed(r.cores_per_node)
-          : Effect.fail(new CloudError({ resource: res, op: "flavour", kind: "notfound", message: `the snapshot gives no cores_per_node for ${res}` }))
-      }
-    }
-    const ctx = Context.make(Cluster, cluster).pipe(
-      Context.add(Cloud, cloudSvc),
-      Context.add(Checker, { check: () => Effect.succeed(false) }),
-      Context.add(Hooks, { run: (hook, args) => record(`hook: ${hook} ${args.join(" ")}`) })
+    const record = (what: string) => void calls.push(what)
+    const ctx = engineContext(
+      Layer.mergeAll(
+        layerRecordingCluster({ nodes: nodes.filter(inCluster).map(clusterNodeOf), jobs: snap.jobs }, record, { snapshot: true }),
+        layerRecordingCloud(
+          {
+            instances: (res) => cloudNodes.filter((n) => n.instance.cloud_resource === res && n.instance.state !== InstanceState.Inexistent).map(listedInstance),
+            cores: (res) => {
+              const c = byName.get(res)?.cores_per_node
+              return c !== undefined && c > 0 ? c : undefined
+            },
+            coresUnknown: (res) => `the snapshot gives no cores_per_node for ${res}`
+          },
+          record
+        ),
+        layerConstantChecker(false),
+        layerRecordingHooks(record)
+      )
     )
     const tasks: Array<string> = []
     const runner: TaskRunner = {

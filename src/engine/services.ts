@@ -1,7 +1,8 @@
 /**
- * The services the engine is written against (DESIGN.md). Live layers
- * (src/live) and simulated layers (src/sim) implement them; the engine never
- * knows which it runs on.
+ * The services the engine is written against (DESIGN.md), each a Tag with
+ * its layers: live ones (src/live, src/daemon), simulated ones (src/sim),
+ * and here the no-op and recording ones (`dyncluster plan`, the
+ * engine-cycle benchmark, tests). The engine never knows which it runs on.
  */
 import { Context, Data, Effect, Layer } from "effect"
 import type { Instance, Job, NodeState, Reservation } from "../model/types.ts"
@@ -151,3 +152,73 @@ export class Hooks extends Context.Tag("dyncluster/Hooks")<Hooks, HooksService>(
 export const noHooks: HooksService = { run: () => Effect.void }
 /** Hooks that do nothing (the simulator; live: src/daemon/hooks.ts layerCommandHooks; contract: src/live/contract/hooks-contract.ts). */
 export const layerNoHooks: Layer.Layer<Hooks> = Layer.succeed(Hooks, noHooks)
+
+// ---------------------------------------------------------------- recording layers
+
+/**
+ * Where a recording layer writes each call made to it, in words
+ * ("cluster: hold node wn-1", "cloud: boot os", "hook: post_add_node_command wn-1 10.0.0.1").
+ */
+export type CallRecorder = (call: string) => void
+
+/** A Cluster that answers `view` to every query and records every other call, changing nothing. */
+export const layerRecordingCluster = (
+  view: ClusterView,
+  record: CallRecorder,
+  status: Record<string, boolean> = { recording: true }
+): Layer.Layer<Cluster> => {
+  const rec = (what: string) => Effect.sync(() => record(what))
+  return Layer.succeed(Cluster, {
+    query: Effect.succeed(view),
+    status: Effect.succeed(status),
+    instanceActive: (n) => rec(`cluster: instance active ${n.hostname}`),
+    addNode: (n) => rec(`cluster: add node ${n.hostname}`),
+    removeNode: (h) => rec(`cluster: remove node ${h}`),
+    holdNode: (h) => rec(`cluster: hold node ${h}`),
+    unholdNode: (h) => rec(`cluster: unhold node ${h}`),
+    vacateNode: (h) => rec(`cluster: vacate node ${h}`),
+    checkReservation: (h) => rec(`cluster: check reservation of ${h}`)
+  })
+}
+
+export interface RecordingCloudOptions {
+  /** What `list` answers for a resource. */
+  readonly instances: (resource: string) => ReadonlyArray<Instance>
+  /** vCPUs of a resource's nodes (undefined: a `notfound` CloudError naming `coresUnknown`). */
+  readonly cores: (resource: string) => number | undefined
+  /** Why a resource's cores are unknown, for the error. */
+  readonly coresUnknown?: (resource: string) => string
+}
+
+/**
+ * A Cloud that lists fixed instances, answers `refresh` with the instance as
+ * it is, and records boots and destroys without doing them (a boot then fails:
+ * nothing was started).
+ */
+export const layerRecordingCloud = (options: RecordingCloudOptions, record: CallRecorder): Layer.Layer<Cloud> =>
+  Layer.succeed(Cloud, {
+    // (answers computed when the call is made, without a suspended Effect: the engine asks often, bench/engine-cycle)
+    list: (resource) => Effect.succeed(options.instances(resource)),
+    // (the error is made only if the boot runs: the engine submits boots as tasks that plan and the benchmark never run)
+    boot: (resource) =>
+      Effect.suspend(() => {
+        record(`cloud: boot ${resource}`)
+        return Effect.fail(new CloudError({ resource, op: "boot", kind: "invalid", message: "this cloud only records calls: it never boots" }))
+      }),
+    refresh: (instance) => Effect.succeed(instance),
+    destroy: (instance) => Effect.sync(() => record(`cloud: destroy ${instance.instance_name ?? instance.uuid}`)),
+    coresPerNode: (resource) => {
+      const c = options.cores(resource)
+      return c !== undefined
+        ? Effect.succeed(c)
+        : Effect.fail(new CloudError({ resource, op: "flavour", kind: "notfound", message: options.coresUnknown?.(resource) ?? `no cores known for ${resource}` }))
+    }
+  })
+
+/** Hooks that record each run instead of running a command. */
+export const layerRecordingHooks = (record: CallRecorder): Layer.Layer<Hooks> =>
+  Layer.succeed(Hooks, { run: (hook, args) => Effect.sync(() => record(`hook: ${hook} ${args.join(" ")}`)) })
+
+/** A Checker with one answer for every instance (true: every Active VM is Ready, as layerNoChecker; false: none ever is). */
+export const layerConstantChecker = (ready: boolean): Layer.Layer<Checker> =>
+  ready ? layerNoChecker : Layer.succeed(Checker, { check: () => Effect.succeed(false) })

@@ -17,6 +17,7 @@ import {
   type ClusterService
 } from "../engine/services.ts"
 import type { Apply, TaskRunner } from "../engine/tasks.ts"
+import { engineContext } from "../engine/engine.ts"
 import { emptyInstance, InstanceState, NodeState, makeJob, type Instance, type Job } from "../model/types.ts"
 import type { BJob, BNode, CInst, SimWorld } from "./world.ts"
 
@@ -211,7 +212,7 @@ export const layerSim = (world: SimWorld, epoch: number) =>
   Layer.mergeAll(layerSimCluster(world, epoch), layerSimCloud(world, epoch), layerSimChecker(world), layerNoHooks)
 
 /** layerSim built once, as a Context (the engine resolves its services when it starts). */
-export const simContext = (world: SimWorld, epoch: number) => Effect.runSync(Effect.scoped(Layer.build(layerSim(world, epoch))))
+export const simContext = (world: SimWorld, epoch: number) => engineContext(layerSim(world, epoch))
 
 // ---------------------------------------------------------------- tasks
 
