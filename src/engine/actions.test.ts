@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest"
 import { NodeState, ResourceFlag } from "../model/types.ts"
 import { kitScenario, type KitScenario } from "../sim/kit.ts"
 import { runScenario, SimDriver } from "../sim/run.ts"
+import { decisionText, REASON_CODES, type StepDecisions } from "./decisions.ts"
 
 const driver = (k: KitScenario) => {
   const lines: Array<string> = []
@@ -150,6 +151,49 @@ describe("resources", () => {
     // and it stays empty: no boots for min while drained
     t.d.advanceTo(3000)
     expect(t.ev().filter((e) => e.ev === "boot")).toHaveLength(2)
+  })
+})
+
+describe("operator actions are decisions", () => {
+  it("hold, vacate, freeze, restore and drain reach onDecisions with by: operator (GET /server/decisions), as the log says", () => {
+    const seen: Array<StepDecisions> = []
+    const lines: Array<string> = []
+    const d = new SimDriver(
+      kitScenario({ resources: [{ name: "os", min: 2, max: 2, cores: 1 }], jobs: [{ submit: 200, runtime: 1000, cores: 1, cpn: 1 }], maxTime: 4000 }),
+      { onDecisions: (x) => seen.push(x) },
+      (l) => lines.push(l)
+    )
+    const api = d.engine.api
+    d.advanceTo(300)
+    const snap = Either.getOrThrow(d.runEither(api.snapshot))
+    const busy = snap.nodes.find((n) => n.state === NodeState.Busy)!
+    const idle = snap.nodes.find((n) => n.state === NodeState.Idle)!
+    seen.length = 0
+    expect(Either.isRight(d.runEither(api.hold(busy.hostname)))).toBe(true)
+    expect(Either.isRight(d.runEither(api.vacate(busy.hostname)))).toBe(true)
+    expect(Either.isRight(d.runEither(api.freeze("os")))).toBe(true)
+    expect(Either.isRight(d.runEither(api.restore("os")))).toBe(true)
+    expect(Either.isRight(d.runEither(api.drain("os")))).toBe(true)
+    // a refused action decides nothing
+    expect(Either.isLeft(d.runEither(api.hold("nope.example")))).toBe(true)
+    const ops = seen.map((s) => s.decisions[0])
+    expect(seen.every((s) => s.decisions.length === 1 && s.t === 300)).toBe(true)
+    expect(ops).toEqual([
+      { kind: "hold", host: busy.hostname, resource: "os", reason: "operator", by: "operator" },
+      { kind: "vacate", host: busy.hostname, resource: "os", reason: "operator", by: "operator" },
+      { kind: "freeze", resource: "os", count: 2, reason: "operator", by: "operator" },
+      { kind: "restore", resource: "os", min: 2, max: 2, reason: "operator", by: "operator" },
+      // the held node has its hold in flight: drain acts on the idle one now, the rules take the other later
+      { kind: "drain", resource: "os", hosts: [idle.hostname], reason: "operator", by: "operator" }
+    ])
+    expect(ops.map(decisionText)).toEqual([
+      `operator held ${busy.hostname}`,
+      `operator vacated ${busy.hostname}`,
+      "operator froze os at 2 node(s)",
+      "operator restored os (min 2, max 2)",
+      `operator drains os: ${idle.hostname} held, removed or given up`
+    ])
+    expect(REASON_CODES).toContain("operator")
   })
 })
 

@@ -9,6 +9,7 @@ import { Clock, Context, Effect } from "effect"
 import { redactSecrets } from "../model/config.ts"
 import { NodeState, NodeStateNames, hasJobs, jobList, type WorkerNode } from "../model/types.ts"
 import type { Actuator } from "./actuation.ts"
+import type { OperatorDecision } from "./decisions.ts"
 import { ActionError, type EngineApi, withStamp } from "./api.ts"
 import { Cluster, Hooks } from "./services.ts"
 import type { EngineState, ResState } from "./state.ts"
@@ -31,9 +32,11 @@ export interface ActionDeps {
   readonly actuator: Actuator
   readonly refreshView: Effect.Effect<void>
   readonly snapshotAt: (now: number) => import("./api.ts").Snapshot
+  /** Reports an action once carried out, as a decision (engine.ts onDecisions). */
+  readonly decided: (d: OperatorDecision) => void
 }
 
-export const makeApi = ({ st, ctx, exclusive, version, actuator, refreshView, snapshotAt }: ActionDeps): EngineApi => {
+export const makeApi = ({ st, ctx, exclusive, version, actuator, refreshView, snapshotAt, decided }: ActionDeps): EngineApi => {
   const cluster = Context.get(ctx, Cluster)
   const hooks = Context.get(ctx, Hooks)
 
@@ -66,6 +69,9 @@ export const makeApi = ({ st, ctx, exclusive, version, actuator, refreshView, sn
       const r = st.resources.get(name)
       return r === undefined ? notFound(`resource ${name} not found`) : Effect.succeed(r)
     })
+  const byOperator = { reason: "operator", by: "operator" } as const
+  const nodeDecision = (kind: "hold" | "unhold" | "vacate" | "delete", n: WorkerNode) =>
+    Effect.sync(() => decided({ kind, host: n.hostname, resource: n.instance?.cloud_resource ?? "", ...byOperator }))
   const clusterCall = <A>(what: string, eff: Effect.Effect<A, { message: string }>) =>
     eff.pipe(Effect.mapError((e) => new ActionError({ status: 500, message: `${what} failed: ${e.message}` })))
 
@@ -81,6 +87,7 @@ export const makeApi = ({ st, ctx, exclusive, version, actuator, refreshView, sn
           yield* clusterCall(`hold ${hostname}`, cluster.holdNode(n.hostname))
           st.setState(n, NodeState.Holding, st.currentNow)
           st.log("info", `operator held ${hostname}`, { host: hostname })
+          yield* nodeDecision("hold", n)
         })
       ),
     unhold: (hostname) =>
@@ -91,6 +98,7 @@ export const makeApi = ({ st, ctx, exclusive, version, actuator, refreshView, sn
           yield* clusterCall(`unhold ${hostname}`, cluster.unholdNode(n.hostname))
           st.setState(n, hasJobs(n) ? NodeState.Busy : NodeState.Idle, st.currentNow)
           st.log("info", `operator unheld ${hostname}`, { host: hostname })
+          yield* nodeDecision("unhold", n)
         })
       ),
     vacate: (hostname) =>
@@ -101,6 +109,7 @@ export const makeApi = ({ st, ctx, exclusive, version, actuator, refreshView, sn
           if (n.state === NodeState.Starting) return yield* bad(`${hostname} is Starting: it is not in the batch system yet, so no job runs there`)
           yield* clusterCall(`vacate ${hostname}`, cluster.vacateNode(n.hostname, jobList(n.jobs)))
           st.log("info", `operator vacated ${hostname}`, { host: hostname })
+          yield* nodeDecision("vacate", n)
           yield* refreshView
         })
       ),
@@ -116,6 +125,7 @@ export const makeApi = ({ st, ctx, exclusive, version, actuator, refreshView, sn
           if (removed._tag === "Left" && n.state === NodeState.Held) return yield* failed(`removing ${hostname} from the cluster failed: ${removed.left.message}`)
           yield* hooks.run("post_remove_node_command", [nn.hostname, nn.ip ?? ""])
           st.toDeleting(n, st.currentNow, "operator deleted it")
+          yield* nodeDecision("delete", n)
         })
       ),
     launch: (name, num) =>
@@ -128,6 +138,7 @@ export const makeApi = ({ st, ctx, exclusive, version, actuator, refreshView, sn
           if (current + num > r.max) return yield* bad(`${name} has ${current} node(s); ${num} more would exceed its max of ${r.max}`)
           st.log("info", `operator launches ${num} node(s) in ${name}`, { resource: name })
           for (let i = 0; i < num; i++) yield* actuator.bootTask(r, "operator")
+          decided({ kind: "launch", resource: name, count: num, ...byOperator })
         })
       ),
     freeze: (name) =>
@@ -140,6 +151,7 @@ export const makeApi = ({ st, ctx, exclusive, version, actuator, refreshView, sn
           r.max = current
           r.mode = "frozen"
           st.log("info", `operator froze ${name} at ${current} node(s)`, { resource: name })
+          decided({ kind: "freeze", resource: name, count: current, ...byOperator })
         })
       ),
     restore: (name) =>
@@ -150,6 +162,7 @@ export const makeApi = ({ st, ctx, exclusive, version, actuator, refreshView, sn
           r.max = r.cfgMax
           r.mode = "normal"
           st.log("info", `operator restored ${name} (min ${r.min}, max ${r.max})`, { resource: name })
+          decided({ kind: "restore", resource: name, min: r.min, max: r.max, ...byOperator })
         })
       ),
     drain: (name) =>
@@ -161,12 +174,17 @@ export const makeApi = ({ st, ctx, exclusive, version, actuator, refreshView, sn
           r.mode = "draining"
           st.log("info", `operator drains ${name}`, { resource: name })
           const why = `resource ${name} is draining`
+          const hosts: Array<string> = []
           for (const n of st.nodesOf(name)) {
             if (n.instance.tasked) continue
+            const host = n.hostname
             if (n.state === NodeState.Idle || n.state === NodeState.Busy) yield* actuator.holdTask(n, st.currentNow, why)
             else if (n.state === NodeState.Error) yield* actuator.removeTask(n, why, "error-timeout")
             else if (n.state === NodeState.Starting) st.toDeleting(n, st.currentNow, why)
+            else continue
+            hosts.push(host)
           }
+          decided({ kind: "drain", resource: name, hosts, ...byOperator })
         })
       ),
     setAuto: (on) =>

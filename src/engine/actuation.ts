@@ -8,7 +8,7 @@
  */
 import { Effect } from "effect"
 import { InstanceState, NodeState, hasJobs, jobList, type Instance } from "../model/types.ts"
-import { forgetWhy, holdWhy, removeWhy, provisionLine, retireWhy, type Decision } from "./decisions.ts"
+import { forgetWhy, holdWhy, removeWhy, provisionLine, retireWhy, type EngineDecision } from "./decisions.ts"
 import type { CheckerService, CloudService, ClusterService, HooksService, NewNode } from "./services.ts"
 import { startingNode, type EngineState, type NodeRec, type ResState } from "./state.ts"
 import type { Apply } from "./tasks.ts"
@@ -282,7 +282,7 @@ export const makeActuator = (st: EngineState, { cluster, cloud, checker, hooks }
    * as the returned effect (null: none), run in order at the end of the step.
    * `n` is the decision's node (node decisions only).
    */
-  const actuate = (d: Decision, n: NodeRec | undefined, now: number): Effect.Effect<void> | null => {
+  const actuate = (d: EngineDecision, n: NodeRec | undefined, now: number): Effect.Effect<void> | null => {
     switch (d.kind) {
       case "refresh":
         return refreshTask(n!)

@@ -27,7 +27,20 @@ export type RefuseReason = "at_max" | "frozen" | "draining" | "backoff" | "boot_
 /** Why queued jobs get no node from any resource (a refusal that names jobs, not a resource). */
 export type JobRefuseReason = "no_matching_resource" | "auto_mode_off"
 
-export type ReasonCode = PollReason | HoldReason | RemoveReason | RetireReason | ForgetReason | ProvisionReason | RefuseReason | JobRefuseReason | "destroy_pending"
+/** Why an operator decision was taken: an operator asked for it through the REST API. */
+export type OperatorReason = "operator"
+
+export type ReasonCode =
+  | PollReason
+  | HoldReason
+  | RemoveReason
+  | RetireReason
+  | ForgetReason
+  | ProvisionReason
+  | RefuseReason
+  | JobRefuseReason
+  | "destroy_pending"
+  | OperatorReason
 
 /** Every reason code, for documentation and tests (the union above is the contract). */
 export const REASON_CODES: ReadonlyArray<ReasonCode> = [
@@ -48,7 +61,8 @@ export const REASON_CODES: ReadonlyArray<ReasonCode> = [
   "boot_in_flight",
   "no_matching_resource",
   "auto_mode_off",
-  "destroy_pending"
+  "destroy_pending",
+  "operator"
 ]
 
 /** Decisions about one cloud node (named by host; `resource` is its cloud resource). */
@@ -143,9 +157,36 @@ export type JobDecision =
   | { readonly kind: "refuse"; readonly resource: null; readonly reason: "no_matching_resource"; readonly match: NoMatch; readonly jobs: ReadonlyArray<string>; readonly jobsTotal: number }
   | { readonly kind: "refuse"; readonly resource: null; readonly reason: "auto_mode_off"; readonly jobs: ReadonlyArray<string>; readonly jobsTotal: number }
 
-export type Decision = NodeDecision | ResourceDecision | JobDecision
 
-/** What one full step decided (skipped steps decide nothing). */
+/**
+ * What an operator asked for through the REST API (actions.ts), once it was
+ * carried out: taken between steps, outside the rules, and reported through
+ * `onDecisions` like the rules' decisions. `by: "operator"` tells them apart.
+ */
+export type OperatorDecision =
+  /** A node held, unheld, vacated (its jobs killed) or deleted (removed from the batch system, its instance destroyed). */
+  | {
+      readonly kind: "hold" | "unhold" | "vacate" | "delete"
+      readonly host: string
+      readonly resource: string
+      readonly reason: OperatorReason
+      readonly by: "operator"
+    }
+  /** `count` nodes started in a resource. */
+  | { readonly kind: "launch"; readonly resource: string; readonly count: number; readonly reason: OperatorReason; readonly by: "operator" }
+  /** A resource frozen at its current size `count` (min = max = count). */
+  | { readonly kind: "freeze"; readonly resource: string; readonly count: number; readonly reason: OperatorReason; readonly by: "operator" }
+  /** A resource's configured limits back (min, max). */
+  | { readonly kind: "restore"; readonly resource: string; readonly min: number; readonly max: number; readonly reason: OperatorReason; readonly by: "operator" }
+  /** A resource drained (min = max = 0): `hosts` are the nodes it held, removed or gave up at once (the rules take the rest as their tasks end). */
+  | { readonly kind: "drain"; readonly resource: string; readonly hosts: ReadonlyArray<string>; readonly reason: OperatorReason; readonly by: "operator" }
+
+/** The decisions of the rules (rules/*.ts), which the actuator applies. */
+export type EngineDecision = NodeDecision | ResourceDecision | JobDecision
+
+export type Decision = EngineDecision | OperatorDecision
+
+/** What one full step decided (skipped steps decide nothing), or one operator action. */
 export interface StepDecisions {
   /** Seconds since the epoch. */
   readonly t: number
@@ -239,6 +280,7 @@ const refuseText = (d: Extract<Decision, { kind: "refuse" }>): string => {
  * log line it writes (holdWhy, removeWhy, retireWhy, forgetWhy, provisionLine).
  */
 export const decisionText = (d: Decision): string => {
+  if ("by" in d && d.by === "operator") return operatorText(d)
   switch (d.kind) {
     case "refresh":
       return `asking the cloud for the state of ${d.host}: its poll is due`
@@ -259,5 +301,27 @@ export const decisionText = (d: Decision): string => {
       return provisionLine(d).msg
     case "refuse":
       return refuseText(d)
+  }
+}
+
+/** One sentence for an operator decision, in the words of the log line of the action. */
+const operatorText = (d: OperatorDecision): string => {
+  switch (d.kind) {
+    case "hold":
+      return `operator held ${d.host}`
+    case "unhold":
+      return `operator unheld ${d.host}`
+    case "vacate":
+      return `operator vacated ${d.host}`
+    case "delete":
+      return `${d.host} → Deleting: operator deleted it`
+    case "launch":
+      return `operator launches ${d.count} node(s) in ${d.resource}`
+    case "freeze":
+      return `operator froze ${d.resource} at ${d.count} node(s)`
+    case "restore":
+      return `operator restored ${d.resource} (min ${d.min}, max ${d.max})`
+    case "drain":
+      return `operator drains ${d.resource}${d.hosts.length > 0 ? `: ${d.hosts.join(", ")} held, removed or given up` : ""}`
   }
 }

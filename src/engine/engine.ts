@@ -19,7 +19,7 @@ import { engineSettings, type ConfigFile, type EngineSettings } from "../model/c
 import { makeApi } from "./actions.ts"
 import { makeActuator } from "./actuation.ts"
 import type { EngineApi } from "./api.ts"
-import type { Decision, JobDecision, ResourceDecision, StepDecisions } from "./decisions.ts"
+import type { Decision, EngineDecision, JobDecision, OperatorDecision, ResourceDecision, StepDecisions } from "./decisions.ts"
 import { makeLock } from "./lock.ts"
 import type { Policy, PolicyDecision } from "./policy.ts"
 import { reconfigureState, type Reconfiguration } from "./reconfigure.ts"
@@ -56,8 +56,9 @@ export interface EngineOptions {
   readonly policy: Policy
   /**
    * Called after each full step that decided anything, with its decisions in
-   * the order they were applied (skipped steps decide nothing). For a decision
-   * log or a dry run (docs/architecture.md, "Decisions and reason codes").
+   * the order they were applied (skipped steps decide nothing), and after each
+   * operator action carried out (one decision with `by: "operator"`). For a
+   * decision log or a dry run (docs/architecture.md, "Decisions and reason codes").
    */
   readonly onDecisions?: (d: StepDecisions) => void
 }
@@ -135,7 +136,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     const decideAndAct = (now: number, before: number): Effect.Effect<void> => {
       const todo: Array<Effect.Effect<void>> = []
       const decisions: Array<Decision> = []
-      const take = (d: Decision, n: NodeRec | undefined) => {
+      const take = (d: EngineDecision, n: NodeRec | undefined) => {
         decisions.push(d)
         const act = actuator.actuate(d, n, now)
         if (act !== null) todo.push(act)
@@ -178,7 +179,9 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       version: lock.version,
       actuator,
       refreshView: poller.refreshView,
-      snapshotAt: makeSnapshot(st)
+      snapshotAt: makeSnapshot(st),
+      // an operator's action is reported like a step's decisions (not kept as lastDecisions, which is the last step's)
+      decided: (d: OperatorDecision) => onDecisions?.({ t: st.currentNow, decisions: [d] })
     })
 
     return {

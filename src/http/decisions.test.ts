@@ -20,6 +20,20 @@ const refuse = (resource: string, count: number, reason: "at_max" | "frozen" | "
 })
 
 describe("the decision log", () => {
+  it("lists an operator's actions with by: operator, their hosts or count, and the words of the log", () => {
+    const log = makeDecisionLog()
+    log.record({ t: 50, decisions: [{ kind: "hold", host: "os-1", resource: "os", reason: "operator", by: "operator" }] })
+    log.record({ t: 60, decisions: [{ kind: "drain", resource: "os", hosts: ["os-2", "os-3"], reason: "operator", by: "operator" }] })
+    log.record({ t: 70, decisions: [{ kind: "launch", resource: "os", count: 2, reason: "operator", by: "operator" }] })
+    const common = { repeats: 1, resource: "os", jobs: [], jobs_total: 0, jobs_truncated: false, reason: "operator", by: "operator", dry_run: false }
+    expect(log.answer().decisions).toEqual([
+      { ...common, t: 50, last_t: 50, kind: "hold", hosts: ["os-1"], message: "operator held os-1" },
+      { ...common, t: 60, last_t: 60, kind: "drain", hosts: ["os-2", "os-3"], message: "operator drains os: os-2, os-3 held, removed or given up" },
+      { ...common, t: 70, last_t: 70, kind: "launch", count: 2, message: "operator launches 2 node(s) in os" }
+    ])
+    expect(log.totals()).toContainEqual({ kind: "drain", reason: "operator", resource: "os", value: 1 })
+  })
+
   it("lists decisions oldest first with kind, resource, count or hosts, jobs, reason, message, dry_run", () => {
     const log = makeDecisionLog()
     log.record({ t: 100, decisions: [provision("os", 2, ["7", "8"])] })

@@ -32,7 +32,7 @@ export interface DecisionEntry {
   readonly resource: string | null
   /** Node decisions: the node. */
   readonly hosts?: ReadonlyArray<string>
-  /** Resource decisions: how many nodes (a coalesced refusal: its last repeat's). */
+  /** Resource decisions: how many nodes (a coalesced refusal: its last repeat's; an operator's drain: the nodes it acted on are in `hosts`). */
   count?: number
   /** Queued jobs behind a provision or a refusal (ids; the first MAX_JOBS_LISTED). */
   jobs: ReadonlyArray<string>
@@ -41,8 +41,8 @@ export interface DecisionEntry {
   /** Whether `jobs` was cut. */
   jobs_truncated: boolean
   readonly reason: Decision["reason"]
-  /** The rule that wanted the refused nodes (refusals of a resource only). */
-  readonly by?: "min" | "policy"
+  /** The rule that wanted the refused nodes (refusals of a resource), or "operator" for an operator's action through this API. */
+  readonly by?: "min" | "policy" | "operator"
   message: string
   readonly dry_run: boolean
 }
@@ -80,12 +80,12 @@ const entryOf = (t: number, d: Decision, dryRun: boolean): DecisionEntry => {
     repeats: 1,
     kind: d.kind,
     resource: d.resource,
-    ...("host" in d ? { hosts: [d.host] } : "count" in d ? { count: d.count } : {}),
+    ...("host" in d ? { hosts: [d.host] } : "hosts" in d ? { hosts: d.hosts } : "count" in d ? { count: d.count } : {}),
     jobs: jobs.named.slice(0, MAX_JOBS_LISTED),
     jobs_total: total,
     jobs_truncated: total > Math.min(jobs.named.length, MAX_JOBS_LISTED),
     reason: d.reason,
-    ...(d.kind === "refuse" && d.resource !== null ? { by: d.by } : {}),
+    ...("by" in d && d.by !== undefined && d.resource !== null ? { by: d.by } : {}),
     message: decisionText(d),
     dry_run: dryRun
   }
