@@ -289,10 +289,12 @@ export const makeActuator = (st: EngineState, { cluster, cloud, checker, hooks }
       case "check":
         return checkTask(n!)
       case "hold":
+        if (d.reason === "spot_interruption") st.spotInterrupted(d.resource)
         return holdTask(n!, now, holdWhy(d))
       case "remove":
         return removeTask(n!, removeWhy(d), d.reason === "error_timeout" ? "error-timeout" : "delete")
       case "retire":
+        if (d.reason === "spot_interruption") st.spotInterrupted(d.resource)
         st.toDeleting(n!, now, retireWhy(d))
         return destroyTask(n!)
       case "destroy":

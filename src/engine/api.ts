@@ -43,6 +43,8 @@ export interface EngineCounters {
   readonly boots: Record<string, number>
   readonly boot_failures: Record<string, number>
   readonly destroys: Record<string, number>
+  /** Spot interruptions seen, by resource (dyncluster_spot_interruptions_total). */
+  readonly spot_interruptions: Record<string, number>
   /** Durations of recent engine cycles in seconds (for a histogram). */
   readonly cycles: number
 }

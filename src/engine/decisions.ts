@@ -12,12 +12,15 @@
 
 /** Why a node's instance is looked at again: its cloud poll (`cloud_poller_interval`) came due. */
 export type PollReason = "poll_due"
-/** Why a node is held (taken out of scheduling before removal). */
-export type HoldReason = "idle" | "draining"
+/**
+ * Why a node is held (taken out of scheduling before removal).
+ * `spot_interruption`: the cloud is taking its spot instance back (spot.ts).
+ */
+export type HoldReason = "idle" | "draining" | "spot_interruption"
 /** Why a Held or Error node is removed from the batch system. */
-export type RemoveReason = "held_empty" | "draining" | "error_timeout"
+export type RemoveReason = "held_empty" | "draining" | "error_timeout" | "spot_interruption"
 /** Why a Starting node is given up (goes Deleting, its instance destroyed). */
-export type RetireReason = "instance_error" | "launch_timeout"
+export type RetireReason = "instance_error" | "launch_timeout" | "spot_interruption"
 /** Why a node is forgotten (its instance no longer exists). */
 export type ForgetReason = "instance_gone" | "destroyed"
 /** Why nodes are booted. */
@@ -62,7 +65,8 @@ export const REASON_CODES: ReadonlyArray<ReasonCode> = [
   "no_matching_resource",
   "auto_mode_off",
   "destroy_pending",
-  "operator"
+  "operator",
+  "spot_interruption"
 ]
 
 /** Decisions about one cloud node (named by host; `resource` is its cloud resource). */
@@ -85,12 +89,18 @@ export type NodeDecision =
       readonly limitBy: { readonly policy: string } | "max_idle_time"
     }
   | { readonly kind: "hold"; readonly host: string; readonly resource: string; readonly reason: "draining" }
+  /** `spot_interruption`: its spot instance has an interruption notice (or is already interrupted); `code` is the cloud's status code. */
+  | { readonly kind: "hold"; readonly host: string; readonly resource: string; readonly reason: "spot_interruption"; readonly code: string }
   /** Remove from the batch system, then go Deleting (`error_timeout`: in Error for `after` s, over `limit`). */
   | { readonly kind: "remove"; readonly host: string; readonly resource: string; readonly reason: "held_empty" | "draining" }
+  /** Held without jobs, its spot instance being taken back: removed whatever `min` says (the cloud ends it anyway). */
+  | { readonly kind: "remove"; readonly host: string; readonly resource: string; readonly reason: "spot_interruption"; readonly code: string }
   | { readonly kind: "remove"; readonly host: string; readonly resource: string; readonly reason: "error_timeout"; readonly after: number; readonly limit: number }
   /** Give up a Starting node: Deleting, destroy its instance (`launch_timeout`: starting for `after` s, over `limit`). */
   | { readonly kind: "retire"; readonly host: string; readonly resource: string; readonly reason: "instance_error" }
   | { readonly kind: "retire"; readonly host: string; readonly resource: string; readonly reason: "launch_timeout"; readonly after: number; readonly limit: number }
+  /** A Starting node whose spot instance is being taken back before it joined. */
+  | { readonly kind: "retire"; readonly host: string; readonly resource: string; readonly reason: "spot_interruption"; readonly code: string }
   /** Ask the cloud again to destroy a Deleting node's instance (the last ask failed, or was never answered). */
   | { readonly kind: "destroy"; readonly host: string; readonly resource: string; readonly reason: "destroy_pending" }
   /** Forget a node whose instance is gone and run post_vm_destroy_command. */
@@ -209,11 +219,20 @@ export const provisionLine = (d: Extract<ResourceDecision, { kind: "provision" }
 export const holdWhy = (d: Extract<NodeDecision, { kind: "hold" }>): string =>
   d.reason === "draining"
     ? `resource ${d.resource} is draining`
-    : `idle for ${Math.round(d.idleFor)}s (${d.limitBy === "max_idle_time" ? `max_idle_time ${d.limit}s` : `${d.limitBy.policy} idle limit ${Math.round(d.limit)}s`})`
+    : d.reason === "spot_interruption"
+      ? spotWhy(d.code)
+      : `idle for ${Math.round(d.idleFor)}s (${d.limitBy === "max_idle_time" ? `max_idle_time ${d.limit}s` : `${d.limitBy.policy} idle limit ${Math.round(d.limit)}s`})`
+
+/** A spot interruption, in the words of the log. */
+export const spotWhy = (code: string): string => `spot interruption (${code}): the cloud is taking its instance back`
 
 /** Why a Starting node is given up, in the words of the log. */
 export const retireWhy = (d: Extract<NodeDecision, { kind: "retire" }>): string =>
-  d.reason === "instance_error" ? "its instance is in Error" : `still starting after ${Math.round(d.after)}s (max_launch_time ${d.limit}s)`
+  d.reason === "instance_error"
+    ? "its instance is in Error"
+    : d.reason === "spot_interruption"
+      ? spotWhy(d.code)
+      : `still starting after ${Math.round(d.after)}s (max_launch_time ${d.limit}s)`
 
 /** Why a node is removed from the batch system, in the words of the log. */
 export const removeWhy = (d: Extract<NodeDecision, { kind: "remove" }>): string =>
@@ -221,7 +240,9 @@ export const removeWhy = (d: Extract<NodeDecision, { kind: "remove" }>): string 
     ? `in Error for ${Math.round(d.after)}s (max_down_time ${d.limit}s)`
     : d.reason === "draining"
       ? `resource ${d.resource} is draining`
-      : "held with no jobs"
+      : d.reason === "spot_interruption"
+        ? `held with no jobs; ${spotWhy(d.code)}`
+        : "held with no jobs"
 
 /** The words of the log for a forgotten node. */
 export const forgetWhy = (reason: ForgetReason): string => (reason === "instance_gone" ? "its instance is gone" : "destroyed")

@@ -57,7 +57,7 @@ export const makeSnapshot = (st: EngineState) => {
       policy: st.policy.name,
       queues: st.tasks.stats(),
       backoff: [...st.resources.values()].map((r) => ({ resource: r.name, until: r.backoffUntil > now ? r.backoffUntil : 0, failures: r.failures })),
-      counters: { boots: { ...counters.boots }, boot_failures: { ...counters.boot_failures }, destroys: { ...counters.destroys }, cycles: counters.cycles }
+      counters: { boots: { ...counters.boots }, boot_failures: { ...counters.boot_failures }, destroys: { ...counters.destroys }, spot_interruptions: { ...counters.spot_interruptions }, cycles: counters.cycles }
     }
   }
 }

@@ -85,6 +85,8 @@ export interface Counters {
   readonly boots: Record<string, number>
   readonly boot_failures: Record<string, number>
   readonly destroys: Record<string, number>
+  /** Spot interruptions seen (a node held or given up for one: rules/spot.ts), by resource. */
+  readonly spot_interruptions: Record<string, number>
   cycles: number
 }
 
@@ -134,7 +136,7 @@ export class EngineState {
   lastExplain = -Infinity
   /** The time of the step or action running (what log lines carry). */
   currentNow = 0
-  readonly counters: Counters = { boots: {}, boot_failures: {}, destroys: {}, cycles: 0 }
+  readonly counters: Counters = { boots: {}, boot_failures: {}, destroys: {}, spot_interruptions: {}, cycles: 0 }
   readonly resources = new Map<string, ResState>()
   /** `cloud.R.price` of the resources that configure one (the configuration does not change while the engine runs). */
   readonly prices = new Map<string, number>()
@@ -200,6 +202,11 @@ export class EngineState {
 
   bootSucceeded(r: ResState): void {
     bootSucceeded(r)
+  }
+
+  /** A spot interruption was seen on a node of `resource` (counted once per node, at its hold or retire). */
+  spotInterrupted(resource: string): void {
+    this.counters.spot_interruptions[resource] = (this.counters.spot_interruptions[resource] ?? 0) + 1
   }
 
   // ---------------------------------------------------------------- reads

@@ -55,6 +55,8 @@ describe("renderMetrics", () => {
     expect(sampleValue(e, "dyncluster_boot_failures_total", { resource: "aws-res" })).toBe(3)
     expect(sampleValue(e, "dyncluster_boot_failures_total", { resource: "os-res" })).toBe(0)
     expect(sampleValue(e, "dyncluster_destroys_total", { resource: "os-res" })).toBe(2)
+    expect(sampleValue(e, "dyncluster_spot_interruptions_total", { resource: "aws-res" })).toBe(1)
+    expect(sampleValue(e, "dyncluster_spot_interruptions_total", { resource: "os-res" })).toBe(0)
     expect(sampleValue(e, "dyncluster_resource_backoff_seconds", { resource: "aws-res" })).toBe(90)
     expect(sampleValue(e, "dyncluster_resource_backoff_seconds", { resource: "os-res" })).toBe(0)
     expect(sampleValue(e, "dyncluster_auto_mode")).toBe(0)
@@ -114,7 +116,7 @@ describe("renderMetrics", () => {
         resources: [],
         backoff: [],
         status: { auto_mode: true, cluster: {} },
-        counters: { boots: {}, boot_failures: {}, destroys: {}, cycles: 0 }
+        counters: { boots: {}, boot_failures: {}, destroys: {}, spot_interruptions: {}, cycles: 0 }
       })
     )
     expect(e.problems).toEqual([])

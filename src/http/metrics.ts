@@ -174,6 +174,12 @@ export const renderMetrics = (snapshot: Snapshot, options: RenderMetricsOptions 
   perResource("dyncluster_boot_failures_total", "counter", "Boots that failed.", (r) => snapshot.counters.boot_failures[r] ?? 0)
   perResource("dyncluster_destroys_total", "counter", "Instances the scaler asked the cloud to destroy.", (r) => snapshot.counters.destroys[r] ?? 0)
   perResource(
+    "dyncluster_spot_interruptions_total",
+    "counter",
+    "Spot interruptions seen: nodes held or given up because the cloud announced it takes their spot instance back.",
+    (r) => snapshot.counters.spot_interruptions[r] ?? 0
+  )
+  perResource(
     "dyncluster_resource_backoff_seconds",
     "gauge",
     "Seconds left before the scaler boots from this resource again after failures (0 = not backing off).",

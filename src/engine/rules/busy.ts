@@ -1,14 +1,15 @@
 /**
- * A Busy node (running jobs) is never retired by the engine; only a draining
- * resource holds it (no new jobs start there), and its instance is checked
- * while Active.
+ * A Busy node (running jobs) is never retired by the engine; only a spot
+ * interruption or a draining resource holds it (no new jobs start there),
+ * and its instance is polled (checked while Active; a spot one refreshed).
  */
 import type { NodeDecision } from "../decisions.ts"
 import type { EngineState, NodeRec } from "../state.ts"
-import { activeCheck } from "./poll.ts"
+import { activePoll } from "./poll.ts"
+import { spotHold } from "./spot.ts"
 
 export const busyRule = (st: EngineState, n: NodeRec, now: number): NodeDecision | null => {
-  const c = activeCheck(st, n, now)
+  const c = spotHold(n) ?? activePoll(st, n, now)
   if (c !== null) return c
   const resource = n.instance.cloud_resource
   const r = st.resources.get(resource)

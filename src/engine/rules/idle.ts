@@ -12,7 +12,8 @@
  */
 import type { NodeDecision } from "../decisions.ts"
 import type { EngineState, NodeRec } from "../state.ts"
-import { activeCheck } from "./poll.ts"
+import { activePoll } from "./poll.ts"
+import { spotHold } from "./spot.ts"
 
 /** How long an Idle node may stay idle: the policy's break-even rule if it has one, else max_idle_time. */
 export const idleLimitOf = (st: EngineState, n: NodeRec, now: number): number =>
@@ -42,5 +43,5 @@ export const idleHold = (st: EngineState, n: NodeRec, now: number): NodeDecision
 /** The simulator's fast path: whether the full pass would hold this Idle node now. */
 export const idleRuleFires = (st: EngineState, n: NodeRec, now: number): boolean => idleHold(st, n, now) !== null
 
-/** The whole rule for an Idle node: its instance check when due, else the idle hold. */
-export const idleRule = (st: EngineState, n: NodeRec, now: number): NodeDecision | null => activeCheck(st, n, now) ?? idleHold(st, n, now)
+/** The whole rule for an Idle node: the hold of a spot interruption, its instance poll when due, else the idle hold. */
+export const idleRule = (st: EngineState, n: NodeRec, now: number): NodeDecision | null => spotHold(n) ?? activePoll(st, n, now) ?? idleHold(st, n, now)

@@ -4,11 +4,11 @@
  *
  * | node state | rule | file |
  * |---|---|---|
- * | Starting | forget / retire (instance Error, max_launch_time) / refresh / check | starting.ts |
- * | Idle | check when Active; hold when idle past its limit or draining | idle.ts |
- * | Busy | check when Active; hold when draining | busy.ts |
+ * | Starting | forget / retire (instance Error, spot interruption, max_launch_time) / refresh / check | starting.ts |
+ * | Idle | hold on a spot interruption; check when Active, refresh a Ready spot instance; hold when idle past its limit or draining | idle.ts, spot.ts |
+ * | Busy | hold on a spot interruption; check when Active, refresh a Ready spot instance; hold when draining | busy.ts, spot.ts |
  * | Holding | wait for the view to say Held | (none) |
- * | Held | remove (and destroy) when empty | held.ts |
+ * | Held | remove (and destroy) when empty (a spot interruption: whatever min says) | held.ts |
  * | Error | cleanup when the instance is gone; remove after max_down_time; refresh | error.ts |
  * | Deleting | destroy (again); refresh; forget / cleanup when gone | deleting.ts |
  *

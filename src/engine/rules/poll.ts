@@ -1,7 +1,8 @@
 /**
  * The cloud poll of a node's instance: every `cloud_poller_interval` the
  * engine refreshes a Starting, Error or Deleting node's instance from the
- * cloud, and runs the configuration checker on an Active node. The per-state
+ * cloud, and an Idle or Busy node's spot instance (to see an interruption
+ * notice: spot.ts), and runs the configuration checker on an Active node. The per-state
  * rules call `pollRefresh`/`pollCheck`; wake.ts asks `wantsCloudPoll` and
  * `cloudPollAt` when the next poll can come due.
  */
@@ -18,7 +19,7 @@ export const wantsCloudPoll = (n: NodeRec): boolean => {
       return true
     case NodeState.Idle:
     case NodeState.Busy:
-      return n.instance.state === InstanceState.Active
+      return n.instance.state === InstanceState.Active || watchesSpot(n)
     default:
       return false
   }
@@ -30,6 +31,18 @@ export const cloudPollAt = (st: EngineState, n: NodeRec): number => n.instance.l
 export const refresh = (n: NodeRec): NodeDecision => ({ kind: "refresh", host: n.hostname, resource: n.instance.cloud_resource, reason: "poll_due" })
 export const check = (n: NodeRec): NodeDecision => ({ kind: "check", host: n.hostname, resource: n.instance.cloud_resource, reason: "poll_due" })
 
-/** An Idle or Busy node whose instance is Active (not yet confirmed Ready by the checker): check it when due. */
-export const activeCheck = (st: EngineState, n: NodeRec, now: number): NodeDecision | null =>
-  n.instance.state === InstanceState.Active && st.due(n.instance, now) ? check(n) : null
+/**
+ * A Ready spot instance of an Idle or Busy node: refreshed every cloud poll,
+ * so that the cloud's interruption notice is seen while the node can still
+ * be taken out of scheduling. (An on-demand instance of such a node is not
+ * polled: the batch system's view says when it is gone.)
+ */
+const watchesSpot = (n: NodeRec): boolean => n.instance.spot_id !== null && n.instance.state === InstanceState.Ready
+
+/**
+ * The cloud poll of an Idle or Busy node when due: the check of an Active
+ * instance (not yet confirmed Ready by the checker), the refresh of a Ready
+ * spot instance.
+ */
+export const activePoll = (st: EngineState, n: NodeRec, now: number): NodeDecision | null =>
+  n.instance.state === InstanceState.Active ? (st.due(n.instance, now) ? check(n) : null) : watchesSpot(n) && st.due(n.instance, now) ? refresh(n) : null

@@ -1,7 +1,8 @@
 /**
  * A Starting node (booted, not yet in the batch system): forgotten when its
- * instance is gone, given up when its instance is in Error or it has been
- * starting longer than `max_launch_time`; otherwise its instance is refreshed
+ * instance is gone, given up when its instance is in Error, its spot instance
+ * is being taken back (spot.ts) or it has been starting longer than
+ * `max_launch_time`; otherwise its instance is refreshed
  * until Active, then checked until the checker says ready (then it joins the
  * cluster: actuation.ts, joinTask).
  */
@@ -9,6 +10,7 @@ import { InstanceState } from "../../model/types.ts"
 import type { NodeDecision } from "../decisions.ts"
 import type { EngineState, NodeRec } from "../state.ts"
 import { check, refresh } from "./poll.ts"
+import { spotRetire } from "./spot.ts"
 
 /** When the launch time-out fires (wake.ts). */
 export const launchDeadline = (st: EngineState, n: NodeRec): number => n.state_start_time + st.settings.maxLaunchTime
@@ -21,6 +23,10 @@ export const startingRule = (st: EngineState, n: NodeRec, now: number): NodeDeci
   const resource = inst.cloud_resource
   if (inst.state === InstanceState.Inexistent) return { kind: "forget", host: n.hostname, resource, reason: "instance_gone" }
   if (inst.state === InstanceState.Error) return { kind: "retire", host: n.hostname, resource, reason: "instance_error" }
+  if (inst.spot_id !== null) {
+    const d = spotRetire(n)
+    if (d !== null) return d
+  }
   if (launchTimedOut(st, n, now))
     return { kind: "retire", host: n.hostname, resource, reason: "launch_timeout", after: now - n.state_start_time, limit: st.settings.maxLaunchTime }
   if (!st.due(inst, now)) return null

@@ -279,6 +279,7 @@ export const makeFakeEngine = (): FakeEngine => {
       boots: { "os-res": 5 + launched, "aws-res": 4 },
       boot_failures: { "aws-res": 3 },
       destroys: { "os-res": 2 },
+      spot_interruptions: { "aws-res": 1 },
       cycles: 0
     }
   }))
