@@ -425,8 +425,20 @@ export const makeEc2Cloud = (resource: string, rc: ResourceConfig, options: Ec2O
             }
           }
         }
+        // Spot VMs whose request is no longer open or active: closed with the
+        // interruption notice (marked-for-termination: the VM runs on for two
+        // minutes) or after it. Their requests, read by id, carry the status code.
+        const closed = new Map<string, SpotRequest>()
+        const sirs = spot ? [...byId.values()].flatMap((vm) => (vm.SpotInstanceRequestId !== undefined ? [vm.SpotInstanceRequestId] : [])) : []
+        if (sirs.length > 0)
+          for (const q of yield* describeSpot("list", { SpotInstanceRequestIds: sirs }).pipe(Effect.orElseSucceed(() => [] as Array<SpotRequest>)))
+            closed.set(q.SpotInstanceRequestId, q)
         // reverse DNS for many VMs at once: not one timeout after another
-        const rest = yield* Effect.forEach([...byId.values()], (vm) => toInstance(vm, now, null), { concurrency: 16 })
+        const rest = yield* Effect.forEach(
+          [...byId.values()],
+          (vm) => toInstance(vm, now, vm.SpotInstanceRequestId !== undefined ? (closed.get(vm.SpotInstanceRequestId) ?? null) : null),
+          { concurrency: 16 }
+        )
         for (const inst of rest) if (inst.state !== InstanceState.Inexistent) out.set(inst.uuid!, inst)
         return [...out.values()]
       })

@@ -14,6 +14,7 @@ import type { CloudError } from "../../engine/services.ts"
 import type { ResourceConfig } from "../../model/config.ts"
 import { InstanceState, type Instance } from "../../model/types.ts"
 import type { ResourceCloud } from "../cloud-setup.ts"
+import { spotInterruption } from "../../engine/spot.ts"
 import { awsFactory } from "./cloud.ts"
 import { FakeEc2 } from "./testing/fakeEc2.ts"
 
@@ -406,6 +407,47 @@ describe("spot instances", () => {
     const listed = await ok(c.list("aws"))
     expect(listed.map((i) => [i.uuid, i.state, i.instance_name])).toEqual([[inst.uuid, InstanceState.Active, inst.instance_name]])
     expect(fake.live()[0].tags.get("Name")).toBe(inst.instance_name)
+  })
+})
+
+describe("spot interruptions (issue 20): the status codes EC2 documents", () => {
+  const spotCfg = { spot_bid: 0.05, spot_timeout: 600 }
+
+  it("the notice (marked-for-termination, request closed, VM running) shows in refresh and list; then the instance is gone", async () => {
+    const c = await cloudOf(spotCfg)
+    const inst = await ok(c.boot("aws"))
+    fake.settle()
+    const running = await ok(c.refresh(inst))
+    expect(running.state).toBe(InstanceState.Active)
+    expect(spotInterruption(running)).toBeNull()
+
+    fake.interruptSpot(inst.uuid!)
+    const noticed = await ok(c.refresh(running))
+    expect([noticed.state, noticed.spot_state, noticed.uuid]).toEqual([InstanceState.Active, "marked-for-termination", inst.uuid])
+    expect(spotInterruption(noticed)).toBe("marked-for-termination")
+    // the request is closed now: the listing still knows the VM as this spot instance, with the notice
+    const listed = await ok(c.list("aws"))
+    expect(listed.map((i) => [i.uuid, i.state, i.spot_state])).toEqual([[inst.uuid, InstanceState.Active, "marked-for-termination"]])
+
+    fake.reclaimSpot(inst.uuid!, "instance-terminated-no-capacity")
+    const ending = await ok(c.refresh(noticed))
+    expect([ending.state, ending.spot_state]).toEqual([InstanceState.Deleting, "instance-terminated-no-capacity"])
+    const gone = await ok(c.refresh(ending))
+    expect([gone.state, spotInterruption(gone)]).toEqual([InstanceState.Inexistent, "instance-terminated-no-capacity"])
+    expect(await ok(c.list("aws"))).toEqual([])
+    // nothing left to cancel or terminate: destroy is a no-op that succeeds
+    await ok(c.destroy(gone))
+  })
+
+  it("a spot VM terminated by us is not an interruption (instance-terminated-by-user)", async () => {
+    const c = await cloudOf(spotCfg)
+    const inst = await ok(c.boot("aws"))
+    fake.settle()
+    const vm = fake.live()[0]
+    await ok(c.destroy(await ok(c.refresh(inst))))
+    expect(fake.vms.get(vm.id)!.state).toBe("shutting-down")
+    const after = await ok(c.refresh(inst))
+    expect(spotInterruption(after)).toBeNull()
   })
 })
 

@@ -24,6 +24,14 @@
  *   `status{code,message,updateTime}` (pending-evaluation, fulfilled,
  *   capacity-not-available, schedule-expired, ...), `instanceId`, `validUntil`,
  *   `tagSet`; `InvalidSpotInstanceRequestID.NotFound`.
+ * - Spot interruptions as the EC2 User Guide's "State changes for a Spot
+ *   request" (Fulfilled-terminal) gives them for a one-time request:
+ *   `interruptSpot` is the notice (`marked-for-termination`, request
+ *   `closed`, VM still `running`), `reclaimSpot` the end
+ *   (`instance-terminated-by-price`, `-no-capacity`,
+ *   `-capacity-oversubscribed`, …; request `closed`, VM `shutting-down`
+ *   then `terminated`). TerminateInstances of a spot VM closes its active
+ *   request with `instance-terminated-by-user`.
  * - CreateTags → `<return>true</return>`; DescribeSecurityGroups → `securityGroupInfo`.
  * - Errors ("Error codes for the Amazon EC2 API", "Example error response"):
  *   `<Response><Errors><Error><Code/><Message/></Error></Errors><RequestID/></Response>`,
@@ -202,6 +210,24 @@ export class FakeEc2 {
     q.instanceId = vm.id
     q.state = "active"
     q.status = "fulfilled"
+  }
+
+  /** EC2's interruption notice for the spot request `sir`: about two minutes before the end. */
+  interruptSpot(sir: string): void {
+    const q = this.spot.get(sir)
+    if (q === undefined || q.instanceId === null) throw new Error(`fake: no fulfilled spot request ${sir}`)
+    q.state = "closed"
+    q.status = "marked-for-termination"
+  }
+
+  /** EC2 takes the spot instance of `sir` back: terminated, its request closed with `code`. */
+  reclaimSpot(sir: string, code = "instance-terminated-by-price"): void {
+    const q = this.spot.get(sir)
+    if (q === undefined || q.instanceId === null) throw new Error(`fake: no fulfilled spot request ${sir}`)
+    q.state = "closed"
+    q.status = code
+    const v = this.vms.get(q.instanceId)
+    if (v !== undefined && v.state !== "terminated") v.state = "shutting-down"
   }
 
   settle(): void {
@@ -481,6 +507,11 @@ export class FakeEc2 {
       const v = this.vms.get(id)!
       const prev = v.state
       if (v.state !== "terminated") v.state = "shutting-down"
+      const q = v.sir !== null ? this.spot.get(v.sir) : undefined
+      if (q !== undefined && q.state === "active") {
+        q.state = "closed"
+        q.status = "instance-terminated-by-user"
+      }
       return { id, prev, cur: v.state }
     })
     this.ok(
