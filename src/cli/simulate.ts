@@ -128,6 +128,8 @@ export const formatTable = (
   row("started", (s) => String(s.jobs.started))
   row("finished", (s) => String(s.jobs.finished))
   row("killed", (s) => String(s.jobs.killed))
+  const spot = runs.some((r) => r.summary.spot_interruptions !== undefined)
+  if (spot) row("resubmitted (killed)", (s) => String(s.jobs.resubmitted ?? 0))
   row("skipped (trace)", (s) => String(s.jobs.skipped))
   section("Wait time (submit → start)")
   row("mean", (s) => humanDuration(s.wait.mean))
@@ -161,6 +163,7 @@ export const formatTable = (
   }
   section("Run")
   row("faults injected", (s) => String(s.faults))
+  if (spot) row("spot interruptions", (s) => String(s.spot_interruptions ?? 0))
   row("scaler restarts", (s) => String(s.restarts))
   row("simulated span", (s) => humanDuration(s.span))
   row("span (seconds)", (s) => String(s.span))

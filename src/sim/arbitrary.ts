@@ -13,7 +13,7 @@
 import { Arbitrary, type FastCheck, Schema } from "effect"
 import * as fc from "fast-check"
 import type { KitResource, KitScenario } from "./kit.ts"
-import type { Distribution } from "./random.ts"
+import { makeRng, type Distribution } from "./random.ts"
 import type { WorkloadJob } from "./workload.ts"
 import type { FaultSpec, SimPhysicalNode } from "./world.ts"
 
@@ -255,6 +255,35 @@ const arbAction = (names: ReadonlyArray<string>, horizon: number): fc.Arbitrary<
 const byTime = <A extends { readonly at: number }>(xs: ReadonlyArray<A>): Array<A> => [...xs].sort((a, b) => a.at - b.at)
 
 /**
+ * Spot resources and their interruptions in about a third of the worlds:
+ * drawn from the world's own seed (a separate stream), so the rest of the
+ * world is what fast-check sampled without them. A spot world gets one or
+ * two spot resources and one to three `spot_interruption` faults (warning
+ * 30–180 s, killed jobs resubmitted or not).
+ */
+const withSpot = <W extends { readonly seed: number; readonly horizon: number; readonly resources: ReadonlyArray<KitResource>; readonly faults: ReadonlyArray<FaultSpec> }>(w: W): W => {
+  const rng = makeRng(w.seed).fork("spot")
+  if (!rng.bool(1 / 3)) return w
+  const spot = new Set(w.resources.filter(() => rng.bool(0.5)).map((r) => r.name))
+  if (spot.size === 0) spot.add(w.resources[rng.int(0, w.resources.length - 1)].name)
+  const names = [...spot]
+  const faults: Array<FaultSpec> = []
+  for (let k = rng.int(1, 3); k > 0; k--) {
+    const one = rng.bool(0.7)
+    faults.push({
+      kind: "spot_interruption",
+      at: rng.int(0, w.horizon),
+      ...(one ? { resource: names[rng.int(0, names.length - 1)] } : {}),
+      count: rng.int(1, 3),
+      warning: rng.int(30, 180),
+      code: rng.bool(0.5) ? "instance-terminated-by-price" : "instance-terminated-no-capacity",
+      resubmit: rng.bool(0.5)
+    })
+  }
+  return { ...w, resources: w.resources.map((r) => (spot.has(r.name) ? { ...r, spot: true } : r)), faults: [...w.faults, ...faults] }
+}
+
+/**
  * A random world: 1..maxResources resources, physical nodes, a workload,
  * faults and operator actions within the horizon, and a hard end late enough
  * that every fault is over long before it (so leaks can be judged).
@@ -294,6 +323,7 @@ export const arbWorld = (options: WorldOptions = {}): fc.Arbitrary<RandomWorld> 
       })
       return { ...w0, faults }
     })
+    .map(withSpot)
     .map((w): RandomWorld => ({
       kit: {
         name: `random-${w.seed}`,

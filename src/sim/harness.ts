@@ -274,7 +274,8 @@ export const scenarioDocument = (w: RandomWorld, policy?: string, note?: string)
           quota: s.quota,
           api_error_rate: s.apiErrorRate,
           destroy_time: s.destroyTime,
-          ...(s.price !== null ? { price: s.price } : {})
+          ...(s.price !== null ? { price: s.price } : {}),
+          ...(s.spot === true ? { spot: true } : {})
         }
       ]
     })

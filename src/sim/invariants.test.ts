@@ -10,7 +10,10 @@ import {
   checkMinReached,
   checkNoCrash,
   checkNoDestroyKill,
+  checkNoJobLost,
   checkNoLeak,
+  checkSpotHold,
+  spotHoldAllowance,
   checkPhysicalUntouched,
   invariantContext,
   minDeadline,
@@ -242,5 +245,48 @@ describe("checkAll", () => {
     const c = ctx({ resources: [{ name: "r1", min: 0, max: 1 }] })
     const v = checkAll([boot(0, "i1"), boot(1, "i2"), { t: 3, ev: "killed", job: "j", host: "h", cause: "destroy" }, end(5000)], c, { nodes: [] })
     expect(new Set(v.map((x) => x.invariant))).toEqual(new Set(["max", "no-destroy-kill", "no-leak"]))
+  })
+})
+
+describe("spot interruptions: kills, holds, lost jobs", () => {
+  const c = ctx()
+  const notice = (t: number, instances: Array<string>, warning = 120): Ev => ({ t, ev: "fault", kind: "spot_interruption", instances, warning, code: "instance-terminated-by-price" })
+  const interrupted = (t: number, instance: string): Ev => ({ t, ev: "interrupted", instance, host: `r1-${instance}`, code: "instance-terminated-by-price" })
+  const start = (t: number, job: string, host: string): Ev => ({ t, ev: "start", job, hosts: [host], per_host: [1] })
+  const killed = (t: number, job: string, host: string, cause: string): Ev => ({ t, ev: "killed", job, host, cause })
+
+  it("a kill by an interruption needs the cloud's interruption of that host at the end of its notice", () => {
+    const ok = [boot(0, "i1"), join(60, "i1"), notice(100, ["i1"]), interrupted(220, "i1"), killed(220, "j", "r1-i1", "interruption"), end(300)]
+    expect(checkNoDestroyKill(ok)).toEqual([])
+    // no interruption line for the host
+    expect(checkNoDestroyKill([boot(0, "i1"), join(60, "i1"), killed(220, "j", "r1-i1", "interruption"), end(300)])).toMatchObject([{ invariant: "no-destroy-kill", t: 220 }])
+    // interrupted before the notice's warning was over
+    expect(checkNoDestroyKill([boot(0, "i1"), join(60, "i1"), notice(100, ["i1"]), interrupted(150, "i1"), end(300)])).toMatchObject([{ invariant: "no-destroy-kill", t: 150 }])
+    // a cause nobody may kill with
+    expect(checkNoDestroyKill([killed(5, "j", "h", "scaler")])).toMatchObject([{ invariant: "no-destroy-kill", t: 5 }])
+  })
+
+  it("a noticed node that stays online past the allowance breaks spot-hold; a hold in time does not", () => {
+    const allowance = spotHoldAllowance(c)
+    const base = [boot(0, "i1"), join(60, "i1"), notice(100, ["i1"], 600)]
+    const held = checkSpotHold([...base, { t: 110, ev: "hold", host: "r1-i1" }, end(2000)], c)
+    expect(held).toEqual([])
+    const late = checkSpotHold([...base, { t: 100 + allowance + 5, ev: "hold", host: "r1-i1" }, end(2000)], c)
+    expect(late).toMatchObject([{ invariant: "spot-hold", t: 100 + allowance }])
+    // the node was already held (idle) when the notice came: nothing to do
+    expect(checkSpotHold([boot(0, "i1"), join(60, "i1"), { t: 90, ev: "hold", host: "r1-i1" }, notice(100, ["i1"], 600), end(2000)], c)).toEqual([])
+  })
+
+  it("a job on a node that leaves or whose instance goes without a kill is lost; the summary must count every job", () => {
+    const summary = (s: Record<string, number>): Ev => ({ t: 900, ev: "end", summary: { jobs: s } })
+    const run = [boot(0, "i1"), join(60, "i1"), submit(70, "j1", 1), start(80, "j1", "r1-i1")]
+    expect(checkNoJobLost([...run, { t: 200, ev: "leave", host: "r1-i1" }])).toMatchObject([{ invariant: "no-job-lost", t: 200 }])
+    expect(checkNoJobLost([...run, gone(200, "i1")])).toMatchObject([{ invariant: "no-job-lost", t: 200 }])
+    const resubmitted = [...run, killed(220, "j1", "r1-i1", "interruption"), { t: 220, ev: "resubmit", job: "j1" }, gone(220, "i1"), start(300, "j1", "p1"), { t: 400, ev: "finish", job: "j1" }]
+    expect(checkNoJobLost([...resubmitted, summary({ submitted: 1, started: 2, finished: 1, killed: 1, resubmitted: 1 })])).toEqual([])
+    // the summary forgot the resubmission: a job counted twice
+    expect(checkNoJobLost([...resubmitted, summary({ submitted: 1, started: 2, finished: 1, killed: 1 })])).toMatchObject([{ invariant: "no-job-lost", t: 900 }])
+    // a resubmission without a kill
+    expect(checkNoJobLost([...run, { t: 220, ev: "resubmit", job: "j1" }])).toMatchObject([{ invariant: "no-job-lost", t: 220 }])
   })
 })

@@ -26,7 +26,7 @@ export interface Ev {
   readonly [k: string]: any
 }
 
-export type InvariantName = "max" | "no-destroy-kill" | "physical" | "no-leak" | "min" | "provision" | "no-crash"
+export type InvariantName = "max" | "no-destroy-kill" | "physical" | "no-leak" | "min" | "provision" | "no-crash" | "no-job-lost" | "spot-hold"
 
 export interface Violation {
   readonly invariant: InvariantName
@@ -274,13 +274,36 @@ export const checkMaxInstances = (events: ReadonlyArray<Ev>, c: InvariantContext
 
 // ---------------------------------------------------------------- 2. no running job killed by a destroy
 
-/** SPEC §6.2: no job is `killed` with cause `destroy` (an operator vacate kills with cause `vacate`; a dying VM with `crash`). */
+/**
+ * SPEC §6.2: a busy node is killed only by an instance death (cause
+ * `crash`), a spot interruption (`interruption`) or an operator's vacate
+ * (`vacate`); never by the scaler's destroy (`destroy`). An interruption
+ * kill must come with the `interrupted` line of its host, at the end of the
+ * notice of a `spot_interruption` fault naming that instance (at + warning).
+ */
 export const checkNoDestroyKill = (events: ReadonlyArray<Ev>): Array<Violation> => {
   const out: Array<Violation> = []
   const lastTerminate = new Map<string, Ev>()
+  /** Instance → the spot_interruption fault that gave it notice. */
+  const noticed = new Map<string, Ev>()
+  /** Host → its `interrupted` line. */
+  const interrupted = new Map<string, Ev>()
   for (const e of events) {
     if (e.ev === "terminate" && typeof e.host === "string") lastTerminate.set(e.host, e)
-    if (e.ev === "killed" && e.cause === "destroy") {
+    if (e.ev === "fault" && e.kind === "spot_interruption") for (const id of (e.instances as Array<string>) ?? []) noticed.set(id, e)
+    if (e.ev === "interrupted") {
+      const f = noticed.get(e.instance)
+      if (f === undefined || r3(f.t + f.warning) !== e.t)
+        out.push({
+          invariant: "no-destroy-kill",
+          t: e.t,
+          message: `instance ${e.instance} was interrupted without a notice ${f === undefined ? "" : `${f.warning} s `}before`,
+          evidence: [...(f ? [line(f)] : []), line(e)]
+        })
+      if (typeof e.host === "string") interrupted.set(e.host, e)
+    }
+    if (e.ev !== "killed") continue
+    if (e.cause === "destroy") {
       const term = lastTerminate.get(e.host)
       out.push({
         invariant: "no-destroy-kill",
@@ -288,6 +311,184 @@ export const checkNoDestroyKill = (events: ReadonlyArray<Ev>): Array<Violation> 
         message: `job ${e.job} was killed on ${e.host} because the scaler destroyed its instance`,
         evidence: [...(term ? [line(term)] : []), line(e)]
       })
+    } else if (e.cause === "interruption") {
+      const i = interrupted.get(e.host)
+      if (i === undefined || i.t !== e.t)
+        out.push({
+          invariant: "no-destroy-kill",
+          t: e.t,
+          message: `job ${e.job} was killed on ${e.host} by an interruption the cloud did not make there`,
+          evidence: [...(i ? [line(i)] : []), line(e)]
+        })
+    } else if (e.cause !== "crash" && e.cause !== "vacate")
+      out.push({ invariant: "no-destroy-kill", t: e.t, message: `job ${e.job} was killed on ${e.host} (cause ${e.cause})`, evidence: [line(e)] })
+  }
+  return out
+}
+
+// ---------------------------------------------------------------- 2a. a spot interruption notice holds the node
+
+/** How long the engine may take to hold a node after its spot instance's notice: a cloud poll, its refresh task, a step, the hold task. */
+export const spotHoldAllowance = (c: InvariantContext): number =>
+  c.cloudPoll + c.clusterPoll + c.schedulerCycle + 2 * queueAllowance(c) + 3 * c.apiLatency
+
+/**
+ * After the cloud's interruption notice for a spot instance, its node (if it
+ * joined the batch system and is online) is held within `spotHoldAllowance`
+ * (the engine saw the notice at its next cloud poll), unless it left the
+ * batch system or its instance ended first. Not judged across a restart, an
+ * outage of the resource, a batch-system failure, or with API errors.
+ */
+export const checkSpotHold = (events: ReadonlyArray<Ev>, c: InvariantContext): Array<Violation> => {
+  const out: Array<Violation> = []
+  const allowance = spotHoldAllowance(c)
+  const hostOf = new Map<string, string>()
+  const resOf = new Map<string, string>()
+  const offline = new Set<string>()
+  const pending = new Map<string, { fault: Ev; resource: string; instance: string }>() // host → notice not yet answered by a hold
+  let disturbedUntil = -Infinity
+  const outageUntil = new Map<string, number>()
+  const due = (t: number) => {
+    for (const [h, p] of pending) {
+      const deadline = r3(p.fault.t + allowance)
+      if (t <= deadline) continue
+      pending.delete(h)
+      if (deadline <= disturbedUntil || deadline <= (outageUntil.get(p.resource) ?? -Infinity)) continue
+      if ((c.resources.get(p.resource)?.apiErrorRate ?? 0) > 0) continue
+      out.push({
+        invariant: "spot-hold",
+        t: deadline,
+        message: `${h} was not held within ${r3(allowance)} s of its spot instance's interruption notice (${p.instance})`,
+        evidence: [line(p.fault)]
+      })
+    }
+  }
+  for (const e of events) {
+    due(e.t)
+    switch (e.ev) {
+      case "boot":
+        resOf.set(e.instance, e.resource)
+        break
+      case "join":
+        hostOf.set(e.instance, e.host)
+        break
+      case "hold":
+        offline.add(e.host)
+        pending.delete(e.host)
+        break
+      case "unhold":
+        offline.delete(e.host)
+        break
+      case "leave":
+        pending.delete(e.host)
+        break
+      case "terminate":
+      case "interrupted":
+        if (typeof e.host === "string") pending.delete(e.host)
+        break
+      case "restart":
+        disturbedUntil = Math.max(disturbedUntil, e.t + allowance)
+        break
+      case "fault":
+        if (e.kind === "batch_failure") disturbedUntil = Math.max(disturbedUntil, e.t + e.duration + allowance)
+        else if (e.kind === "outage") outageUntil.set(e.resource, Math.max(outageUntil.get(e.resource) ?? -Infinity, e.t + e.duration + allowance))
+        else if (e.kind === "spot_interruption")
+          for (const id of (e.instances as Array<string>) ?? []) {
+            const h = hostOf.get(id)
+            const r = resOf.get(id)
+            if (h !== undefined && r !== undefined && !offline.has(h)) pending.set(h, { fault: e, resource: r, instance: id })
+          }
+        break
+    }
+  }
+  return out
+}
+
+// ---------------------------------------------------------------- 2b. no job lost
+
+/**
+ * No job is lost: a job ends only by a `finish` or a `killed` line, and a
+ * killed one is either counted as killed or put back in the queue (a
+ * `resubmit` line right after its kill). A node never leaves the batch
+ * system, nor its instance goes, with a job still running there (the job
+ * would vanish without a line). The `end` line's summary counts every job:
+ * submitted = finished + (killed − resubmitted) + still running + still queued.
+ */
+export const checkNoJobLost = (events: ReadonlyArray<Ev>): Array<Violation> => {
+  const out: Array<Violation> = []
+  const state = new Map<string, "queued" | "running" | "finished" | "killed">()
+  const onHost = new Map<string, Set<string>>()
+  const hostOf = new Map<string, string>() // instance → host
+  const lastKill = new Map<string, Ev>()
+  const free = (job: string) => {
+    for (const s of onHost.values()) s.delete(job)
+  }
+  const lost = (e: Ev, host: string, what: string) => {
+    const jobs = onHost.get(host)
+    if (jobs === undefined || jobs.size === 0) return
+    out.push({ invariant: "no-job-lost", t: e.t, message: `${what} with job(s) ${[...jobs].join(", ")} still running there: they were lost`, evidence: [line(e)] })
+    for (const j of jobs) state.set(j, "killed")
+    jobs.clear()
+  }
+  for (const e of events) {
+    switch (e.ev) {
+      case "submit":
+        state.set(e.job, "queued")
+        break
+      case "start":
+        state.set(e.job, "running")
+        for (const h of e.hosts as Array<string>) {
+          let s = onHost.get(h)
+          if (s === undefined) onHost.set(h, (s = new Set()))
+          s.add(e.job)
+        }
+        break
+      case "finish":
+        state.set(e.job, "finished")
+        free(e.job)
+        break
+      case "killed":
+        state.set(e.job, "killed")
+        lastKill.set(e.job, e)
+        free(e.job)
+        break
+      case "resubmit": {
+        const k = lastKill.get(e.job)
+        if (k === undefined || k.t !== e.t || state.get(e.job) !== "killed")
+          out.push({ invariant: "no-job-lost", t: e.t, message: `job ${e.job} was resubmitted without being killed just before`, evidence: [...(k ? [line(k)] : []), line(e)] })
+        state.set(e.job, "queued")
+        break
+      }
+      case "join":
+        if (typeof e.instance === "string") hostOf.set(e.instance, e.host)
+        break
+      case "leave":
+        lost(e, e.host, `${e.host} left the batch system`)
+        break
+      case "gone": {
+        const h = hostOf.get(e.instance)
+        if (h !== undefined) lost(e, h, `instance ${e.instance} of ${h} is gone`)
+        break
+      }
+      case "end": {
+        const s = e.summary?.jobs
+        if (s === undefined) break
+        let finished = 0, killed = 0, open = 0
+        for (const v of state.values()) {
+          if (v === "finished") finished++
+          else if (v === "killed") killed++
+          else open++
+        }
+        const counted = s.finished + s.killed - (s.resubmitted ?? 0)
+        if (s.finished !== finished || s.killed - (s.resubmitted ?? 0) !== killed || s.submitted !== counted + open)
+          out.push({
+            invariant: "no-job-lost",
+            t: e.t,
+            message: `the summary does not count every job: ${s.submitted} submitted, ${s.finished} finished, ${s.killed} killed, ${s.resubmitted ?? 0} resubmitted; the log has ${finished} finished, ${killed} killed for good, ${open} queued or running`,
+            evidence: [line(e)]
+          })
+        break
+      }
     }
   }
   return out
@@ -505,6 +706,24 @@ class LogWorld {
         if (j !== undefined) this.release(j)
         return
       }
+      case "resubmit": {
+        const j = this.jobs.get(e.job)
+        if (j !== undefined) {
+          j.state = "queued"
+          j.hosts = []
+        }
+        return
+      }
+      case "interrupted": {
+        const i = this.inst.get(e.instance)
+        if (i === undefined) return
+        i.terminated = true
+        if (i.host !== null) {
+          const n = this.nodes.get(i.host)
+          if (n !== undefined) n.down = true
+        }
+        return
+      }
       case "boot":
         this.inst.set(e.instance, {
           id: e.instance,
@@ -587,6 +806,13 @@ class LogWorld {
             this.batch.push(r3(e.t + e.duration))
             this.timer(e.t + e.duration)
             this.unhealthy(null, e.t + e.duration + lead)
+            return
+          case "spot_interruption":
+            // the notice: the engine holds those nodes (not usable), the cloud ends them after `warning` s
+            for (const id of (e.instances as Array<string>) ?? []) {
+              const i = this.inst.get(id)
+              if (i !== undefined) this.unhealthy(i.resource, e.t + (e.warning ?? 0) + lead)
+            }
             return
           case "instance_death":
             for (const id of (e.instances as Array<string>) ?? []) {
@@ -940,7 +1166,7 @@ export const checkNoCrash = (events: ReadonlyArray<Ev>, c?: InvariantContext, fi
 
 // ---------------------------------------------------------------- all of them
 
-export const INVARIANTS: ReadonlyArray<InvariantName> = ["max", "no-destroy-kill", "physical", "no-leak", "min", "provision", "no-crash"]
+export const INVARIANTS: ReadonlyArray<InvariantName> = ["max", "no-destroy-kill", "spot-hold", "no-job-lost", "physical", "no-leak", "min", "provision", "no-crash"]
 
 /** Every invariant over one run's log. */
 export const checkAll = (
@@ -952,6 +1178,8 @@ export const checkAll = (
   ...checkNoCrash(events, c, final),
   ...checkMaxInstances(events, c),
   ...checkNoDestroyKill(events),
+  ...checkSpotHold(events, c),
+  ...checkNoJobLost(events),
   ...checkPhysicalUntouched(events, c),
   ...checkNoLeak(events, c, final),
   ...checkMinReached(events, c, coverage?.min),

@@ -23,6 +23,8 @@ export interface KitResource {
   readonly apiErrorRate?: number
   readonly destroyTime?: number
   readonly price?: number | null
+  /** Spot instances (the spot_interruption fault can take them back). */
+  readonly spot?: boolean
 }
 
 export interface KitScenario {
@@ -87,7 +89,8 @@ export const kitResource = (r: KitResource): SimResourceSpec => ({
   quota: r.quota ?? null,
   apiErrorRate: r.apiErrorRate ?? 0,
   destroyTime: r.destroyTime ?? 10,
-  price: r.price ?? null
+  price: r.price ?? null,
+  ...(r.spot === true ? { spot: true } : {})
 })
 
 export const kitScenario = (k: KitScenario): SimScenario => {

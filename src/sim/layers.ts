@@ -150,6 +150,11 @@ export const simCloudService = (world: SimWorld, epoch: number): CloudService =>
   const toInstance = (i: CInst): Instance => {
     const active = i.state === InstanceState.Active || i.state === InstanceState.Ready
     const n = parseInt(i.id.slice(2), 16)
+    const base = plainInstance(i, active, n)
+    // A spot instance carries its request and status code as EC2 reports them (src/engine/spot.ts).
+    return world.resourceSpec(i.resource)?.spot === true ? { ...base, spot_id: `sir-${i.id.slice(2)}`, spot_state: i.spotStatus ?? "fulfilled" } : base
+  }
+  const plainInstance = (i: CInst, active: boolean, n: number): Instance => {
     return {
       ...emptyInstance(i.resource, epoch + i.created),
       uuid: i.id,

@@ -256,6 +256,7 @@ export class SimDriver {
       raw.coreSeconds += st.coreSeconds
       raw.usefulCoreSeconds += st.usefulCoreSeconds
     }
+    const spot = this.scenario.world.faults.some((f) => f.kind === "spot_interruption")
     return {
       scenario: this.scenario.name,
       policy: this.policy,
@@ -266,13 +267,15 @@ export class SimDriver {
         started: w.started,
         finished: w.finished,
         killed: w.killed,
+        ...(spot ? { resubmitted: w.resubmitted } : {}),
         skipped: this.scenario.skippedJobs ?? 0
       },
       wait: waitStats(w.waits),
       resources: per,
       total: totalOf(Object.values(per), raw),
       faults: w.faultsInjected,
-      restarts: this.restarts
+      restarts: this.restarts,
+      ...(spot ? { spot_interruptions: w.reclaimed } : {})
     }
   }
 }

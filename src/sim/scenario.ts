@@ -15,6 +15,7 @@ import { existsSync, readFileSync, statSync } from "node:fs"
 import { basename, dirname, extname, isAbsolute, resolve } from "node:path"
 import { parse as parseYaml, parseDocument } from "yaml"
 import { unknownPolicy } from "../engine/policy.ts"
+import { SPOT_INTERRUPTED_CODES } from "../engine/spot.ts"
 import { scenarioPolicyKnown } from "../experiments/policies.ts"
 import {
   decodeConfig,
@@ -90,11 +91,17 @@ export const CloudSim = Schema.Struct({
   quota: Schema.optional(Schema.NullOr(nonNegInt)),
   api_error_rate: Schema.optional(probability),
   destroy_time: Schema.optional(seconds),
-  price: Schema.optional(Schema.NullOr(money))
+  price: Schema.optional(Schema.NullOr(money)),
+  /** Spot instances (the spot_interruption fault can take them back). */
+  spot: Schema.optional(Schema.Boolean.annotations({ message: () => "expected true or false" }))
 })
 export type CloudSim = typeof CloudSim.Type
 
 const resourceName = Schema.String.annotations({ message: () => "expected a resource name" })
+/** The codes a simulated spot interruption can end with: EC2's terminations (src/engine/spot.ts). */
+const SPOT_TERMINATED = SPOT_INTERRUPTED_CODES.filter((c) => c.startsWith("instance-terminated-")) as [string, ...Array<string>]
+/** EC2 gives about two minutes between the notice and the end. */
+export const SPOT_WARNING_DEFAULT = 120
 export const Fault = Schema.Union(
   Schema.Struct({ kind: Schema.Literal("outage"), resource: resourceName, at: seconds, duration: posSeconds }),
   Schema.Struct({
@@ -109,6 +116,18 @@ export const Fault = Schema.Union(
     at: seconds,
     resource: Schema.optional(resourceName),
     count: Schema.optional(posInt)
+  }),
+  Schema.Struct({
+    kind: Schema.Literal("spot_interruption"),
+    at: seconds,
+    resource: Schema.optional(resourceName),
+    count: Schema.optional(posInt),
+    /** Seconds from the notice (marked-for-termination) until the cloud terminates the instance (EC2: about two minutes). */
+    warning: Schema.optional(seconds),
+    code: Schema.optional(
+      Schema.Literal(...SPOT_TERMINATED).annotations({ message: () => `expected one of ${SPOT_TERMINATED.join(", ")}` })
+    ),
+    resubmit: Schema.optional(Schema.Boolean.annotations({ message: () => "expected true or false" }))
   }),
   Schema.Struct({
     kind: Schema.Literal("batch_failure"),
@@ -457,7 +476,8 @@ export const simResourceSpec = (name: string, c: CloudSim, rc: Pick<ResourceConf
     quota: c.quota ?? null,
     apiErrorRate: c.api_error_rate ?? 0,
     destroyTime: c.destroy_time ?? DEFAULTS.destroyTime,
-    price: c.price !== undefined ? c.price : (rc.price ?? null)
+    price: c.price !== undefined ? c.price : (rc.price ?? null),
+    ...(c.spot === true ? { spot: true } : {})
   }
 }
 
@@ -565,6 +585,16 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
     faultsPart.forEach((f, i) => {
       if (f !== undefined && "resource" in f && f.resource !== undefined && !knownResources.includes(f.resource))
         problems.push(`faults.${i}.resource: no cloud resource ${f.resource} (known: ${knownResources.join(", ") || "none"})`)
+    })
+  }
+  if (faultsPart !== undefined && cloudsPart !== undefined) {
+    const spotNames = Object.entries(cloudsPart).filter(([, c]) => c.spot === true).map(([n]) => n)
+    faultsPart.forEach((f, i) => {
+      if (f === undefined || f.kind !== "spot_interruption") return
+      if (f.resource !== undefined && cloudsPart[f.resource] !== undefined && !spotNames.includes(f.resource))
+        problems.push(`faults.${i}.resource: ${f.resource} is not a spot resource (set clouds.${f.resource}.spot: true)`)
+      else if (f.resource === undefined && spotNames.length === 0)
+        problems.push(`faults.${i}: a spot_interruption needs a spot resource (set clouds.<name>.spot: true)`)
     })
   }
 
@@ -681,6 +711,17 @@ export const decodeScenario = (input: unknown, options: DecodeOptions): Either.E
         break
       case "batch_failure":
         faults.push({ kind: "batch_failure", at: f.at, duration: f.duration, mode: f.mode ?? "fail" })
+        break
+      case "spot_interruption":
+        faults.push({
+          kind: "spot_interruption",
+          at: f.at,
+          resource: f.resource,
+          count: f.count ?? 1,
+          warning: f.warning ?? SPOT_WARNING_DEFAULT,
+          code: f.code ?? "instance-terminated-by-price",
+          resubmit: f.resubmit ?? false
+        })
         break
       default:
         faults.push(f)

@@ -20,12 +20,19 @@ export interface Summary {
   seed: number
   /** Simulated seconds from start to end. */
   span: number
-  jobs: { submitted: number; started: number; finished: number; killed: number; skipped: number }
+  /**
+   * `started` counts starts (a resubmitted job starts again); `resubmitted`:
+   * killed jobs put back in the queue (only in scenarios with a
+   * spot_interruption fault).
+   */
+  jobs: { submitted: number; started: number; finished: number; killed: number; resubmitted?: number; skipped: number }
   wait: { mean: number; p50: number; p95: number; max: number }
   resources: Record<string, ResourceSummary>
   total: ResourceSummary
   faults: number
   restarts: number
+  /** Spot instances the cloud took back (only in scenarios with a spot_interruption fault). */
+  spot_interruptions?: number
 }
 
 export const round = (x: number, digits = 3): number => {
@@ -107,6 +114,7 @@ export const summaryFromEvents = (
     return x
   }
   const jobs = { submitted: 0, started: 0, finished: 0, killed: 0 }
+  const spot = { resubmitted: 0, interrupted: 0 }
   let end = 0
   const endJob = (id: string, t: number) => {
     const s = jobStart.get(id)
@@ -152,6 +160,12 @@ export const summaryFromEvents = (
       case "boot_failed":
         res(e.resource).failed++
         break
+      case "resubmit":
+        spot.resubmitted++
+        break
+      case "interrupted":
+        spot.interrupted++
+        break
       case "join":
         hostRes.set(e.host, instRes.get(e.instance)!)
         break
@@ -166,5 +180,5 @@ export const summaryFromEvents = (
   }
   for (const [inst, born] of instBorn) res(instRes.get(inst)!).nodeS += end - born
   for (const id of [...jobStart.keys()]) endJob(id, end)
-  return { jobs, wait: waitStats(waits), perRes, coresOf, priceOf }
+  return { jobs, spot, wait: waitStats(waits), perRes, coresOf, priceOf }
 }

@@ -31,6 +31,12 @@ export interface SimResourceSpec {
   readonly destroyTime: number
   /** Price per node-hour (null = not priced). */
   readonly price: number | null
+  /**
+   * Spot instances: the cloud may take them back (the `spot_interruption`
+   * fault), and reports each with a spot request status code as EC2 does
+   * (src/engine/spot.ts). Absent = on-demand.
+   */
+  readonly spot?: boolean
 }
 
 export interface SimPhysicalNode {
@@ -45,6 +51,22 @@ export type FaultSpec =
   | { readonly kind: "instance_death"; readonly at: number; readonly resource?: string | undefined; readonly count: number }
   | { readonly kind: "batch_failure"; readonly at: number; readonly duration: number; readonly mode: "fail" | "garbage" | "empty" }
   | { readonly kind: "restart"; readonly at: number }
+  /**
+   * The cloud takes `count` running spot instances back (of `resource`, or of
+   * any spot resource): each gets the notice `marked-for-termination` at
+   * `at`, and `warning` seconds later it is terminated with `code`
+   * (instance-terminated-by-price, …), killing the jobs on it; with
+   * `resubmit` the batch system puts those jobs back in the queue.
+   */
+  | {
+      readonly kind: "spot_interruption"
+      readonly at: number
+      readonly resource?: string | undefined
+      readonly count: number
+      readonly warning: number
+      readonly code: string
+      readonly resubmit: boolean
+    }
 
 export interface WorldSpec {
   readonly physical: ReadonlyArray<SimPhysicalNode>
@@ -99,6 +121,8 @@ export interface CInst {
   goneAt: number
   /** The batch node it became, once joined. */
   host: string | null
+  /** A spot instance's request status code once it differs from `fulfilled` (an interruption notice, then its end). */
+  spotStatus: string | null
 }
 
 type WorldEvent =
@@ -111,6 +135,7 @@ type WorldEvent =
   | { t: number; seq: number; kind: "inst_gone"; inst: CInst }
   | { t: number; seq: number; kind: "fault"; fault: FaultSpec }
   | { t: number; seq: number; kind: "fault_end"; fault: FaultSpec }
+  | { t: number; seq: number; kind: "reclaim"; inst: CInst; fault: Extract<FaultSpec, { kind: "spot_interruption" }> }
 
 export type EventSink = (line: string) => void
 
@@ -166,6 +191,10 @@ export class SimWorld {
   started = 0
   finished = 0
   killed = 0
+  /** Killed jobs put back in the queue (a spot_interruption fault with `resubmit`). */
+  resubmitted = 0
+  /** Spot instances the cloud took back (terminated at the end of their notice). */
+  reclaimed = 0
   private remaining: number
   lastJobEnd = 0
   readonly waits: Array<number> = []
@@ -329,6 +358,9 @@ export class SimWorld {
       case "fault_end":
         this.endFault(e.fault)
         return
+      case "reclaim":
+        this.reclaim(e.inst, e.fault)
+        return
     }
   }
 
@@ -453,8 +485,12 @@ export class SimWorld {
     }
   }
 
-  /** Kill every job on a node (destroy, vacate, crash). */
-  private killJobsOn(n: BNode, cause: "destroy" | "vacate" | "crash") {
+  /**
+   * Kill every job on a node (destroy, vacate, crash, a spot interruption);
+   * with `resubmit` each goes back to the queue (a `resubmit` line) instead
+   * of ending.
+   */
+  private killJobsOn(n: BNode, cause: "destroy" | "vacate" | "crash" | "interruption", resubmit = false) {
     for (const id of [...n.jobs.keys()]) {
       const j = this.jobs.get(id)
       if (j === undefined || j.state !== "running") continue
@@ -464,6 +500,17 @@ export class SimWorld {
       this.remaining--
       this.lastJobEnd = this.now
       this.log(`{"t":${this.now},"ev":"killed","job":${JSON.stringify(id)},"host":${JSON.stringify(n.hostname)},"cause":"${cause}"}`)
+      if (resubmit) {
+        j.state = "queued"
+        j.hosts = []
+        j.cloudCores = 0
+        this.remaining++
+        this.resubmitted++
+        this.queue.push(j)
+        this.queueSorted = false
+        this.queueGen++
+        this.log(`{"t":${this.now},"ev":"resubmit","job":${JSON.stringify(id)}}`)
+      }
     }
     this.wantSchedule()
   }
@@ -621,7 +668,8 @@ export class SimWorld {
       readyAt: Infinity,
       gone: false,
       goneAt: 0,
-      host: null
+      host: null,
+      spotStatus: null
     }
     this.instances.set(id, inst)
     this.byName.set(name, inst)
@@ -722,6 +770,26 @@ export class SimWorld {
       case "restart":
         this.restarts.push(this.now)
         return
+      case "spot_interruption": {
+        const alive = [...this.instances.values()].filter(
+          (i) =>
+            !i.gone &&
+            i.spotStatus === null &&
+            this.res.get(i.resource)?.spot === true &&
+            (f.resource === undefined || i.resource === f.resource) &&
+            (i.state === InstanceState.Active || i.state === InstanceState.Ready)
+        )
+        const victims: Array<CInst> = []
+        for (let k = 0; k < f.count && alive.length > 0; k++) victims.push(alive.splice(this.faultRng.int(0, alive.length - 1), 1)[0])
+        this.log(
+          `{"t":${this.now},"ev":"fault","kind":"spot_interruption","instances":${JSON.stringify(victims.map((v) => v.id))},"warning":${f.warning},"code":${JSON.stringify(f.code)}}`
+        )
+        for (const i of victims) {
+          i.spotStatus = "marked-for-termination"
+          this.push({ t: ms(this.now + f.warning), seq: 0, kind: "reclaim", inst: i, fault: f })
+        }
+        return
+      }
       case "instance_death": {
         const alive = [...this.instances.values()].filter(
           (i) => !i.gone && (f.resource === undefined || i.resource === f.resource) && (i.state === InstanceState.Active || i.state === InstanceState.Ready)
@@ -742,6 +810,26 @@ export class SimWorld {
         return
       }
     }
+  }
+
+  /**
+   * The end of a spot interruption's notice: the cloud terminates the
+   * instance (unless the scaler destroyed it first); the jobs on its node die
+   * with it (or go back to the queue) and the node is down until removed.
+   */
+  private reclaim(i: CInst, f: Extract<FaultSpec, { kind: "spot_interruption" }>) {
+    if (i.gone) return
+    i.spotStatus = f.code
+    this.reclaimed++
+    this.log(`{"t":${this.now},"ev":"interrupted","instance":"${i.id}","host":${JSON.stringify(i.host)},"code":${JSON.stringify(f.code)}}`)
+    if (i.host !== null) {
+      const n = this.nodes.get(i.host)
+      if (n !== undefined) {
+        this.killJobsOn(n, "interruption", f.resubmit)
+        n.down = true
+      }
+    }
+    this.retire(i)
   }
 
   private endFault(f: FaultSpec) {
