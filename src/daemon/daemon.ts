@@ -5,7 +5,7 @@
  * (HTTP server closed, cloud tasks finished or abandoned, a last log line).
  */
 import { Clock, Effect, Exit, Runtime, type Scope } from "effect"
-import { type ActionError, type EngineApi, withStamp } from "../engine/api.ts"
+import { type ActionError, type EngineApi, statusOf, withStamp, withStatus } from "../engine/api.ts"
 import type { DecisionLog } from "../http/decisions.ts"
 import { makeNodeHistory, sampleHistory } from "../http/history.ts"
 import type { CycleHistogram } from "../http/metrics.ts"
@@ -47,7 +47,7 @@ export const observedApi = (
     <Args extends ReadonlyArray<unknown>>(f: (a: EngineApi) => (...args: Args) => Effect.Effect<void, ActionError>) =>
     (...args: Args): Effect.Effect<void, ActionError> =>
       around(Effect.suspend(() => f(api())(...args))).pipe(Effect.tap(() => Effect.sync(after)))
-  return withStamp({
+  const observed = withStamp({
     snapshot: around(Effect.suspend(() => api().snapshot)),
     config: Effect.suspend(() => api().config),
     hold: act((a) => a.hold),
@@ -62,6 +62,8 @@ export const observedApi = (
   },
   // The same snapshot, observed the same way: its stamp too (an engine without one: version null, nothing cached).
   around(Effect.suspend(() => api().stamp ?? Effect.map(Clock.currentTimeMillis, (ms) => ({ version: null, time: ms / 1000 })))))
+  // The same status, without the snapshot when the engine has the light path.
+  return withStatus(observed, around(Effect.suspend(() => statusOf(api()))))
 }
 
 export interface ServeOptions {

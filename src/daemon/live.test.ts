@@ -148,6 +148,19 @@ describe("live loop", () => {
   )
 })
 
+describe("live GET /server/status", () => {
+  effectIt.scoped("the light status path (no snapshot) says what the snapshot's status says, clouds included", () =>
+    Effect.gen(function* () {
+      const { log } = quietLog()
+      const runner = yield* makeLiveRunner({ config: liveConfig(), log, histogram: makeCycleHistogram(), graceSeconds: 1, notes: [], registry: simBacked(worldOf()) })
+      expect(runner.api.status).toBeDefined()
+      const light = yield* runner.api.status!
+      expect(light.clouds).toBeDefined()
+      expect(light).toEqual((yield* runner.api.snapshot).status)
+    })
+  )
+})
+
 describe("live decisions", () => {
   effectIt.scoped("run --config feeds the daemon's decision log: the first step's boot for min 1 is a provision with reason below_min", () =>
     Effect.gen(function* () {

@@ -7,7 +7,7 @@
  * nothing start-up recovery cannot repair).
  */
 import { Clock, Context, Duration, Effect, Either, Layer, Option, Schedule, type Scope } from "effect"
-import type { Snapshot } from "../engine/api.ts"
+import { statusOf, withStatus, type ServerStatus, type Snapshot } from "../engine/api.ts"
 import { makeEngine, type StepDecisions } from "../engine/engine.ts"
 import { supportedPolicy, unsupportedPolicy } from "../engine/policy.ts"
 import { Cloud, layerNoChecker, type Checker, type Cluster, type CloudService, type Hooks } from "../engine/services.ts"
@@ -163,9 +163,12 @@ export interface LiveDaemonOptions {
  * API stays): `clouds` in /server/status says per resource whether the cloud
  * accepts the credentials, and each /resource entry shows its boot back-off.
  */
+/** /server/status in live mode: the engine's, with each cloud's credentials. */
+const liveStatus = (s: ServerStatus, health: CloudHealth): ServerStatus => ({ ...s, clouds: health.view() })
+
 export const withLiveStatus = (s: Snapshot, health: CloudHealth): Snapshot => ({
   ...s,
-  status: { ...s.status, clouds: health.view() },
+  status: liveStatus(s.status, health),
   resources: s.resources.map((r) => {
     const b = s.backoff.find((x) => x.resource === r.name)
     return Object.assign({}, r, { backoff: { until: b?.until ?? 0, failures: b?.failures ?? 0 } })
@@ -253,11 +256,14 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
               })
           }
     return {
-      api: {
-        ...api,
-        snapshot: Effect.map(api.snapshot, (s) => withLiveStatus(s, health)),
-        ...(written !== undefined ? { configAsWritten: Effect.sync(() => redactSecrets(written)) } : {})
-      },
+      api: withStatus(
+        {
+          ...api,
+          snapshot: Effect.map(api.snapshot, (s) => withLiveStatus(s, health)),
+          ...(written !== undefined ? { configAsWritten: Effect.sync(() => redactSecrets(written)) } : {})
+        },
+        Effect.map(statusOf(api), (s) => liveStatus(s, health))
+      ),
       loop: runLiveLoop({ engine, wake, histogram: opts.histogram }).pipe(Effect.provide(ctx)),
       ...(reload !== undefined ? { reload } : {}),
       description: `the ${opts.config.cluster.type} cluster with ${resources} cloud resource(s) (policy ${policy.name})`

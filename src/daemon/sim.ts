@@ -15,7 +15,7 @@
  * scenario's `drain` and `max_time` are ignored for that reason.
  */
 import { Clock, Duration, Effect, Either } from "effect"
-import { withStamp } from "../engine/api.ts"
+import { statusOf, withStamp, withStatus } from "../engine/api.ts"
 import type { EngineLogEvent, StepDecisions } from "../engine/engine.ts"
 import { unknownPolicy } from "../engine/policy.ts"
 import { experimentPolicy } from "../experiments/policies.ts"
@@ -177,7 +177,7 @@ export const makeSimRunner = (opts: SimDaemonOptions): Effect.Effect<EngineRunne
           }
     return {
       // the same snapshot, so its stamp (the HTTP body cache) is kept
-      api: written !== undefined ? withStamp({ ...api, configAsWritten: Effect.sync(() => redactSecrets(written)) }, api.stamp!) : api,
+      api: written !== undefined ? withStatus(withStamp({ ...api, configAsWritten: Effect.sync(() => redactSecrets(written)) }, api.stamp!), statusOf(api)) : api,
       driver,
       ...(reload !== undefined ? { reload } : {}),
       loop: loop as Effect.Effect<never>,

@@ -10,7 +10,8 @@ import { redactSecrets } from "../model/config.ts"
 import { NodeState, NodeStateNames, hasJobs, jobList, type WorkerNode } from "../model/types.ts"
 import type { Actuator } from "./actuation.ts"
 import type { OperatorDecision } from "./decisions.ts"
-import { ActionError, type EngineApi, withStamp } from "./api.ts"
+import { ActionError, type EngineApi, withStamp, withStatus } from "./api.ts"
+import { serverStatus } from "./snapshot.ts"
 import { Cluster, Hooks } from "./services.ts"
 import type { EngineState, ResState } from "./state.ts"
 
@@ -196,8 +197,11 @@ export const makeApi = ({ st, ctx, exclusive, version, actuator, refreshView, sn
       )
   }
 
-  return withStamp(
-    api,
-    Effect.map(nowSeconds, (now) => ({ version: version(), time: now }))
+  return withStatus(
+    withStamp(
+      api,
+      Effect.map(nowSeconds, (now) => ({ version: version(), time: now }))
+    ),
+    Effect.sync(() => serverStatus(st))
   )
 }

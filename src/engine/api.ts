@@ -89,6 +89,14 @@ export interface EngineApi {
    * plain field: see there.
    */
   readonly stamp?: Effect.Effect<EngineStamp>
+  /**
+   * Optional: the snapshot's `status` without building the snapshot (GET
+   * /server/status is polled by monitors; a snapshot of 5,000 nodes copies
+   * every node). Attach it with `withStatus`, never as a plain field: a
+   * wrapper that replaces the snapshot (and so perhaps its status, as live
+   * mode does) drops it, and readers fall back to `statusOf`.
+   */
+  readonly status?: Effect.Effect<ServerStatus>
   /** The effective configuration (defaults filled in), JSON-shaped, secrets removed: GET /server/config/effective. */
   readonly config: Effect.Effect<unknown>
   /**
@@ -118,3 +126,13 @@ export interface EngineApi {
  */
 export const withStamp = <A extends EngineApi>(api: A, stamp: Effect.Effect<EngineStamp>): A =>
   Object.defineProperty(api, "stamp", { value: stamp, enumerable: false, writable: false, configurable: false })
+
+/**
+ * Attaches `status` (EngineApi.status) as a non-enumerable property, for
+ * the same reason as withStamp: a copy that replaces the snapshot drops it.
+ */
+export const withStatus = <A extends EngineApi>(api: A, status: Effect.Effect<ServerStatus>): A =>
+  Object.defineProperty(api, "status", { value: status, enumerable: false, writable: false, configurable: false })
+
+/** GET /server/status: the light path when the API has one, else the snapshot's. */
+export const statusOf = (api: EngineApi): Effect.Effect<ServerStatus> => api.status ?? Effect.map(api.snapshot, (s) => s.status)

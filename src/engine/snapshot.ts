@@ -1,7 +1,7 @@
 /** What the API and the dashboard see of the engine's state (api.ts `Snapshot`). */
 import { redactSecrets } from "../model/config.ts"
 import type { CloudResourceView, Job, WorkerNode } from "../model/types.ts"
-import { timeInState, type Snapshot } from "./api.ts"
+import { timeInState, type ServerStatus, type Snapshot } from "./api.ts"
 import type { EngineState } from "./state.ts"
 
 const nodeView = (n: WorkerNode, now: number): WorkerNode => ({
@@ -9,6 +9,9 @@ const nodeView = (n: WorkerNode, now: number): WorkerNode => ({
   time_in_current_state: timeInState(now, n.state_start_time),
   instance: n.instance === null ? null : { ...n.instance }
 })
+
+/** The snapshot's `status`, alone (EngineApi.status: GET /server/status builds no snapshot). */
+export const serverStatus = (st: EngineState): ServerStatus => ({ auto_mode: st.autoMode, cluster: { ...st.clusterStatus } })
 
 export const makeSnapshot = (st: EngineState) => {
   // The queue sorted for display, kept until the next view replaces `queued`:
@@ -53,7 +56,7 @@ export const makeSnapshot = (st: EngineState) => {
       nodes: all,
       jobs: limit < 1 ? [...jobs] : jobs.slice(0, limit),
       resources: res,
-      status: { auto_mode: st.autoMode, cluster: { ...st.clusterStatus } },
+      status: serverStatus(st),
       policy: st.policy.name,
       queues: st.tasks.stats(),
       backoff: [...st.resources.values()].map((r) => ({ resource: r.name, until: r.backoffUntil > now ? r.backoffUntil : 0, failures: r.failures })),

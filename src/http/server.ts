@@ -16,7 +16,7 @@ import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Cause, Effect, Layer, Option, type Scope } from "effect"
-import { ActionError, type EngineApi, type Snapshot, type TaskQueues } from "../engine/api.ts"
+import { ActionError, statusOf, type EngineApi, type Snapshot, type TaskQueues } from "../engine/api.ts"
 import { redactSecrets } from "../model/config.ts"
 import { NO_PRIORITY, NodeStateNames, type Job } from "../model/types.ts"
 import { type BodyCache, type BodyTemplate, GZIP_MIN_BYTES, identityOpener, makeBodyCache, makeCoalescer, makeTemplate, type Opener, Rendered } from "./bodyCache.ts"
@@ -421,7 +421,8 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
               )
       }
     ],
-    ["/server/status", { GET: Effect.map(snapshot, (s) => jsonResponse(200, s.status)) }],
+    // (polled by monitors: the light path, no snapshot of every node)
+    ["/server/status", { GET: Effect.map(statusOf(engine), (s) => jsonResponse(200, s)) }],
     ["/server/queues", { GET: Effect.map(snapshot, (s) => jsonResponse(200, queuesJson(s.queues))) }],
     [
       "/server/history",
