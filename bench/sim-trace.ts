@@ -1,17 +1,24 @@
 /**
  * sim-trace: replay each real trace of ../shared/traces through the
- * simulator (engine unchanged, classic policy, clouds with realistic boot
- * times), as configured by scenarios/trace-*.yaml (the whole log or its first
- * year). Each replay runs in its own process so its peak RSS is its own.
+ * simulator (engine unchanged, clouds with realistic boot times), as
+ * configured by scenarios/trace-*.yaml (the whole log or its first year),
+ * under the scenario's own policy (classic: the first round's figures) and
+ * under the default policy (lean). Each replay runs in its own process so
+ * its peak RSS is its own.
  *
  *   npm run bench -- sim-trace [--quick] [--json]
+ *   BENCH_POLICIES=lean npm run bench -- sim-trace          # only these policies ("scenario": the scenario's own)
+ *   BENCH_SIM_TRACES=lanl npm run bench -- sim-trace        # only the traces whose scenario file name contains one of these
+ *   BENCH_SIM_FASTPATH_CHECK=1 npm run bench -- sim-trace   # each replay once more without the fast path: same event log (SHA-256)?
  */
 import { Either } from "effect"
-import { existsSync, readdirSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { readdirSync } from "node:fs"
 import { basename } from "node:path"
 import { fileURLToPath } from "node:url"
 import { SimDriver } from "../src/sim/run.ts"
 import { decodeScenarioAt, readScenarioDocument } from "../src/sim/scenario.ts"
+import { resolveTraceFile, searchDirs } from "../src/sim/traces.ts"
 import {
   childInput,
   childResult,
@@ -35,6 +42,10 @@ interface Input {
   /** Stop after this many simulated seconds (the quick mode's window). */
   readonly maxTime: number | null
   readonly fastPath: boolean
+  /** The policy to run (null: the scenario's own). */
+  readonly policy: string | null
+  /** Hash the event log (SHA-256), to compare runs with and without the fast path. */
+  readonly hash: boolean
 }
 
 export interface TraceRun {
@@ -49,6 +60,9 @@ export interface TraceRun {
   readonly events: number
   readonly maxRssMB: number
   readonly heapMB: number
+  readonly policy: string
+  /** SHA-256 of the event log (lines joined with newlines), when asked. */
+  readonly sha256: string | null
 }
 
 /** One replay (in the child process). */
@@ -66,10 +80,12 @@ export const replay = (input: Input): TraceRun => {
   const scenario = input.maxTime === null ? s : { ...s, world: { ...s.world, maxTime: input.maxTime } }
   const loadSeconds = (performance.now() - t0) / 1000
   let events = 0
+  const hash = input.hash ? createHash("sha256") : null
   const c0 = process.cpuUsage()
   const w0 = performance.now()
-  const d = new SimDriver(scenario, { collect: false, fastPath: input.fastPath }, () => {
+  const d = new SimDriver(scenario, { collect: false, fastPath: input.fastPath, ...(input.policy !== null ? { policy: input.policy } : {}) }, (line) => {
     events++
+    hash?.update(line + "\n")
   })
   let k = 0
   while (d.advance()) if ((++k & 4095) === 0) mem.sample()
@@ -88,11 +104,13 @@ export const replay = (input: Input): TraceRun => {
     skipped: d.skipped,
     events,
     maxRssMB: p.maxRssMB,
-    heapMB: p.heapMB
+    heapMB: p.heapMB,
+    policy: d.policy,
+    sha256: hash === null ? null : hash.digest("hex")
   }
 }
 
-/** The trace scenarios whose trace file is present, and the ones skipped (with why). */
+/** The trace scenarios whose trace file is present (found as `simulate` finds it: traces.ts), and the ones skipped (with why). */
 export const traceScenarios = (): { readonly found: Array<{ scenario: string; trace: string }>; readonly missing: Array<string> } => {
   const found: Array<{ scenario: string; trace: string }> = []
   const missing: Array<string> = []
@@ -102,18 +120,24 @@ export const traceScenarios = (): { readonly found: Array<{ scenario: string; tr
     const doc = readScenarioDocument(path)
     const file = Either.isRight(doc) ? (doc.right as { workload?: { file?: unknown } }).workload?.file : undefined
     if (typeof file !== "string") continue
-    const trace = fileURLToPath(new URL(basename(file), TRACES))
-    if (existsSync(trace)) found.push({ scenario: path, trace })
-    else missing.push(`${f}: ${trace} is absent`)
+    // ../shared/traces (beside this checkout) first, as the scenario's catalogue name resolves
+    const where = resolveTraceFile(file, dir, { dirs: [fileURLToPath(TRACES), ...searchDirs()] })
+    if ("path" in where) found.push({ scenario: path, trace: where.path })
+    else missing.push(`${f}: ${where.problem}`)
   }
   return { found, missing }
 }
 
 export const simTrace: Bench = {
   name: "sim-trace",
-  description: "replay each trace of ../shared/traces (classic policy, realistic boots): speed in simulated seconds per wall second",
+  description: "replay each trace of ../shared/traces (the scenario's policy and lean, realistic boots): speed in simulated seconds per wall second",
   run: async (r: Reporter) => {
-    const { found, missing } = traceScenarios()
+    const { found: all, missing } = traceScenarios()
+    const only = process.env.BENCH_SIM_TRACES?.split(",").map((x) => x.trim()).filter((x) => x.length > 0)
+    const found = only === undefined || only.length === 0 ? all : all.filter((t) => only.some((o) => basename(t.scenario).includes(o)))
+    const asked = process.env.BENCH_POLICIES?.split(",").map((x) => x.trim()).filter((x) => x.length > 0)
+    const policies: ReadonlyArray<string | null> = (asked !== undefined && asked.length > 0 ? asked : ["scenario", "lean"]).map((p) => (p === "scenario" ? null : p))
+    const check = (process.env.BENCH_SIM_FASTPATH_CHECK ?? "").trim() === "1"
     for (const m of missing) r.warn(`skipped: ${m}`)
     if (found.length === 0) {
       r.warn(`no trace found in ${fileURLToPath(TRACES)}: nothing to replay (the traces live beside the project, in ../shared/traces)`)
@@ -122,13 +146,22 @@ export const simTrace: Bench = {
     const quick = r.options.quick
     const reps = quick ? 1 : 2
     const maxTime = quick ? 7 * 86400 : null
-    r.note(`sim-trace: ${found.length} trace(s), ${reps} run(s) each${quick ? ", first 7 days only (--quick)" : ""}; ${machineNote()}`)
+    r.note(`sim-trace: ${found.length} trace(s) × ${policies.map((p) => p ?? "the scenario's policy").join(", ")}, ${reps} run(s) each${quick ? ", first 7 days only (--quick)" : ""}${check ? ", each also without the fast path" : ""}; ${machineNote()}`)
     const rows: Array<Array<string>> = []
-    for (const t of found) {
+    const checks: Array<Array<string>> = []
+    for (const t of found) for (const policy of policies) {
       const runs: Array<TraceRun> = []
-      for (let i = 0; i < reps; i++) runs.push(await runChild<TraceRun>(new URL(import.meta.url), { ...t, maxTime, fastPath: true } satisfies Input))
+      for (let i = 0; i < reps; i++) runs.push(await runChild<TraceRun>(new URL(import.meta.url), { ...t, maxTime, fastPath: true, policy, hash: check } satisfies Input))
       const a = runs[0]
-      const params = { trace: a.name, jobs: a.jobs, span_s: Math.round(a.span), window: quick ? "7d" : "scenario" }
+      const params = { trace: a.name, jobs: a.jobs, span_s: Math.round(a.span), window: quick ? "7d" : "scenario", policy: a.policy }
+      if (check) {
+        const slow = await runChild<TraceRun>(new URL(import.meta.url), { ...t, maxTime, fastPath: false, policy, hash: true } satisfies Input)
+        const same = runs.every((x) => x.sha256 === slow.sha256)
+        r.figure("fastpath_same_log", same ? 1 : 0, "bool", params)
+        r.figure("wall_without_fastpath", slow.wallSeconds, "s", params)
+        if (!same) r.warn(`${a.name} (${a.policy}): the event log differs with and without the fast path (${runs.map((x) => x.sha256).join(", ")} vs ${slow.sha256})`)
+        checks.push([a.name, a.policy, `${fmt(a.events)} lines`, same ? "same" : "DIFFERENT", `${slow.sha256!.slice(0, 16)}…`, `${fmt(stats(runs.map((x) => x.wallSeconds)).median)} s / ${fmt(slow.wallSeconds)} s`])
+      }
       const speed = runs.map((x) => x.span / x.wallSeconds)
       const cpuSpeed = runs.map((x) => x.span / x.cpuSeconds)
       const wall = runs.map((x) => x.wallSeconds)
@@ -148,6 +181,7 @@ export const simTrace: Bench = {
       r.figure("peak_heap", runs.map((x) => x.heapMB), "MB", params)
       rows.push([
         a.name,
+        a.policy,
         fmt(a.jobs),
         `${fmt(a.span / 86400)} d`,
         showStats(stats(wall), " s"),
@@ -159,7 +193,11 @@ export const simTrace: Bench = {
         `${fmt(stats(runs.map((x) => x.heapMB)).median)} MB`
       ])
     }
-    r.table(["trace", "jobs", "span", "wall (min–max)", "sim s / wall s", "sim s / cpu s", "cycles run / skipped", "events/s", "peak RSS", "peak heap"], rows)
+    if (checks.length > 0) {
+      r.note("sim-trace: the event log with and without the fast path:")
+      r.table(["trace", "policy", "event log", "fast vs slow", "SHA-256", "wall fast / slow"], checks)
+    }
+    r.table(["trace", "policy", "jobs", "span", "wall (min–max)", "sim s / wall s", "sim s / cpu s", "cycles run / skipped", "events/s", "peak RSS", "peak heap"], rows)
   }
 }
 
