@@ -7,6 +7,13 @@
  * (identity) and once with `Accept-Encoding: gzip`; p50/p99 latency,
  * requests/s, bytes/s (as sent: compressed for gzip), and the daemon's RSS from /proc.
  *
+ * Before those saturation runs: the longest GET /server/status sampled every
+ * 0.1 s (15 s, 60 s without --quick), and a steady load per endpoint
+ * (500 req/s over the 50 connections, gzip: Debian's `hey -q` when
+ * installed, bench/hey.ts; else autocannon's `overallRate`, in bursts). The
+ * last table puts the figures of issue #19 beside their targets: steady-load
+ * p99 and req/s served, saturation p99 (wrk's when installed), longest stall.
+ *
  * Also the daemon's CPU time per answer at 50 connections (utime + stime of
  * all its threads from /proc, which the machine's load does not inflate).
  *
@@ -28,6 +35,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { fmt, machineNote, quantile, sampleLatency, showStats, stats, stopDaemon, type Bench, type Reporter, freePort, sleep } from "./lib.ts"
 import { onPath, runWrk, wrkErrors } from "./wrk.ts"
+import { runHey, summarizeHey } from "./hey.ts"
 
 const BIN = fileURLToPath(new URL("../bin/dyncluster.js", import.meta.url))
 const RESOURCES = 10
@@ -93,6 +101,8 @@ const procCpuSeconds = (pid: number): number => {
 const CLOCK_TICKS = 100
 
 const PATHS = ["/workernode", "/resource", "/job"]
+/** The steady load of issue #19: requests per second over all connections. */
+const STEADY_RATE = 500
 
 /** The endpoints to measure: all, or those of BENCH_API_PATHS (comma separated), each checked. */
 const benchPaths = (): ReadonlyArray<string> => {
@@ -158,10 +168,12 @@ export const api: Bench = {
     writeFileSync(join(dir, "jobs.swf"), swfText(nodes, queued))
     writeFileSync(join(dir, "scenario.yaml"), scenarioText(nodes))
     const wrk = onPath("wrk") !== undefined
+    const hey = onPath("hey") !== undefined
     const pin = wrkPinning() && wrk
     if (pin && availableParallelism() < 2) throw new Error("BENCH_API_WRK_PIN=1 needs at least 2 cores")
     if (pin && onPath("taskset") === undefined) throw new Error("BENCH_API_WRK_PIN=1 needs taskset (util-linux)")
     if (!wrk) r.note("api: wrk not installed: skipped")
+    if (!hey) r.note("api: hey not installed (apt-get install hey): the steady load falls back to autocannon's overallRate, which sends in bursts")
     const port = await freePort()
     const base = `http://127.0.0.1:${port}`
     r.note(`api: daemon on ${nodes} nodes, ${queued} queued jobs, ${connections} connections, ${reps} × ${duration} s per endpoint; ${machineNote()}`)
@@ -179,24 +191,45 @@ export const api: Bench = {
       // The longest GET /server/status (every 0.1 s) with the engine and the world running: the event loop's longest hold.
       const stallS = quick ? 15 : 60
       const st = await sampleLatency(`${base}/server/status`, stallS)
-      r.figure("stall_max", Math.max(...st.ms), "ms", { nodes, jobs: queued, seconds: stallS, every_ms: 100 })
+      const stallMax = Math.max(...st.ms)
+      r.figure("stall_max", stallMax, "ms", { nodes, jobs: queued, seconds: stallS, every_ms: 100 })
       r.note(`api: longest GET /server/status over ${stallS} s (every 0.1 s): ${fmt(Math.max(...st.ms))} ms (p99 ${fmt(quantile(st.ms, 0.99))} ms, ${st.errors} errors)`)
       // A steady load (a rate, not as fast as possible): 500 req/s over 50 connections, gzip.
+      // hey paces each worker evenly (bench/hey.ts); without it autocannon's overallRate,
+      // which sends each connection's share of a second in a burst (a harsher load).
+      const steady = new Map<string, { readonly p99: number; readonly served: number; readonly errors: number }>()
       const steadyRows: Array<Array<string>> = []
+      const steadyBy = hey ? "hey" : "autocannon"
+      const steadyS = quick ? 10 : 30
       for (const path of paths) {
-        const rate = 500
-        const steadyS = quick ? 10 : 30
-        const res = await autocannon({ url: base + path, connections, overallRate: rate, duration: steadyS, timeout: 120, headers: { "accept-encoding": "gzip" } })
-        const sp = { nodes, jobs: queued, connections, path, rate, duration_s: steadyS, accept_encoding: "gzip" }
-        const served = res.requests.total / steadyS
-        r.figure("steady_p99_gzip", res.latency.p99, "ms", sp)
-        r.figure("steady_p50_gzip", res.latency.p50, "ms", sp)
+        const rate = STEADY_RATE
+        const cpu0 = procCpuSeconds(daemon.pid!)
+        const res = hey
+          ? summarizeHey(await runHey({ url: base + path, connections, rate, durationS: steadyS, headers: { "Accept-Encoding": "gzip" } }))
+          : await autocannon({ url: base + path, connections, overallRate: rate, duration: steadyS, timeout: 120, headers: { "accept-encoding": "gzip" } }).then((a) => ({
+              answers: a.requests.total,
+              p50: a.latency.p50,
+              p99: a.latency.p99,
+              max: a.latency.max,
+              non2xx: a.non2xx + a.errors + a.timeouts
+            }))
+        const cpuPerS = (procCpuSeconds(daemon.pid!) - cpu0) / steadyS
+        const sp = { nodes, jobs: queued, connections, path, rate, duration_s: steadyS, accept_encoding: "gzip", load_generator: steadyBy }
+        const served = res.answers / steadyS
+        const errors = res.non2xx
+        r.figure("steady_p99_gzip", res.p99, "ms", sp)
+        r.figure("steady_p50_gzip", res.p50, "ms", sp)
+        r.figure("steady_max_gzip", res.max, "ms", sp)
         r.figure("steady_req_per_s_gzip", served, "req/s", sp)
-        r.figure("steady_errors_gzip", res.errors + res.timeouts + res.non2xx, "responses", sp)
-        steadyRows.push([`GET ${path}`, `${rate}`, `${fmt(served)}`, `${fmt(res.latency.p50)} ms`, `${fmt(res.latency.p99)} ms`, `${fmt(res.latency.max)} ms`, String(res.errors + res.timeouts + res.non2xx)])
+        r.figure("steady_errors_gzip", errors, "responses", sp)
+        r.figure("steady_daemon_cpu_gzip", cpuPerS, "cpu s/s", sp)
+        steady.set(path, { p99: res.p99, served, errors })
+        steadyRows.push([`GET ${path}`, `${rate}`, `${fmt(served)}`, `${fmt(res.p50)} ms`, `${fmt(res.p99)} ms`, `${fmt(res.max)} ms`, fmt(cpuPerS), String(errors)])
       }
-      r.note(`api: steady load (autocannon overallRate, ${connections} connections, gzip):`)
-      r.table(["endpoint", "asked req/s", "served req/s", "p50", "p99", "max", "errors"], steadyRows)
+      r.note(`api: steady load (${hey ? `hey -c ${connections} -q ${STEADY_RATE / connections}` : `autocannon overallRate ${STEADY_RATE} (bursts each second: hey not installed)`}, gzip, ${steadyS} s each):`)
+      r.table(["endpoint", "asked req/s", "served req/s", "p50", "p99", "max", "daemon CPU s/s", "errors"], steadyRows)
+      /** Saturation p99 (gzip, 50 connections) per endpoint: wrk's median run when wrk is there, else autocannon's. */
+      const saturation = new Map<string, { readonly p99: number; readonly by: string }>()
       const rows: Array<Array<string>> = []
       const wrkRows: Array<Array<string>> = []
       for (const path of paths) {
@@ -243,6 +276,7 @@ export const api: Bench = {
             r.figure(name("req_per_s"), rps, "req/s", params)
             r.figure(name("bytes_per_s"), bytes, "B/s", params)
             r.figure(name("daemon_cpu_per_answer"), cpu, "ms", params)
+            if (encoding === "gzip" && !saturation.has(path)) saturation.set(path, { p99: stats(p99).median, by: "autocannon" })
           } else r.warn(`GET ${path} (${encoding}): no response completed within ${duration} s at ${connections} connections`)
           r.figure(name("completed"), completed, "responses", params)
           r.figure(name("errors"), errors, "responses", params)
@@ -283,6 +317,7 @@ export const api: Bench = {
               r.figure(wname("bytes_per_s"), w.bytes, "B/s", wParams)
               r.figure(wname("daemon_cpu_per_answer"), w.cpu, "ms", wParams)
             } else r.warn(`GET ${path} (${encoding}, wrk): no response completed within ${duration} s at ${connections} connections`)
+            if (encoding === "gzip" && w.p99.length > 0) saturation.set(path, { p99: stats(w.p99).median, by: "wrk" })
             r.figure(wname("completed"), wCompleted, "responses", wParams)
             r.figure(wname("errors"), wErrors, "responses", wParams)
             wrkRows.push([
@@ -320,6 +355,22 @@ export const api: Bench = {
         r.table(["endpoint", "encoding", "wrk p50 (min–max)", "p75", "p90", "p99 (min–max)", "req/s", "throughput", "daemon CPU per answer", "completed / errors"], wrkRows)
       }
       r.note(`api: daemon peak RSS ${fmt(mem.peakMB)} MB`)
+      // The three figures of issue #19, side by side with their targets.
+      r.note(`api: against the targets (gzip, ${connections} connections; ${machineNote()}):`)
+      r.table(
+        ["endpoint", `steady p99 at ${STEADY_RATE} req/s (≤ 50 ms)`, `served (≥ ${STEADY_RATE})`, "saturation p99 (≤ 1 s)", "longest GET /server/status (≤ 100 ms)"],
+        paths.map((path) => {
+          const st = steady.get(path)
+          const sat = saturation.get(path)
+          return [
+            `GET ${path}`,
+            st === undefined ? "none" : `${fmt(st.p99)} ms`,
+            st === undefined ? "none" : `${fmt(st.served)} req/s${st.errors > 0 ? `, ${st.errors} errors` : ""}`,
+            sat === undefined ? "none" : `${fmt(sat.p99)} ms (${sat.by})`,
+            `${fmt(stallMax)} ms`
+          ]
+        })
+      )
     } catch (e) {
       r.warn(`${(e as Error).message}\n${stderr}`)
       throw e
