@@ -168,7 +168,7 @@ export const withLiveStatus = (s: Snapshot, health: CloudHealth): Snapshot => ({
   status: { ...s.status, clouds: health.view() },
   resources: s.resources.map((r) => {
     const b = s.backoff.find((x) => x.resource === r.name)
-    return Object.assign({}, r, { backoff: { until: b?.until ?? 0, failures: b?.failures ?? 0 } })
+    return Object.assign({}, r, { backoff: { until: b?.until ?? 0, failures: b?.failures ?? 0, invalid: b?.invalid ?? null } })
   })
 })
 

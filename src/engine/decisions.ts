@@ -23,7 +23,7 @@ export type ForgetReason = "instance_gone" | "destroyed"
 /** Why nodes are booted. */
 export type ProvisionReason = "queued_jobs" | "below_min"
 /** Why nodes that a rule or the policy wanted, or queued jobs could use, are not booted in a resource. */
-export type RefuseReason = "at_max" | "frozen" | "draining" | "backoff" | "boot_in_flight"
+export type RefuseReason = "at_max" | "frozen" | "draining" | "backoff" | "boot_in_flight" | "invalid_config"
 /** Why queued jobs get no node from any resource (a refusal that names jobs, not a resource). */
 export type JobRefuseReason = "no_matching_resource" | "auto_mode_off"
 
@@ -48,6 +48,7 @@ export const REASON_CODES: ReadonlyArray<ReasonCode> = [
   "boot_in_flight",
   "no_matching_resource",
   "auto_mode_off",
+  "invalid_config",
   "destroy_pending"
 ]
 
@@ -115,8 +116,9 @@ export type ResourceDecision =
   /**
    * `count` nodes wanted by `by` (the min rule or the policy) are not booted:
    * the resource is at its `max` (`at_max`, `frozen` at its size, `draining`),
-   * backing off after `failures` failed boots until `until`, or has boots in
-   * flight that the min rule waits for. With `jobs` (first 20 of `jobsTotal`):
+   * backing off after `failures` failed boots until `until`, stopped because
+   * the cloud refused a boot as invalid (`invalid_config`, until a reload), or
+   * has boots in flight that the min rule waits for. With `jobs` (first 20 of `jobsTotal`):
    * the queued jobs that every resource they could run on refuses (queue.ts),
    * `count` then being the fewest nodes they need in this resource.
    */
@@ -200,6 +202,8 @@ const refuseWhy = (d: Extract<ResourceDecision, { kind: "refuse" }>): string => 
       return `${d.resource} is backing off until ${when(d.until)} after ${d.failures} failed boot(s)`
     case "boot_in_flight":
       return `${d.resource} has boots in flight`
+    case "invalid_config":
+      return `${d.resource} stopped booting: the cloud refused a boot as invalid; fix the configuration (or the cloud) and reload`
   }
 }
 

@@ -56,7 +56,12 @@ export const makeSnapshot = (st: EngineState) => {
       status: { auto_mode: st.autoMode, cluster: { ...st.clusterStatus } },
       policy: st.policy.name,
       queues: st.tasks.stats(),
-      backoff: [...st.resources.values()].map((r) => ({ resource: r.name, until: r.backoffUntil > now ? r.backoffUntil : 0, failures: r.failures })),
+      backoff: [...st.resources.values()].map((r) => ({
+        resource: r.name,
+        until: r.backoffUntil > now ? r.backoffUntil : 0,
+        failures: r.failures,
+        invalid: r.invalid
+      })),
       counters: { boots: { ...counters.boots }, boot_failures: { ...counters.boot_failures }, destroys: { ...counters.destroys }, cycles: counters.cycles }
     }
   }

@@ -53,6 +53,8 @@ export interface ResState {
   failedDecision: number
   /** Its instances were listed and adopted (start-up recovery done). */
   recovered: boolean
+  /** The cloud refused a boot as invalid: no boots until a reload (the message); null otherwise. */
+  invalid: string | null
 }
 
 /** A new node record of resource `r`, Starting since `now` (a boot's answer, or an instance adopted at start-up). */
