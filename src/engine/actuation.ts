@@ -306,6 +306,7 @@ export const makeActuator = (st: EngineState, { cluster, cloud, checker, hooks }
   const actuate = (d: Decision, n: NodeRec | undefined, now: number): Effect.Effect<void> | null => {
     switch (d.kind) {
       case "refresh":
+        if (d.reason === "not_listed") st.unlisted.delete(n!.instance.uuid!)
         return refreshTask(n!)
       case "check":
         return checkTask(n!)

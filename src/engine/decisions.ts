@@ -10,10 +10,14 @@
  * listed, serialised and compared (`EngineOptions.onDecisions`).
  */
 
-/** Why a node's instance is looked at again: its cloud poll (`cloud_poller_interval`) came due. */
-export type PollReason = "poll_due"
+/**
+ * Why a node's instance is looked at again: its cloud poll
+ * (`cloud_poller_interval`) came due, or the last listing of its resource
+ * (reconciliation, reconcile.ts) did not have it.
+ */
+export type PollReason = "poll_due" | "not_listed"
 /** Why a node is held (taken out of scheduling before removal). */
-export type HoldReason = "idle" | "draining"
+export type HoldReason = "idle" | "draining" | "over_max"
 /** Why a Held or Error node is removed from the batch system. */
 export type RemoveReason = "held_empty" | "draining" | "error_timeout"
 /** Why a Starting node is given up (goes Deleting, its instance destroyed). */
@@ -32,8 +36,10 @@ export type ReasonCode = PollReason | HoldReason | RemoveReason | RetireReason |
 /** Every reason code, for documentation and tests (the union above is the contract). */
 export const REASON_CODES: ReadonlyArray<ReasonCode> = [
   "poll_due",
+  "not_listed",
   "idle",
   "draining",
+  "over_max",
   "held_empty",
   "error_timeout",
   "instance_error",
@@ -56,6 +62,8 @@ export const REASON_CODES: ReadonlyArray<ReasonCode> = [
 export type NodeDecision =
   /** Ask the cloud for the instance's state (Starting, Error and Deleting nodes). */
   | { readonly kind: "refresh"; readonly host: string; readonly resource: string; readonly reason: PollReason }
+  /** An Idle or Busy node above its resource's max (adopted instances): `live` nodes, `max`. */
+  | { readonly kind: "hold"; readonly host: string; readonly resource: string; readonly reason: "over_max"; readonly live: number; readonly max: number }
   /** Run the configuration checker on the instance (an Active node; a Starting one joins the cluster when ready). */
   | { readonly kind: "check"; readonly host: string; readonly resource: string; readonly reason: PollReason }
   /**
@@ -170,7 +178,9 @@ export const provisionLine = (d: Extract<ResourceDecision, { kind: "provision" }
 export const holdWhy = (d: Extract<NodeDecision, { kind: "hold" }>): string =>
   d.reason === "draining"
     ? `resource ${d.resource} is draining`
-    : `idle for ${Math.round(d.idleFor)}s (${d.limitBy === "max_idle_time" ? `max_idle_time ${d.limit}s` : `${d.limitBy.policy} idle limit ${Math.round(d.limit)}s`})`
+    : d.reason === "over_max"
+      ? `${d.resource} has ${d.live} node(s), above its max ${d.max}`
+      : `idle for ${Math.round(d.idleFor)}s (${d.limitBy === "max_idle_time" ? `max_idle_time ${d.limit}s` : `${d.limitBy.policy} idle limit ${Math.round(d.limit)}s`})`
 
 /** Why a Starting node is given up, in the words of the log. */
 export const retireWhy = (d: Extract<NodeDecision, { kind: "retire" }>): string =>
@@ -245,7 +255,7 @@ const refuseText = (d: Extract<Decision, { kind: "refuse" }>): string => {
 export const decisionText = (d: Decision): string => {
   switch (d.kind) {
     case "refresh":
-      return `asking the cloud for the state of ${d.host}: its poll is due`
+      return `asking the cloud for the state of ${d.host}: ${d.reason === "not_listed" ? "its instance was not in the last listing of its resource" : "its poll is due"}`
     case "check":
       return `checking ${d.host}: its poll is due`
     case "hold":

@@ -36,7 +36,10 @@ export const initialResState = (name: string, rc: ResourceConfig): ResState => (
   failures: 0,
   failedDecision: -1,
   recovered: false,
-  invalid: null
+  invalid: null,
+  reconciledAt: -Infinity,
+  reconciling: false,
+  overMaxWarned: false
 })
 
 /** The settings a reload changes; the rest stays as the engine started with it. */
