@@ -171,7 +171,7 @@ export const withLiveStatus = (s: Snapshot, health: CloudHealth): Snapshot => ({
   status: liveStatus(s.status, health),
   resources: s.resources.map((r) => {
     const b = s.backoff.find((x) => x.resource === r.name)
-    return Object.assign({}, r, { backoff: { until: b?.until ?? 0, failures: b?.failures ?? 0 } })
+    return Object.assign({}, r, { backoff: { until: b?.until ?? 0, failures: b?.failures ?? 0, invalid: b?.invalid ?? null } })
   })
 })
 

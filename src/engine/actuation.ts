@@ -9,7 +9,7 @@
 import { Effect } from "effect"
 import { InstanceState, NodeState, hasJobs, jobList, type Instance } from "../model/types.ts"
 import { forgetWhy, holdWhy, removeWhy, provisionLine, retireWhy, type EngineDecision } from "./decisions.ts"
-import type { CheckerService, CloudService, ClusterService, HooksService, NewNode } from "./services.ts"
+import { errorClass, type CheckerService, type CloudError, type CloudService, type ClusterService, type HooksService, type NewNode } from "./services.ts"
 import { startingNode, type EngineState, type NodeRec, type ResState } from "./state.ts"
 import type { Apply } from "./tasks.ts"
 
@@ -59,6 +59,32 @@ export const makeActuator = (st: EngineState, { cluster, cloud, checker, hooks }
     )
   }
 
+  /** What a failed boot does, by the class of its error (services.ts `errorClass`, docs/clouds.md "Error classes"). */
+  const bootFailed = (r: ResState, e: CloudError, now: number, decision: number): void => {
+    const cls = errorClass(e.kind, e.op)
+    const fields = { resource: r.name, kind: e.kind }
+    if (cls === "throttle") {
+      // Not the resource's fault: the cloud's client slows its calls (cloud-setup.ts makeCallRate); no back-off grows.
+      if (e.retryAfter !== undefined) r.backoffUntil = Math.max(r.backoffUntil, now + e.retryAfter)
+      st.log("warn", `boot in ${r.name} throttled by the cloud: ${e.message}; not counted as a failed boot`, fields)
+      return
+    }
+    st.counters.boot_failures[r.name]++
+    if (cls === "invalid") {
+      r.invalid = e.message
+      st.log("error", `boot in ${r.name} refused as invalid: ${e.message}; no more boots in ${r.name} until the configuration is reloaded`, fields)
+      return
+    }
+    st.backoff(r, now, decision, e.retryAfter)
+    const then = cls === "capacity" || cls === "quota" ? "; the next provisioning pass looks at the other resources at once" : ""
+    st.log("warn", `boot in ${r.name} failed (${e.kind}): ${e.message}; backing off until +${Math.round(r.backoffUntil - now)}s${then}`, fields)
+    if (then !== "") {
+      // fall through to the next resource at the next step, not after auto_provision_interval
+      st.lastProvision = -Infinity
+      st.viewSinceProvision = true
+    }
+  }
+
   // ---------------------------------------------------------------- tasks
 
   const bootTask = (r: ResState, reason: string) => {
@@ -83,12 +109,7 @@ export const makeActuator = (st: EngineState, { cluster, cloud, checker, hooks }
         Effect.catchAll((e) =>
           Effect.succeed<Apply>((now) => {
             r.inflight--
-            st.counters.boot_failures[r.name]++
-            st.backoff(r, now, decision, e.retryAfter)
-            st.log("warn", `boot in ${r.name} failed (${e.kind}): ${e.message}; backing off until +${Math.round(r.backoffUntil - now)}s`, {
-              resource: r.name,
-              kind: e.kind
-            })
+            bootFailed(r, e, now, decision)
           })
         )
       )
@@ -285,6 +306,7 @@ export const makeActuator = (st: EngineState, { cluster, cloud, checker, hooks }
   const actuate = (d: EngineDecision, n: NodeRec | undefined, now: number): Effect.Effect<void> | null => {
     switch (d.kind) {
       case "refresh":
+        if (d.reason === "not_listed") st.unlisted.delete(n!.instance.uuid!)
         return refreshTask(n!)
       case "check":
         return checkTask(n!)

@@ -28,6 +28,12 @@ export interface ResourceBackoff {
   /** Seconds since the epoch until which the resource is not booted from; 0 = none. */
   readonly until: number
   readonly failures: number
+  /**
+   * Why booting in the resource stopped: the cloud refused a boot as invalid
+   * (bad image, flavour, network, user data); null while it boots. Cleared by
+   * a reload (docs/clouds.md, "Error classes").
+   */
+  readonly invalid: string | null
 }
 
 export interface TaskQueues {

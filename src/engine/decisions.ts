@@ -10,13 +10,18 @@
  * listed, serialised and compared (`EngineOptions.onDecisions`).
  */
 
-/** Why a node's instance is looked at again: its cloud poll (`cloud_poller_interval`) came due. */
-export type PollReason = "poll_due"
+/**
+ * Why a node's instance is looked at again: its cloud poll
+ * (`cloud_poller_interval`) came due, or the last listing of its resource
+ * (reconciliation, reconcile.ts) did not have it.
+ */
+export type PollReason = "poll_due" | "not_listed"
 /**
  * Why a node is held (taken out of scheduling before removal).
  * `spot_interruption`: the cloud is taking its spot instance back (spot.ts).
+ * `over_max`: the resource has more nodes than its max (adopted ones; rules/max.ts).
  */
-export type HoldReason = "idle" | "draining" | "spot_interruption"
+export type HoldReason = "idle" | "draining" | "spot_interruption" | "over_max"
 /** Why a Held or Error node is removed from the batch system. */
 export type RemoveReason = "held_empty" | "draining" | "error_timeout" | "spot_interruption"
 /** Why a Starting node is given up (goes Deleting, its instance destroyed). */
@@ -26,7 +31,7 @@ export type ForgetReason = "instance_gone" | "destroyed"
 /** Why nodes are booted. */
 export type ProvisionReason = "queued_jobs" | "below_min"
 /** Why nodes that a rule or the policy wanted, or queued jobs could use, are not booted in a resource. */
-export type RefuseReason = "at_max" | "frozen" | "draining" | "backoff" | "boot_in_flight"
+export type RefuseReason = "at_max" | "frozen" | "draining" | "backoff" | "boot_in_flight" | "invalid_config"
 /** Why queued jobs get no node from any resource (a refusal that names jobs, not a resource). */
 export type JobRefuseReason = "no_matching_resource" | "auto_mode_off"
 
@@ -48,8 +53,10 @@ export type ReasonCode =
 /** Every reason code, for documentation and tests (the union above is the contract). */
 export const REASON_CODES: ReadonlyArray<ReasonCode> = [
   "poll_due",
+  "not_listed",
   "idle",
   "draining",
+  "over_max",
   "held_empty",
   "error_timeout",
   "instance_error",
@@ -64,6 +71,7 @@ export const REASON_CODES: ReadonlyArray<ReasonCode> = [
   "boot_in_flight",
   "no_matching_resource",
   "auto_mode_off",
+  "invalid_config",
   "destroy_pending",
   "operator",
   "spot_interruption"
@@ -73,6 +81,8 @@ export const REASON_CODES: ReadonlyArray<ReasonCode> = [
 export type NodeDecision =
   /** Ask the cloud for the instance's state (Starting, Error and Deleting nodes). */
   | { readonly kind: "refresh"; readonly host: string; readonly resource: string; readonly reason: PollReason }
+  /** An Idle or Busy node above its resource's max (adopted instances): `live` nodes, `max`. */
+  | { readonly kind: "hold"; readonly host: string; readonly resource: string; readonly reason: "over_max"; readonly live: number; readonly max: number }
   /** Run the configuration checker on the instance (an Active node; a Starting one joins the cluster when ready). */
   | { readonly kind: "check"; readonly host: string; readonly resource: string; readonly reason: PollReason }
   /**
@@ -139,8 +149,9 @@ export type ResourceDecision =
   /**
    * `count` nodes wanted by `by` (the min rule or the policy) are not booted:
    * the resource is at its `max` (`at_max`, `frozen` at its size, `draining`),
-   * backing off after `failures` failed boots until `until`, or has boots in
-   * flight that the min rule waits for. With `jobs` (first 20 of `jobsTotal`):
+   * backing off after `failures` failed boots until `until`, stopped because
+   * the cloud refused a boot as invalid (`invalid_config`, until a reload), or
+   * has boots in flight that the min rule waits for. With `jobs` (first 20 of `jobsTotal`):
    * the queued jobs that every resource they could run on refuses (queue.ts),
    * `count` then being the fewest nodes they need in this resource.
    */
@@ -221,7 +232,9 @@ export const holdWhy = (d: Extract<NodeDecision, { kind: "hold" }>): string =>
     ? `resource ${d.resource} is draining`
     : d.reason === "spot_interruption"
       ? spotWhy(d.code)
-      : `idle for ${Math.round(d.idleFor)}s (${d.limitBy === "max_idle_time" ? `max_idle_time ${d.limit}s` : `${d.limitBy.policy} idle limit ${Math.round(d.limit)}s`})`
+      : d.reason === "over_max"
+        ? `${d.resource} has ${d.live} node(s), above its max ${d.max}`
+        : `idle for ${Math.round(d.idleFor)}s (${d.limitBy === "max_idle_time" ? `max_idle_time ${d.limit}s` : `${d.limitBy.policy} idle limit ${Math.round(d.limit)}s`})`
 
 /** A spot interruption, in the words of the log. */
 export const spotWhy = (code: string): string => `spot interruption (${code}): the cloud is taking its instance back`
@@ -262,6 +275,8 @@ const refuseWhy = (d: Extract<ResourceDecision, { kind: "refuse" }>): string => 
       return `${d.resource} is backing off until ${when(d.until)} after ${d.failures} failed boot(s)`
     case "boot_in_flight":
       return `${d.resource} has boots in flight`
+    case "invalid_config":
+      return `${d.resource} stopped booting: the cloud refused a boot as invalid; fix the configuration (or the cloud) and reload`
   }
 }
 
@@ -304,7 +319,7 @@ export const decisionText = (d: Decision): string => {
   if ("by" in d && d.by === "operator") return operatorText(d)
   switch (d.kind) {
     case "refresh":
-      return `asking the cloud for the state of ${d.host}: its poll is due`
+      return `asking the cloud for the state of ${d.host}: ${d.reason === "not_listed" ? "its instance was not in the last listing of its resource" : "its poll is due"}`
     case "check":
       return `checking ${d.host}: its poll is due`
     case "hold":

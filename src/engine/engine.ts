@@ -19,12 +19,13 @@ import { engineSettings, type ConfigFile, type EngineSettings } from "../model/c
 import { makeApi } from "./actions.ts"
 import { makeActuator } from "./actuation.ts"
 import type { EngineApi } from "./api.ts"
-import type { Decision, EngineDecision, JobDecision, OperatorDecision, ResourceDecision, StepDecisions } from "./decisions.ts"
+import type { Decision, EngineDecision, JobDecision, NodeDecision, OperatorDecision, ResourceDecision, StepDecisions } from "./decisions.ts"
 import { makeLock } from "./lock.ts"
 import type { Policy, PolicyDecision } from "./policy.ts"
 import { reconfigureState, type Reconfiguration } from "./reconfigure.ts"
 import { makeRecovery } from "./recovery.ts"
-import { explainDue, explainQueue, minRule, nodeRule, provisionDue, provisionRule } from "./rules/index.ts"
+import { makeReconciler, reconcileDue } from "./reconcile.ts"
+import { explainDue, explainQueue, maxRule, minRule, nodeRule, provisionDue, provisionRule } from "./rules/index.ts"
 import { Checker, Cloud, Cluster, Hooks } from "./services.ts"
 import { makeSnapshot } from "./snapshot.ts"
 import { EngineState, type EngineLogEvent, type NodeRec } from "./state.ts"
@@ -104,6 +105,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     const lock = makeLock()
     const poller = makeViewPoller(st, cluster)
     const recover = makeRecovery(st, cloud, cluster)
+    const reconcile = makeReconciler(st, cloud)
     const actuator = makeActuator(st, { cluster, cloud, checker: Context.get(ctx, Checker), hooks: Context.get(ctx, Hooks) })
     const wake = makeWake(st)
     const onDecisions = opts.onDecisions
@@ -147,6 +149,9 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         const d = nodeRule(st, n, now)
         if (d !== null) take(d, n)
       }
+      const overMax: Array<NodeDecision> = []
+      maxRule(st, overMax)
+      for (const d of overMax) take(d, st.findByHost(d.host))
       // The min rule's boots are in flight before the policy looks (classic waits for them).
       const perResource: Array<ResourceDecision | JobDecision> = []
       minRule(st, now, perResource)
@@ -161,6 +166,8 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
         explainQueue(st, now, new Set(), perResource)
         for (const d of perResource) take(d, undefined)
       }
+      // every N cloud polls, each resource's instances are listed and compared (reconcile.ts)
+      for (const r of st.resources.values()) if (reconcileDue(st, r, now)) todo.push(reconcile(r))
       if (decisions.length > 0) {
         lastDecisions = { t: now, decisions }
         onDecisions?.(lastDecisions)

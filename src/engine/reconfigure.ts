@@ -35,7 +35,11 @@ export const initialResState = (name: string, rc: ResourceConfig): ResState => (
   backoffUntil: 0,
   failures: 0,
   failedDecision: -1,
-  recovered: false
+  recovered: false,
+  invalid: null,
+  reconciledAt: -Infinity,
+  reconciling: false,
+  overMaxWarned: false
 })
 
 /** The settings a reload changes; the rest stays as the engine started with it. */
@@ -157,6 +161,10 @@ export const reconfigureState = (
       if (!same(was.type, rc.type)) restart.push(`cloud.${name}.type`)
       if (!same(was.config, rc.config)) restart.push(`cloud.${name}.config`)
       if (!same(was.reservation, rc.reservation)) restart.push(`cloud.${name}.reservation`)
+    }
+    if (r.invalid !== null) {
+      changes.push(`cloud.${name}: booting again (it had stopped after the cloud refused a boot as invalid: ${r.invalid})`)
+      r.invalid = null
     }
     const price = state.prices.get(name)
     if (price !== rc.price) {

@@ -27,6 +27,45 @@ export type CloudErrorKind =
   | "api" // 5xx or garbage from the API
   | "timeout"
 
+/**
+ * What the engine does about a failed cloud call (docs/clouds.md, "Error
+ * classes"): the class of an error's kind.
+ *
+ * - `auth`: credentials refused; the resource backs off.
+ * - `quota`, `capacity`: the cloud cannot give this resource more now; the
+ *   resource backs off and the next provisioning pass runs at the next step,
+ *   so the jobs fall through to the next resource without waiting.
+ * - `throttle`: the API asks us to slow down; the resource's call rate is
+ *   limited (cloud-setup.ts `makeCallRate`), the boot is not a failure.
+ * - `invalid`: the request can never succeed as configured (bad image,
+ *   flavour, network, user data); booting in the resource stops until the
+ *   configuration is reloaded.
+ * - `transient`: 5xx, garbage, timeouts, network; the resource backs off.
+ *
+ * A `notfound` answer to a boot means something the boot names (image,
+ * flavour, network) does not exist: `invalid`. To other calls it is about the
+ * instance and is handled by the caller (gone), `transient` here.
+ */
+export type CloudErrorClass = "auth" | "quota" | "capacity" | "throttle" | "invalid" | "transient"
+
+export const errorClass = (kind: CloudErrorKind, op: string): CloudErrorClass => {
+  switch (kind) {
+    case "auth":
+    case "quota":
+    case "capacity":
+    case "invalid":
+      return kind
+    case "ratelimit":
+      return "throttle"
+    case "notfound":
+      return op === "boot" || op === "instance type" || op === "flavour" || op === "security groups" || op === "network" ? "invalid" : "transient"
+    case "conflict":
+    case "api":
+    case "timeout":
+      return "transient"
+  }
+}
+
 export class CloudError extends Data.TaggedError("CloudError")<{
   readonly resource: string
   readonly op: string

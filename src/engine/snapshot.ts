@@ -59,7 +59,12 @@ export const makeSnapshot = (st: EngineState) => {
       status: serverStatus(st),
       policy: st.policy.name,
       queues: st.tasks.stats(),
-      backoff: [...st.resources.values()].map((r) => ({ resource: r.name, until: r.backoffUntil > now ? r.backoffUntil : 0, failures: r.failures })),
+      backoff: [...st.resources.values()].map((r) => ({
+        resource: r.name,
+        until: r.backoffUntil > now ? r.backoffUntil : 0,
+        failures: r.failures,
+        invalid: r.invalid
+      })),
       counters: { boots: { ...counters.boots }, boot_failures: { ...counters.boot_failures }, destroys: { ...counters.destroys }, spot_interruptions: { ...counters.spot_interruptions }, cycles: counters.cycles }
     }
   }

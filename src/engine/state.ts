@@ -56,6 +56,14 @@ export interface ResState {
   failedDecision: number
   /** Its instances were listed and adopted (start-up recovery done). */
   recovered: boolean
+  /** The cloud refused a boot as invalid: no boots until a reload (the message); null otherwise. */
+  invalid: string | null
+  /** When its instances were last listed (start-up recovery, then reconciliation: reconcile.ts). */
+  reconciledAt: number
+  /** A reconciliation listing is in flight. */
+  reconciling: boolean
+  /** Above its max was warned about (reset once it is back at or below max). */
+  overMaxWarned: boolean
 }
 
 /** A new node record of resource `r`, Starting since `now` (a boot's answer, or an instance adopted at start-up). */
@@ -199,6 +207,13 @@ export class EngineState {
    * free for any job, and their reservation is unknown), not ours until adopted.
    */
   unclaimed: Array<WorkerNode> = []
+  /**
+   * Instances (uuid) of Idle, Busy, Holding or Held nodes that the last
+   * listing of their resource did not have: refreshed at once (reconcile.ts).
+   */
+  readonly unlisted = new Set<string>()
+  /** Instances (uuid) forgotten, and when: a listing taken before cannot bring them back (reconcile.ts). */
+  readonly forgottenAt = new Map<string, number>()
   /** Host names in the last cluster view. */
   lastViewHosts: ReadonlyMap<string, unknown> = new Map()
   /** Counts the polls of a view that suddenly lost every node (view-guard.ts). */
@@ -274,6 +289,8 @@ export class EngineState {
 
   forget(n: NodeRec, why: string): void {
     this.nodes.delete(n.instance.uuid!)
+    this.unlisted.delete(n.instance.uuid!)
+    this.forgottenAt.set(n.instance.uuid!, this.currentNow)
     this.log("info", `forgetting ${n.hostname}: ${why}`, { host: n.hostname, instance: n.instance.instance_name })
   }
 

@@ -8,6 +8,7 @@
  * drift apart.
  */
 import { NodeState } from "../model/types.ts"
+import { reconcileDue } from "./reconcile.ts"
 import { downDeadline, downTimedOut } from "./rules/error.ts"
 import { idleRuleFires } from "./rules/idle.ts"
 import { cloudPollAt, wantsCloudPoll } from "./rules/poll.ts"
@@ -66,7 +67,7 @@ export const makeWake = (st: EngineState) => {
     // pass the full step would run (a reactive one: also after each poll).
     if (st.stateful ? decidesAt(now) : st.viewSinceProvision && provisionDue(st, now)) return false
     for (const r of st.resources.values()) {
-      if (!r.recovered) return false
+      if (!r.recovered || reconcileDue(st, r, now)) return false
       if (r.backoffUntil > st.lastStepAt && r.backoffUntil <= now) return false
     }
     // Before the earliest time any node's refresh, check, launch or down-time

@@ -194,6 +194,12 @@ export const renderMetrics = (snapshot: Snapshot, options: RenderMetricsOptions 
     "Boots from this resource that failed in a row (what the back-off grows with; 0 after a boot succeeds).",
     (r) => snapshot.backoff.find((x) => x.resource === r)?.failures ?? 0
   )
+  perResource(
+    "dyncluster_resource_invalid",
+    "gauge",
+    "1 while booting in this resource is stopped because the cloud refused a boot as invalid (bad image, flavour, network); a reload clears it.",
+    (r) => ((snapshot.backoff.find((x) => x.resource === r)?.invalid ?? null) !== null ? 1 : 0)
+  )
 
   // Live mode only (status.clouds): whether each cloud accepts the credentials.
   const clouds = snapshot.status.clouds

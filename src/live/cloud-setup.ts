@@ -4,6 +4,7 @@
  * cloud's schema, the per-resource service they return, Retry-After, and host
  * names by reverse DNS (injectable, so tests never ask a real resolver).
  */
+import type { CallRate } from "./call-rate.ts"
 import type { HttpClient } from "@effect/platform"
 import { Data, Duration, Effect, Either, Layer, ParseResult, Random, Schema, type Scope } from "effect"
 import { promises as dns } from "node:dns"
@@ -83,6 +84,8 @@ export interface LiveCloudOptions {
   readonly http?: HttpClient.HttpClient
   /** Pause before the one retry of an idempotent call after a dropped connection or a 502/503/504 (default 1 s). */
   readonly retryDelay?: Duration.DurationInput
+  /** The client's call rate (tests: to look at it); default: a fresh one per resource (call-rate.ts). */
+  readonly callRate?: CallRate
 }
 
 /** Builds one resource's cloud from its configuration; fails with every configuration problem. */

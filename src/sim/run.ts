@@ -3,9 +3,10 @@
  * the end of the drain period. Virtual time jumps from one thing that can
  * happen to the next (a world event, a task result, an engine wake-up).
  */
-import { Effect, Either, Runtime } from "effect"
+import { Context, Effect, Either, Runtime } from "effect"
 import { makeEngine, type Engine, type EngineLogEvent, type StepDecisions } from "../engine/engine.ts"
 import type { Policy } from "../engine/policy.ts"
+import { Cloud, type CloudService } from "../engine/services.ts"
 import { resolveExperiment } from "../experiments/policies.ts"
 import { engineSettings, type ConfigFile } from "../model/config.ts"
 import { simClock, simContext, SimTaskRunner } from "./layers.ts"
@@ -46,6 +47,11 @@ export interface RunOptions {
   readonly fastPath?: boolean
   /** Called after each engine step with the engine (for progress, the API in daemon mode). */
   readonly onStep?: (engine: Engine, world: SimWorld) => void
+  /**
+   * Wraps the simulated cloud (tests: a cloud that answers some calls with an
+   * error of a given kind, which the world cannot produce).
+   */
+  readonly cloud?: (sim: CloudService) => CloudService
 }
 
 export interface RunResult {
@@ -82,7 +88,8 @@ export class SimDriver {
     const seed = opts.seed ?? scenario.seed
     this.epoch = scenario.epoch ?? 0
     this.world = new SimWorld(scenario.world, makeRng(seed), sink)
-    this.ctx = simContext(this.world, this.epoch)
+    const ctx = simContext(this.world, this.epoch)
+    this.ctx = opts.cloud === undefined ? ctx : Context.add(ctx, Cloud, opts.cloud(Context.get(ctx, Cloud)))
     this.clock = simClock(this.world, this.epoch)
     this.policy = opts.policy ?? scenario.config["dynamic-cluster"].policy
     // a simulation may run an experiment (src/experiments), not only a supported policy

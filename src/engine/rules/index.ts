@@ -12,11 +12,17 @@
  * | Error | cleanup when the instance is gone; remove after max_down_time; refresh | error.ts |
  * | Deleting | destroy (again); refresh; forget / cleanup when gone | deleting.ts |
  *
- * Per resource: the min rule (min.ts), then the provisioning pass when due
+ * Before the per-state rule, reconciliation's (reconcile.ts): an Idle, Busy,
+ * Holding or Held node whose instance the last listing did not have is
+ * refreshed; when the cloud says it is gone or going, the node is cleaned up.
+ *
+ * Per resource: the max rule (max.ts: idle nodes above max are held), the
+ * min rule (min.ts), then the provisioning pass when due
  * (provision.ts), which ends by explaining the jobs it left waiting (queue.ts;
  * with auto mode off that runs alone, at the same pace). The cloud poll shared by several states: poll.ts.
  */
-import { NodeState } from "../../model/types.ts"
+import { InstanceState, NodeState } from "../../model/types.ts"
+import { instanceLost } from "../reconcile.ts"
 import type { NodeDecision } from "../decisions.ts"
 import type { EngineState, NodeRec } from "../state.ts"
 import { busyRule } from "./busy.ts"
@@ -26,12 +32,19 @@ import { heldRule } from "./held.ts"
 import { idleRule } from "./idle.ts"
 import { startingRule } from "./starting.ts"
 
+export { maxRule } from "./max.ts"
 export { minRule } from "./min.ts"
 export { provisionDue, provisionRule } from "./provision.ts"
 export { explainDue, explainQueue } from "./queue.ts"
 
 /** The rule for one (untasked) node; null when there is nothing to do (the common case, kept cheap). */
 export const nodeRule = (st: EngineState, n: NodeRec, now: number): NodeDecision | null => {
+  // reconciliation (reconcile.ts): an instance not in the last listing, or found gone
+  if (st.unlisted.size > 0 && st.unlisted.has(n.instance.uuid!))
+    return { kind: "refresh", host: n.hostname, resource: n.instance.cloud_resource, reason: "not_listed" }
+  if (n.instance.state === InstanceState.Inexistent || n.instance.state === InstanceState.Deleting) {
+    if (instanceLost(n)) return { kind: "cleanup", host: n.hostname, resource: n.instance.cloud_resource, reason: "instance_gone", vacate: true }
+  }
   switch (n.state) {
     case NodeState.Starting:
       return startingRule(st, n, now)

@@ -3,7 +3,8 @@
  * keeps at least `min` live (not Deleting) nodes. Nodes Starting count as
  * live; boots in flight make it wait (they will count once answered). It
  * never boots above `max`, nor while the resource backs off after failed
- * boots: those refusals are decisions too (`refuse`, no log line).
+ * boots, nor after the cloud refused a boot as invalid (until a reload):
+ * those refusals are decisions too (`refuse`, no log line).
  *
  * Improve (SPEC §3 says "no node of it Starting"): nodes Starting count in
  * `live`, so waiting for them only delays the rest. With a Deleting node
@@ -19,10 +20,10 @@ export const minRule = (st: EngineState, now: number, out: Array<ResourceDecisio
   if (!st.autoMode) return
   for (const r of st.resources.values()) {
     if (!r.recovered || r.mode === "draining") continue
-    if (r.backoffUntil > now) {
+    if (r.backoffUntil > now || r.invalid !== null) {
       const c = st.countsOf(r.name)
       const missing = r.min - (c.total - c.deleting)
-      if (missing > 0) out.push(refusal(r, missing, "min", "backoff"))
+      if (missing > 0) out.push(refusal(r, missing, "min", r.invalid !== null ? "invalid_config" : "backoff"))
       continue
     }
     if (r.inflight > 0) continue

@@ -25,7 +25,7 @@ import { fullReason, refusal } from "./refuse.ts"
 export const allocResources = (st: EngineState, now: number): Array<AllocResource> => {
   const out: Array<AllocResource> = []
   for (const r of st.resources.values()) {
-    if (!r.recovered || r.backoffUntil > now) continue
+    if (!r.recovered || r.backoffUntil > now || r.invalid !== null) continue
     out.push({
       name: r.name,
       priority: r.priority,

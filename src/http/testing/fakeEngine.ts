@@ -274,7 +274,7 @@ export const makeFakeEngine = (): FakeEngine => {
     status: { auto_mode: autoMode, cluster: { torque: true, maui: true } },
     policy: "classic",
     queues: { waiting: 1, running: 2, results_pending: 0 },
-    backoff: [{ resource: "aws-res", until: FAKE_TIME + 90, failures: 3 }],
+    backoff: [{ resource: "aws-res", until: FAKE_TIME + 90, failures: 3, invalid: null }],
     counters: {
       boots: { "os-res": 5 + launched, "aws-res": 4 },
       boot_failures: { "aws-res": 3 },

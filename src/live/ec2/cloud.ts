@@ -51,6 +51,7 @@ import {
   type ResourceCloud
 } from "../cloud-setup.ts"
 import { base64, makeUserData } from "../userdata.ts"
+import { makeCallRate } from "../call-rate.ts"
 import { Ec2Config } from "./config.ts"
 
 // ---------------------------------------------------------------- what we read of SDK answers
@@ -134,6 +135,8 @@ export const classifyEc2 = (code: string, status: number | undefined): CloudErro
   if (code === "TimeoutError" || code === "RequestTimeout" || code === "RequestTimeoutException") return "timeout"
   if (/^Invalid/.test(code) || code === "MissingParameter" || code === "UnknownParameter" || code === "Unsupported" || code === "ValidationError")
     return "invalid"
+  if (status === 429) return "ratelimit"
+  if (status !== undefined && status >= 500) return "api"
   if (status !== undefined && status >= 400 && status < 500) return "invalid"
   return "api"
 }
@@ -193,9 +196,13 @@ export const makeEc2Cloud = (resource: string, rc: ResourceConfig, options: Ec2O
     const callTimeout = Duration.seconds(config.api_timeout * config.max_attempts + 1)
 
     const err = (op: string, kind: CloudErrorKind, message: string) => new CloudError({ resource, op, kind, message })
+    // slows the calls down once EC2 throttles them (RequestLimitExceeded)
+    const callRate = options.callRate ?? makeCallRate()
 
     /** One SDK call: its failure mapped to a CloudError, its answer checked against what we read. */
     const send = <A, I>(op: string, command: any, schema: Schema.Schema<A, I>): Effect.Effect<A, CloudError> =>
+      callRate.around(sendOnce(op, command, schema))
+    const sendOnce = <A, I>(op: string, command: any, schema: Schema.Schema<A, I>): Effect.Effect<A, CloudError> =>
       Effect.tryPromise({
         try: (signal) => client.send(command, { abortSignal: signal }) as Promise<unknown>,
         catch: (e) => {

@@ -15,6 +15,7 @@ import type { ResourceConfig } from "../../model/config.ts"
 import { InstanceState, type Instance } from "../../model/types.ts"
 import type { ResourceCloud } from "../cloud-setup.ts"
 import { spotInterruption } from "../../engine/spot.ts"
+import { makeCallRate } from "../call-rate.ts"
 import { awsFactory } from "./cloud.ts"
 import { FakeEc2 } from "./testing/fakeEc2.ts"
 
@@ -277,11 +278,15 @@ describe("error codes map into the kinds the engine backs off from", () => {
     ["InvalidParameterValue", "invalid"],
     ["InvalidAMIID.NotFound", "notfound"],
     ["InternalError", "api"],
-    ["Unavailable", "api"]
+    ["Unavailable", "api"],
+    // HTTP 429 is a throttle whatever its code; another 5xx is transient (issue 20)
+    ["TooManyRequestsException", "ratelimit"],
+    ["SomethingBroke", "api"]
   ])("%s → %s", async (code, kind) => {
     const c = await cloudOf()
     await ok(c.coresPerNode("aws"))
-    fake.inject({ action: "RunInstances", fault: { kind: "error", code, message: `fake ${code}`, status: code === "Unavailable" ? 503 : undefined } })
+    const status = code === "Unavailable" ? 503 : code === "TooManyRequestsException" ? 429 : code === "SomethingBroke" ? 502 : undefined
+    fake.inject({ action: "RunInstances", fault: { kind: "error", code, message: `fake ${code}`, status } })
     const e = await err(c.boot("aws"))
     expect(e.kind).toBe(kind)
     expect(e.message).toMatch(new RegExp(`^${code.replace(".", "\\.")}: `))
@@ -571,3 +576,21 @@ describe("credentials and proxy", () => {
   })
 })
 
+
+describe("throttling slows the client down (issue 20)", () => {
+  it("after RequestLimitExceeded the calls go at the bucket's rate (2/s), not as fast as they can", async () => {
+    const callRate = makeCallRate()
+    const r = await Effect.runPromise(Effect.either(awsFactory("aws", rc(base()), { reverseDns: fake.reverseDns, callRate })).pipe(Scope.extend(scope)))
+    if (Either.isLeft(r)) throw new Error(r.left.message)
+    const c = r.right
+    await ok(c.list("aws"))
+    expect(callRate.rate()).toBe(Infinity)
+    fake.inject({ action: "DescribeInstances", fault: { kind: "error", code: "RequestLimitExceeded", message: "Request limit exceeded." } })
+    expect(await err(c.list("aws"))).toMatchObject({ kind: "ratelimit" })
+    expect(callRate.rate()).toBe(2)
+    const t0 = Date.now()
+    for (let i = 0; i < 3; i++) await ok(c.list("aws"))
+    // three calls at 2 per second after the throttle: at least 1.5 s (each waits for its token)
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1400)
+  })
+})

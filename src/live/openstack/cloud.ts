@@ -99,7 +99,7 @@ export const makeOpenStackCloud = (
     )
     const note = tokenUrl(config.auth_url).note
     const warnings = [...decoded.warnings, ...(note !== null ? [`cloud.${resource}.config.auth_url: ${note}`] : [])]
-    const session = yield* makeSession({ resource, config, http: options.http, retryDelay: options.retryDelay ?? Duration.seconds(1) })
+    const session = yield* makeSession({ resource, config, http: options.http, retryDelay: options.retryDelay ?? Duration.seconds(1), ...(options.callRate !== undefined ? { callRate: options.callRate } : {}) })
     const reverse = options.reverseDns ?? systemReverseDns
     const prefix = config.instance_name_prefix
     const flavours = yield* Ref.make<ReadonlyArray<Flavor> | null>(null)

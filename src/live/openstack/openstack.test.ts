@@ -393,6 +393,13 @@ describe("failures map into the kinds the engine backs off from", () => {
     expect(d.retryAfter).toBeLessThanOrEqual(61)
   })
 
+  it("Nova's scheduler finding no valid host is capacity (issue 20)", async () => {
+    const c = await cloudOf()
+    await ok(c.coresPerNode("os"))
+    fake.inject({ method: "POST", path: /\/servers$/, fault: { kind: "status", status: 500, body: { computeFault: { code: 500, message: "No valid host was found. There are not enough hosts available." } } } })
+    expect(await err(c.boot("os"))).toMatchObject({ kind: "capacity", op: "boot" })
+  })
+
   it("bad requests, conflicts, 5xx", async () => {
     const c = await cloudOf({ image_uuid: "no-such-image" })
     const e = await err(c.boot("os"))

@@ -4,6 +4,7 @@
  * when a service answers 401), the service catalogue, and every API failure
  * mapped into a CloudError kind the engine can act on.
  */
+import { makeCallRate, type CallRate } from "../call-rate.ts"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Clock, Duration, Effect, Either, Option, Ref, Schema } from "effect"
 import { CloudError, type CloudErrorKind } from "../../engine/services.ts"
@@ -53,6 +54,7 @@ export interface SessionOptions {
   readonly config: OpenStackConfig
   readonly http: HttpClient.HttpClient
   readonly retryDelay: Duration.DurationInput
+  readonly callRate?: CallRate
 }
 
 interface Raw {
@@ -94,6 +96,8 @@ const QUOTA = /quota|limit exceeded|exceeds.*limit/i
 
 /** Maps an HTTP failure status into a CloudError kind (SPEC: capacity/quota/rate limits back the resource off). */
 export const classifyStatus = (status: number, message: string): CloudErrorKind => {
+  // Nova's scheduler found no hypervisor for the flavour (most clouds say it on the server's fault instead).
+  if (/no valid host/i.test(message)) return "capacity"
   switch (status) {
     case 400:
       return QUOTA.test(message) ? "quota" : "invalid"
@@ -225,7 +229,10 @@ export const makeSession = (o: SessionOptions): Effect.Effect<Session> =>
       )
     }
 
-    const call = <A, I>(c: CallOptions<A, I>): Effect.Effect<Reply<A>, CloudError> =>
+    // slows the calls down once the cloud throttles them (HTTP 429)
+    const callRate = o.callRate ?? makeCallRate()
+    const call = <A, I>(c: CallOptions<A, I>): Effect.Effect<Reply<A>, CloudError> => callRate.around(callOnce(c))
+    const callOnce = <A, I>(c: CallOptions<A, I>): Effect.Effect<Reply<A>, CloudError> =>
       Effect.gen(function* () {
         const idempotent = c.method !== "POST"
         let stale: string | null = null
