@@ -114,7 +114,8 @@ const demandDescription =
 
 /** A demand policy with its own memory; `instantiate` makes another with fresh memory. */
 export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "demand", description = demandDescription): Policy => {
-  const mem = new PolicyMemory()
+  // (how long a job has been queued matters only to a positive `stale`: x <= 0 boot times is always waited)
+  const mem = new PolicyMemory(opts.stale != null && opts.stale > 0)
   const bootTime = (resource: string) => mem.bootTime(resource) ?? opts.defaultBootTime
   let promised = new Set<string>()
 
