@@ -213,7 +213,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     }
     // (the same queue array as last time: the same eligible jobs, in the same order)
     if (input.jobs !== eligibleOf) {
-      eligible = eligibleJobs(input.jobs)
+      eligible = input.eligible ?? eligibleJobs(input.jobs)
       eligibleOf = input.jobs
     }
     const jobs = eligible
