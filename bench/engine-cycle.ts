@@ -18,6 +18,7 @@
  * policy has nothing to update).
  *
  *   npm run bench -- engine-cycle [--quick] [--json]
+ *   BENCH_SIZES=5000x100000 BENCH_POLICIES=lean npm run bench -- engine-cycle
  */
 import { Clock, Effect, Either, Layer, Runtime } from "effect"
 import { engineContext, makeEngine, type Engine, type EngineEnv } from "../src/engine/engine.ts"
@@ -240,12 +241,20 @@ export const engineCycle: Bench = {
   description: "one engine cycle (view, every node, min, policy decision) per built-in policy at 100–5,000 nodes × 1k–100k queued jobs: median, p99, decide() share",
   run: async (r: Reporter) => {
     const quick = r.options.quick
-    const sizes: Array<[number, number]> = quick
+    const all: Array<[number, number]> = quick
       ? [
           [100, 1_000],
           [1_000, 10_000]
         ]
       : [100, 1_000, 5_000].flatMap((n) => [1_000, 10_000, 100_000].map((j): [number, number] => [n, j]))
+    // BENCH_SIZES=5000x100000[,NxJ...]: only these sizes (e.g. the target's)
+    const sizes = process.env.BENCH_SIZES?.trim()
+      ? process.env.BENCH_SIZES.split(",").map((x): [number, number] => {
+          const [n, j] = x.split("x").map(Number)
+          if (!(n > 0 && j >= 0)) throw new Error(`BENCH_SIZES: "${x}" is not NODESxJOBS (e.g. 5000x100000)`)
+          return [n, j]
+        })
+      : all
     const only = process.env.BENCH_POLICIES?.split(",").filter((p) => p.length > 0)
     const policies = only !== undefined && only.length > 0 ? only : POLICIES
     r.note(`engine-cycle: ${sizes.length} size(s) × ${policies.join(", ")}; ${machineNote()}`)
