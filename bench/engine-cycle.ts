@@ -10,8 +10,15 @@
  * world. Each measurement is a fresh engine: a first step (auto mode off)
  * adopts every node, then the measured step does a whole cycle, allocator
  * included (a resource that already has boots in flight would skip it).
+ * Then the "next" cycle: the same engine one auto_provision_interval later,
+ * handed a new copy of the queue (new array, new job objects, as a batch
+ * system's parser gives at every poll), with the boots of the first cycle in
+ * flight: what a running daemon does at each decision (a policy with memory
+ * updates what it keeps from the last view; the first decision of a fresh
+ * policy has nothing to update).
  *
  *   npm run bench -- engine-cycle [--quick] [--json]
+ *   BENCH_SIZES=5000x100000 BENCH_POLICIES=lean npm run bench -- engine-cycle
  */
 import { Clock, Effect, Either, Layer, Runtime } from "effect"
 import { engineContext, makeEngine, type Engine, type EngineEnv } from "../src/engine/engine.ts"
@@ -66,6 +73,8 @@ interface World {
   readonly config: ReturnType<typeof configFor>
   /** The policy, decide() timed. */
   readonly policy: Policy
+  /** The next cluster view hands over a new copy of the queue (same jobs, new array and objects). */
+  readonly newQueue: () => void
 }
 
 const configFor = (nodes: number, policy: string) => {
@@ -145,13 +154,22 @@ export const makeWorld = (nodes: number, jobs: number, policy = "classic"): Worl
     )
   }
   const ignore = () => {}
+  // (the recording cluster answers with this object: newQueue swaps its queue)
+  const view: { nodes: ReadonlyArray<ClusterNode>; jobs: ReadonlyArray<Job> } = { nodes: clusterNodes, jobs: queued }
   const services = Layer.mergeAll(
-    layerRecordingCluster({ nodes: clusterNodes, jobs: queued }, ignore, { bench: true }),
+    layerRecordingCluster(view, ignore, { bench: true }),
     layerRecordingCloud({ instances: (r) => instances[Number(r.slice(1))] ?? [], cores: () => CORES }, ignore),
     layerConstantChecker(true),
     layerNoHooks
   )
-  return { services, config: configFor(nodes, policy), policy: benchPolicy(policy) }
+  return {
+    services,
+    config: configFor(nodes, policy),
+    policy: benchPolicy(policy),
+    newQueue: () => {
+      view.jobs = queued.map((j) => ({ ...j }))
+    }
+  }
 }
 
 /** Tasks are recorded, never run: every cycle sees the same world. */
@@ -175,6 +193,8 @@ export interface CycleSample {
   readonly allocatorMs: number
   readonly allocatorCpuMs: number
   readonly tasks: number
+  /** The next cycle (one auto_provision_interval later, a new copy of the queue, the first cycle's boots in flight). */
+  readonly next: { readonly cycleMs: number; readonly cycleCpuMs: number; readonly allocatorMs: number; readonly allocatorCpuMs: number }
 }
 
 /** One fresh engine on `w`: adopt every node, then time one full cycle. */
@@ -197,15 +217,23 @@ export const measureCycle = (w: World): CycleSample => {
   run(engine.api.setAuto(true))
   now += 3600
   const before = tasks.submitted
-  allocatorMs.length = 0
-  allocatorCpuMs.length = 0
-  const t = performance.now()
-  const c = cpuMs()
-  run(engine.step)
-  const cycleCpuMs = cpuMs() - c
-  const cycleMs = performance.now() - t
-  const sum = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
-  return { cycleMs, cycleCpuMs, allocatorMs: sum(allocatorMs), allocatorCpuMs: sum(allocatorCpuMs), tasks: tasks.submitted - before }
+  const timedStep = () => {
+    allocatorMs.length = 0
+    allocatorCpuMs.length = 0
+    const t = performance.now()
+    const c = cpuMs()
+    run(engine.step)
+    const cycleCpuMs = cpuMs() - c
+    const cycleMs = performance.now() - t
+    const sum = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
+    return { cycleMs, cycleCpuMs, allocatorMs: sum(allocatorMs), allocatorCpuMs: sum(allocatorCpuMs) }
+  }
+  const first = timedStep()
+  const submitted = tasks.submitted - before
+  w.newQueue()
+  now += w.config["dynamic-cluster"].auto_provision_interval
+  const next = timedStep()
+  return { ...first, tasks: submitted, next }
 }
 
 export const engineCycle: Bench = {
@@ -213,12 +241,20 @@ export const engineCycle: Bench = {
   description: "one engine cycle (view, every node, min, policy decision) per built-in policy at 100–5,000 nodes × 1k–100k queued jobs: median, p99, decide() share",
   run: async (r: Reporter) => {
     const quick = r.options.quick
-    const sizes: Array<[number, number]> = quick
+    const all: Array<[number, number]> = quick
       ? [
           [100, 1_000],
           [1_000, 10_000]
         ]
       : [100, 1_000, 5_000].flatMap((n) => [1_000, 10_000, 100_000].map((j): [number, number] => [n, j]))
+    // BENCH_SIZES=5000x100000[,NxJ...]: only these sizes (e.g. the target's)
+    const sizes = process.env.BENCH_SIZES?.trim()
+      ? process.env.BENCH_SIZES.split(",").map((x): [number, number] => {
+          const [n, j] = x.split("x").map(Number)
+          if (!(n > 0 && j >= 0)) throw new Error(`BENCH_SIZES: "${x}" is not NODESxJOBS (e.g. 5000x100000)`)
+          return [n, j]
+        })
+      : all
     const only = process.env.BENCH_POLICIES?.split(",").filter((p) => p.length > 0)
     const policies = only !== undefined && only.length > 0 ? only : POLICIES
     r.note(`engine-cycle: ${sizes.length} size(s) × ${policies.join(", ")}; ${machineNote()}`)
@@ -236,6 +272,8 @@ export const engineCycle: Bench = {
         const cycCpu = samples.map((s) => s.cycleCpuMs)
         const alloc = samples.map((s) => s.allocatorMs)
         const share = samples.map((s) => (s.cycleCpuMs > 0 ? Math.min(1, s.allocatorCpuMs / s.cycleCpuMs) : 0))
+        const nxt = samples.map((s) => s.next.cycleMs)
+        const nxtShare = samples.map((s) => (s.next.cycleCpuMs > 0 ? Math.min(1, s.next.allocatorCpuMs / s.next.cycleCpuMs) : 0))
         const params = { policy, nodes, jobs, resources: RESOURCES }
         r.figure("cycle", cyc, "ms", params)
         r.figure("cycle_p99", quantile(cyc, 0.99), "ms", { ...params, n: cyc.length })
@@ -245,8 +283,14 @@ export const engineCycle: Bench = {
         r.figure("decide_cpu", samples.map((s) => s.allocatorCpuMs), "ms", params)
         r.figure("decide_share", share, "ratio", params)
         r.figure("boots_proposed", samples[0].tasks, "tasks", params)
+        r.figure("next_cycle", nxt, "ms", params)
+        r.figure("next_cycle_p99", quantile(nxt, 0.99), "ms", { ...params, n: nxt.length })
+        r.figure("next_cycle_cpu", samples.map((s) => s.next.cycleCpuMs), "ms", params)
+        r.figure("next_decide", samples.map((s) => s.next.allocatorMs), "ms", params)
+        r.figure("next_decide_share", nxtShare, "ratio", params)
         const s = stats(cyc)
         const sc = stats(cycCpu)
+        const sn = stats(nxt)
         rows.push([
           policy,
           fmt(nodes),
@@ -258,10 +302,13 @@ export const engineCycle: Bench = {
           showStats(stats(alloc), " ms"),
           `${Math.round(stats(share).median * 100)}% cpu`,
           fmt(samples[0].tasks),
+          showStats(sn, " ms"),
+          `${fmt(sn.p99)} ms`,
+          `${Math.round(stats(nxtShare).median * 100)}% cpu`,
           String(reps)
         ])
       }
     }
-    r.table(["policy", "nodes", "queued jobs", "cycle wall median (min–max)", "p99", "cycle CPU median (min–max)", "p99", "decide() wall", "decide share", "boots proposed", "runs"], rows)
+    r.table(["policy", "nodes", "queued jobs", "cycle wall median (min–max)", "p99", "cycle CPU median (min–max)", "p99", "decide() wall", "decide share", "boots proposed", "next cycle wall median (min–max)", "p99", "next decide share", "runs"], rows)
   }
 }

@@ -15,6 +15,11 @@ export interface PolicyInput {
   readonly now: number
   /** Queued jobs from the last cluster view (any order). */
   readonly jobs: ReadonlyArray<Job>
+  /**
+   * Optional: `eligibleJobs(jobs)` (queued, with a priority, highest first),
+   * when the caller has it already (the engine computes it once per view).
+   */
+  readonly eligible?: ReadonlyArray<Job>
   /** Resources that may be provisioned now (recovered, not backing off), effective limits. */
   readonly resources: ReadonlyArray<AllocResource>
   /** Every node the engine knows (cloud and physical). */
@@ -72,7 +77,7 @@ export const classicPolicy: Policy = {
   decide: (input) => {
     const starting = input.nodes.some((n) => n.state === NodeState.Starting) || [...input.inflight.values()].some((v) => v > 0)
     if (starting) return nothing("a node is starting: classic provisions one wave at a time")
-    const eligible = input.jobs.filter((j) => j.state === JobState.Queued && j.priority !== null)
+    const eligible = input.eligible ?? input.jobs.filter((j) => j.state === JobState.Queued && j.priority !== null)
     if (eligible.length === 0) return nothing("no eligible queued job")
     const proposals = classicAllocate(eligible, input.resources)
     const provision = new Map<string, number>()

@@ -12,6 +12,7 @@
  * for them after every log line (lean retiring 500 of 5,000 nodes used to
  * recount all 5,000 nodes 500 times).
  */
+import { eligibleJobs } from "../model/allocator.ts"
 import { makeViewGuard, type ViewGuard } from "./view-guard.ts"
 import { bootFailed, bootSucceeded } from "./backoff.ts"
 import type { Effect } from "effect"
@@ -219,6 +220,16 @@ export class EngineState {
   /** Counts the polls of a view that suddenly lost every node (view-guard.ts). */
   readonly viewGuard: ViewGuard = makeViewGuard()
   queued: ReadonlyArray<Job> = []
+  private eligibleOf: ReadonlyArray<Job> | null = null
+  private eligible: ReadonlyArray<Job> = []
+  /** eligibleJobs(queued), once per view (the policy and the queue's explanations both walk it). */
+  eligibleQueue(): ReadonlyArray<Job> {
+    if (this.eligibleOf !== this.queued) {
+      this.eligible = eligibleJobs(this.queued)
+      this.eligibleOf = this.queued
+    }
+    return this.eligible
+  }
   autoMode: boolean
   viewFresh = false
   clusterStatus: Record<string, boolean> = {}

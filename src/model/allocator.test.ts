@@ -97,6 +97,22 @@ describe("rule 1: eligible jobs", () => {
     expect(eligibleJobs(jobs).map((j) => j.jobid)).toEqual(["high", "tie-a", "tie-b", "low"])
   })
 
+  it("orders every queue as a stable sort by priority would (few or many priorities, sorted or not, some not eligible)", () => {
+    const job = fc.record({
+      priority: fc.oneof(fc.constantFrom(null, 1, 5, 9, -2, 0), fc.integer({ min: -50, max: 50 }), fc.constantFrom(Infinity, -Infinity, NaN)),
+      queued: fc.boolean()
+    })
+    fc.assert(
+      fc.property(fc.array(job, { maxLength: 60 }), fc.boolean(), (specs, presort) => {
+        const list = specs.map((s, i) => makeJob({ jobid: String(i), priority: s.priority, state: s.queued || presort ? JobState.Queued : JobState.Running }))
+        const jobs = presort ? [...list].sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0)) : list
+        const want = jobs.filter((j) => j.state === JobState.Queued && j.priority !== null).sort((a, b) => (b.priority as number) - (a.priority as number))
+        expect(eligibleJobs(jobs).map((j) => j.jobid)).toEqual(want.map((j) => j.jobid))
+      }),
+      { numRuns: 500 }
+    )
+  })
+
   it("gives short capacity to the highest-priority job", () => {
     const jobs = [
       makeJob({ jobid: "low", priority: 10, requested_cores: 4, cores_per_node: 4 }),

@@ -114,7 +114,8 @@ const demandDescription =
 
 /** A demand policy with its own memory; `instantiate` makes another with fresh memory. */
 export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "demand", description = demandDescription): Policy => {
-  const mem = new PolicyMemory()
+  // (how long a job has been queued matters only to a positive `stale`: x <= 0 boot times is always waited)
+  const mem = new PolicyMemory(opts.stale != null && opts.stale > 0)
   const bootTime = (resource: string) => mem.bootTime(resource) ?? opts.defaultBootTime
   let promised = new Set<string>()
 
@@ -212,7 +213,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     }
     // (the same queue array as last time: the same eligible jobs, in the same order)
     if (input.jobs !== eligibleOf) {
-      eligible = eligibleJobs(input.jobs)
+      eligible = input.eligible ?? eligibleJobs(input.jobs)
       eligibleOf = input.jobs
     }
     const jobs = eligible

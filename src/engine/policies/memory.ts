@@ -92,6 +92,15 @@ interface QueuedEntry {
 
 export class PolicyMemory {
   /**
+   * @param trackSince whether `queuedFor` is asked (a policy whose stale
+   *   jobs are those queued longer than a positive time). Without it the
+   *   memory keeps no entry per queued job: the shapes of the jobs that
+   *   start are read from the last queue when they show up on a node (one
+   *   pass, nothing kept), and `queuedAtLeast` answers only x <= 0 (always
+   *   true: no job has waited less than 0 s).
+   */
+  constructor(private readonly trackSince = true) {}
+  /**
    * Queued jobs of the last view, by key, kept across observations: a new
    * view updates the entries in place (a pass over its jobs, no new entry for
    * a job already queued) instead of building new maps of 100,000 jobs.
@@ -108,6 +117,7 @@ export class PolicyMemory {
   readonly running = new Map<string, RunningJob>()
   /** Seconds a queued job has been seen queued (0 the first time). */
   queuedFor(jobid: string, now: number): number {
+    if (!this.trackSince) throw new Error("PolicyMemory: queuedFor needs trackSince")
     this.index()
     return now - (this.queued.get(jobKey(jobid))?.since ?? now)
   }
@@ -156,6 +166,7 @@ export class PolicyMemory {
   private latestSince: number | null = null
   /** queuedFor(jobid, now) >= x, answered without a look-up when x <= 0 and every queued job of the last view has waited x (a job not in it has waited 0). */
   queuedAtLeast(jobid: string, now: number, x: number): boolean {
+    if (!this.trackSince && x <= 0) return true
     if (x <= 0 && this.latestSince !== null && now - this.latestSince >= x) return true
     return this.queuedFor(jobid, now) >= x
   }
@@ -176,10 +187,25 @@ export class PolicyMemory {
     // Running jobs: ids on nodes. A job leaving the queue and showing up on a node starts now.
     const seen = new Set<string>()
     for (const n of nodes) for (const k of this.jobKeys(n.jobs)) seen.add(k)
+    let started: Map<string, JobShape | null> | null = null
     for (const k of seen) {
       if (this.running.has(k)) continue
-      const q = this.index().get(k)
-      this.running.set(k, q !== undefined ? { cores: q.cores, cpn: q.cpn, walltime: q.walltime, start: now, known: true } : { cores: 0, cpn: 0, walltime: null, start: now, known: false })
+      if (started === null) started = new Map()
+      started.set(k, null)
+    }
+    if (started !== null) {
+      if (this.trackSince) {
+        const queued = this.index()
+        for (const k of started.keys()) started.set(k, queued.get(k) ?? null)
+      } else if (this.lastJobs !== null) {
+        // (the last job of a key in the queue gives its shape, as a map of the queue would)
+        for (const j of this.lastJobs) {
+          const k = jobKey(j.jobid)
+          if (started.has(k)) started.set(k, { cores: j.requested_cores, cpn: j.cores_per_node, walltime: this.walltimeOf(j.requested_walltime) })
+        }
+      }
+      for (const [k, q] of started)
+        this.running.set(k, q !== null ? { cores: q.cores, cpn: q.cpn, walltime: q.walltime, start: now, known: true } : { cores: 0, cpn: 0, walltime: null, start: now, known: false })
     }
     // (deleting the entry being visited is safe in a Map's for-of)
     for (const [k, r] of this.running) {
@@ -189,7 +215,8 @@ export class PolicyMemory {
       this.running.delete(k)
     }
     // The same list as last time (a cluster view that did not change hands over the same array): the same keys, shapes and first-seen times.
-    if (jobs !== this.lastJobs && (jobs.length > 0 || this.queued.size > 0 || this.pending !== null)) {
+    if (!this.trackSince) this.lastJobs = jobs
+    else if (jobs !== this.lastJobs && (jobs.length > 0 || this.queued.size > 0 || this.pending !== null)) {
       this.lastJobs = jobs
       if (this.queued.size === 0 && this.pending === null && jobs.length > 0) {
         // The first queue: every job first seen now; indexed when needed.

@@ -43,6 +43,7 @@ export const provisionRule = (st: EngineState, now: number, out: Array<ResourceD
   const decision = st.policy.decide({
     now,
     jobs: st.queued,
+    eligible: st.eligibleQueue(),
     resources: allocResources(st, now),
     nodes: [...st.physical, ...st.nodes.values()],
     inflight,
