@@ -8,6 +8,7 @@
 import { Data, Either, Option, ParseResult, Schema, SchemaAST } from "effect"
 import { readFileSync } from "node:fs"
 import { isMap, isPair, isScalar, isSeq, parseDocument } from "yaml"
+import { Billing } from "./billing.ts"
 import { didYouMean } from "./did-you-mean.ts"
 
 // ---------------------------------------------------------------- helpers
@@ -143,7 +144,9 @@ export const ResourceConfig = Schema.Struct({
   /** Price per node-hour, for reports and price-aware policies. */
   price: Schema.optional(Schema.Number.pipe(Schema.nonNegative()).annotations({
     message: () => "expected a non-negative number"
-  }))
+  })),
+  /** How the price is billed (src/model/billing.ts); without it: per second, no minimum. */
+  billing: Schema.optional(Billing)
 })
 export type ResourceConfig = typeof ResourceConfig.Type
 

@@ -956,7 +956,7 @@ export const buildReport = (runs: ReadonlyArray<ReportRun>, opts: ReportOptions 
 <p class="note">Every curve is computed from the run's event log. Time is simulated time since the scenario start.
 Nodes: <b>starting</b> = booted, not yet joined the cluster; <b>up</b> = joined; <b>held</b> = taken offline before removal;
 <b>terminating</b> = left the cluster or being destroyed, until the cloud reports it gone. Paid cores = cores of every instance that exists.
-Cost = price per node-hour × node-hours paid, in ${escapeHtml(currency)} (the scenario's <code>report.currency</code>).${
+Cost = price per node-hour × billed node-hours (node-hours paid, rounded up as the resource's <code>billing</code> says), in ${escapeHtml(currency)} (the scenario's <code>report.currency</code>).${
     runs.length > 1 ? ` Δ: the change against ${escapeHtml(runs[0].label)} (utilisation in percentage points).` : ""
   }</p>
 <h2>Summary</h2>
