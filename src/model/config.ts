@@ -76,7 +76,16 @@ export const DynamicClusterSection = Schema.Struct({
    * better than the first version's allocator on every compare scenario
    * (docs/policies.md); `classic` (SPEC §4) keeps the first version's.
    */
-  policy: dflt(str, () => "lean")
+  policy: dflt(str, () => "lean"),
+  /**
+   * What one core-hour of a queued job's wait is worth, in the unit of
+   * `cloud.<r>.price` (docs/policies.md "The trade-off knob"). `lean` and
+   * `demand` weigh their spare boots against it; unset: they boot them as
+   * before the knob existed.
+   */
+  wait_value: Schema.optional(Schema.Number.pipe(Schema.finite(), Schema.nonNegative()).annotations({
+    message: () => "expected a non-negative number (money per waiting core-hour)"
+  }))
 })
 
 // ---------------------------------------------------------------- cluster
