@@ -28,7 +28,7 @@ import {
 } from "../sim/scenario.ts"
 import { formatSeedTable, parseSeeds, seedSection, seedStats, seedStatsJson } from "../sim/seeds.ts"
 import type { ResourceSummary, Summary } from "../sim/summary.ts"
-import { runSeedTasks, type SeedTask } from "./seeds-pool.ts"
+import type { SeedTask } from "./seeds-pool.ts"
 
 // ---------------------------------------------------------------- variants
 
@@ -409,6 +409,8 @@ const manySeeds = (o: {
     )
     const t0 = performance.now()
     const progress = new Progress(process.stderr.isTTY === true && !o.quiet, t0)
+    // loaded here: seeds-pool.ts runs runOne of this module (a static import both ways would be a cycle)
+    const { runSeedTasks } = yield* Effect.promise(() => import("./seeds-pool.ts"))
     const results = yield* Effect.promise(() =>
       runSeedTasks(tasks, o.workers, (done) => progress.update(`${done}/${tasks.length} runs`, done, tasks.length))
     )
