@@ -10,6 +10,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import { closeSync, openSync, writeFileSync, writeSync } from "node:fs"
+import { availableParallelism } from "node:os"
 import { basename, dirname, extname, join } from "node:path"
 import { allowUnknownKeysOption, fail, integerOption, policyHelp, policyList, withUnknownKeysHint } from "./options.ts"
 import { cannotWrite, outputProblem, writeFailure } from "./output-file.ts"
@@ -25,7 +26,9 @@ import {
   readScenarioDocument,
   type LoadedScenario
 } from "../sim/scenario.ts"
+import { formatSeedTable, parseSeeds, seedSection, seedStats, seedStatsJson } from "../sim/seeds.ts"
 import type { ResourceSummary, Summary } from "../sim/summary.ts"
+import type { SeedTask } from "./seeds-pool.ts"
 
 // ---------------------------------------------------------------- variants
 
@@ -345,6 +348,15 @@ const events = Options.text("events").pipe(
   Options.withDescription("write the JSON Lines event log here (one file per variant)")
 )
 const report = Options.text("report").pipe(Options.withPseudoName("file"), Options.optional, Options.withDescription("write a self-contained HTML report here"))
+const seeds = Options.text("seeds").pipe(
+  Options.optional,
+  Options.withDescription("run every variant on these seeds (e.g. 1-10, 6-10, 1,3,5) on every core and print per variant the mean and a 95 % t-interval over seeds, and the change against the first variant paired by seed")
+)
+const sweep = Options.text("sweep").pipe(
+  Options.optional,
+  Options.withDescription("key=v1,v2,...: one variant per value (as --set key=v1 --set key=v2 ...), e.g. dynamic-cluster.wait_value=0,0.05,0.2,1,5; with --seeds the report plots the frontier")
+)
+const workers = integerOption("workers").pipe(Options.optional, Options.withDescription("with --seeds: worker processes (default: one per core; 0 or 1 = in this process)"))
 const json = Options.boolean("json").pipe(Options.withDescription("print the summary as JSON (an array for several variants)"))
 const quiet = Options.boolean("quiet").pipe(
   Options.withDescription("no progress bar and no notes on stderr (wall time, trace jobs replayed/skipped, files written); warnings and errors still")
@@ -368,9 +380,89 @@ export const traceNote = (s: LoadedScenario): string | null => {
 }
 
 
+/** `simulate --seeds`: every variant on every seed, on every core; the table of means with intervals, and the report's scatter. */
+const manySeeds = (o: {
+  readonly path: string
+  readonly docs: ReadonlyArray<unknown>
+  readonly scenarios: ReadonlyArray<LoadedScenario>
+  readonly variants: ReadonlyArray<Variant>
+  readonly seeds: ReadonlyArray<number>
+  readonly seedsText: string
+  readonly workers: number
+  readonly report: string | null
+  readonly json: boolean
+  readonly quiet: boolean
+  readonly allowUnknownKeys: boolean
+  readonly sweep: boolean
+}) =>
+  Effect.gen(function* () {
+    if (o.report !== null) {
+      const problem = outputProblem(o.report)
+      if (problem !== null) return yield* fail(cannotWrite("--report", o.report, problem))
+    }
+    const label = (i: number) => o.variants[i].label || (o.variants[i].policy ?? o.scenarios[i].config["dynamic-cluster"].policy)
+    const tasks: Array<SeedTask> = []
+    o.variants.forEach((v, i) =>
+      o.seeds.forEach((seed, k) =>
+        tasks.push({ id: tasks.length, path: o.path, doc: o.docs[i], seed, policy: v.policy, allowUnknownKeys: o.allowUnknownKeys, keep: o.report !== null && k === 0 })
+      )
+    )
+    const t0 = performance.now()
+    const progress = new Progress(process.stderr.isTTY === true && !o.quiet, t0)
+    // loaded here: seeds-pool.ts runs runOne of this module (a static import both ways would be a cycle)
+    const { runSeedTasks } = yield* Effect.promise(() => import("./seeds-pool.ts"))
+    const results = yield* Effect.promise(() =>
+      runSeedTasks(tasks, o.workers, (done) => progress.update(`${done}/${tasks.length} runs`, done, tasks.length))
+    )
+    progress.clear()
+    const errors = results.flatMap((r) => (r.error !== undefined ? [r.error] : []))
+    if (errors.length > 0) return yield* fail([...new Set(errors)].join("\n"))
+    const per = o.variants.map((_, i) => ({ label: label(i), runs: o.seeds.map((_, k) => results[i * o.seeds.length + k].summary!) }))
+    const stats = seedStats(per)
+    const sc = o.scenarios[0]
+    const currency = sc.currency ?? DEFAULT_CURRENCY
+    if (o.report !== null) {
+      const first = o.variants.map((_, i) => results[i * o.seeds.length])
+      const html = buildReport(
+        first.map((r, i) => ({ label: `${per[i].label} (seed ${o.seeds[0]})`, events: r.events ?? [], summary: r.summary! })),
+        {
+          title: `Simulation report: ${sc.name}, seeds ${o.seedsText}`,
+          currency,
+          extraHtml: seedSection(stats, per, { seeds: o.seedsText, currency, sweep: o.sweep })
+        }
+      )
+      try {
+        writeFileSync(o.report, html)
+      } catch (e) {
+        return yield* fail(cannotWrite("--report", o.report, writeFailure(o.report, e)))
+      }
+    }
+    if (o.json) {
+      yield* Console.log(
+        JSON.stringify(
+          { scenario: sc.name, seeds: o.seeds, variants: seedStatsJson(stats), runs: per.map((v, i) => ({ variant: v.label, set: Object.fromEntries(o.variants[i].sets), summaries: v.runs })) },
+          null,
+          2
+        )
+      )
+    } else {
+      const heading = `Scenario ${sc.name} · seeds ${o.seedsText} (${o.seeds.length} run(s) per variant) · mean ± half-width of a 95 % t-interval over seeds; Δ: per-seed change against ${per[0].label}, mean [95 % interval]`
+      yield* Console.log(formatSeedTable(stats, heading, currency).trimEnd())
+    }
+    const stalls = results.flatMap((r, j) => (r.stalled ? [`${label(Math.floor(j / o.seeds.length))} seed ${o.seeds[j % o.seeds.length]}: ${r.stalled}`] : []))
+    if (!o.quiet) {
+      if (o.report !== null) yield* Console.error(`report: ${o.report}`)
+      yield* Console.error(`wall time: ${((performance.now() - t0) / 1000).toFixed(2)} s for ${tasks.length} run(s) on ${Math.max(1, Math.min(o.workers, tasks.length))} worker(s)`)
+    }
+    if (stalls.length > 0) {
+      for (const m of stalls) yield* Console.error(`error: ${m}`)
+      return yield* Effect.sync(() => process.exit(2))
+    }
+  })
+
 export const simulateCommand = Command.make(
   "simulate",
-  { scenario: scenarioArg, seed, policy, set, events, report, json, quiet, allowUnknownKeys: allowUnknownKeysOption },
+  { scenario: scenarioArg, seed, seeds, policy, set, sweep, workers, events, report, json, quiet, allowUnknownKeys: allowUnknownKeysOption },
   (a) =>
     Effect.gen(function* () {
       // ---------------------------------------- options
@@ -383,6 +475,20 @@ export const simulateCommand = Command.make(
         if (Either.isLeft(kv)) return yield* fail(kv.left)
         sets.push(kv.right)
       }
+      if (Option.isSome(a.sweep)) {
+        const kv = parseSetArg(a.sweep.value)
+        if (Either.isLeft(kv)) return yield* fail(kv.left.replace("--set", "--sweep").replace("=300", "=300,600"))
+        const [given, list] = kv.right
+        // the configuration's own key paths (dynamic-cluster.wait_value, cloud.aws.price) are under config. in a scenario
+        const key = /^(dynamic-cluster|cloud)\./.test(given) ? `config.${given}` : given
+        const vals = list.split(",").map((v) => v.trim())
+        if (vals.some((v) => v === "")) return yield* fail(`--sweep ${a.sweep.value}: expected key=v1,v2,... with no empty value`)
+        for (const v of vals) sets.push([key, v] as const)
+      }
+      const seedList = Option.isNone(a.seeds) ? null : parseSeeds(a.seeds.value)
+      if (Option.isSome(a.seeds) && seedList === null) return yield* fail(`--seeds ${a.seeds.value}: expected a range or list of integers, e.g. 1-10, 6-10 or 1,3,5`)
+      if (seedList !== null && Option.isSome(a.seed)) return yield* fail("give either --seed or --seeds, not both")
+      if (seedList !== null && Option.isSome(a.events)) return yield* fail("--events writes one run's log: it goes with one seed, not --seeds")
       const variants = variantsOf(policies, sets)
       if (variants.length > MAX_VARIANTS) return yield* fail(`${variants.length} variants: at most ${MAX_VARIANTS} in one command`)
 
@@ -392,6 +498,7 @@ export const simulateCommand = Command.make(
       const seedOpt = { ...(Option.isSome(a.seed) ? { seed: a.seed.value } : {}), allowUnknownKeys: a.allowUnknownKeys }
       const baseDir = dirname(a.scenario)
       const scenarios: Array<LoadedScenario> = []
+      const docs: Array<unknown> = []
       const warnings = new Set<string>()
       const errors: Array<string> = []
       for (const v of variants) {
@@ -417,10 +524,28 @@ export const simulateCommand = Command.make(
         }
         for (const w of sc.right.warnings) warnings.add(w)
         scenarios.push(sc.right)
+        docs.push(d)
       }
       for (const w of warnings) yield* Console.error(`warning: ${w}`)
       if (errors.length > 0) return yield* fail(withUnknownKeysHint([...new Set(errors)].join("\n")))
       if (!a.quiet) for (const note of new Set(scenarios.map(traceNote))) if (note !== null) yield* Console.error(note)
+
+      if (seedList !== null) {
+        return yield* manySeeds({
+          path: a.scenario,
+          docs,
+          scenarios,
+          variants,
+          seeds: seedList,
+          seedsText: a.seeds.pipe(Option.getOrElse(() => "")),
+          workers: Option.getOrElse(a.workers, () => availableParallelism()),
+          report: Option.getOrNull(a.report),
+          json: a.json,
+          quiet: a.quiet,
+          allowUnknownKeys: a.allowUnknownKeys,
+          sweep: Option.isSome(a.sweep)
+        })
+      }
 
       // ---------------------------------------- outputs
       // Every output path is checked before anything is written or run (a typo must not cost the whole run).

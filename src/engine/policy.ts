@@ -6,6 +6,7 @@
  */
 import { Data } from "effect"
 import { classicAllocate, type AllocResource } from "../model/allocator.ts"
+import type { Billing } from "../model/billing.ts"
 import type { ConfigFile } from "../model/config.ts"
 import { JobState, NodeState, type Job, type WorkerNode } from "../model/types.ts"
 import { demandPolicy } from "./policies/demand.ts"
@@ -28,6 +29,10 @@ export interface PolicyInput {
   readonly inflight: ReadonlyMap<string, number>
   /** Price per node-hour of the resources that configure one (`cloud.R.price`); optional for callers that have none. */
   readonly prices?: ReadonlyMap<string, number>
+  /** `cloud.R.billing` of the resources that configure one. */
+  readonly billing?: ReadonlyMap<string, Billing>
+  /** `dynamic-cluster.wait_value`: money per core-hour of waiting (unset: the policy's own default behaviour). */
+  readonly waitValue?: number
 }
 
 /** What the engine tells `Policy.idleLimit` besides the node. */

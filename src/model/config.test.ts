@@ -449,6 +449,20 @@ describe("errors name the key path", () => {
     ])
   })
 
+  it("a billing model with a bad unit or minimum names cloud.<name>.billing.<key>", () => {
+    const billing = (b: string) => withQuantity("{max: 2}") + `    billing: ${b}\n`
+    expect(ok(parseConfigText(billing("{per: second, minimum: 60}"))).config.cloud["os-res"].billing).toEqual({ per: "second", minimum: 60 })
+    expect(ok(parseConfigText(billing("{per: hour}"))).config.cloud["os-res"].billing).toEqual({ per: "hour" })
+    expect(fail(parseConfigText(billing("{per: day}"))).problems).toEqual(['cloud.os-res.billing.per: expected second, minute or hour, got "day"'])
+    expect(fail(parseConfigText(billing("{per: second, minimum: -5}"))).problems).toEqual([
+      "cloud.os-res.billing.minimum: expected a non-negative number (seconds), got -5"
+    ])
+    expect(fail(parseConfigText(billing("{minimum: 60}"))).problems).toEqual(["cloud.os-res.billing.per: is required but missing"])
+    const unknown = fail(parseConfigText(billing("{per: second, minimun: 60}"))).problems
+    expect(unknown).toHaveLength(1)
+    expect(unknown[0]).toMatch(/^cloud\.os-res\.billing\.minimun: /)
+  })
+
   it("a missing cluster.type", () => {
     const e = fail(parseConfigText("cluster:\n  config: {}\n"))
     expect(e.problems).toEqual(["cluster.type: is required but missing"])

@@ -8,6 +8,7 @@
 import { Data, Either, Option, ParseResult, Schema, SchemaAST } from "effect"
 import { readFileSync } from "node:fs"
 import { isMap, isPair, isScalar, isSeq, parseDocument } from "yaml"
+import { Billing } from "./billing.ts"
 import { didYouMean } from "./did-you-mean.ts"
 
 // ---------------------------------------------------------------- helpers
@@ -75,7 +76,16 @@ export const DynamicClusterSection = Schema.Struct({
    * better than the first version's allocator on every compare scenario
    * (docs/policies.md); `classic` (SPEC §4) keeps the first version's.
    */
-  policy: dflt(str, () => "lean")
+  policy: dflt(str, () => "lean"),
+  /**
+   * What one core-hour of a queued job's wait is worth, in the unit of
+   * `cloud.<r>.price` (docs/policies.md "The trade-off knob"). `lean` and
+   * `demand` weigh their spare boots against it; unset: they boot them as
+   * before the knob existed.
+   */
+  wait_value: Schema.optional(Schema.Number.pipe(Schema.finite(), Schema.nonNegative()).annotations({
+    message: () => "expected a non-negative number (money per waiting core-hour)"
+  }))
 })
 
 // ---------------------------------------------------------------- cluster
@@ -143,7 +153,9 @@ export const ResourceConfig = Schema.Struct({
   /** Price per node-hour, for reports and price-aware policies. */
   price: Schema.optional(Schema.Number.pipe(Schema.nonNegative()).annotations({
     message: () => "expected a non-negative number"
-  }))
+  })),
+  /** How the price is billed (src/model/billing.ts); without it: per second, no minimum. */
+  billing: Schema.optional(Billing)
 })
 export type ResourceConfig = typeof ResourceConfig.Type
 

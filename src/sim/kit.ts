@@ -3,6 +3,7 @@
  * scenario files of the testbed decode into the same SimScenario.
  */
 import { Either } from "effect"
+import type { Billing } from "../model/billing.ts"
 import { decodeConfig, type ConfigFile } from "../model/config.ts"
 import type { Distribution } from "./random.ts"
 import type { SimScenario } from "./run.ts"
@@ -25,6 +26,8 @@ export interface KitResource {
   readonly price?: number | null
   /** Spot instances (the spot_interruption fault can take them back). */
   readonly spot?: boolean
+  /** `cloud.<name>.billing` (in the configuration, where policies read it, and in the simulated cloud's books). */
+  readonly billing?: Billing
 }
 
 export interface KitScenario {
@@ -69,7 +72,8 @@ export const kitConfig = (k: KitScenario): ConfigFile => {
           priority: r.priority ?? 1,
           quantity: { min: r.min ?? 0, max: r.max },
           reservation: { queue: null, account: null, property: null, ...r.reservation },
-          config: { instance_name_prefix: r.name }
+          config: { instance_name_prefix: r.name },
+          ...(r.billing !== undefined ? { billing: r.billing } : {})
         }
       ])
     )
@@ -90,7 +94,8 @@ export const kitResource = (r: KitResource): SimResourceSpec => ({
   apiErrorRate: r.apiErrorRate ?? 0,
   destroyTime: r.destroyTime ?? 10,
   price: r.price ?? null,
-  ...(r.spot === true ? { spot: true } : {})
+  ...(r.spot === true ? { spot: true } : {}),
+  ...(r.billing !== undefined ? { billing: r.billing } : {})
 })
 
 export const kitScenario = (k: KitScenario): SimScenario => {

@@ -476,6 +476,8 @@ export interface ReportOptions {
   readonly maxPoints?: number
   /** What the cost row's unit is called (the scenario's `report.currency`); default DEFAULT_CURRENCY. */
   readonly currency?: string
+  /** A static HTML section after the wait-time distribution (`simulate --seeds`: the means with intervals and the cost-vs-wait scatter). */
+  readonly extraHtml?: string
 }
 
 /** Text for HTML element content and attribute values. */
@@ -909,7 +911,7 @@ const SCRIPT = String.raw`
     if (m0) box.parentNode.insertBefore(m0, box);
     runCharts(box, r0, 0, "");
   }
-  // Room for more sections (e.g. the multi-seed cost-vs-wait scatter of several seeds per policy) goes here.
+  // The multi-seed section (simulate --seeds: means with intervals, the cost-vs-wait scatter, a sweep's frontier) is static HTML and SVG, before #runs.
 
   window.addEventListener("resize", function () { charts.forEach(function (c) { c.u.setSize({ width: width(c.host), height: 300 }); }); });
   document.body.setAttribute("data-charts", String(charts.length));
@@ -956,7 +958,7 @@ export const buildReport = (runs: ReadonlyArray<ReportRun>, opts: ReportOptions 
 <p class="note">Every curve is computed from the run's event log. Time is simulated time since the scenario start.
 Nodes: <b>starting</b> = booted, not yet joined the cluster; <b>up</b> = joined; <b>held</b> = taken offline before removal;
 <b>terminating</b> = left the cluster or being destroyed, until the cloud reports it gone. Paid cores = cores of every instance that exists.
-Cost = price per node-hour × node-hours paid, in ${escapeHtml(currency)} (the scenario's <code>report.currency</code>).${
+Cost = price per node-hour × billed node-hours (node-hours paid, rounded up as the resource's <code>billing</code> says), in ${escapeHtml(currency)} (the scenario's <code>report.currency</code>).${
     runs.length > 1 ? ` Δ: the change against ${escapeHtml(runs[0].label)} (utilisation in percentage points).` : ""
   }</p>
 <h2>Summary</h2>
@@ -964,7 +966,7 @@ ${summaryTable(runs, currency)}
 <h2>Wait-time distribution</h2>
 <p class="note">For each wait x: the fraction of started jobs that waited at most x between submission and start.</p>
 <div id="waits" class="charts"></div>
-<div id="runs"></div>
+${opts.extraHtml ?? ""}<div id="runs"></div>
 <noscript><p>The charts need JavaScript; the summary above does not.</p></noscript>
 <script type="application/json" id="report-data">${jsonForScript(data)}</script>
 <script>${lib.js}</script>

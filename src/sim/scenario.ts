@@ -464,7 +464,7 @@ const describeJob = (j: WorkloadJob) =>
  * with the defaults filled in; instance names start with the resource's
  * instance_name_prefix (else its name).
  */
-export const simResourceSpec = (name: string, c: CloudSim, rc: Pick<ResourceConfig, "config" | "price">): SimResourceSpec => {
+export const simResourceSpec = (name: string, c: CloudSim, rc: Pick<ResourceConfig, "config" | "price" | "billing">): SimResourceSpec => {
   const prefix = rc.config.instance_name_prefix
   return {
     name,
@@ -477,6 +477,7 @@ export const simResourceSpec = (name: string, c: CloudSim, rc: Pick<ResourceConf
     apiErrorRate: c.api_error_rate ?? 0,
     destroyTime: c.destroy_time ?? DEFAULTS.destroyTime,
     price: c.price !== undefined ? c.price : (rc.price ?? null),
+    billing: rc.billing ?? null,
     ...(c.spot === true ? { spot: true } : {})
   }
 }

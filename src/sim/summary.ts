@@ -1,7 +1,10 @@
 /**
  * The run summary of DESIGN.md. Every figure is recomputable from the event
  * log alone (`summaryFromEvents`), which tests compare against the live tally.
+ * `cost` is price × billed node-hours under the resource's billing model
+ * (src/model/billing.ts; without one, the node-hours themselves).
  */
+import { billedSeconds, type Billing } from "../model/billing.ts"
 
 export interface ResourceSummary {
   boots: number
@@ -63,6 +66,8 @@ export const resourceSummary = (r: {
   failedBoots: number
   peakNodes: number
   nodeSeconds: number
+  /** Seconds billed under the resource's billing model (cost = price × billed hours); nodeSeconds without one. */
+  billedSeconds?: number
   coreSeconds: number
   usefulCoreSeconds: number
   price: number | null
@@ -74,7 +79,7 @@ export const resourceSummary = (r: {
   core_hours: round(r.coreSeconds / 3600),
   useful_core_hours: round(r.usefulCoreSeconds / 3600),
   utilisation: r.coreSeconds > 0 ? round(r.usefulCoreSeconds / r.coreSeconds, 4) : null,
-  cost: r.price === null ? null : round((r.nodeSeconds / 3600) * r.price, 2)
+  cost: r.price === null ? null : round(((r.billedSeconds ?? r.nodeSeconds) / 3600) * r.price, 2)
 })
 
 export const totalOf = (rs: ReadonlyArray<ResourceSummary>, raw: { nodeSeconds: number; coreSeconds: number; usefulCoreSeconds: number }): ResourceSummary => {
@@ -99,7 +104,8 @@ export const totalOf = (rs: ReadonlyArray<ResourceSummary>, raw: { nodeSeconds: 
 export const summaryFromEvents = (
   lines: ReadonlyArray<string>,
   coresOf: (resource: string) => number,
-  priceOf: (resource: string) => number | null
+  priceOf: (resource: string) => number | null,
+  billingOf: (resource: string) => Billing | null = () => null
 ) => {
   const submit = new Map<string, number>()
   const waits: Array<number> = []
@@ -107,10 +113,10 @@ export const summaryFromEvents = (
   const instBorn = new Map<string, number>()
   const hostRes = new Map<string, string>() // cloud host → resource
   const jobStart = new Map<string, { t: number; hosts: ReadonlyArray<string>; perHost: ReadonlyArray<number> }>()
-  const perRes = new Map<string, { boots: number; failed: number; live: number; peak: number; nodeS: number; useful: number }>()
+  const perRes = new Map<string, { boots: number; failed: number; live: number; peak: number; nodeS: number; billedS: number; useful: number }>()
   const res = (r: string) => {
     let x = perRes.get(r)
-    if (x === undefined) perRes.set(r, (x = { boots: 0, failed: 0, live: 0, peak: 0, nodeS: 0, useful: 0 }))
+    if (x === undefined) perRes.set(r, (x = { boots: 0, failed: 0, live: 0, peak: 0, nodeS: 0, billedS: 0, useful: 0 }))
     return x
   }
   const jobs = { submitted: 0, started: 0, finished: 0, killed: 0 }
@@ -170,15 +176,21 @@ export const summaryFromEvents = (
         hostRes.set(e.host, instRes.get(e.instance)!)
         break
       case "gone": {
-        const r = res(instRes.get(e.instance)!)
+        const name = instRes.get(e.instance)!
+        const r = res(name)
         r.live--
         r.nodeS += e.t - instBorn.get(e.instance)!
+        r.billedS += billedSeconds(e.t - instBorn.get(e.instance)!, billingOf(name))
         instBorn.delete(e.instance)
         break
       }
     }
   }
-  for (const [inst, born] of instBorn) res(instRes.get(inst)!).nodeS += end - born
+  for (const [inst, born] of instBorn) {
+    const name = instRes.get(inst)!
+    res(name).nodeS += end - born
+    res(name).billedS += billedSeconds(end - born, billingOf(name))
+  }
   for (const id of [...jobStart.keys()]) endJob(id, end)
   return { jobs, spot, wait: waitStats(waits), perRes, coresOf, priceOf }
 }

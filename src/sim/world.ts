@@ -4,6 +4,7 @@
  * and the event log that every check reads. It knows nothing of the engine:
  * the engine sees it only through the SimCluster/SimCloud layers.
  */
+import { billedSeconds, type Billing } from "../model/billing.ts"
 import { InstanceState, type Reservation } from "../model/types.ts"
 import { EventHeap, less } from "./heap.ts"
 import { sample, type Distribution, type Rng } from "./random.ts"
@@ -37,6 +38,8 @@ export interface SimResourceSpec {
    * (src/engine/spot.ts). Absent = on-demand.
    */
   readonly spot?: boolean
+  /** How the price is billed (`cloud.<name>.billing`); absent/null: per second, no minimum. */
+  readonly billing?: Billing | null
 }
 
 export interface SimPhysicalNode {
@@ -147,6 +150,8 @@ export interface ResourceStats {
   peakNodes: number
   /** Σ instance lifetime (boot → gone) in seconds. */
   nodeSeconds: number
+  /** Σ billed seconds of those lifetimes under the resource's billing model (= nodeSeconds without one). */
+  billedSeconds: number
   coreSeconds: number
   usefulCoreSeconds: number
   live: number
@@ -207,7 +212,7 @@ export class SimWorld {
   ) {
     for (const r of spec.resources) {
       this.res.set(r.name, r)
-      this.stats.set(r.name, { boots: 0, failedBoots: 0, peakNodes: 0, nodeSeconds: 0, coreSeconds: 0, usefulCoreSeconds: 0, live: 0 })
+      this.stats.set(r.name, { boots: 0, failedBoots: 0, peakNodes: 0, nodeSeconds: 0, billedSeconds: 0, coreSeconds: 0, usefulCoreSeconds: 0, live: 0 })
     }
     this.bootRng = rng.fork("boots")
     this.apiRng = rng.fork("api")
@@ -557,7 +562,7 @@ export class SimWorld {
     if (this.nodes.has(hostname)) return null
     if (!(cores > 0)) return `${hostname} has no cores to offer`
     // useful core-seconds of jobs on it are booked to its resource
-    if (!this.stats.has(resource)) this.stats.set(resource, { boots: 0, failedBoots: 0, peakNodes: 0, nodeSeconds: 0, coreSeconds: 0, usefulCoreSeconds: 0, live: 0 })
+    if (!this.stats.has(resource)) this.stats.set(resource, { boots: 0, failedBoots: 0, peakNodes: 0, nodeSeconds: 0, billedSeconds: 0, coreSeconds: 0, usefulCoreSeconds: 0, live: 0 })
     this.nodes.set(hostname, {
       hostname,
       cores,
@@ -735,6 +740,7 @@ export class SimWorld {
     const st = this.stats.get(i.resource)!
     st.live--
     st.nodeSeconds += this.now - i.created
+    st.billedSeconds += billedSeconds(this.now - i.created, this.resourceSpec(i.resource)?.billing)
     st.coreSeconds += (this.now - i.created) * i.cores
     this.instances.delete(i.id)
     this.byName.delete(i.name)
@@ -855,6 +861,7 @@ export class SimWorld {
       if (i.gone) continue
       const st = this.stats.get(i.resource)!
       st.nodeSeconds += this.now - i.created
+      st.billedSeconds += billedSeconds(this.now - i.created, this.resourceSpec(i.resource)?.billing)
       st.coreSeconds += (this.now - i.created) * i.cores
     }
     for (const j of this.jobs.values()) {

@@ -30,6 +30,7 @@
  * combination by name (`demand-no-pool`, `demand+breakeven`) for
  * `simulate --policy`. `lean` (lean.ts) is a fixed set of them.
  */
+import { billedSeconds } from "../../model/billing.ts"
 import { ByJobKind, eligibleJobs, mayUse, type ProposedNode } from "../../model/allocator.ts"
 import { NodeState, ResourceFlag, type Job, type WorkerNode } from "../../model/types.ts"
 import type { Policy, PolicyDecision, PolicyInput } from "../policy.ts"
@@ -111,6 +112,23 @@ const nothing = (reason: string): PolicyDecision => ({ provision: new Map(), job
 
 const demandDescription =
   "boots only for demand that free, starting and soon-free capacity cannot meet; continuous; cheapest fit; idle nodes beyond the expected demand retired after one boot time"
+
+/**
+ * The trade-off knob (`dynamic-cluster.wait_value`, docs/policies.md): is a
+ * spare node in `res` worth booting? It costs what its billing charges for
+ * its boot and about one boot time idle (the pool's rule for nodes beyond the
+ * demand), at least the billing minimum; it saves, about half the time, one
+ * boot time of waiting for a job on its cores. Without `wait_value`, or
+ * without a price for `res`, the answer is yes (the behaviour before the knob).
+ */
+export const spareWorthIt = (input: PolicyInput, res: string, bootSeconds: number, cores: number): boolean => {
+  const w = input.waitValue
+  const price = input.prices?.get(res)
+  if (w === undefined || price === undefined || cores <= 0) return true
+  const cost = (price * billedSeconds(2 * bootSeconds, input.billing?.get(res))) / 3600
+  const saved = (w * 0.5 * cores * bootSeconds) / 3600
+  return saved >= cost
+}
 
 /** A demand policy with its own memory; `instantiate` makes another with fresh memory. */
 export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "demand", description = demandDescription): Policy => {
@@ -298,7 +316,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       if (p.length === 0) continue
       demandEvent(res, now, p.length)
       const r = input.resources.find((x) => x.name === res)!
-      const hedge = opts.hedge && p.length >= opts.hedge.min ? Math.min(Math.ceil(p.length * opts.hedge.frac), r.max - r.current - p.length) : 0
+      const hedge = opts.hedge && p.length >= opts.hedge.min && spareWorthIt(input, res, bootTime(res), mem.resources.get(res)?.coresPerNode ?? 0) ? Math.min(Math.ceil(p.length * opts.hedge.frac), r.max - r.current - p.length) : 0
       provision.set(res, p.length + Math.max(0, hedge))
       const js = jobsFor.get(res) ?? []
       const spare = hedge > 0 ? ` and ${hedge} spare (failed and slow boots, the next job)` : ""

@@ -10,6 +10,8 @@
  * the same view gives the same decision).
  */
 import type { AllocResource } from "../../model/allocator.ts"
+import type { Billing } from "../../model/billing.ts"
+import type { ConfigFile } from "../../model/config.ts"
 import { JOBS_NAMED, type JobDecision, type ResourceDecision } from "../decisions.ts"
 import type { EngineState } from "../state.ts"
 import { allocResources, explainQueue } from "./queue.ts"
@@ -30,6 +32,14 @@ export const provisionAt = (st: EngineState): number =>
   // it would wake at once, again and again).
   !st.autoMode || !st.viewFresh || (st.reactive && !st.viewSinceProvision) ? Infinity : st.lastProvision + st.settings.autoProvisionInterval
 
+/** The billing models and `wait_value` of the configuration in effect, for the policy (absent keys stay absent). */
+const policyMoney = (c: ConfigFile): { billing?: ReadonlyMap<string, Billing>; waitValue?: number } => {
+  const billing = new Map<string, Billing>()
+  for (const [name, rc] of Object.entries(c.cloud)) if (rc.billing !== undefined) billing.set(name, rc.billing)
+  const w = c["dynamic-cluster"].wait_value
+  return { ...(billing.size > 0 ? { billing } : {}), ...(w !== undefined ? { waitValue: w } : {}) }
+}
+
 /**
  * One pass: asks the policy and turns its proposal into decisions, then
  * explains the queued jobs it left without a node (queue.ts). The pass's
@@ -47,7 +57,8 @@ export const provisionRule = (st: EngineState, now: number, out: Array<ResourceD
     resources: allocResources(st, now),
     nodes: [...st.physical, ...st.nodes.values()],
     inflight,
-    prices: st.prices
+    prices: st.prices,
+    ...policyMoney(st.config)
   })
   st.lastDecision = decision
   const refused = new Set<string>()

@@ -1,0 +1,40 @@
+/**
+ * How a cloud bills a node (`cloud.<resource>.billing`, docs/clouds.md
+ * "Billing"): by the started second, minute or hour, with a minimum billed
+ * time per instance. `{per: second, minimum: 60}` is on-demand Linux on AWS;
+ * `{per: hour}` a cloud that bills every started hour. Without a billing
+ * setting a node costs its price × the time it existed (per second, no
+ * minimum), as before.
+ */
+import { Schema } from "effect"
+
+export const BillingUnit = Schema.Literal("second", "minute", "hour").annotations({
+  message: () => "expected second, minute or hour"
+})
+export type BillingUnit = typeof BillingUnit.Type
+
+export const Billing = Schema.Struct({
+  per: BillingUnit,
+  /** Least seconds billed for an instance, however short its life (default 0). */
+  minimum: Schema.optional(
+    Schema.Number.pipe(Schema.finite(), Schema.nonNegative()).annotations({ message: () => "expected a non-negative number (seconds)" })
+  )
+})
+export type Billing = typeof Billing.Type
+
+export const UNIT_SECONDS: Readonly<Record<BillingUnit, number>> = { second: 1, minute: 60, hour: 3600 }
+
+/** Seconds billed for an instance that existed `life` seconds (`life` itself without a billing model). */
+export const billedSeconds = (life: number, b: Billing | null | undefined): number => {
+  if (b === null || b === undefined) return life
+  const u = UNIT_SECONDS[b.per]
+  return Math.max(Math.ceil(life / u) * u, b.minimum ?? 0)
+}
+
+/**
+ * Seconds from `age` (seconds since the instance was created) until the time
+ * already billed runs out: retiring the node earlier saves nothing. 0 without
+ * a billing model.
+ */
+export const paidAhead = (age: number, b: Billing | null | undefined): number =>
+  b === null || b === undefined ? 0 : Math.max(0, billedSeconds(age, b) - age)

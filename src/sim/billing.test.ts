@@ -1,0 +1,68 @@
+/**
+ * The billing model (src/model/billing.ts, docs/clouds.md "Billing"): the
+ * billed time of one instance, and the summary's `cost` of a simulated run
+ * under each model, recomputed from the event log alone. Without a billing
+ * setting the cost is price × node-hours exactly as before (the golden test
+ * and the summary tests pin that).
+ */
+import { describe, expect, it } from "vitest"
+import { billedSeconds, paidAhead, type Billing } from "../model/billing.ts"
+import { kitScenario, type KitResource } from "./kit.ts"
+import { runScenario } from "./run.ts"
+import { summaryFromEvents } from "./summary.ts"
+
+describe("billedSeconds", () => {
+  it("bills started units with a minimum; without a model, the time itself", () => {
+    expect(billedSeconds(12.3, null)).toBe(12.3)
+    expect(billedSeconds(12.3, { per: "second" })).toBe(13)
+    expect(billedSeconds(12.3, { per: "second", minimum: 60 })).toBe(60)
+    expect(billedSeconds(61.2, { per: "second", minimum: 60 })).toBe(62)
+    expect(billedSeconds(61, { per: "minute" })).toBe(120)
+    expect(billedSeconds(1, { per: "hour" })).toBe(3600)
+    expect(billedSeconds(3600, { per: "hour" })).toBe(3600)
+    expect(billedSeconds(3601, { per: "hour" })).toBe(7200)
+  })
+  it("paidAhead: what is already paid beyond an age", () => {
+    expect(paidAhead(100, null)).toBe(0)
+    expect(paidAhead(100, { per: "hour" })).toBe(3500)
+    expect(paidAhead(30, { per: "second", minimum: 60 })).toBe(30)
+    expect(paidAhead(90, { per: "second", minimum: 60 })).toBe(0)
+  })
+})
+
+describe("the summary's cost under a billing model", () => {
+  // one job of 100 s on one cloud node; the node idles max_idle_time (60 s) and is destroyed
+  const run = (billing: Billing | undefined) => {
+    const res: KitResource = { name: "c", max: 2, cores: 4, price: 3.6, bootTime: { type: "constant", value: 30 }, ...(billing !== undefined ? { billing } : {}) }
+    const sc = kitScenario({
+      resources: [res],
+      jobs: [{ submit: 10, runtime: 100, cores: 4, cpn: 4 }],
+      maxTime: 20_000,
+      settings: { max_idle_time: 60, policy: "classic" }
+    })
+    const r = runScenario(sc, { policy: "classic" })
+    const spec = sc.world.resources[0]
+    const re = summaryFromEvents(r.events.slice(0, -1), () => spec.cores, () => spec.price, () => spec.billing ?? null)
+    return { s: r.summary, re: re.perRes.get("c")! }
+  }
+
+  it("per second, no model: price × node-hours; per hour: whole started hours; a minimum", () => {
+    const plain = run(undefined)
+    const life = plain.s.resources.c.node_hours * 3600
+    expect(plain.s.resources.c.boots).toBe(1)
+    expect(life).toBeGreaterThan(100)
+    expect(life).toBeLessThan(3600)
+    expect(plain.s.resources.c.cost).toBeCloseTo((life / 3600) * 3.6, 2)
+
+    const hourly = run({ per: "hour" })
+    expect(hourly.s.resources.c.node_hours).toBe(plain.s.resources.c.node_hours)
+    expect(hourly.s.resources.c.core_hours).toBe(plain.s.resources.c.core_hours)
+    expect(hourly.s.resources.c.cost).toBe(3.6)
+    expect(hourly.re.billedS).toBe(3600)
+
+    const minimum = run({ per: "second", minimum: 1800 })
+    expect(minimum.s.resources.c.cost).toBe(1.8)
+    expect(minimum.s.total.cost).toBe(1.8)
+    expect(minimum.re.billedS).toBe(1800)
+  })
+})
