@@ -3,9 +3,11 @@
  * the end of the drain period. Virtual time jumps from one thing that can
  * happen to the next (a world event, a task result, an engine wake-up).
  */
-import { Effect, Either, Runtime } from "effect"
+import { type Context, Effect, Either, Runtime } from "effect"
 import { makeEngine, type Engine, type EngineLogEvent, type StepDecisions } from "../engine/engine.ts"
 import type { Policy } from "../engine/policy.ts"
+import type { EngineServices } from "../engine/dry-run.ts"
+import type { ShadowView } from "../engine/snapshot.ts"
 import { resolveExperiment } from "../experiments/policies.ts"
 import { engineSettings, type ConfigFile } from "../model/config.ts"
 import { simClock, simContext, SimTaskRunner } from "./layers.ts"
@@ -46,6 +48,10 @@ export interface RunOptions {
   readonly fastPath?: boolean
   /** Called after each engine step with the engine (for progress, the API in daemon mode). */
   readonly onStep?: (engine: Engine, world: SimWorld) => void
+  /** The daemon's wrapping of the world's services (src/daemon/shadow.ts composeServices: shadow mode, the queue observer). */
+  readonly services?: <R>(ctx: Context.Context<R | EngineServices>) => Context.Context<R | EngineServices>
+  /** Shadow mode (`run --sim --dry-run`): `services` gives the shadow's; the engine's snapshot keeps its would-be nodes apart. */
+  readonly shadow?: ShadowView
 }
 
 export interface RunResult {
@@ -82,7 +88,7 @@ export class SimDriver {
     const seed = opts.seed ?? scenario.seed
     this.epoch = scenario.epoch ?? 0
     this.world = new SimWorld(scenario.world, makeRng(seed), sink)
-    this.ctx = simContext(this.world, this.epoch)
+    this.ctx = opts.services !== undefined ? opts.services(simContext(this.world, this.epoch)) : simContext(this.world, this.epoch)
     this.clock = simClock(this.world, this.epoch)
     this.policy = opts.policy ?? scenario.config["dynamic-cluster"].policy
     // a simulation may run an experiment (src/experiments), not only a supported policy
@@ -124,7 +130,8 @@ export class SimDriver {
         tasks: this.tasks,
         policy: this.resolvedPolicy,
         ...(this.opts.engineLog ? { log: this.opts.engineLog } : {}),
-        ...(this.opts.onDecisions ? { onDecisions: this.opts.onDecisions } : {})
+        ...(this.opts.onDecisions ? { onDecisions: this.opts.onDecisions } : {}),
+        ...(this.opts.shadow ? { shadow: this.opts.shadow } : {})
       })
     )
     this.forceStep = true
