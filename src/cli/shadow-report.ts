@@ -20,7 +20,8 @@ const Decision = Schema.Struct({
   type: Schema.Literal("decision"),
   t: Schema.Number,
   kind: Schema.String,
-  resource: Schema.String,
+  /** null: a refusal naming no resource (a job no resource can run, auto mode off). */
+  resource: Schema.NullOr(Schema.String),
   count: Schema.optional(Schema.Number),
   jobs: Schema.Array(Schema.String),
   reason: Schema.String
@@ -119,6 +120,7 @@ export const shadowReport = (lines: ReadonlyArray<Line>): ShadowReport => {
     } else if (l.type === "job_left_queue") {
       if (!left.has(l.job)) left.set(l.job, l.t)
     } else if (l.type === "decision") {
+      if (l.resource === null) continue
       const r = (resources[l.resource] ??= { boots: 0, retirements: 0, refusals: 0, days: {} })
       const d = (r.days[day(l.t)] ??= { boots: 0, retirements: 0 })
       if (l.kind === "provision") {

@@ -125,7 +125,7 @@ export const WOULD_BE_PREFIX = "would-be-"
 export interface Shadow {
   /** The would-be nodes now (not yet destroyed). */
   readonly nodes: () => ReadonlyArray<WouldBeNode>
-  /** Whether `instance` (or a host name) is one of the shadow's would-be nodes. */
+  /** Whether the instance uuid (or host name) is one of the shadow's would-be nodes, destroyed or not. */
   readonly isWouldBe: (nameOrUuid: string | null) => boolean
   /** Refused mutating calls so far, per "service.op". */
   readonly refused: () => Readonly<Record<string, number>>
@@ -287,7 +287,8 @@ export const makeShadow = (opts: ShadowOptions): Shadow => {
 
   return {
     nodes: () => [...nodes.values()],
-    isWouldBe: (name) => wouldBe(name) !== undefined,
+    // (a destroyed one too: the engine shows it Deleting until it forgets it)
+    isWouldBe: (name) => name !== null && (nodes.has(name) || gone.has(name)),
     refused: () => ({ ...refusedCounts }),
     bootTime: opts.bootTime,
     wrap
