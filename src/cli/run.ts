@@ -22,6 +22,15 @@ const options = {
   logFormat: opt(Options.text("log-format"), "text or json (default: text on a terminal, json otherwise)"),
   logLevel: opt(Options.text("log-level"), "0 error, 1 warn, 2 info, 3 debug, or the name (default: logging.log_level)"),
   events: opt(Options.text("events"), "--sim: write the world's event log (JSON Lines) to this file"),
+  dryRun: Options.withDescription(
+    Options.boolean("dry-run"),
+    "shadow mode: observe the batch system and clouds and decide every step, but call no mutating operation (no boot, destroy, hold, remove, add node, hook command); decisions are marked dry_run"
+  ),
+  decisions: opt(Options.text("decisions"), "write every decision and the queue's job observations as JSON Lines to this file (for `dyncluster shadow-report`)"),
+  bootTime: opt(
+    Options.text("boot-time"),
+    "--config --dry-run: seconds until a would-be node is ready, SECONDS or RES=SECONDS,... (default 300; under --sim the scenario's boot and configuration times)"
+  ),
   grace: opt(floatOption("grace"), "seconds running cloud tasks get to finish on shutdown (default 10)"),
   allowUnknownKeys: allowUnknownKeysOption
 }
@@ -39,10 +48,13 @@ export const runCommand = Command.make("run", options, (o) =>
     logLevel: Option.getOrUndefined(o.logLevel),
     events: Option.getOrUndefined(o.events),
     grace: Option.getOrUndefined(o.grace),
+    dryRun: o.dryRun,
+    decisions: Option.getOrUndefined(o.decisions),
+    bootTime: Option.getOrUndefined(o.bootTime),
     allowUnknownKeys: o.allowUnknownKeys
   }).pipe(
     Effect.catchTag("DaemonError", (e) =>
       Console.error(`dyncluster run: ${withUnknownKeysHint(e.message)}`).pipe(Effect.zipRight(Effect.sync(() => process.exit(1))))
     )
   )
-).pipe(Command.withDescription("Run the scaler: on the simulated world (--sim SCENARIO) or the live cluster (--config FILE), with the REST API and dashboard"))
+).pipe(Command.withDescription("Run the scaler: on the simulated world (--sim SCENARIO) or the live cluster (--config FILE), with the REST API and dashboard; --dry-run decides without acting"))

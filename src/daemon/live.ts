@@ -27,6 +27,7 @@ import { DaemonError } from "./settings.ts"
 import { checkConfig } from "./validate.ts"
 import { engineLogTo } from "./sim.ts"
 import { limitRepeats } from "./log-limit.ts"
+import { composeServices, type ServiceWrapping } from "./shadow.ts"
 
 /** Every live layer the configuration needs that is not available, in words (empty = all there). */
 export const missingLayers = (config: ConfigFile, registry: LiveRegistry = liveRegistry): Array<string> => {
@@ -156,6 +157,8 @@ export interface LiveDaemonOptions {
   readonly onDecisions?: (d: StepDecisions) => void
   /** The configuration file (relative paths in it are resolved against its directory). */
   readonly configPath?: string | undefined
+  /** Shadow mode and the decisions file's queue observer (shadow.ts composeServices). */
+  readonly services?: ServiceWrapping
 }
 
 /**
@@ -186,7 +189,13 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
     }
     const health = makeCloudHealth(opts.log)
     const registry = opts.registry ?? liveRegistry
-    const ctx = yield* Layer.build(liveLayer({ config: opts.config, settings, log: opts.log, configPath: opts.configPath }, registry, health))
+    // Shadow mode and the decisions file's queue observer wrap the composed services (shadow.ts composeServices);
+    // a cloud added by a reload goes into CloudResources, behind the same wrapped dispatcher.
+    const layer = liveLayer({ config: opts.config, settings, log: opts.log, configPath: opts.configPath }, registry, health)
+    const wrap = opts.services !== undefined ? composeServices(opts.services) : null
+    const ctx: Context.Context<Cluster | Cloud | Checker | Hooks | CloudResources> = yield* Layer.build(
+      wrap !== null ? Layer.map(layer, (c) => wrap<CloudResources>(c)) : layer
+    )
     const clouds = Context.get(ctx, CloudResources)
     const scope = yield* Effect.scope
     const wake = yield* makeWake
@@ -212,7 +221,8 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
       tasks: tasks.runner,
       policy,
       log: limitRepeats(engineLogTo(opts.log, null)),
-      ...(opts.onDecisions !== undefined ? { onDecisions: opts.onDecisions } : {})
+      ...(opts.onDecisions !== undefined ? { onDecisions: opts.onDecisions } : {}),
+      ...(opts.services?.shadow !== undefined ? { shadow: opts.services.shadow } : {})
     }).pipe(Effect.provide(ctx))
     yield* Effect.forkScoped(Effect.repeat(health.recheck, Schedule.spaced(Duration.seconds(settings.cloudPollerInterval))))
     const resources = Object.keys(opts.config.cloud).length
@@ -266,6 +276,6 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
       ),
       loop: runLiveLoop({ engine, wake, histogram: opts.histogram }).pipe(Effect.provide(ctx)),
       ...(reload !== undefined ? { reload } : {}),
-      description: `the ${opts.config.cluster.type} cluster with ${resources} cloud resource(s) (policy ${policy.name})`
+      description: `${opts.services?.shadow !== undefined ? "a dry run (shadow mode: decisions only, no mutating call) of " : ""}the ${opts.config.cluster.type} cluster with ${resources} cloud resource(s) (policy ${policy.name})`
     }
   })

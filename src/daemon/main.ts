@@ -9,7 +9,9 @@ import { makeCycleHistogram } from "../http/metrics.ts"
 import { loadConfigFile, type ConfigFile } from "../model/config.ts"
 import { loadScenarioFile } from "../sim/scenario.ts"
 import type { SimScenario } from "../sim/run.ts"
-import { makeDecisionLog } from "../http/decisions.ts"
+import { DEFAULT_DECISIONS_KEPT, makeDecisionLog } from "../http/decisions.ts"
+import { makeShadow } from "../engine/dry-run.ts"
+import { DEFAULT_SHADOW_BOOT_TIME, openDecisionsFile, parseBootTimes, scenarioBootTimes, type ServiceWrapping } from "./shadow.ts"
 import { serve, withLifecycle, type EngineRunner, type ShutdownNotes } from "./daemon.ts"
 import { makeLiveRunner } from "./live.ts"
 import { effectLogger, LogFileError, makeLogSink, MIN_MASKED_SECRET, secretValues, type LogSink } from "./log.ts"
@@ -29,6 +31,12 @@ export interface RunDaemonOptions extends DaemonFlags {
   readonly grace?: number | undefined
   /** Unknown keys in the configuration or scenario are warnings instead of errors. */
   readonly allowUnknownKeys?: boolean | undefined
+  /** Shadow mode: decide every step, call no mutating operation (docs/daemon.md). */
+  readonly dryRun?: boolean | undefined
+  /** Write the decisions (and the queue's job observations) as JSON Lines to this file. */
+  readonly decisions?: string | undefined
+  /** --config --dry-run: seconds a would-be node takes to be ready (SECONDS or RES=SECONDS,...). */
+  readonly bootTime?: string | undefined
   /** Where the first line goes when logs go to a file (default: stdout). */
   readonly announce?: (line: string) => void
 }
@@ -44,11 +52,13 @@ const load = (o: RunDaemonOptions): Either.Either<Loaded, DaemonError> => {
   if ((o.sim === undefined) === (o.config === undefined)) return err("give either --sim SCENARIO (the simulated world) or --config FILE (the live cluster)")
   if (o.config !== undefined) {
     const simOnly = [o.speed !== undefined && "--speed", o.seed !== undefined && "--seed", o.events !== undefined && "--events"].filter(Boolean)
+    if (o.bootTime !== undefined && o.dryRun !== true) return err("--boot-time only applies to --dry-run")
     if (simOnly.length > 0) return err(`${simOnly.join(", ")} only appl${simOnly.length > 1 ? "y" : "ies"} to --sim`)
     const c = loadConfigFile(o.config, { allowUnknownKeys: o.allowUnknownKeys === true })
     if (Either.isLeft(c)) return err(c.left.message)
     return Either.right({ mode: "live", config: c.right.config, document: c.right.document, warnings: c.right.warnings })
   }
+  if (o.bootTime !== undefined) return err("--boot-time only applies to --config --dry-run (under --sim, the scenario's boot and configuration times are used)")
   const s = loadScenarioFile(o.sim!, { ...(o.seed !== undefined ? { seed: o.seed } : {}), allowUnknownKeys: o.allowUnknownKeys === true })
   if (Either.isLeft(s)) return err(s.left.message)
   return Either.right({ mode: "sim", scenario: s.right, config: s.right.config, warnings: s.right.warnings })
@@ -77,13 +87,36 @@ export const runDaemon = (o: RunDaemonOptions): Effect.Effect<void, DaemonError>
     const notes: ShutdownNotes = []
     const histogram = makeCycleHistogram()
     const events = o.events !== undefined ? yield* openEvents(o.events) : null
-    // Every step's decisions, for GET /server/decisions and dyncluster_decisions_total.
-    const decisions = makeDecisionLog()
+    // Shadow mode: would-be nodes take their resource's boot time (the scenario's, or --boot-time).
+    const dryRun = o.dryRun === true
+    const bootTimes: Record<string, number> = !dryRun
+      ? {}
+      : loaded.mode === "sim"
+        ? scenarioBootTimes(loaded.scenario)
+        : yield* Either.mapLeft(
+            (() => {
+              const names = Object.keys(loaded.config.cloud)
+              const r = parseBootTimes(o.bootTime ?? String(DEFAULT_SHADOW_BOOT_TIME), names)
+              return typeof r === "string" ? Either.left(r) : Either.right(r)
+            })(),
+            (message) => new DaemonError({ message })
+          )
+    const shadow = dryRun
+      ? makeShadow({
+          bootTime: (r) => bootTimes[r] ?? DEFAULT_SHADOW_BOOT_TIME,
+          onRefused: (e) => log.log("debug", e.message, { service: e.service, op: e.op })
+        })
+      : undefined
+    const file = o.decisions !== undefined ? yield* openDecisionsFile(o.decisions) : null
+    // Every step's decisions, for GET /server/decisions and dyncluster_decisions_total (and the --decisions file).
+    const decisions = makeDecisionLog(DEFAULT_DECISIONS_KEPT, dryRun, file?.decision)
+    const services: ServiceWrapping = { shadow, record: file?.write }
 
     const main = Effect.gen(function* () {
       let runner: EngineRunner
+      const epoch = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+      file?.write({ type: "start", t: epoch, mode: loaded.mode, dry_run: dryRun, boot_time: bootTimes })
       if (loaded.mode === "sim") {
-        const epoch = Math.floor((yield* Clock.currentTimeMillis) / 1000)
         runner = yield* makeSimRunner({
           scenario: loaded.scenario,
           speed: o.speed ?? 1,
@@ -94,10 +127,11 @@ export const runDaemon = (o: RunDaemonOptions): Effect.Effect<void, DaemonError>
           histogram,
           file: o.sim,
           onDecisions: decisions.record,
+          services,
           ...(events !== null ? { onEvent: events.write } : {})
         })
       } else {
-        runner = yield* makeLiveRunner({ config: loaded.config, document: loaded.document, configPath: o.config, policy: o.policy, log, histogram, graceSeconds: grace, notes, onDecisions: decisions.record })
+        runner = yield* makeLiveRunner({ config: loaded.config, document: loaded.document, configPath: o.config, policy: o.policy, log, histogram, graceSeconds: grace, notes, onDecisions: decisions.record, services })
       }
       return yield* serve({
         settings,
@@ -120,6 +154,7 @@ export const runDaemon = (o: RunDaemonOptions): Effect.Effect<void, DaemonError>
       Effect.ensuring(
         Effect.sync(() => {
           events?.close()
+          file?.close()
           log.close()
         })
       )

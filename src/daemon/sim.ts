@@ -29,6 +29,7 @@ import { observedApi } from "./daemon.ts"
 import type { LogSink } from "./log.ts"
 import { makeWake } from "./loop.ts"
 import { DaemonError } from "./settings.ts"
+import { composeServices, type ServiceWrapping } from "./shadow.ts"
 
 export interface SimDaemonOptions {
   readonly scenario: SimScenario
@@ -48,6 +49,8 @@ export interface SimDaemonOptions {
   readonly onDecisions?: (d: StepDecisions) => void
   /** The scenario file: a reload reads its `config` again (without it, no reload). */
   readonly file?: string
+  /** Shadow mode and the decisions file's queue observer (shadow.ts composeServices). */
+  readonly services?: ServiceWrapping
 }
 
 export const MAX_SPEED = 1_000_000
@@ -87,6 +90,8 @@ export const makeSimRunner = (opts: SimDaemonOptions): Effect.Effect<EngineRunne
         collect: false,
         engineLog: engineLogTo(opts.log, opts.epoch),
         ...(opts.onDecisions !== undefined ? { onDecisions: opts.onDecisions } : {}),
+        ...(opts.services !== undefined ? { services: composeServices(opts.services) } : {}),
+        ...(opts.services?.shadow !== undefined ? { shadow: opts.services.shadow } : {}),
         onStep: () => {
           stepped = true
         }
@@ -181,7 +186,7 @@ export const makeSimRunner = (opts: SimDaemonOptions): Effect.Effect<EngineRunne
       driver,
       ...(reload !== undefined ? { reload } : {}),
       loop: loop as Effect.Effect<never>,
-      description: `the simulated world of scenario ${JSON.stringify(s.name)} (seed ${opts.seed ?? s.seed}, policy ${policy}) at ${speed}× real time: ${s.world.resources.length} cloud resource(s), ${s.world.physical.length} physical node(s), ${s.world.jobs.length} job(s)`
+      description: `${opts.services?.shadow !== undefined ? "a dry run (shadow mode: decisions only) of " : ""}the simulated world of scenario ${JSON.stringify(s.name)} (seed ${opts.seed ?? s.seed}, policy ${policy}) at ${speed}× real time: ${s.world.resources.length} cloud resource(s), ${s.world.physical.length} physical node(s), ${s.world.jobs.length} job(s)`
     }
   })
 

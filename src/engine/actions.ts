@@ -35,9 +35,11 @@ export interface ActionDeps {
   readonly snapshotAt: (now: number) => import("./api.ts").Snapshot
   /** Reports an action once carried out, as a decision (engine.ts onDecisions). */
   readonly decided: (d: OperatorDecision) => void
+  /** Shadow mode (`run --dry-run`): GET /server/status says dry_run. */
+  readonly dryRun?: boolean
 }
 
-export const makeApi = ({ st, ctx, exclusive, version, actuator, refreshView, snapshotAt, decided }: ActionDeps): EngineApi => {
+export const makeApi = ({ st, ctx, exclusive, version, actuator, refreshView, snapshotAt, decided, dryRun = false }: ActionDeps): EngineApi => {
   const cluster = Context.get(ctx, Cluster)
   const hooks = Context.get(ctx, Hooks)
 
@@ -202,6 +204,6 @@ export const makeApi = ({ st, ctx, exclusive, version, actuator, refreshView, sn
       api,
       Effect.map(nowSeconds, (now) => ({ version: version(), time: now }))
     ),
-    Effect.sync(() => serverStatus(st))
+    Effect.sync(() => serverStatus(st, dryRun))
   )
 }

@@ -21,6 +21,8 @@ export interface ServerStatus {
    * "error": "authenticate: Keystone ... refused the credentials ...", "since": 1700000000.5}}.
    */
   readonly clouds?: Record<string, { readonly auth: boolean; readonly error: string | null; readonly since: number | null }>
+  /** Shadow mode (`run --dry-run`): the engine decides but calls no mutating operation (docs/daemon.md). */
+  readonly dry_run: boolean
 }
 
 export interface ResourceBackoff {
@@ -68,6 +70,8 @@ export interface Snapshot {
   readonly queues: TaskQueues
   readonly backoff: ReadonlyArray<ResourceBackoff>
   readonly counters: EngineCounters
+  /** Shadow mode only: the nodes the engine booted that exist nowhere else (dry-run.ts), not in `nodes`. */
+  readonly would_be?: ReadonlyArray<WorkerNode>
 }
 
 /** A node's `time_in_current_state` at `now` (seconds): what snapshots show, and what cached API bodies splice in. */

@@ -27,7 +27,7 @@ import { makeRecovery } from "./recovery.ts"
 import { makeReconciler, reconcileDue } from "./reconcile.ts"
 import { explainDue, explainQueue, maxRule, minRule, nodeRule, provisionDue, provisionRule } from "./rules/index.ts"
 import { Checker, Cloud, Cluster, Hooks } from "./services.ts"
-import { makeSnapshot } from "./snapshot.ts"
+import { makeSnapshot, type ShadowView } from "./snapshot.ts"
 import { EngineState, type EngineLogEvent, type NodeRec } from "./state.ts"
 import type { TaskRunner } from "./tasks.ts"
 import { makeViewPoller } from "./view.ts"
@@ -62,6 +62,12 @@ export interface EngineOptions {
    * decision log or a dry run (docs/architecture.md, "Decisions and reason codes").
    */
   readonly onDecisions?: (d: StepDecisions) => void
+  /**
+   * Shadow mode (`run --dry-run`): the services are the shadow's
+   * (dry-run.ts `dryRunContext`); the snapshot says so and keeps its
+   * would-be nodes apart. The engine decides exactly as it would otherwise.
+   */
+  readonly shadow?: ShadowView
 }
 
 export interface Engine {
@@ -186,7 +192,8 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       version: lock.version,
       actuator,
       refreshView: poller.refreshView,
-      snapshotAt: makeSnapshot(st),
+      snapshotAt: makeSnapshot(st, opts.shadow),
+      dryRun: opts.shadow !== undefined,
       // an operator's action is reported like a step's decisions (not kept as lastDecisions, which is the last step's)
       decided: (d: OperatorDecision) => onDecisions?.({ t: st.currentNow, decisions: [d] })
     })

@@ -4,16 +4,26 @@ import type { CloudResourceView, Job, WorkerNode } from "../model/types.ts"
 import { timeInState, type ServerStatus, type Snapshot } from "./api.ts"
 import type { EngineState } from "./state.ts"
 
+/** What the snapshot needs of shadow mode (dry-run.ts `Shadow`). */
+export interface ShadowView {
+  readonly isWouldBe: (name: string | null) => boolean
+}
+
 const nodeView = (n: WorkerNode, now: number): WorkerNode => ({
   ...n,
   time_in_current_state: timeInState(now, n.state_start_time),
   instance: n.instance === null ? null : { ...n.instance }
 })
 
-/** The snapshot's `status`, alone (EngineApi.status: GET /server/status builds no snapshot). */
-export const serverStatus = (st: EngineState): ServerStatus => ({ auto_mode: st.autoMode, cluster: { ...st.clusterStatus } })
+/** The snapshot's `status`, alone (EngineApi.status: GET /server/status builds no snapshot); `dryRun`: shadow mode. */
+export const serverStatus = (st: EngineState, dryRun = false): ServerStatus => ({ auto_mode: st.autoMode, cluster: { ...st.clusterStatus }, dry_run: dryRun })
 
-export const makeSnapshot = (st: EngineState) => {
+/**
+ * `shadow` (shadow mode): /server/status says `dry_run: true`, and the
+ * would-be nodes are not in `nodes` nor in the resources' `worker_nodes`
+ * (they exist nowhere but in the engine): they are in `would_be`.
+ */
+export const makeSnapshot = (st: EngineState, shadow?: ShadowView) => {
   // The queue sorted for display, kept until the next view replaces `queued`:
   // sorting 100,000 jobs on every API request was most of its latency (bench/api).
   let sortedOf: ReadonlyArray<Job> | null = null
@@ -27,7 +37,12 @@ export const makeSnapshot = (st: EngineState) => {
   }
 
   return (now: number): Snapshot => {
-    const cloudNodes = [...st.nodes.values()].map((n) => nodeView(n, now))
+    let cloudNodes = [...st.nodes.values()].map((n) => nodeView(n, now))
+    let wouldBe: Array<WorkerNode> | null = null
+    if (shadow !== undefined) {
+      wouldBe = cloudNodes.filter((n) => shadow.isWouldBe(n.instance!.uuid))
+      cloudNodes = cloudNodes.filter((n) => !shadow.isWouldBe(n.instance!.uuid))
+    }
     const all = [...st.physical.map((n) => nodeView(n, now)), ...cloudNodes]
     const jobs = sortedQueue()
     const limit = st.settings.queuedJobNumberToDisplay
@@ -56,7 +71,8 @@ export const makeSnapshot = (st: EngineState) => {
       nodes: all,
       jobs: limit < 1 ? [...jobs] : jobs.slice(0, limit),
       resources: res,
-      status: serverStatus(st),
+      status: serverStatus(st, shadow !== undefined),
+      ...(wouldBe !== null ? { would_be: wouldBe } : {}),
       policy: st.policy.name,
       queues: st.tasks.stats(),
       backoff: [...st.resources.values()].map((r) => ({

@@ -95,7 +95,8 @@ const entryOf = (t: number, d: Decision, dryRun: boolean): DecisionEntry => {
 const refusalKey = (d: Extract<Decision, { kind: "refuse" }>): string =>
   d.resource !== null ? `${d.resource}\u0000${d.by}` : `\u0000${d.reason}\u0000${d.reason === "no_matching_resource" ? JSON.stringify(d.match) : ""}`
 
-export const makeDecisionLog = (maxEntries: number = DEFAULT_DECISIONS_KEPT, dryRun = false): DecisionLog => {
+/** `onEntry`: each new entry as it is listed (a coalesced repeat is not a new entry), e.g. for the `--decisions` file. */
+export const makeDecisionLog = (maxEntries: number = DEFAULT_DECISIONS_KEPT, dryRun = false, onEntry?: (e: DecisionEntry) => void): DecisionLog => {
   const max = Math.max(1, Math.floor(maxEntries))
   let entries: Array<DecisionEntry> = []
   // The last refusal per resource and rule, while it may still be coalesced into.
@@ -132,7 +133,12 @@ export const makeDecisionLog = (maxEntries: number = DEFAULT_DECISIONS_KEPT, dry
           const e = entryOf(t, d, dryRun)
           openRefusals.set(key, e)
           entries.push(e)
-        } else entries.push(entryOf(t, d, dryRun))
+          onEntry?.(e)
+        } else {
+          const e = entryOf(t, d, dryRun)
+          entries.push(e)
+          onEntry?.(e)
+        }
       }
       // Trimmed in batches, so a full log costs no copy per step.
       if (entries.length > max + Math.ceil(max / 8)) {

@@ -115,7 +115,7 @@ describe("renderMetrics", () => {
         jobs: [],
         resources: [],
         backoff: [],
-        status: { auto_mode: true, cluster: {} },
+        status: { auto_mode: true, cluster: {}, dry_run: false },
         counters: { boots: {}, boot_failures: {}, destroys: {}, spot_interruptions: {}, cycles: 0 }
       })
     )

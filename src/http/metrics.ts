@@ -210,6 +210,21 @@ export const renderMetrics = (snapshot: Snapshot, options: RenderMetricsOptions 
 
   w.family("dyncluster_auto_mode", "gauge", "1 when the scaler grows and shrinks the cluster on its own, 0 when only operators act.")
   w.sample("dyncluster_auto_mode", {}, snapshot.status.auto_mode ? 1 : 0)
+  w.family("dyncluster_dry_run", "gauge", "1 in shadow mode (run --dry-run: decisions are taken and recorded, no mutating call is made), else 0.")
+  w.sample("dyncluster_dry_run", {}, snapshot.status.dry_run ? 1 : 0)
+  if (snapshot.would_be !== undefined) {
+    w.family("dyncluster_would_be_nodes", "gauge", "Shadow mode: nodes the scaler would have running, by state name and cloud resource (they exist only in the scaler).")
+    const counts = new Map<string, { state: string; resource: string; value: number }>()
+    for (const n of snapshot.would_be) {
+      const state = stateNames[n.state] ?? String(n.state)
+      const resource = n.instance?.cloud_resource ?? ""
+      const k = `${state}\u0000${resource}`
+      const c = counts.get(k)
+      if (c !== undefined) c.value++
+      else counts.set(k, { state, resource, value: 1 })
+    }
+    for (const c of counts.values()) w.sample("dyncluster_would_be_nodes", { state: c.state, resource: c.resource }, c.value)
+  }
   w.family("dyncluster_policy_info", "gauge", "Always 1; the label names the provisioning policy in effect (dynamic-cluster.policy, or run --policy).")
   w.sample("dyncluster_policy_info", { policy: snapshot.policy }, 1)
 

@@ -192,8 +192,9 @@ describe("read endpoints (shared server, no mutation)", () => {
   it("GET /server/status has auto_mode and the cluster's health", async () => {
     const r = await call(server, "GET", "/server/status")
     expect(r.status).toBe(200)
-    expect(shapeDiff(r.body, example("GET /server/status"))).toEqual([])
-    expect(r.body).toEqual({ auto_mode: true, cluster: { torque: true, maui: true } })
+    // the seed plus one additive field: dry_run (shadow mode, docs/daemon.md)
+    expect(shapeDiff(r.body, { ...(example("GET /server/status") as object), dry_run: false })).toEqual([])
+    expect(r.body).toEqual({ auto_mode: true, cluster: { torque: true, maui: true }, dry_run: false })
   })
 
   it("GET /server/queues shows the cloud task queues", async () => {

@@ -7,6 +7,8 @@ import { Context, Effect, Either, Runtime } from "effect"
 import { makeEngine, type Engine, type EngineLogEvent, type StepDecisions } from "../engine/engine.ts"
 import type { Policy } from "../engine/policy.ts"
 import { Cloud, type CloudService } from "../engine/services.ts"
+import type { EngineServices } from "../engine/dry-run.ts"
+import type { ShadowView } from "../engine/snapshot.ts"
 import { resolveExperiment } from "../experiments/policies.ts"
 import { engineSettings, type ConfigFile } from "../model/config.ts"
 import { simClock, simContext, SimTaskRunner } from "./layers.ts"
@@ -52,6 +54,10 @@ export interface RunOptions {
    * error of a given kind, which the world cannot produce).
    */
   readonly cloud?: (sim: CloudService) => CloudService
+  /** The daemon's wrapping of the world's services (src/daemon/shadow.ts composeServices: shadow mode, the queue observer). */
+  readonly services?: <R>(ctx: Context.Context<R | EngineServices>) => Context.Context<R | EngineServices>
+  /** Shadow mode (`run --sim --dry-run`): `services` gives the shadow's; the engine's snapshot keeps its would-be nodes apart. */
+  readonly shadow?: ShadowView
 }
 
 export interface RunResult {
@@ -88,8 +94,9 @@ export class SimDriver {
     const seed = opts.seed ?? scenario.seed
     this.epoch = scenario.epoch ?? 0
     this.world = new SimWorld(scenario.world, makeRng(seed), sink)
-    const ctx = simContext(this.world, this.epoch)
-    this.ctx = opts.cloud === undefined ? ctx : Context.add(ctx, Cloud, opts.cloud(Context.get(ctx, Cloud)))
+    const base = simContext(this.world, this.epoch)
+    const ctx = opts.cloud === undefined ? base : Context.add(base, Cloud, opts.cloud(Context.get(base, Cloud)))
+    this.ctx = opts.services !== undefined ? opts.services(ctx) : ctx
     this.clock = simClock(this.world, this.epoch)
     this.policy = opts.policy ?? scenario.config["dynamic-cluster"].policy
     // a simulation may run an experiment (src/experiments), not only a supported policy
@@ -131,7 +138,8 @@ export class SimDriver {
         tasks: this.tasks,
         policy: this.resolvedPolicy,
         ...(this.opts.engineLog ? { log: this.opts.engineLog } : {}),
-        ...(this.opts.onDecisions ? { onDecisions: this.opts.onDecisions } : {})
+        ...(this.opts.onDecisions ? { onDecisions: this.opts.onDecisions } : {}),
+        ...(this.opts.shadow ? { shadow: this.opts.shadow } : {})
       })
     )
     this.forceStep = true

@@ -271,7 +271,7 @@ export const makeFakeEngine = (): FakeEngine => {
     nodes: nodes.map((n) => ({ ...n, time_in_current_state: FAKE_TIME - n.state_start_time })),
     jobs: [...jobs],
     resources: resources.map(view),
-    status: { auto_mode: autoMode, cluster: { torque: true, maui: true } },
+    status: { auto_mode: autoMode, cluster: { torque: true, maui: true }, dry_run: false },
     policy: "classic",
     queues: { waiting: 1, running: 2, results_pending: 0 },
     backoff: [{ resource: "aws-res", until: FAKE_TIME + 90, failures: 3, invalid: null }],

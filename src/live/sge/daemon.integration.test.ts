@@ -88,7 +88,7 @@ describeWithSge("dyncluster run --config with cluster.type sge", () => {
       status = await get("/server/status")
     }
     // (live mode adds each cloud resource's auth status: no resource here)
-    expect(status).toEqual({ auto_mode: false, cluster: { sge: true }, clouds: {} })
+    expect(status).toEqual({ auto_mode: false, cluster: { sge: true }, clouds: {}, dry_run: false })
     const nodes: Array<any> = await get("/workernode")
     const local = nodes.find((n) => n.hostname === "localhost")
     expect(local).toMatchObject({ type: "physical", instance: null })
