@@ -477,7 +477,7 @@ export const simResourceSpec = (name: string, c: CloudSim, rc: Pick<ResourceConf
     apiErrorRate: c.api_error_rate ?? 0,
     destroyTime: c.destroy_time ?? DEFAULTS.destroyTime,
     price: c.price !== undefined ? c.price : (rc.price ?? null),
-    billing: rc.billing ?? null,
+    ...(rc.billing !== undefined && rc.billing !== null ? { billing: rc.billing } : {}),
     ...(c.spot === true ? { spot: true } : {})
   }
 }
