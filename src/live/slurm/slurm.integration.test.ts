@@ -164,8 +164,9 @@ describeWithSlurm("Slurm end to end: real slurmctld, real engine, VMs as network
       )
       const tSubmit = (t0 + performance.timeOrigin) / 1000
       console.log(`[slurm e2e] engine log (s after sbatch):\n${log.filter((e) => e.level !== "debug").map((e) => `  ${(e.t - tSubmit).toFixed(1)} ${e.level} ${e.msg}`).join("\n")}`)
-      // the nodes were drained (held) only after max_idle_time (5 s) without jobs
-      expect(tDrained - tDone).toBeGreaterThanOrEqual(4)
+      // the nodes were drained (held) only after max_idle_time (5 s) without jobs; tDone is when this test's sampler
+      // saw COMPLETED, which can be up to a sampling round (squeue + sinfo, seconds under load) after the engine saw it
+      expect(tDrained - tDone).toBeGreaterThanOrEqual(3)
       expect(tIdle).toBeLessThan(tRun1 + 0.5)
     } finally {
       await Effect.runPromise(Scope.close(scope, Exit.void))
