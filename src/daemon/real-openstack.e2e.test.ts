@@ -9,19 +9,13 @@
  * min. No secret in the output. Skipped with a message without that
  * OpenStack; fails under CI=true.
  */
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { afterAll, expect, it, vi } from "vitest"
 import { admin, describeWithOpenStack, resourceConfig } from "../live/openstack/testing/real.ts"
-import { startDyncluster, type Daemon } from "./testing/process.ts"
+import { killDaemons, startConfigDaemon } from "./testing/e2e.ts"
 
 vi.setConfig({ hookTimeout: 300_000 })
 
-let daemon: Daemon | undefined
-afterAll(async () => {
-  if (daemon !== undefined && daemon.child.exitCode === null) daemon.kill("SIGKILL")
-})
+afterAll(killDaemons)
 
 const SCENARIO = `
 name: real-openstack-e2e
@@ -54,8 +48,6 @@ describeWithOpenStack("dyncluster run --config, simulated cluster over a real Op
       quantity: { min, max },
       config: resourceConfig(os, project, prefix)
     })
-    const dir = mkdtempSync(join(tmpdir(), "dc-real-os-"))
-    writeFileSync(join(dir, "batch.yaml"), SCENARIO)
     const config = {
       "dynamic-cluster": {
         cluster_poller_interval: 1,
@@ -69,17 +61,9 @@ describeWithOpenStack("dyncluster run --config, simulated cluster over a real Op
       cloud: { [QA]: resource("dc-e2e-quota", QA, 1, 1, 1), [SP]: resource("dc-e2e", SP, 2, 1, 3) },
       logging: { log_level: 3 }
     }
-    writeFileSync(join(dir, "dc.yaml"), JSON.stringify(config, null, 1))
-
-    daemon = startDyncluster(["run", "--config", join(dir, "dc.yaml"), "--port", "0", "--log-format", "json", "--grace", "1"])
-    const first = JSON.parse(await daemon.waitForLine((l) => l.includes("dashboard at"), 120_000))
-    const url: string = first.url
+    const d = await startConfigDaemon({ tag: "dc-real-os", config, files: { "batch.yaml": SCENARIO }, startupMs: 120_000 })
+    const { daemon, get } = d
     const started = Date.now()
-    const get = async (path: string) => {
-      const r = await fetch(url + path)
-      expect(r.status, path).toBe(200)
-      return (await r.json()) as any
-    }
     const seen = { qaBackoff: null as any, spPeak: 0, busy: new Set<string>() }
     let done = false
     let last: any = null
@@ -98,13 +82,13 @@ describeWithOpenStack("dyncluster run --config, simulated cluster over a real Op
       done = seen.qaBackoff !== null && seen.busy.size === 3 && jobs.length === 0 && atMin && daemon.stdout.some((l) => l.includes("the scenario's workload is done"))
       if (!done) await new Promise((r) => setTimeout(r, 1000))
     }
-    const why = JSON.stringify({ seconds: (Date.now() - started) / 1000, seen: { ...seen, busy: [...seen.busy] }, last, log: daemon.stdout.filter((l) => !l.includes('"debug"')).slice(-25) }, null, 1)
+    const why = d.why({ seconds: (Date.now() - started) / 1000, seen: { ...seen, busy: [...seen.busy] }, last })
     expect(done, why).toBe(true)
     console.log(`real OpenStack e2e: done after ${(Date.now() - started) / 1000}s; ${SP} peaked at ${seen.spPeak} VMs; ${QA} backed off at ${seen.qaBackoff.at}s`)
 
     // grew for the jobs and shrank back to min; the extra VMs are gone from Nova
     expect(seen.spPeak).toBeGreaterThanOrEqual(2)
-    const log = daemon.stdout.map((l) => JSON.parse(l))
+    const log = d.log()
     expect(log.some((l) => /^boot in qa\d+ failed \(quota\): 403 from 127\.0\.0\.1:8774: Quota exceeded for instances.*backing off until \+30s; the next provisioning pass looks at the other resources at once$/.test(l.msg)), why).toBe(true)
     expect(log.filter((l) => l.msg === "simulated batch system: join").length).toBeGreaterThanOrEqual(3)
     expect(log.some((l) => l.msg === "simulated batch system: leave")).toBe(true)
@@ -117,7 +101,6 @@ describeWithOpenStack("dyncluster run --config, simulated cluster over a real Op
     expect(daemon.stdout.join("\n") + daemon.stderr.join("\n")).not.toContain(os.password)
     expect(JSON.stringify(await get("/resource"))).not.toContain(os.password)
 
-    daemon.kill("SIGTERM")
-    expect((await daemon.exited).code).toBe(0)
+    await d.stop()
   }, 660_000)
 })

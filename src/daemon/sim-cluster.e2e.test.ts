@@ -14,20 +14,16 @@
  * - resource `ka`'s Keystone refuses the credentials (401): /server/status
  *   says so for `ka`, and the mark clears once Keystone accepts them again.
  */
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { FakeOpenStack } from "../live/openstack/testing/fakeOpenStack.ts"
 import { redactSecrets } from "../model/config.ts"
-import { startDyncluster, type Daemon } from "./testing/process.ts"
+import { killDaemons, startConfigDaemon } from "./testing/e2e.ts"
 
 const PASSWORD = "pw-S3CRET-e2e-41"
 const users = [{ name: "demo", password: PASSWORD, project: "demo" }]
 const fakes: Array<FakeOpenStack> = []
-let daemon: Daemon | undefined
 afterAll(async () => {
-  if (daemon !== undefined && daemon.child.exitCode === null) daemon.kill("SIGKILL")
+  killDaemons()
   for (const f of fakes) await f.stop()
 })
 
@@ -74,8 +70,6 @@ describe("dyncluster run --config with cluster.type simulated over live OpenStac
     fakes.push(qa, sp, ka)
     ka.inject({ method: "POST", path: /\/auth\/tokens$/, times: 1_000_000, fault: { kind: "status", status: 401, body: KEYSTONE_401 } })
 
-    const dir = mkdtempSync(join(tmpdir(), "dc-e2e-"))
-    writeFileSync(join(dir, "batch.yaml"), SCENARIO)
     const config = {
       "dynamic-cluster": {
         cluster_poller_interval: 0.5,
@@ -90,18 +84,11 @@ describe("dyncluster run --config with cluster.type simulated over live OpenStac
       cloud: { qa: resource(qa, "qa", 1, 1, 2), sp: resource(sp, "sp", 2, 1, 4), ka: resource(ka, "ka", 3, 1, 1) },
       logging: { log_level: 3 }
     }
-    writeFileSync(join(dir, "dc.yaml"), JSON.stringify(config, null, 1)) // JSON is YAML
 
     const t0 = Date.now()
-    daemon = startDyncluster(["run", "--config", join(dir, "dc.yaml"), "--port", "0", "--log-format", "json", "--grace", "1"])
-    const first = JSON.parse(await daemon.waitForLine((l) => l.includes("dashboard at"), 45_000))
-    const url: string = first.url
+    const d = await startConfigDaemon({ tag: "dc-e2e", config, files: { "batch.yaml": SCENARIO } })
+    const { daemon, get } = d
     const started = Date.now()
-    const get = async (path: string) => {
-      const r = await fetch(url + path)
-      expect(r.status, path).toBe(200)
-      return (await r.json()) as any
-    }
     // live mode too: GET /server/config is the file as written (secrets redacted), /effective has the defaults
     expect(await get("/server/config")).toEqual(redactSecrets(config))
     expect((await get("/server/config/effective"))["dynamic-cluster"]).toHaveProperty("post_vm_provision_command", null)
@@ -140,7 +127,7 @@ describe("dyncluster run --config with cluster.type simulated over live OpenStac
       done = quotaLifted && kaFixed && seen.busy.size > 0 && jobs.length === 0 && idleAtMin && status.clouds.ka.auth === true && daemon.stdout.some((l) => l.includes("the scenario's workload is done"))
       if (!done) await new Promise((r) => setTimeout(r, 200))
     }
-    const why = JSON.stringify({ seconds: (Date.now() - started) / 1000, seen: { ...seen, queued: [...seen.queued], busy: [...seen.busy] }, last, log: daemon.stdout.filter((l) => !l.includes('"debug"')).slice(-25) }, null, 1)
+    const why = d.why({ seconds: (Date.now() - started) / 1000, seen: { ...seen, queued: [...seen.queued], busy: [...seen.busy] }, last })
     expect(done, why).toBe(true)
     const runSeconds = (Date.now() - started) / 1000
 
@@ -156,7 +143,7 @@ describe("dyncluster run --config with cluster.type simulated over live OpenStac
     expect([...seen.busy.keys()].sort(), why).toEqual(["j1", "j2", "j3"])
     expect([...seen.busy.values()].every((h) => /^(sp|ka)-[a-z0-9]{8}$/.test(h)), why).toBe(true)
     expect(seen.spPeak).toBeGreaterThanOrEqual(2)
-    const log = daemon.stdout.map((l) => JSON.parse(l))
+    const log = d.log()
     expect(log.some((l) => l.msg === "the scenario's workload is done (3 job(s) finished, 0 killed); the batch system idles, the scaler keeps running")).toBe(true)
     expect(log.filter((l) => l.msg === "simulated batch system: join").length).toBeGreaterThanOrEqual(4)
     expect(log.some((l) => l.msg === "simulated batch system: leave")).toBe(true)
@@ -187,9 +174,7 @@ describe("dyncluster run --config with cluster.type simulated over live OpenStac
     expect(daemon.stdout.join("\n")).not.toContain(PASSWORD)
     expect(JSON.stringify(await get("/resource"))).not.toContain(PASSWORD)
 
-    daemon.kill("SIGTERM")
-    const exit = await daemon.exited
-    expect(exit.code).toBe(0)
+    await d.stop()
     console.log(`sim-cluster e2e: start-up ${(started - t0) / 1000}s, run ${runSeconds}s, qa back-off seen at ${seen.qaBackoff.at}s`)
   }, 110_000)
 })

@@ -9,11 +9,8 @@
  * (ci/setup-40-moto.sh; an EC2 emulator written by others). The moto run
  * skips visibly without moto and fails when CI=true.
  */
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { startDyncluster, type Daemon } from "../../daemon/testing/process.ts"
+import { killDaemons, startConfigDaemon } from "../../daemon/testing/e2e.ts"
 import { FakeEc2 } from "./testing/fakeEc2.ts"
 import { describeWithMoto, MOTO_AMI, MOTO_CREDENTIALS, MOTO_ENDPOINT, motoInstancesNamed, motoPrefix } from "./testing/moto.ts"
 
@@ -40,10 +37,7 @@ interface Target {
   readonly live: (prefix: string) => Promise<number>
 }
 
-const daemons: Array<Daemon> = []
-afterAll(() => {
-  for (const d of daemons) if (d.child.exitCode === null) d.kill("SIGKILL")
-})
+afterAll(killDaemons)
 
 const endToEnd = async (t: Target, label: string) => {
   const od = motoPrefix("e2eod")
@@ -66,8 +60,6 @@ const endToEnd = async (t: Target, label: string) => {
       ...extra
     }
   })
-  const dir = mkdtempSync(join(tmpdir(), "dc-ec2-e2e-"))
-  writeFileSync(join(dir, "batch.yaml"), SCENARIO)
   const config = {
     "dynamic-cluster": {
       cluster_poller_interval: 0.5,
@@ -81,15 +73,8 @@ const endToEnd = async (t: Target, label: string) => {
     cloud: { od: resource(od, 1, 1, 1, {}), sp: resource(sp, 2, 0, 2, { spot_bid: "0.05", spot_timeout: 600 }) },
     logging: { log_level: 3 }
   }
-  writeFileSync(join(dir, "dc.yaml"), JSON.stringify(config, null, 1))
-  const daemon = startDyncluster(["run", "--config", join(dir, "dc.yaml"), "--port", "0", "--log-format", "json", "--grace", "1"], { AWS_EC2_METADATA_DISABLED: "true" })
-  daemons.push(daemon)
-  const url: string = JSON.parse(await daemon.waitForLine((l) => l.includes("dashboard at"), 45_000)).url
-  const get = async (path: string) => {
-    const r = await fetch(url + path)
-    expect(r.status, path).toBe(200)
-    return (await r.json()) as any
-  }
+  const d = await startConfigDaemon({ tag: "dc-ec2-e2e", config, files: { "batch.yaml": SCENARIO }, env: { AWS_EC2_METADATA_DISABLED: "true" } })
+  const { daemon, get } = d
   const seen = { spPeak: 0, spotNodes: new Set<string>(), busy: new Map<string, string>() }
   let last: any = null
   let done = false
@@ -110,9 +95,9 @@ const endToEnd = async (t: Target, label: string) => {
       nodes.every((n: any) => n.state === 2)
     if (!done) await new Promise((r) => setTimeout(r, 250))
   }
-  const why = JSON.stringify({ label, seen: { ...seen, spotNodes: [...seen.spotNodes], busy: [...seen.busy] }, last, log: daemon.stdout.filter((l) => !l.includes('"debug"')).slice(-30), stderr: daemon.stderr.slice(-10) }, null, 1)
+  const why = d.why({ label, seen: { ...seen, spotNodes: [...seen.spotNodes], busy: [...seen.busy] }, last })
   expect(done, why).toBe(true)
-  const log = daemon.stdout.map((l) => JSON.parse(l))
+  const log = d.log()
   expect(log.some((l) => l.msg === "the scenario's workload is done (3 job(s) finished, 0 killed); the batch system idles, the scaler keeps running"), why).toBe(true)
   expect([...seen.busy.keys()].sort(), why).toEqual(["j1", "j2", "j3"])
   // spot nodes were booted (as spot requests), joined and retired again
@@ -124,8 +109,7 @@ const endToEnd = async (t: Target, label: string) => {
   expect(await t.live(sp), why).toBe(0)
   // never the secret key
   expect(daemon.stdout.join("\n") + daemon.stderr.join("\n")).not.toContain(SECRET)
-  daemon.kill("SIGTERM")
-  expect((await daemon.exited).code).toBe(0)
+  await d.stop()
 }
 
 describe("dyncluster run --config: on-demand + spot EC2 resources under a simulated batch system", () => {

@@ -15,11 +15,10 @@
  * skips visibly without moto, fails when CI=true).
  */
 import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2"
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { startDyncluster, type Daemon } from "../../daemon/testing/process.ts"
+import { killDaemons, startConfigDaemon, until } from "../../daemon/testing/e2e.ts"
 import { FakeEc2 } from "./testing/fakeEc2.ts"
 import { describeWithMoto, MOTO_AMI, MOTO_CREDENTIALS, MOTO_ENDPOINT, motoPrefix } from "./testing/moto.ts"
 
@@ -52,23 +51,18 @@ const liveIds = (t: Target, prefix: string) =>
     return (out.Reservations ?? []).flatMap((r) => (r.Instances ?? []).map((i) => i.InstanceId!))
   })
 
-const daemons: Array<Daemon> = []
-afterAll(() => {
-  for (const d of daemons) if (d.child.exitCode === null) d.kill("SIGKILL")
-})
+afterAll(killDaemons)
 
 const start = async (t: Target, prefix: string, quantity: { min: number; max: number }, scenario: string) => {
-  const dir = mkdtempSync(join(tmpdir(), "dc-reconcile-"))
-  const hookLog = join(dir, "destroyed.txt")
-  writeFileSync(join(dir, "batch.yaml"), scenario)
-  const config = {
+  let hookLog = ""
+  const config = (dir: string) => ({
     "dynamic-cluster": {
       cluster_poller_interval: 0.5,
       cloud_poller_interval: 0.5,
       auto_provision_interval: 1,
       max_idle_time: 600,
       max_launch_time: 120,
-      post_vm_destroy_command: `sh -c 'echo "$0" >> ${hookLog}' {0}`,
+      post_vm_destroy_command: `sh -c 'echo "$0" >> ${(hookLog = join(dir, "destroyed.txt"))}' {0}`,
       "config-checker": { command: { command: "true {0}", timeout: 5 } }
     },
     cluster: { type: "simulated", scenario: "batch.yaml" },
@@ -92,29 +86,10 @@ const start = async (t: Target, prefix: string, quantity: { min: number; max: nu
       }
     },
     logging: { log_level: 3 }
-  }
-  writeFileSync(join(dir, "dc.yaml"), JSON.stringify(config, null, 1))
-  const daemon = startDyncluster(["run", "--config", join(dir, "dc.yaml"), "--port", "0", "--log-format", "json", "--grace", "1"], { AWS_EC2_METADATA_DISABLED: "true" })
-  daemons.push(daemon)
-  const url: string = JSON.parse(await daemon.waitForLine((l) => l.includes("dashboard at"), 45_000)).url
-  const get = async (path: string) => {
-    const r = await fetch(url + path)
-    expect(r.status, path).toBe(200)
-    return (await r.json()) as any
-  }
+  })
+  const d = await startConfigDaemon({ tag: "dc-reconcile", config, files: { "batch.yaml": scenario }, env: { AWS_EC2_METADATA_DISABLED: "true" } })
   const hooked = () => (existsSync(hookLog) ? readFileSync(hookLog, "utf8").split("\n").filter((l) => l !== "") : [])
-  const log = () => daemon.stdout.flatMap((l) => (l.startsWith("{") ? [JSON.parse(l) as { level: string; msg: string }] : []))
-  const why = (extra: unknown) =>
-    JSON.stringify({ extra, log: daemon.stdout.filter((l) => !l.includes('"debug"')).slice(-40), stderr: daemon.stderr.slice(-10) }, null, 1)
-  const until = async (what: () => Promise<boolean>, ms: number) => {
-    const deadline = Date.now() + ms
-    while (Date.now() < deadline) {
-      if (await what()) return true
-      await new Promise((r) => setTimeout(r, 250))
-    }
-    return false
-  }
-  return { daemon, get, hooked, log, why, until }
+  return { ...d, hooked, until }
 }
 
 const vanished = async (t: Target, label: string) => {
@@ -146,8 +121,7 @@ const vanished = async (t: Target, label: string) => {
   const replaced = await d.until(async () => (await d.get("/workernode")).filter((n: any) => n.state === 2 || n.state === 3).length === 2, 60_000)
   expect(replaced, d.why({ label })).toBe(true)
   expect((await liveIds(t, prefix)).length).toBe(2)
-  d.daemon.kill("SIGTERM")
-  expect((await d.daemon.exited).code).toBe(0)
+  await d.stop()
 }
 
 const aboveMax = async (t: Target, label: string) => {
@@ -180,8 +154,7 @@ const aboveMax = async (t: Target, label: string) => {
   // and stays at max: the two left are not retired by the max rule (max_idle_time is 600 s)
   await new Promise((r) => setTimeout(r, 3000))
   expect((await d.get("/resource")).find((r: any) => r.name === "od").current_num).toBe(2)
-  d.daemon.kill("SIGTERM")
-  expect((await d.daemon.exited).code).toBe(0)
+  await d.stop()
 }
 
 describe("reconciliation under dyncluster run --config, against our fake EC2", () => {
