@@ -9,7 +9,7 @@
 import { Effect } from "effect"
 import { InstanceState, NodeState, hasJobs, jobList, type Instance } from "../model/types.ts"
 import { forgetWhy, holdWhy, removeWhy, provisionLine, retireWhy, type EngineDecision } from "./decisions.ts"
-import { errorClass, type CheckerService, type CloudError, type CloudService, type ClusterService, type HooksService, type NewNode } from "./services.ts"
+import { errorClass, type CheckerService, type CloudError, type CloudErrorClass, type CloudService, type ClusterService, type HooksService, type NewNode } from "./services.ts"
 import { startingNode, type EngineState, type NodeRec, type ResState } from "./state.ts"
 import type { Apply } from "./tasks.ts"
 
@@ -59,9 +59,12 @@ export const makeActuator = (st: EngineState, { cluster, cloud, checker, hooks }
     )
   }
 
+  /** A boot the cloud refused (a CloudError), or one it took whose VM then failed (a fault of that class). */
+  type BootFailure = CloudError | { readonly cls: CloudErrorClass; readonly kind: string; readonly message: string; readonly retryAfter?: undefined }
+
   /** What a failed boot does, by the class of its error (services.ts `errorClass`, docs/clouds.md "Error classes"). */
-  const bootFailed = (r: ResState, e: CloudError, now: number, decision: number): void => {
-    const cls = errorClass(e.kind, e.op)
+  const bootFailed = (r: ResState, e: BootFailure, now: number, decision: number): void => {
+    const cls = "cls" in e ? e.cls : errorClass(e.kind, e.op)
     const fields = { resource: r.name, kind: e.kind }
     if (cls === "throttle") {
       // Not the resource's fault: the cloud's client slows its calls (cloud-setup.ts makeCallRate); no back-off grows.
@@ -318,6 +321,11 @@ export const makeActuator = (st: EngineState, { cluster, cloud, checker, hooks }
       case "retire":
         if (d.reason === "spot_interruption") st.spotInterrupted(d.resource)
         st.toDeleting(n!, now, retireWhy(d))
+        if (d.reason === "instance_error" && (d.fault?.class === "capacity" || d.fault?.class === "quota")) {
+          // the cloud took the boot but could not place the VM (Nova: "No valid host was found"): a failed boot of this decision
+          const r = st.resources.get(d.resource)
+          if (r !== undefined) bootFailed(r, { cls: d.fault.class, kind: d.fault.class, message: `${n!.hostname}: ${d.fault.message}` }, now, st.counters.cycles)
+        }
         return destroyTask(n!)
       case "destroy":
         return destroyTask(n!)

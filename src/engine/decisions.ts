@@ -9,6 +9,7 @@
  * A decision is plain data (host and resource names, numbers): it can be
  * listed, serialised and compared (`EngineOptions.onDecisions`).
  */
+import type { InstanceFault } from "../model/types.ts"
 
 /**
  * Why a node's instance is looked at again: its cloud poll
@@ -106,8 +107,12 @@ export type NodeDecision =
   /** Held without jobs, its spot instance being taken back: removed whatever `min` says (the cloud ends it anyway). */
   | { readonly kind: "remove"; readonly host: string; readonly resource: string; readonly reason: "spot_interruption"; readonly code: string }
   | { readonly kind: "remove"; readonly host: string; readonly resource: string; readonly reason: "error_timeout"; readonly after: number; readonly limit: number }
-  /** Give up a Starting node: Deleting, destroy its instance (`launch_timeout`: starting for `after` s, over `limit`). */
-  | { readonly kind: "retire"; readonly host: string; readonly resource: string; readonly reason: "instance_error" }
+  /**
+   * Give up a Starting node: Deleting, destroy its instance (`launch_timeout`: starting for `after` s, over `limit`).
+   * `instance_error`: `fault` when the cloud said why; a `capacity` or `quota` one counts as a failed boot of the
+   * resource (it backs off, queued jobs fall through to the next resource at once).
+   */
+  | { readonly kind: "retire"; readonly host: string; readonly resource: string; readonly reason: "instance_error"; readonly fault?: InstanceFault }
   | { readonly kind: "retire"; readonly host: string; readonly resource: string; readonly reason: "launch_timeout"; readonly after: number; readonly limit: number }
   /** A Starting node whose spot instance is being taken back before it joined. */
   | { readonly kind: "retire"; readonly host: string; readonly resource: string; readonly reason: "spot_interruption"; readonly code: string }
@@ -242,7 +247,9 @@ export const spotWhy = (code: string): string => `spot interruption (${code}): t
 /** Why a Starting node is given up, in the words of the log. */
 export const retireWhy = (d: Extract<NodeDecision, { kind: "retire" }>): string =>
   d.reason === "instance_error"
-    ? "its instance is in Error"
+    ? d.fault === undefined
+      ? "its instance is in Error"
+      : `its instance is in Error (${d.fault.class}: ${d.fault.message})`
     : d.reason === "spot_interruption"
       ? spotWhy(d.code)
       : `still starting after ${Math.round(d.after)}s (max_launch_time ${d.limit}s)`

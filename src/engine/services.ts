@@ -5,7 +5,7 @@
  * engine-cycle benchmark, tests). The engine never knows which it runs on.
  */
 import { Context, Data, Effect, Layer } from "effect"
-import type { Instance, Job, NodeState, Reservation } from "../model/types.ts"
+import type { CloudErrorClassSchema, Instance, Job, NodeState, Reservation } from "../model/types.ts"
 
 // ---------------------------------------------------------------- errors
 
@@ -46,7 +46,7 @@ export type CloudErrorKind =
  * flavour, network) does not exist: `invalid`. To other calls it is about the
  * instance and is handled by the caller (gone), `transient` here.
  */
-export type CloudErrorClass = "auth" | "quota" | "capacity" | "throttle" | "invalid" | "transient"
+export type CloudErrorClass = typeof CloudErrorClassSchema.Type
 
 export const errorClass = (kind: CloudErrorKind, op: string): CloudErrorClass => {
   switch (kind) {

@@ -70,6 +70,17 @@ export const ExtraAttributes = NullOr(Schema.Record({ key: Schema.String, value:
 
 // ---------------------------------------------------------------- instance
 
+/** What the engine does about a cloud failure (engine/services.ts `errorClass`, docs/clouds.md "Error classes"). */
+export const CloudErrorClassSchema = Schema.Literal("auth", "quota", "capacity", "throttle", "invalid", "transient")
+
+/**
+ * Why the cloud put an instance in Error, when it says (OpenStack: the
+ * server's `fault`), with the class of that failure: a server Nova's
+ * scheduler could place nowhere ("No valid host was found") is `capacity`.
+ */
+export const InstanceFault = Schema.Struct({ class: CloudErrorClassSchema, message: Schema.String })
+export type InstanceFault = typeof InstanceFault.Type
+
 export const Instance = Schema.Struct({
   uuid: NullOr(Schema.String),
   instance_name: NullOr(Schema.String),
@@ -90,7 +101,9 @@ export const Instance = Schema.Struct({
   key_name: NullOr(Schema.String),
   spot_id: NullOr(Schema.String),
   spot_state: NullOr(Schema.String),
-  spot_price: Schema.Number
+  spot_price: Schema.Number,
+  /** Set only on an instance in Error whose cloud said why. */
+  fault: Schema.optional(InstanceFault)
 })
 export type Instance = typeof Instance.Type
 

@@ -1,6 +1,7 @@
 /**
  * A Starting node (booted, not yet in the batch system): forgotten when its
- * instance is gone, given up when its instance is in Error, its spot instance
+ * instance is gone, given up when its instance is in Error (a capacity or
+ * quota fault is a failed boot: actuation.ts), its spot instance
  * is being taken back (spot.ts) or it has been starting longer than
  * `max_launch_time`; otherwise its instance is refreshed
  * until Active, then checked until the checker says ready (then it joins the
@@ -22,7 +23,7 @@ export const startingRule = (st: EngineState, n: NodeRec, now: number): NodeDeci
   const inst = n.instance
   const resource = inst.cloud_resource
   if (inst.state === InstanceState.Inexistent) return { kind: "forget", host: n.hostname, resource, reason: "instance_gone" }
-  if (inst.state === InstanceState.Error) return { kind: "retire", host: n.hostname, resource, reason: "instance_error" }
+  if (inst.state === InstanceState.Error) return { kind: "retire", host: n.hostname, resource, reason: "instance_error", ...(inst.fault !== undefined ? { fault: inst.fault } : {}) }
   if (inst.spot_id !== null) {
     const d = spotRetire(n)
     if (d !== null) return d

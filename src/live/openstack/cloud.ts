@@ -5,7 +5,8 @@
  *   BUILD before a host is chosen (empty hostId) → Pending; BUILD → Starting;
  *   ACTIVE with an IPv4 address → Active (without one: still Starting, unless
  *   the resource boots with `network: none`, whose VMs never get one);
- *   ERROR → Error; task_state "deleting" → Deleting; DELETED, SOFT_DELETED
+ *   ERROR → Error (carrying the server's `fault`, classified: serverFault);
+ *   task_state "deleting" → Deleting; DELETED, SOFT_DELETED
  *   or 404 → Inexistent; stopped/suspended/shelved → Error (the VM is not
  *   usable, the engine replaces it); reboot/rebuild/resize/migrate → Unknown.
  */
@@ -13,9 +14,9 @@ import { Layer, Context } from "effect"
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Duration, Effect, Either, Ref } from "effect"
-import { CloudError, type BootOptions, type Cloud, type CloudErrorKind } from "../../engine/services.ts"
+import { CloudError, errorClass, type BootOptions, type Cloud, type CloudErrorKind } from "../../engine/services.ts"
 import type { ResourceConfig } from "../../model/config.ts"
-import { emptyInstance, InstanceState, type Instance } from "../../model/types.ts"
+import { emptyInstance, InstanceState, type Instance, type InstanceFault } from "../../model/types.ts"
 import {
   CloudSetupError,
   decodeCloudConfig,
@@ -30,7 +31,7 @@ import {
 } from "../cloud-setup.ts"
 import { base64, makeUserData } from "../userdata.ts"
 import { OpenStackConfig, principal, tokenUrl } from "./config.ts"
-import { makeSession, type Session } from "./session.ts"
+import { classifyStatus, makeSession, type Session } from "./session.ts"
 import { FlavorList, NetworkList, ServerCreated, ServerList, ServerShow, type Flavor, type Server } from "./wire.ts"
 
 const PAGE = 100
@@ -66,6 +67,13 @@ export const serverState = (s: Server, ip: string | null, addressless = false): 
       return InstanceState.Unknown
   }
 }
+
+/**
+ * Why Nova put a server in ERROR (its `fault`), classified as an API answer
+ * with that code and message would be: "No valid host was found" (the
+ * scheduler could place it nowhere) is `capacity` (session.ts classifyStatus).
+ */
+export const serverFault = (code: number, message: string): InstanceFault => ({ class: errorClass(classifyStatus(code, message), "boot"), message })
 
 /** The first IPv4 address, from the configured network when there is one. */
 export const firstIpv4 = (s: Server, network: string | null): string | null => {
@@ -186,7 +194,8 @@ export const makeOpenStackCloud = (
           key_name: s.key_name ?? config.key_name,
           spot_id: null,
           spot_state: null,
-          spot_price: 0
+          spot_price: 0,
+          ...(state === InstanceState.Error && s.fault?.message ? { fault: serverFault(s.fault.code ?? 500, s.fault.message) } : {})
         }
         return inst
       })

@@ -208,4 +208,74 @@ describe("engine + live OpenStack layer + simulated batch system", () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
     }
   }, 60_000)
+
+  it("a VM that Nova's scheduler could place nowhere (ERROR, \"No valid host\") is a capacity failure: the job falls through to the next resource at once (issue 20)", async () => {
+    const os = await new FakeOpenStack().start()
+    const resource = (priority: number, prefix: string) => ({
+      type: "openstack",
+      priority,
+      quantity: { min: 0, max: 2 },
+      config: { auth_url: os.authUrl, username: "demo", password: "secret", project: "demo", image_uuid: os.images[0], flavor: "m1.small", instance_name_prefix: prefix, network: "private", api_timeout: 20 }
+    })
+    const decoded = decodeConfig(
+      {
+        // a provisioning pass only every 10 minutes: the fall-through must not wait for the next one
+        "dynamic-cluster": { policy: "classic", cluster_poller_interval: 2, cloud_poller_interval: 2, auto_provision_interval: 600, max_idle_time: 100000 },
+        cluster: { type: "simulated" },
+        cloud: { osa: resource(1, "wa"), osb: resource(2, "wb") }
+      },
+      "e2e"
+    )
+    if (Either.isLeft(decoded)) throw decoded.left
+    const config = decoded.right.config
+    const t0 = Date.now()
+    const clock = fastClock(t0)
+    const world = new SimWorld(
+      { physical: [], resources: [], jobs: [kitJob({ id: "j1", submit: 0, runtime: 60, cores: 2, cpn: 2 }, 0)], faults: [], schedulerCycle: 5, drain: 0, maxTime: null },
+      makeRng(1),
+      () => {}
+    )
+    const log: Array<EngineLogEvent> = []
+    os.failBoots = 1 // the first boot ends in ERROR: "No valid host was found"
+    // the job is queued before the engine's first provisioning pass
+    world.processEventsAt(world.nextEventTime())
+    const scope = Effect.runSync(Scope.make())
+    try {
+      const clouds = await Effect.runPromise(makeLiveClouds(config, { reverseDns: os.reverseDns, retryDelay: Duration.millis(200) }).pipe(Scope.extend(scope)))
+      const ctx = Context.make(Cluster, simClusterService(world, t0 / 1000, { externalNodes: true })).pipe(
+        Context.add(Cloud, clouds.service),
+        Context.add(Checker, commandChecker("true {0} {1}", 5)),
+        Context.add(Hooks, noHooks)
+      )
+      const runFast = <A, E>(e: Effect.Effect<A, E, any>) => Effect.runPromise(Effect.withClock(Effect.provide(e, ctx) as Effect.Effect<A, E>, clock))
+      const tasks = await Effect.runPromise(makeLiveTaskRunner(4, () => {}).pipe(Scope.extend(scope)))
+      const engine: Engine = await runFast(makeEngine({ config, tasks, policy: configuredPolicy(config), log: (e) => void log.push(e) }))
+      const deadline = Date.now() + 25_000
+      let started = false
+      while (Date.now() < deadline && !started) {
+        const t = (clock.unsafeCurrentTimeMillis() - t0) / 1000
+        while (world.nextEventTime() <= t) world.processEventsAt(world.nextEventTime())
+        world.now = Math.max(world.now, t)
+        await runFast(engine.step)
+        started = world.started >= 1
+        await new Promise((r) => setTimeout(r, 40))
+      }
+      const lines = log.filter((l) => l.level !== "debug").map((l) => `+${Math.round(l.t - t0 / 1000)}s ${l.msg}`)
+      expect(started, JSON.stringify(lines, null, 1)).toBe(true)
+      const failed = log.find((l) => /^boot in osa failed \(capacity\): wa-[a-z0-9]{8}: No valid host was found\. .*; backing off until \+30s; the next provisioning pass looks at the other resources at once$/.test(l.msg))
+      expect(failed, JSON.stringify(lines, null, 1)).toBeDefined()
+      expect(log.some((l) => /^wa-[a-z0-9]{8} → Deleting: its instance is in Error \(capacity: No valid host was found\./.test(l.msg))).toBe(true)
+      const bootedB = log.find((l) => /^booted wb-[a-z0-9]{8} in osb/.test(l.msg))
+      expect(bootedB, JSON.stringify(lines, null, 1)).toBeDefined()
+      // at once: well before the next provisioning pass (600 s), in scaler time
+      expect(bootedB!.t - failed!.t).toBeLessThan(60)
+      const snap = await runFast(engine.api.snapshot)
+      expect(snap.counters.boot_failures.osa).toBe(1)
+      // osa was booted once: its failed VM is destroyed, not booted again while it backs off
+      expect(os.requests.filter((r) => r.method === "POST" && r.path === "/compute/v2.1/servers").length).toBe(2)
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      await os.stop()
+    }
+  }, 60_000)
 })

@@ -341,6 +341,27 @@ describe("servers", () => {
     expect((await ok(c.refresh({ ...bad, uuid: "00000000-0000-4000-8000-000000000000" }))).state).toBe(InstanceState.Inexistent)
   })
 
+  it("a server in ERROR carries its fault, classified: Nova's scheduler finding no valid host is capacity (issue 20)", async () => {
+    const c = await cloudOf()
+    fake.failBoots = 1
+    const bad = await ok(c.boot("os"))
+    fake.settle()
+    const r = await ok(c.refresh(bad))
+    expect(r.state).toBe(InstanceState.Error)
+    expect(r.fault).toEqual({ class: "capacity", message: "No valid host was found. There are not enough hosts available." })
+    // the listing says the same
+    expect((await ok(c.list("os"))).find((i) => i.uuid === bad.uuid)?.fault).toEqual(r.fault)
+    // any other fault is a plain Error (the engine retires the node, the resource is not skipped)
+    const other = await ok(c.boot("os"))
+    fake.settle()
+    Object.assign(fake.servers.get(other.uuid!)!, { status: "ERROR", vmState: "error", fault: { code: 500, message: "Build of instance aborted: disk full" } })
+    expect((await ok(c.refresh(other))).fault).toEqual({ class: "transient", message: "Build of instance aborted: disk full" })
+    // a server not in ERROR has no fault
+    const good = await ok(c.boot("os"))
+    fake.settle()
+    expect((await ok(c.refresh(good))).fault).toBeUndefined()
+  })
+
   it("lists only this prefix, through every page", async () => {
     const c = await cloudOf()
     for (let i = 0; i < 230; i++) fake.addForeign(`wn-${String(i).padStart(4, "0")}`)
