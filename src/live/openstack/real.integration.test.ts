@@ -152,6 +152,24 @@ describeWithOpenStack("OpenStack layer against a real OpenStack (Keystone 22 / N
     expect(await ok(c.cloud.list("os"))).toEqual([])
   })
 
+  it("real OpenStack: a flavour no hypervisor can hold ends in ERROR with Nova's \"No valid host was found\", which the layer classifies as capacity (issue 20)", async () => {
+    // more disk than the fake virt driver's one host has (600000 GB): placement finds no candidate; disk is no quota
+    await adm.ensureFlavor("dc.nohost", { vcpus: 1, ram: 64, disk: 1_000_000 })
+    const prefix = `nh${process.pid % 1000}`
+    const c = await open(os, PROJECT, prefix, { flavor: "dc.nohost" })
+    cleanup.push(c.close, () => adm.purge(PROJECT, prefix))
+    let cur = await ok(c.cloud.boot("os"))
+    const until = Date.now() + 180_000
+    while (Date.now() < until && (cur.state === InstanceState.Pending || cur.state === InstanceState.Starting)) {
+      await new Promise((r) => setTimeout(r, 250))
+      cur = await ok(c.cloud.refresh(cur))
+    }
+    console.log(`real OpenStack: a flavour too big for every host → ${InstanceStateNames[cur.state]}, fault ${JSON.stringify(cur.fault)}`)
+    expect(cur.state).toBe(InstanceState.Error)
+    expect(cur.fault?.class).toBe("capacity")
+    expect(cur.fault?.message).toMatch(/^No valid host was found/)
+  })
+
   it("real OpenStack: Nova's refusals map into kinds — unknown image (400) is invalid, an exhausted quota (403) is quota", async () => {
     const prefix = `er${process.pid % 1000}`
     const c = await open(os, PROJECT, prefix, { image_uuid: "00000000-0000-4000-8000-000000000000" })

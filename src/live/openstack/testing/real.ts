@@ -188,6 +188,14 @@ export const admin = (os: RealOpenStack) => {
       )
       if (r.status !== 202) throw new Error(`boot ${name}: ${r.status} ${await r.text()}`)
     },
+    /** A public flavour of that size, made when missing (an admin's act: os-up.sh makes only dc.tiny and dc.small). */
+    ensureFlavor: async (name: string, size: { vcpus: number; ram: number; disk: number }) => {
+      const have = await req("GET", `/flavors?is_public=None`)
+      if ((have.body.flavors as Array<any>).some((f) => f.name === name)) return
+      const r = await req("POST", `/flavors`, { flavor: { name, ...size, "os-flavor-access:is_public": true } })
+      // 409: made meanwhile by a parallel run
+      if (r.status !== 200 && r.status !== 409) throw new Error(`flavour ${name}: ${r.status} ${JSON.stringify(r.body)}`)
+    },
     /** Keystone revokes this token (DELETE /v3/auth/tokens): services refuse it from now on. */
     revoke: async (tokenId: string) => {
       const r = await req("DELETE", `${os.authUrl}/auth/tokens`, undefined, { "X-Subject-Token": tokenId })
