@@ -1,6 +1,6 @@
 /**
  * Reconciliation (issue 20, docs/clouds.md "Reconciliation"): every
- * `RECONCILE_POLLS` cloud polls the engine lists the instances of each
+ * `reconcile_every_polls` cloud polls (default 6) the engine lists the instances of each
  * recovered resource by its name prefix (one list call per resource, paged)
  * and compares in both directions:
  *
@@ -28,14 +28,11 @@ import type { CloudService } from "./services.ts"
 import type { EngineState, NodeRec, ResState } from "./state.ts"
 import type { Apply } from "./tasks.ts"
 
-/** Cloud polls (`cloud_poller_interval`) between two listings of a resource. */
-export const RECONCILE_POLLS = 6
-
 /** How long a forgotten instance is not adopted again from a listing (seconds). */
 const FORGOTTEN_FOR = 3600
 
 export const reconcileDue = (st: EngineState, r: ResState, now: number): boolean =>
-  r.recovered && !r.reconciling && now - r.reconciledAt >= RECONCILE_POLLS * st.settings.cloudPollerInterval
+  r.recovered && !r.reconciling && now - r.reconciledAt >= st.settings.reconcileEveryPolls * st.settings.cloudPollerInterval
 
 /** A node whose instance the listing not having it means something (other states are refreshed every poll). */
 const listedStates: ReadonlySet<number> = new Set([NodeState.Idle, NodeState.Busy, NodeState.Holding, NodeState.Held])

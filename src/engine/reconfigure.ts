@@ -50,6 +50,7 @@ export const LIVE_SETTINGS = [
   ["clusterPollerInterval", "dynamic-cluster.cluster_poller_interval"],
   ["cloudPollerInterval", "dynamic-cluster.cloud_poller_interval"],
   ["autoProvisionInterval", "dynamic-cluster.auto_provision_interval"],
+  ["reconcileEveryPolls", "dynamic-cluster.reconcile_every_polls"],
   ["queuedJobNumberToDisplay", "cluster.config.queued_job_number_to_display"]
 ] as const satisfies ReadonlyArray<readonly [keyof EngineSettings, string]>
 

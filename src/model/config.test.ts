@@ -329,6 +329,7 @@ describe("SPEC §2 defaults", () => {
       clusterPollerInterval: 10,
       cloudPollerInterval: 20,
       autoProvisionInterval: 60,
+      reconcileEveryPolls: 6,
       postVmProvisionCommand: null,
       postVmDestroyCommand: null,
       queueToMonitor: []
@@ -510,6 +511,14 @@ describe("errors name the key path", () => {
       `dynamic-cluster.max_idle_time: expected a positive number (seconds), got "soon"`
     ])
     expect(e.message).not.toMatch(/undefined|expected null/)
+  })
+
+  it("reconcile_every_polls: a positive whole number of cloud polls", () => {
+    for (const bad of ["0", "-2", "2.5", "often"])
+      expect(fail(parseConfigText(`cluster: {type: torque}\ndynamic-cluster: {reconcile_every_polls: ${bad}}\n`)).problems).toEqual([
+        `dynamic-cluster.reconcile_every_polls: expected a positive integer, got ${bad === "often" ? '"often"' : bad}`
+      ])
+    expect(engineSettings(ok(parseConfigText("cluster: {type: torque}\ndynamic-cluster: {reconcile_every_polls: 3}\n")).config).reconcileEveryPolls).toBe(3)
   })
 
   it("reports every error, not only the first", () => {

@@ -67,6 +67,13 @@ export const DynamicClusterSection = Schema.Struct({
   cluster_poller_interval: dflt(posNumber, () => 10),
   cloud_poller_interval: dflt(posNumber, () => 20),
   auto_provision_interval: dflt(posNumber, () => 60),
+  /**
+   * Reconciliation (docs/clouds.md "Reconciliation"): each resource's
+   * instances are listed every this many cloud polls (one paged list call
+   * per resource), to find instances gone behind the scaler's back and ones
+   * it does not know.
+   */
+  reconcile_every_polls: dflt(posInt, () => 6),
   post_vm_provision_command: optStr,
   post_vm_destroy_command: optStr,
   /**
@@ -202,6 +209,7 @@ export interface EngineSettings {
   readonly clusterPollerInterval: number
   readonly cloudPollerInterval: number
   readonly autoProvisionInterval: number
+  readonly reconcileEveryPolls: number
   readonly postVmProvisionCommand: string | null
   readonly postVmDestroyCommand: string | null
   readonly policy: string
@@ -222,6 +230,7 @@ export const engineSettings = (c: ConfigFile): EngineSettings => {
     clusterPollerInterval: d.cluster_poller_interval,
     cloudPollerInterval: d.cloud_poller_interval,
     autoProvisionInterval: d.auto_provision_interval,
+    reconcileEveryPolls: d.reconcile_every_polls,
     postVmProvisionCommand: d.post_vm_provision_command,
     postVmDestroyCommand: d.post_vm_destroy_command,
     policy: d.policy,
