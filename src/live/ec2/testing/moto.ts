@@ -25,7 +25,7 @@ export const motoMissing = (): string | null => {
   return `moto does not answer EC2 at ${MOTO_ENDPOINT} (start it: bash ci/setup-40-moto.sh)`
 }
 
-/** Registers a suite that needs moto: skipped with a visible warning without it, a failing test when CI=true. */
+/** Registers a suite that needs moto: says that it runs against moto, or is skipped with a visible warning without it (a failing test when CI=true). */
 export const describeWithMoto = (name: string, body: () => void): void => {
   const why = motoMissing()
   if (why !== null) {
@@ -38,7 +38,7 @@ export const describeWithMoto = (name: string, body: () => void): void => {
       return
     }
     console.warn(`[${name}] skipped: ${why}`)
-  }
+  } else console.log(`[${name}] runs against moto at ${MOTO_ENDPOINT}`)
   describe.skipIf(why !== null)(name, body)
 }
 
