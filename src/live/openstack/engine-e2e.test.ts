@@ -17,7 +17,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import { makeEngine, type Engine, type EngineLogEvent } from "../../engine/engine.ts"
 import { Checker, Cloud, Cluster, Hooks, noHooks } from "../../engine/services.ts"
 import { makeLiveTaskRunner } from "../../engine/tasks.ts"
-import { decodeConfig } from "../../model/config.ts"
+import { decodeConfig, type ConfigFile } from "../../model/config.ts"
 import { NodeState } from "../../model/types.ts"
 import { simClusterService } from "../../sim/layers.ts"
 import { kitJob } from "../../sim/kit.ts"
@@ -42,6 +42,30 @@ const fastClock = (t0: number): Clock.Clock => {
     currentTimeNanos: Effect.sync(() => BigInt(Math.round(ms())) * 1_000_000n),
     sleep: (d: Duration.Duration) => base.sleep(Duration.millis(Duration.toMillis(d) / SPEED))
   } as Clock.Clock
+}
+
+/**
+ * The engine over the live OpenStack layer of `config` (against `os`) and the
+ * batch system of `world`, on the sped-up clock, its log into `log`; closed with `scope`.
+ */
+const startEngine = async (config: ConfigFile, os: FakeOpenStack, world: SimWorld, t0: number, log: Array<EngineLogEvent>, scope: Scope.Scope) => {
+  const clock = fastClock(t0)
+  const clouds = await Effect.runPromise(makeLiveClouds(config, { reverseDns: os.reverseDns, retryDelay: Duration.millis(200) }).pipe(Scope.extend(scope)))
+  const ctx = Context.make(Cluster, simClusterService(world, t0 / 1000, { externalNodes: true })).pipe(
+    Context.add(Cloud, clouds.service),
+    Context.add(Checker, commandChecker("true {0} {1}", 5)),
+    Context.add(Hooks, noHooks)
+  )
+  const runFast = <A, E>(e: Effect.Effect<A, E, any>) => Effect.runPromise(Effect.withClock(Effect.provide(e, ctx) as Effect.Effect<A, E>, clock))
+  const tasks = await Effect.runPromise(makeLiveTaskRunner(4, () => {}).pipe(Scope.extend(scope)))
+  const engine: Engine = await runFast(makeEngine({ config, tasks, policy: configuredPolicy(config), log: (e) => void log.push(e) }))
+  /** The world's events up to the clock's time. */
+  const syncWorld = () => {
+    const t = (clock.unsafeCurrentTimeMillis() - t0) / 1000
+    while (world.nextEventTime() <= t) world.processEventsAt(world.nextEventTime())
+    world.now = Math.max(world.now, t)
+  }
+  return { engine, runFast, syncWorld }
 }
 
 let fake: FakeOpenStack
@@ -87,8 +111,6 @@ describe("engine + live OpenStack layer + simulated batch system", () => {
     const config = decoded.right.config
 
     const t0 = Date.now()
-    const clock = fastClock(t0)
-    const epoch = t0 / 1000
     const events: Array<any> = []
     const world = new SimWorld(
       {
@@ -114,21 +136,7 @@ describe("engine + live OpenStack layer + simulated batch system", () => {
 
     const scope = Effect.runSync(Scope.make())
     try {
-      const clouds = await Effect.runPromise(makeLiveClouds(config, { reverseDns: fake.reverseDns, retryDelay: Duration.millis(200) }).pipe(Scope.extend(scope)))
-      const ctx = Context.make(Cluster, simClusterService(world, epoch, { externalNodes: true })).pipe(
-        Context.add(Cloud, clouds.service),
-        Context.add(Checker, commandChecker("true {0} {1}", 5)),
-        Context.add(Hooks, noHooks)
-      )
-      const runFast = <A, E>(e: Effect.Effect<A, E, any>) => Effect.runPromise(Effect.withClock(Effect.provide(e, ctx) as Effect.Effect<A, E>, clock))
-      const tasks = await Effect.runPromise(makeLiveTaskRunner(4, () => {}).pipe(Scope.extend(scope)))
-      const engine: Engine = await runFast(makeEngine({ config, tasks, policy: configuredPolicy(config), log: (e) => void log.push(e) }))
-
-      const syncWorld = () => {
-        const t = (clock.unsafeCurrentTimeMillis() - t0) / 1000
-        while (world.nextEventTime() <= t) world.processEventsAt(world.nextEventTime())
-        world.now = Math.max(world.now, t)
-      }
+      const { engine, runFast, syncWorld } = await startEngine(config, fake, world, t0, log, scope)
       const snapshot = () => runFast(engine.api.snapshot)
       let stage = 0
       const deadline = Date.now() + 45_000
@@ -229,7 +237,6 @@ describe("engine + live OpenStack layer + simulated batch system", () => {
     if (Either.isLeft(decoded)) throw decoded.left
     const config = decoded.right.config
     const t0 = Date.now()
-    const clock = fastClock(t0)
     const world = new SimWorld(
       { physical: [], resources: [], jobs: [kitJob({ id: "j1", submit: 0, runtime: 60, cores: 2, cpn: 2 }, 0)], faults: [], schedulerCycle: 5, drain: 0, maxTime: null },
       makeRng(1),
@@ -241,21 +248,11 @@ describe("engine + live OpenStack layer + simulated batch system", () => {
     world.processEventsAt(world.nextEventTime())
     const scope = Effect.runSync(Scope.make())
     try {
-      const clouds = await Effect.runPromise(makeLiveClouds(config, { reverseDns: os.reverseDns, retryDelay: Duration.millis(200) }).pipe(Scope.extend(scope)))
-      const ctx = Context.make(Cluster, simClusterService(world, t0 / 1000, { externalNodes: true })).pipe(
-        Context.add(Cloud, clouds.service),
-        Context.add(Checker, commandChecker("true {0} {1}", 5)),
-        Context.add(Hooks, noHooks)
-      )
-      const runFast = <A, E>(e: Effect.Effect<A, E, any>) => Effect.runPromise(Effect.withClock(Effect.provide(e, ctx) as Effect.Effect<A, E>, clock))
-      const tasks = await Effect.runPromise(makeLiveTaskRunner(4, () => {}).pipe(Scope.extend(scope)))
-      const engine: Engine = await runFast(makeEngine({ config, tasks, policy: configuredPolicy(config), log: (e) => void log.push(e) }))
+      const { engine, runFast, syncWorld } = await startEngine(config, os, world, t0, log, scope)
       const deadline = Date.now() + 25_000
       let started = false
       while (Date.now() < deadline && !started) {
-        const t = (clock.unsafeCurrentTimeMillis() - t0) / 1000
-        while (world.nextEventTime() <= t) world.processEventsAt(world.nextEventTime())
-        world.now = Math.max(world.now, t)
+        syncWorld()
         await runFast(engine.step)
         started = world.started >= 1
         await new Promise((r) => setTimeout(r, 40))
