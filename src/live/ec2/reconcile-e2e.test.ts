@@ -167,7 +167,10 @@ const aboveMax = async (t: Target, label: string) => {
   }, 60_000)
   expect(trimmed, d.why({ label, ids })).toBe(true)
   expect(d.log().some((l) => l.level === "warn" && /^od has \d node\(s\), above its max 2/.test(l.msg)), d.why(label)).toBe(true)
-  expect(d.log().filter((l) => / above its max 2$/.test(l.msg) && l.msg.startsWith("holding ")).length, d.why(label)).toBe(2)
+  // two distinct nodes held for the surplus; a node may be held twice when a cluster view read
+  // before its hold took effect shows it Idle again (hold is idempotent), so count hosts, not lines
+  const heldHosts = new Set(d.log().filter((l) => / above its max 2$/.test(l.msg) && l.msg.startsWith("holding ")).map((l) => l.msg.split(":")[0]))
+  expect(heldHosts.size, d.why(label)).toBe(2)
   // and stays at max: the two left are not retired by the max rule (max_idle_time is 600 s)
   await new Promise((r) => setTimeout(r, 3000))
   expect((await d.get("/resource")).find((r: any) => r.name === "od").current_num).toBe(2)
