@@ -27,6 +27,18 @@ export const makeWake: Effect.Effect<Wake> = Effect.map(Queue.sliding<void>(1), 
     )
 }))
 
+/**
+ * The engine's pause between the phases of a step (engine.ts
+ * `EngineOptions.pause`): resumes from a `setImmediate`, i.e. after Node has
+ * polled for I/O once, so HTTP requests that came in meanwhile are answered
+ * before the step goes on. A microtask yield (Effect.yieldNow) would not let
+ * them in.
+ */
+export const letEventLoopIn: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const h = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(h))
+})
+
 export interface LiveLoopOptions {
   readonly engine: Engine
   readonly wake: Wake

@@ -27,7 +27,7 @@ import { drainRemoved, type ReloadTarget } from "./reload.ts"
 import type { EngineRunner } from "./daemon.ts"
 import { observedApi } from "./daemon.ts"
 import type { LogSink } from "./log.ts"
-import { makeWake } from "./loop.ts"
+import { letEventLoopIn, makeWake } from "./loop.ts"
 import { DaemonError } from "./settings.ts"
 import { composeServices, type ServiceWrapping } from "./shadow.ts"
 
@@ -92,6 +92,8 @@ export const makeSimRunner = (opts: SimDaemonOptions): Effect.Effect<EngineRunne
         ...(opts.onDecisions !== undefined ? { onDecisions: opts.onDecisions } : {}),
         ...(opts.services !== undefined ? { services: composeServices(opts.services) } : {}),
         ...(opts.services?.shadow !== undefined ? { shadow: opts.services.shadow } : {}),
+        // a step over a big queue lets the API in between its phases
+        pause: letEventLoopIn,
         onStep: () => {
           stepped = true
         }
@@ -105,10 +107,13 @@ export const makeSimRunner = (opts: SimDaemonOptions): Effect.Effect<EngineRunne
     let anchor: { readonly real: number; readonly world: number } | null = null
     const virtualNow = (realMs: number) => (anchor === null ? driver.world.now : round3(anchor.world + ((realMs - anchor.real) / 1000) * speed))
 
-    /** Lets idle virtual time pass up to the real clock's "now", when nothing is due before it. */
+    // A step in progress (it pauses between its phases to let the API in):
+    // the world's time stays where the step started until it is done.
+    let stepping = false
+    /** Lets idle virtual time pass up to the real clock's "now", when nothing is due before it (and no step is in progress). */
     const catchUp = Effect.map(Clock.currentTimeMillis, (ms) => {
       const target = virtualNow(ms)
-      if (driver.nextTime() > target && driver.world.now < target) driver.world.now = target
+      if (!stepping && driver.nextTime() > target && driver.world.now < target) driver.world.now = target
       return target
     })
 
@@ -130,7 +135,13 @@ export const makeSimRunner = (opts: SimDaemonOptions): Effect.Effect<EngineRunne
         while (driver.nextTime() <= target && performance.now() < sliceEnd) {
           stepped = false
           const t0 = performance.now()
-          yield* driver.advanceEffect(target)
+          stepping = true
+          yield* Effect.ensuring(
+            driver.advanceEffect(target),
+            Effect.sync(() => {
+              stepping = false
+            })
+          )
           if (stepped) opts.histogram.observe((performance.now() - t0) / 1000)
         }
         if (!announced && driver.world.workloadDone()) {

@@ -25,7 +25,7 @@ import type { Policy, PolicyDecision } from "./policy.ts"
 import { reconfigureState, type Reconfiguration } from "./reconfigure.ts"
 import { makeRecovery } from "./recovery.ts"
 import { makeReconciler, reconcileDue } from "./reconcile.ts"
-import { explainDue, explainQueue, maxRule, minRule, nodeRule, provisionDue, provisionRule } from "./rules/index.ts"
+import { explainDue, explainQueue, maxRule, minRule, nodeRule, provisionDue, provisionProposals } from "./rules/index.ts"
 import { Checker, Cloud, Cluster, Hooks } from "./services.ts"
 import { makeSnapshot, type ShadowView } from "./snapshot.ts"
 import { EngineState, type EngineLogEvent, type NodeRec } from "./state.ts"
@@ -68,6 +68,17 @@ export interface EngineOptions {
    * would-be nodes apart. The engine decides exactly as it would otherwise.
    */
   readonly shadow?: ShadowView
+  /**
+   * Run between the phases of a step that has a big queue to walk (after the
+   * cluster view is applied, after the node rules, before and after the
+   * policy's decision, before the queue's explanations): the daemon's lets its
+   * event loop answer HTTP requests meanwhile, so that one step over 100,000
+   * queued jobs does not hold it in one piece. The engine's state does not
+   * change during a pause (operator actions wait for the step's lock; task
+   * results are applied at the next step). Absent (simulations, tests), a
+   * step runs in one piece, exactly as without it.
+   */
+  readonly pause?: Effect.Effect<void>
 }
 
 export interface Engine {
@@ -116,6 +127,9 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     const wake = makeWake(st)
     const onDecisions = opts.onDecisions
     let lastDecisions = noDecisions
+    const pause = opts.pause
+    /** `next()` after the pause (EngineOptions.pause), or at once without one. */
+    const afterPause = <A>(next: () => Effect.Effect<A>): Effect.Effect<A> => (pause === undefined ? next() : Effect.zipRight(pause, Effect.suspend(next)))
 
     // ------------------------------------------------------------ the step
 
@@ -133,7 +147,7 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       const results = st.tasks.drain()
       for (const apply of results) apply(now)
       if (results.length > 0) st.effects++
-      return wake.pollDue(now) ? poller.refreshViewThen(() => afterView(now, before)) : afterView(now, before)
+      return wake.pollDue(now) ? poller.refreshViewThen(() => afterPause(() => afterView(now, before))) : afterView(now, before)
     })
 
     const afterView = (now: number, before: number): Effect.Effect<void> => {
@@ -162,16 +176,27 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       const perResource: Array<ResourceDecision | JobDecision> = []
       minRule(st, now, perResource)
       for (const d of perResource) take(d, undefined)
-      if (provisionDue(st, now)) {
-        perResource.length = 0
-        provisionRule(st, now, perResource)
-        for (const d of perResource) take(d, undefined)
-      } else if (explainDue(st, now)) {
-        // Auto mode off: no pass, but why queued jobs get no node is still said.
-        perResource.length = 0
-        explainQueue(st, now, new Set(), perResource)
-        for (const d of perResource) take(d, undefined)
-      }
+      const pass = provisionDue(st, now)
+      // Auto mode off: no pass, but why queued jobs get no node is still said.
+      if (!pass && !explainDue(st, now)) return finishStep(now, before, todo, decisions)
+      // The pass (the policy's proposal, then the queue's explanations; its
+      // decisions taken after both), with a pause before each walk of the queue.
+      return afterPause(() => {
+        if (pass) st.eligibleQueue()
+        return afterPause(() => {
+          const out: Array<ResourceDecision | JobDecision> = []
+          const refused = pass ? provisionProposals(st, now, out) : new Set<string>()
+          return afterPause(() => {
+            explainQueue(st, now, refused, out)
+            for (const d of out) take(d, undefined)
+            return finishStep(now, before, todo, decisions)
+          })
+        })
+      })
+    }
+
+    /** The end of a step: reconciliations due, the step's decisions reported, the decided service calls. */
+    const finishStep = (now: number, before: number, todo: Array<Effect.Effect<void>>, decisions: ReadonlyArray<Decision>): Effect.Effect<void> => {
       // every N cloud polls, each resource's instances are listed and compared (reconcile.ts)
       for (const r of st.resources.values()) if (reconcileDue(st, r, now)) todo.push(reconcile(r))
       if (decisions.length > 0) {

@@ -58,6 +58,13 @@ export interface RunOptions {
   readonly services?: <R>(ctx: Context.Context<R | EngineServices>) => Context.Context<R | EngineServices>
   /** Shadow mode (`run --sim --dry-run`): `services` gives the shadow's; the engine's snapshot keeps its would-be nodes apart. */
   readonly shadow?: ShadowView
+  /**
+   * The engine's pause between the phases of a step (engine.ts
+   * `EngineOptions.pause`): the daemon's `--sim` mode lets its event loop in.
+   * Steps then run only through advanceEffect (advance() runs them with
+   * runSync). Absent in simulations.
+   */
+  readonly pause?: Effect.Effect<void>
 }
 
 export interface RunResult {
@@ -139,7 +146,8 @@ export class SimDriver {
         policy: this.resolvedPolicy,
         ...(this.opts.engineLog ? { log: this.opts.engineLog } : {}),
         ...(this.opts.onDecisions ? { onDecisions: this.opts.onDecisions } : {}),
-        ...(this.opts.shadow ? { shadow: this.opts.shadow } : {})
+        ...(this.opts.shadow ? { shadow: this.opts.shadow } : {}),
+        ...(this.opts.pause ? { pause: this.opts.pause } : {})
       })
     )
     this.forceStep = true

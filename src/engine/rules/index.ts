@@ -18,7 +18,7 @@
  *
  * Per resource: the max rule (max.ts: idle nodes above max are held), the
  * min rule (min.ts), then the provisioning pass when due
- * (provision.ts), which ends by explaining the jobs it left waiting (queue.ts;
+ * (provision.ts), then the explanation of the jobs it left waiting (queue.ts;
  * with auto mode off that runs alone, at the same pace). The cloud poll shared by several states: poll.ts.
  */
 import { InstanceState, NodeState } from "../../model/types.ts"
@@ -34,7 +34,7 @@ import { startingRule } from "./starting.ts"
 
 export { maxRule } from "./max.ts"
 export { minRule } from "./min.ts"
-export { provisionDue, provisionRule } from "./provision.ts"
+export { provisionDue, provisionProposals } from "./provision.ts"
 export { explainDue, explainQueue } from "./queue.ts"
 
 /** The rule for one (untasked) node; null when there is nothing to do (the common case, kept cheap). */

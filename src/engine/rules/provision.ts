@@ -14,7 +14,7 @@ import type { Billing } from "../../model/billing.ts"
 import type { ConfigFile } from "../../model/config.ts"
 import { JOBS_NAMED, type JobDecision, type ResourceDecision } from "../decisions.ts"
 import type { EngineState } from "../state.ts"
-import { allocResources, explainQueue } from "./queue.ts"
+import { allocResources } from "./queue.ts"
 import { fullReason, refusal } from "./refuse.ts"
 
 /** The interval since the last counted pass has passed (and a pass may run at all). */
@@ -41,11 +41,13 @@ const policyMoney = (c: ConfigFile): { billing?: ReadonlyMap<string, Billing>; w
 }
 
 /**
- * One pass: asks the policy and turns its proposal into decisions, then
- * explains the queued jobs it left without a node (queue.ts). The pass's
- * own bookkeeping (when it ran, what the policy said) is kept here.
+ * One pass, first half: asks the policy and turns its proposal into
+ * decisions; returns the resources that refused some of it. The second half
+ * explains the queued jobs it left without a node (queue.ts explainQueue,
+ * engine.ts runs it next, after a pause when it has one). The pass's own
+ * bookkeeping (when it ran, what the policy said) is kept here.
  */
-export const provisionRule = (st: EngineState, now: number, out: Array<ResourceDecision | JobDecision>): void => {
+export const provisionProposals = (st: EngineState, now: number, out: Array<ResourceDecision | JobDecision>): ReadonlySet<string> => {
   if (!st.reactive) st.lastProvision = now
   st.viewSinceProvision = false
   const inflight = new Map<string, number>()
@@ -77,5 +79,5 @@ export const provisionRule = (st: EngineState, now: number, out: Array<ResourceD
       refused.add(name)
     }
   }
-  explainQueue(st, now, refused, out)
+  return refused
 }
