@@ -19,7 +19,7 @@ import { type EngineApi, timeInState, withStamp } from "../engine/api.ts"
 import { NodeState, ResourceFlag, type WorkerNode } from "../model/types.ts"
 import { kitScenario } from "../sim/kit.ts"
 import { SimDriver } from "../sim/run.ts"
-import { identityOpener, LISTING_QUANTUM_SECONDS, makeBodyCache, makeCoalescer, makeTemplate, renderTemplate, renderTemplateBytes, toBytesTemplate } from "./bodyCache.ts"
+import { identityOpener, LISTING_QUANTUM_SECONDS, makeBodyCache, makeCoalescer, makeTemplate, makeTemplateEffect, renderTemplate, renderTemplateBytes, toBytesTemplate } from "./bodyCache.ts"
 import { acceptsGzip, GZIP_MIN_BYTES } from "./server.ts"
 import { makeFakeEngine } from "./testing/fakeEngine.ts"
 import { type RunningServer, startServer } from "./testing/serve.ts"
@@ -56,6 +56,31 @@ describe("body templates", () => {
       ),
       { numRuns: 300 }
     )
+  })
+
+  it("encoded a chunk at a time (makeTemplateEffect): the same template as in one piece, with a pause between chunks", () => {
+    const text = fc.oneof(fc.string(), fc.constantFrom("\u0001dyncluster-time-0-0\u0001", '"\\u0001', "time_in_current_state", "\u0000\n\"\\"))
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ host: text, start: fc.double({ min: 0, max: 2e9, noNaN: true }), open: fc.boolean() }), { maxLength: 12 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.double({ min: 0, max: 2e9, noNaN: true }),
+        (specs, chunk, now) => {
+          const value = (open: (n: WorkerNode) => unknown) => specs.map((s) => (s.open ? open(node(s.host, s.start)) : { job: s.host }))
+          let pauses = 0
+          const pause = Effect.sync(() => void pauses++)
+          const chunked = Effect.runSync(makeTemplateEffect(value, pause, chunk))
+          expect(chunked).toEqual(makeTemplate(value))
+          expect(pauses).toBe(specs.length > chunk ? Math.ceil(specs.length / chunk) - 1 : 0)
+          const fresh = specs.map((s) => (s.open ? { ...node(s.host, s.start), time_in_current_state: Math.max(0, now - s.start) } : { job: s.host }))
+          expect(renderTemplate(chunked!, now)).toBe(JSON.stringify(fresh) + "\n")
+        }
+      ),
+      { numRuns: 300 }
+    )
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    expect(Effect.runSync(makeTemplateEffect((open) => [open(node("a", 1)), open(node("b", 2)), cyclic], Effect.void, 1))).toBeNull()
   })
 
   it("gives up (null) when the value cannot be encoded, instead of caching something else", () => {

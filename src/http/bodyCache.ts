@@ -39,7 +39,7 @@ export interface BodyTemplate {
 // index per slot, and a check that every slot shows up exactly once.
 const NONCE = randomBytes(9).toString("hex")
 const MARK = `\u0001dyncluster-time-${NONCE}-`
-const MARK_RE = new RegExp(`"\\\\u0001dyncluster-time-${NONCE}-(\\d+)\\\\u0001"`)
+const MARK_SPLIT = new RegExp(`"\\\\u0001dyncluster-time-${NONCE}-(\\d+)\\\\u0001"`, "g")
 
 /**
  * Encodes `view(open)` once, with every node passed to `open` left open, as
@@ -48,32 +48,79 @@ const MARK_RE = new RegExp(`"\\\\u0001dyncluster-time-${NONCE}-(\\d+)\\\\u0001"`
  * caller encodes without the cache).
  */
 export const makeTemplate = (view: (open: Opener) => unknown): BodyTemplate | null => {
+  const steps = templateSteps(view, Infinity)
+  for (;;) {
+    const r = steps.next()
+    if (r.done === true) return r.value
+  }
+}
+
+/**
+ * makeTemplate with `pause` between chunks of `chunk` elements when the view
+ * is an array (GET /job's 100,000 jobs are 26 MB of JSON: encoded in one
+ * piece, they held the event loop for hundreds of ms). The value is computed
+ * once, before the first pause: what is encoded is the view at that instant
+ * (snapshots are copies, jobs are never mutated). The same text as
+ * makeTemplate: an array's JSON is its elements' JSON joined by commas.
+ */
+export const makeTemplateEffect = (view: (open: Opener) => unknown, pause: Effect.Effect<void>, chunk = TEMPLATE_CHUNK): Effect.Effect<BodyTemplate | null> =>
+  Effect.suspend(() => {
+    const steps = templateSteps(view, chunk)
+    const go = (): Effect.Effect<BodyTemplate | null> => {
+      const r = steps.next()
+      return r.done === true ? Effect.succeed(r.value) : Effect.zipRight(pause, Effect.suspend(go))
+    }
+    return go()
+  })
+
+/** Elements of a listing encoded between two pauses (makeTemplateEffect): 2,000 jobs are ~0.5 MB of JSON, 2,000 nodes ~1.2 MB. */
+export const TEMPLATE_CHUNK = 2000
+
+/** The template of `view(open)`, encoded `chunk` array elements at a time, yielding between chunks. */
+function* templateSteps(view: (open: Opener) => unknown, chunk: number): Generator<void, BodyTemplate | null> {
   const starts: Array<number> = []
   const open: Opener = (n) => {
     starts.push(n.state_start_time)
     return { ...n, time_in_current_state: `${MARK}${starts.length - 1}\u0001` }
   }
-  let text: string | undefined
+  const pieces: Array<string> = [""]
+  const ordered: Array<number> = []
+  const seen = new Set<number>()
+  /** Appends JSON text (whole values only: a marker is never cut), cut at its markers. */
+  const add = (text: string): boolean => {
+    // split with a capture group: text, index, text, index, ..., text
+    const parts = text.split(MARK_SPLIT)
+    pieces[pieces.length - 1] += parts[0]
+    for (let k = 1; k < parts.length; k += 2) {
+      const i = Number(parts[k])
+      if (!(i < starts.length) || seen.has(i)) return false
+      seen.add(i)
+      ordered.push(starts[i])
+      pieces.push(parts[k + 1])
+    }
+    return true
+  }
   try {
-    text = JSON.stringify(view(open))
+    const value = view(open)
+    if (Array.isArray(value) && value.length > chunk) {
+      add("[")
+      for (let i = 0; i < value.length; i += chunk) {
+        if (i > 0) {
+          add(",")
+          yield
+        }
+        // an array's JSON without its brackets: its elements', comma-separated
+        if (!add(JSON.stringify(value.slice(i, i + chunk)).slice(1, -1))) return null
+      }
+      add("]\n")
+    } else {
+      const text = JSON.stringify(value)
+      if (text === undefined || !add(text + "\n")) return null
+    }
   } catch {
     return null
   }
-  if (text === undefined) return null
-  // split with a capture group: text, index, text, index, ..., text
-  const parts = (text + "\n").split(new RegExp(MARK_RE.source, "g"))
-  const slots = (parts.length - 1) / 2
-  if (slots !== starts.length) return null
-  const pieces: Array<string> = [parts[0]]
-  const ordered: Array<number> = []
-  const seen = new Set<number>()
-  for (let k = 0; k < slots; k++) {
-    const i = Number(parts[2 * k + 1])
-    if (!(i < starts.length) || seen.has(i)) return null
-    seen.add(i)
-    ordered.push(starts[i])
-    pieces.push(parts[2 * k + 2])
-  }
+  if (ordered.length !== starts.length) return null
   return { pieces, starts: ordered }
 }
 

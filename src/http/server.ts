@@ -19,7 +19,7 @@ import { Cause, Effect, Layer, Option, type Scope } from "effect"
 import { ActionError, statusOf, type EngineApi, type Snapshot, type TaskQueues } from "../engine/api.ts"
 import { redactSecrets } from "../model/config.ts"
 import { NO_PRIORITY, NodeStateNames, type Job } from "../model/types.ts"
-import { type BodyCache, type BodyTemplate, GZIP_MIN_BYTES, identityOpener, makeBodyCache, makeCoalescer, makeTemplate, type Opener, Rendered } from "./bodyCache.ts"
+import { type BodyCache, type BodyTemplate, GZIP_MIN_BYTES, identityOpener, makeBodyCache, makeCoalescer, makeTemplateEffect, type Opener, Rendered } from "./bodyCache.ts"
 import type { ReloadOutcome } from "../daemon/reload.ts"
 import { renderDashboard } from "./dashboard.ts"
 import { type DecisionLog, MAX_DECISIONS_LIMIT } from "./decisions.ts"
@@ -326,21 +326,40 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
       return yield* renderings.lead(slot, gate, work)
     })
 
+  /**
+   * Templates being encoded (they pause between chunks), per key: a request
+   * of the same engine version waits for it instead of encoding its own.
+   */
+  const encoding = new Map<string, { readonly version: number; readonly done: Promise<void> }>()
   const render = (key: string, view: (s: Snapshot, open: Opener) => unknown, gzip: boolean): Effect.Effect<Rendered | Response> =>
     Effect.gen(function* () {
-      const before = yield* stamp!
+      let before = yield* stamp!
       const hit = bodies.get(key, before.version, before.time, gzip)
       if (hit !== undefined) return hit
+      const pending = encoding.get(key)
+      if (pending !== undefined && pending.version === before.version) {
+        yield* Effect.promise(() => pending.done)
+        before = yield* stamp!
+        const built = bodies.get(key, before.version, before.time, gzip)
+        if (built !== undefined) return built
+      }
       const s = yield* snapshot
       const after = yield* stamp!
-      const template: BodyTemplate | null = makeTemplate((open) => view(s, open))
-      if (template === null) {
-        const encoded = encodeJson(view(s, identityOpener))
-        return encoded instanceof Uint8Array ? bodies.wrap(s.time, encoded) : encoded
-      }
       // Stored only when nothing changed while the snapshot was taken.
       const version = before.version !== null && before.version === after.version ? before.version : null
-      return bodies.put(key, version, template, s.time, gzip)
+      let finished = noop
+      if (version !== null) encoding.set(key, { version, done: new Promise<void>((resolve) => (finished = resolve)) })
+      const done = Effect.sync(() => {
+        if (encoding.get(key)?.version === version) encoding.delete(key)
+        finished()
+      })
+      // encoded a chunk at a time, letting other requests in between (a 100,000-job queue is 26 MB of JSON)
+      const encoded = Effect.map(makeTemplateEffect((open) => view(s, open), nextTurn), (template): Rendered | Response => {
+        if (template !== null) return bodies.put(key, version, template, s.time, gzip)
+        const plain = encodeJson(view(s, identityOpener))
+        return plain instanceof Uint8Array ? bodies.wrap(s.time, plain) : plain
+      })
+      return yield* Effect.ensuring(encoded, done)
     })
 
   const routes: ReadonlyArray<readonly [string, Partial<Record<Method, Handler>>]> = [
