@@ -20,6 +20,7 @@ import type { ShutdownNotes } from "./daemon.ts"
 import { layerClouds } from "../live/cloud.ts"
 import { makeDecisionLog } from "../http/decisions.ts"
 import { makeLiveRunner, missingLayers } from "./live.ts"
+import { letEventLoopIn } from "./loop.ts"
 import { makeLogSink } from "./log.ts"
 import type { LiveRegistry } from "./registry.ts"
 import { liveRegistry } from "./registry.ts"
@@ -113,8 +114,8 @@ describe("live layers by type name", () => {
 
 describe("live loop", () => {
   const cycles = (api: { snapshot: Effect.Effect<{ counters: { cycles: number } }> }) => Effect.map(api.snapshot, (s) => s.counters.cycles)
-  /** Let forked fibers run until they block on the (test) clock. */
-  const settle = Effect.repeatN(Effect.yieldNow(), 50)
+  /** Let forked fibers run until they block on the (test) clock (the engine's step pauses on the event loop: letEventLoopIn). */
+  const settle = Effect.repeatN(Effect.zipRight(Effect.yieldNow(), letEventLoopIn), 50)
 
   effectIt.scoped("steps, sleeps until nextWake, and wakes early when a task result arrives", () =>
     Effect.gen(function* () {
@@ -175,7 +176,7 @@ describe("live decisions", () => {
         onDecisions: decisions.record
       })
       yield* Effect.forkScoped(runner.loop)
-      yield* Effect.repeatN(Effect.yieldNow(), 50)
+      yield* Effect.repeatN(Effect.zipRight(Effect.yieldNow(), letEventLoopIn), 50)
       expect(decisions.answer().decisions).toEqual([
         expect.objectContaining({ kind: "provision", resource: "os", count: 1, reason: "below_min", dry_run: false })
       ])
