@@ -45,6 +45,18 @@ describe("the evaluation suite (scenarios/eval)", () => {
     for (const s of SYNTHETIC) for (const m of MODELS) expect(files).toContain(`${s}-${m}.yaml`)
   })
 
+  it.each(files.filter((f) => f.endsWith("-public.yaml")))(
+    "%s: the public model's spot reclamations are spot interruptions (notice, then the end) of its spot resource, not instance deaths",
+    (f) => {
+      const s = loadScenarioFile(evalDir + f)
+      if (Either.isLeft(s)) throw new Error(s.left.message)
+      const w = s.right.world
+      expect(w.resources.find((r) => r.name === "spot")?.spot, f).toBe(true)
+      expect(w.faults.length).toBeGreaterThan(0)
+      for (const x of w.faults) expect(x).toMatchObject({ kind: "spot_interruption", resource: "spot", count: 2, warning: 120, resubmit: false })
+    }
+  )
+
   it.each(files.filter(isSynthetic))("%s loads and 6 hours from its first job run under classic and lean", { timeout: 300_000 }, (f) => shortRun(f))
 
   describe.skipIf(!haveTraces)("trace files (need ../shared/traces)", () => {
