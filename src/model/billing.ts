@@ -38,3 +38,21 @@ export const billedSeconds = (life: number, b: Billing | null | undefined): numb
  */
 export const paidAhead = (age: number, b: Billing | null | undefined): number =>
   b === null || b === undefined ? 0 : Math.max(0, billedSeconds(age, b) - age)
+
+/**
+ * When to retire an idle node that the idle rules would retire at `due`
+ * (seconds, same clock as `created`, the instance's creation): if the time
+ * already billed at `due` runs on for at least `margin` seconds more, keep it
+ * until `margin` before that end (it is paid for anyway); if that end comes
+ * sooner than `margin` after `due` and the billing unit is longer than
+ * `margin`, retire it `margin` before the end (so that it is gone before
+ * another unit starts), which may be before `due`. Else `due`. `margin` is
+ * the time from the decision to retire until the instance is gone (hold,
+ * removal, destroy). Without billing: `due`.
+ */
+export const retireAt = (created: number, due: number, margin: number, b: Billing | null | undefined): number => {
+  if (b === null || b === undefined) return due
+  const ahead = paidAhead(Math.max(0, due - created), b)
+  if (ahead >= margin) return due + ahead - margin
+  return UNIT_SECONDS[b.per] > margin ? Math.min(due, due + ahead - margin) : due
+}

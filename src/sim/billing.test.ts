@@ -6,7 +6,7 @@
  * and the summary tests pin that).
  */
 import { describe, expect, it } from "vitest"
-import { billedSeconds, paidAhead, type Billing } from "../model/billing.ts"
+import { billedSeconds, paidAhead, retireAt, type Billing } from "../model/billing.ts"
 import { kitScenario, type KitResource } from "./kit.ts"
 import { runScenario } from "./run.ts"
 import { summaryFromEvents } from "./summary.ts"
@@ -22,6 +22,21 @@ describe("billedSeconds", () => {
     expect(billedSeconds(3600, { per: "hour" })).toBe(3600)
     expect(billedSeconds(3601, { per: "hour" })).toBe(7200)
   })
+  it("retireAt: an idle node stays until the margin before its billed time ends, or goes that long before an hour ends", () => {
+    // no billing, or per second: the idle rules' time
+    expect(retireAt(0, 1200, 120, null)).toBe(1200)
+    expect(retireAt(0, 1200, 120, { per: "second", minimum: 60 })).toBe(1200)
+    expect(retireAt(0, 30, 120, { per: "second", minimum: 60 })).toBe(30) // 30 s of the minimum left: less than the margin
+    // per hour: kept until 120 s before the paid hour ends
+    expect(retireAt(0, 1200, 120, { per: "hour" })).toBe(3480)
+    expect(retireAt(100, 3750, 120, { per: "hour" })).toBe(7180)
+    // due within the margin before the hour ends: retired that margin before it (earlier than due)
+    expect(retireAt(0, 3500, 120, { per: "hour" })).toBe(3480)
+    expect(retireAt(0, 3600, 120, { per: "hour" })).toBe(3480)
+    // per minute with a margin longer than a minute: nothing to gain
+    expect(retireAt(0, 1210, 120, { per: "minute" })).toBe(1210)
+  })
+
   it("paidAhead: what is already paid beyond an age", () => {
     expect(paidAhead(100, null)).toBe(0)
     expect(paidAhead(100, { per: "hour" })).toBe(3500)

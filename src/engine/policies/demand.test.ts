@@ -500,6 +500,22 @@ describe("demand policy rules", () => {
     expect(p.idleLimit!(b, { now: 1070, maxIdleTime: 600 })).toBe(demandDefaults.pool!.keep)
   })
 
+  it("paidIdle: an idle node billed per started hour stays until shortly before its paid hour ends, and goes before a new one starts", () => {
+    const p = makeDemandPolicy({ ...demandDefaults, paidIdle: 120 }).instantiate!()
+    const a = node("os-a", NodeState.Idle, { state_start_time: 900 }) // instance created at 0
+    const b = node("os-b", NodeState.Idle, { state_start_time: 3200 })
+    const hourly = new Map([["os", { per: "hour" as const }]])
+    p.decide(input({ now: 1000, nodes: [a, b], billing: hourly }))
+    // without demand both are excess (limit one boot time, 300 s): a would go at 1200, 2280 s before its paid hour ends
+    expect(p.idleLimit!(a, { now: 1000, maxIdleTime: 600 })).toBe(3480 - 900)
+    // b would go at 3500, within 120 s of the hour: it goes at 3480 instead
+    expect(p.idleLimit!(b, { now: 3300, maxIdleTime: 600 })).toBe(3480 - 3200)
+    // billed per second: the pool's limits as they are
+    const q = makeDemandPolicy({ ...demandDefaults, paidIdle: 120 }).instantiate!()
+    q.decide(input({ now: 1000, nodes: [a], billing: new Map([["os", { per: "second" as const, minimum: 60 }]]) }))
+    expect(q.idleLimit!(a, { now: 1000, maxIdleTime: 600 })).toBe(300)
+  })
+
   it("reads job ids and walltimes the way the batch systems print them", () => {
     expect(jobKey("13.head.example.org")).toBe("13")
     expect(jobKey("0/13")).toBe("13")

@@ -30,7 +30,7 @@
  * combination by name (`demand-no-pool`, `demand+breakeven`) for
  * `simulate --policy`. `lean` (lean.ts) is a fixed set of them.
  */
-import { billedSeconds } from "../../model/billing.ts"
+import { billedSeconds, retireAt, type Billing } from "../../model/billing.ts"
 import { ByJobKind, eligibleJobs, mayUse, type ProposedNode } from "../../model/allocator.ts"
 import { NodeState, ResourceFlag, type Job, type WorkerNode } from "../../model/types.ts"
 import type { Policy, PolicyDecision, PolicyInput } from "../policy.ts"
@@ -64,6 +64,14 @@ export interface DemandOptions {
   readonly pool?: PoolOptions | null
   /** Policy.reactive: a decision that starts no node leaves the provisioning interval unspent. */
   readonly reactive?: boolean
+  /**
+   * Billing-aware retirement: an idle node whose billed time runs on past its
+   * idle limit stays until `paidIdle` seconds (the time a retirement takes:
+   * hold, removal, destroy) before that time ends; one whose billed unit
+   * (longer than that) ends within `paidIdle` seconds of its limit goes that
+   * long before the unit ends (`retireAt` in src/model/billing.ts). null: off.
+   */
+  readonly paidIdle?: number | null
 }
 
 export interface PoolOptions {
@@ -212,6 +220,10 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
   }
 
   let prices: ReadonlyMap<string, number> | undefined = undefined
+  let billing: ReadonlyMap<string, Billing> | undefined = undefined
+  /** The idle limit `limit` of a node idle since `w.start`, moved to its billing boundary by `paidIdle`. */
+  const paid = (w: Watch, limit: number): number =>
+    opts.paidIdle == null || !Number.isFinite(limit) ? limit : Math.max(0, retireAt(w.created, w.start + limit, opts.paidIdle, billing?.get(w.resource)) - w.start)
   /** Paid units per core-hour of a resource's nodes: price ÷ cores when priced, else 1 (a core-hour). */
   const unitCost = (res: string): number => {
     const r = mem.resources.get(res)
@@ -223,6 +235,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
   const decide = (input: PolicyInput): PolicyDecision => {
     const now = input.now
     prices = input.prices
+    billing = input.billing
     mem.observe(now, input.jobs, input.nodes, input.resources)
     observeIdle(input.nodes)
     if (!opts.continuous) {
@@ -388,11 +401,11 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
         }
         if (rank < keep) {
           const hi = pool.keep ?? ctx.maxIdleTime
-          if (pool.learn != null && be !== null && !w.explore) return learner(w.resource).limitIn(pool.learn * B, Math.min(be.min, hi), hi) * scale
-          return hi * scale
+          if (pool.learn != null && be !== null && !w.explore) return paid(w, learner(w.resource).limitIn(pool.learn * B, Math.min(be.min, hi), hi) * scale)
+          return paid(w, hi * scale)
         }
-        if (pool.excess === "breakeven" && be !== null && !w.explore) return learner(w.resource).limit(B, ctx.maxIdleTime)
-        return Math.min(ctx.maxIdleTime, pool.short * B) * scale
+        if (pool.excess === "breakeven" && be !== null && !w.explore) return paid(w, learner(w.resource).limit(B, ctx.maxIdleTime))
+        return paid(w, Math.min(ctx.maxIdleTime, pool.short * B) * scale)
       }
     }
   return {
@@ -401,8 +414,8 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       if (be === null || node.instance === null) return promised.has(node.hostname) ? Infinity : ctx.maxIdleTime
       const w = watchIdle(node, ctx.now)
       if (promised.has(node.hostname)) return Infinity
-      if (w.explore) return ctx.maxIdleTime
-      return learner(w.resource).limit(bootTime(w.resource), ctx.maxIdleTime)
+      if (w.explore) return paid(w, ctx.maxIdleTime)
+      return paid(w, learner(w.resource).limit(bootTime(w.resource), ctx.maxIdleTime))
     }
   }
 }
