@@ -66,6 +66,7 @@ const ideas: Record<string, { readonly off?: (o: DemandOptions) => DemandOptions
   hedgeone: { on: (o) => ({ ...o, hedge: { frac: 0.1, min: 1 } }), what: "every decision that boots in a resource boots one node more (ceil of 10 %: two from 11 nodes on): a spare against failed and slow boots, and a head start for the next job" },
   hedgethree: { on: (o) => ({ ...o, hedge: { frac: 0.1, min: 3 } }), what: "as hedge, from 3 nodes on" },
   hedgeonemore: { on: (o) => ({ ...o, hedge: { frac: 0.2, min: 1 } }), what: "as hedgeone with 20 % (two from 6 nodes on)" },
+  money: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, money: true } : o.pool }), what: "with learn and wait_value: the break-even K in money (billed boot + a boot time of waiting on the node's cores at wait_value, in idle seconds of the node's price)" },
   paid: { on: (o) => ({ ...o, paidIdle: 120 }), what: "billing-aware retirement: an idle node whose billed time (cloud.R.billing) runs on past its idle limit stays until 120 s before it ends; one whose billed hour ends within 120 s of its limit goes 120 s before the hour ends" }
 }
 

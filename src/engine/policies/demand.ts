@@ -105,6 +105,14 @@ export interface PoolOptions {
    * `breakEven.min` and `keep`, with K = learn × boot time (null: `keep`).
    */
   readonly learn?: number | null
+  /**
+   * With `learn` and `dynamic-cluster.wait_value` set and a price for the
+   * resource: K in money, as idle seconds of the node: its billed boot
+   * (billedSeconds(boot time), at least the billing minimum) plus a boot time
+   * of waiting on its cores at wait_value, ÷ its price per second
+   * (`moneyK`). Without wait_value or a price: learn × boot time.
+   */
+  readonly money?: boolean
 }
 
 export const demandDefaults: DemandOptions = {
@@ -136,6 +144,19 @@ export const spareWorthIt = (input: PolicyInput, res: string, bootSeconds: numbe
   const cost = (price * billedSeconds(2 * bootSeconds, input.billing?.get(res))) / 3600
   const saved = (w * 0.5 * cores * bootSeconds) / 3600
   return saved >= cost
+}
+
+/**
+ * The break-even K of an idle node in money (`PoolOptions.money`), in idle
+ * seconds of the node: retiring it and booting another when a job comes
+ * costs the billed boot (at least the billing minimum) and one boot time of
+ * the job waiting on the node's cores, worth `waitValue` per core-hour;
+ * keeping it costs its price per second. null without a wait_value, a price
+ * or cores.
+ */
+export const moneyK = (bootSeconds: number, cores: number, price: number | undefined, b: Billing | undefined, waitValue: number | undefined): number | null => {
+  if (waitValue === undefined || price === undefined || price <= 0 || cores <= 0) return null
+  return billedSeconds(bootSeconds, b) + (waitValue * cores * bootSeconds) / price
 }
 
 /** A demand policy with its own memory; `instantiate` makes another with fresh memory. */
@@ -221,6 +242,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
 
   let prices: ReadonlyMap<string, number> | undefined = undefined
   let billing: ReadonlyMap<string, Billing> | undefined = undefined
+  let waitValue: number | undefined = undefined
   /** The idle limit `limit` of a node idle since `w.start`, moved to its billing boundary by `paidIdle`. */
   const paid = (w: Watch, limit: number): number =>
     opts.paidIdle == null || !Number.isFinite(limit) ? limit : Math.max(0, retireAt(w.created, w.start + limit, opts.paidIdle, billing?.get(w.resource)) - w.start)
@@ -236,6 +258,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     const now = input.now
     prices = input.prices
     billing = input.billing
+    waitValue = input.waitValue
     mem.observe(now, input.jobs, input.nodes, input.resources)
     observeIdle(input.nodes)
     if (!opts.continuous) {
@@ -401,7 +424,10 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
         }
         if (rank < keep) {
           const hi = pool.keep ?? ctx.maxIdleTime
-          if (pool.learn != null && be !== null && !w.explore) return paid(w, learner(w.resource).limitIn(pool.learn * B, Math.min(be.min, hi), hi) * scale)
+          if (pool.learn != null && be !== null && !w.explore) {
+            const K = (pool.money === true ? moneyK(B, mem.resources.get(w.resource)?.coresPerNode ?? 0, prices?.get(w.resource), billing?.get(w.resource), waitValue) : null) ?? pool.learn * B
+            return paid(w, learner(w.resource).limitIn(K, Math.min(be.min, hi), hi) * scale)
+          }
           return paid(w, hi * scale)
         }
         if (pool.excess === "breakeven" && be !== null && !w.explore) return paid(w, learner(w.resource).limit(B, ctx.maxIdleTime))

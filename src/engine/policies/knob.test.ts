@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest"
 import type { Billing } from "../../model/billing.ts"
 import { parseConfigText } from "../../model/config.ts"
 import type { PolicyInput } from "../policy.ts"
-import { spareWorthIt } from "./demand.ts"
+import { moneyK, spareWorthIt } from "./demand.ts"
 
 describe("the trade-off knob (dynamic-cluster.wait_value): spareWorthIt", () => {
   const input = (waitValue: number | undefined, billing?: Billing): PolicyInput => ({
@@ -33,6 +33,22 @@ describe("the trade-off knob (dynamic-cluster.wait_value): spareWorthIt", () => 
     // billed per started hour: 0.68 to pay, worth it from about 1.02
     expect(spareWorthIt(input(1, { per: "hour" }), "aws", 300, 16)).toBe(false)
     expect(spareWorthIt(input(1.1, { per: "hour" }), "aws", 300, 16)).toBe(true)
+  })
+})
+
+describe("the trade-off knob: moneyK, the break-even K of the pool's learned keep in money", () => {
+  it("is the billed boot plus a boot time of waiting on the node's cores, in idle seconds of the node's price", () => {
+    // spot: 16 cores, 0.24 per node-hour, per second with a 60-s minimum, boot 210 s, wait_value 0.2
+    expect(moneyK(210, 16, 0.24, { per: "second", minimum: 60 }, 0.2)).toBeCloseTo(210 + (0.2 * 16 * 210) / 0.24, 6)
+    // a boot shorter than the minimum is billed the minimum; wait_value 0: only the boot
+    expect(moneyK(30, 16, 0.24, { per: "second", minimum: 60 }, 0)).toBe(60)
+    // billed per started hour: a new boot costs a whole hour
+    expect(moneyK(170, 16, 0.68, { per: "hour" }, 0)).toBe(3600)
+  })
+  it("is null (the learned keep's own K) without wait_value, a price or cores", () => {
+    expect(moneyK(210, 16, 0.24, undefined, undefined)).toBeNull()
+    expect(moneyK(210, 16, undefined, undefined, 0.2)).toBeNull()
+    expect(moneyK(210, 0, 0.24, undefined, 0.2)).toBeNull()
   })
 })
 
