@@ -40,19 +40,25 @@ export const paidAhead = (age: number, b: Billing | null | undefined): number =>
   b === null || b === undefined ? 0 : Math.max(0, billedSeconds(age, b) - age)
 
 /**
- * When to retire an idle node that the idle rules would retire at `due`
- * (seconds, same clock as `created`, the instance's creation): if the time
- * already billed at `due` runs on for at least `margin` seconds more, keep it
- * until `margin` before that end (it is paid for anyway); if that end comes
- * sooner than `margin` after `due` and the billing unit is longer than
- * `margin`, retire it `margin` before the end (so that it is gone before
- * another unit starts), which may be before `due`. Else `due`. `margin` is
- * the time from the decision to retire until the instance is gone (hold,
- * removal, destroy). Without billing: `due`.
+ * When to retire an idle node (idle since `start`) that the idle rules would
+ * retire at `due` (seconds, the clock of `created`, the instance's creation).
+ * `margin` is the time from the decision to retire until the instance is gone
+ * (hold, removal, destroy). Billed by units longer than `margin` (per hour):
+ * a node idle already `margin` before the end of a billed unit, with `due`
+ * after it, goes then (the next unit is not bought); one that went idle after
+ * that point stays until `margin` before the end of the unit it is in (paid
+ * anyway). With shorter units only a billing minimum that runs on past `due`
+ * keeps it. Without billing: `due`.
  */
-export const retireAt = (created: number, due: number, margin: number, b: Billing | null | undefined): number => {
+export const retireAt = (created: number, start: number, due: number, margin: number, b: Billing | null | undefined): number => {
   if (b === null || b === undefined) return due
   const ahead = paidAhead(Math.max(0, due - created), b)
-  if (ahead >= margin) return due + ahead - margin
-  return UNIT_SECONDS[b.per] > margin ? Math.min(due, due + ahead - margin) : due
+  const end = due + ahead
+  const U = UNIT_SECONDS[b.per]
+  if (U <= margin) return ahead >= margin ? end - margin : due
+  const late = end - margin
+  if (late < due) return late >= start ? late : late + U
+  // the end of the unit before: a point the node was idle at, after its billing minimum
+  const before = end - U
+  return before > created && before - created >= (b.minimum ?? 0) && before - margin >= start ? before - margin : late
 }

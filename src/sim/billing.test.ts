@@ -22,19 +22,24 @@ describe("billedSeconds", () => {
     expect(billedSeconds(3600, { per: "hour" })).toBe(3600)
     expect(billedSeconds(3601, { per: "hour" })).toBe(7200)
   })
-  it("retireAt: an idle node stays until the margin before its billed time ends, or goes that long before an hour ends", () => {
-    // no billing, or per second: the idle rules' time
-    expect(retireAt(0, 1200, 120, null)).toBe(1200)
-    expect(retireAt(0, 1200, 120, { per: "second", minimum: 60 })).toBe(1200)
-    expect(retireAt(0, 30, 120, { per: "second", minimum: 60 })).toBe(30) // 30 s of the minimum left: less than the margin
-    // per hour: kept until 120 s before the paid hour ends
-    expect(retireAt(0, 1200, 120, { per: "hour" })).toBe(3480)
-    expect(retireAt(100, 3750, 120, { per: "hour" })).toBe(7180)
-    // due within the margin before the hour ends: retired that margin before it (earlier than due)
-    expect(retireAt(0, 3500, 120, { per: "hour" })).toBe(3480)
-    expect(retireAt(0, 3600, 120, { per: "hour" })).toBe(3480)
-    // per minute with a margin longer than a minute: nothing to gain
-    expect(retireAt(0, 1210, 120, { per: "minute" })).toBe(1210)
+  it("retireAt: under hourly billing an idle node goes before an hour it was idle into, or stays to the end of the hour it is in", () => {
+    // no billing, or per second: the idle rules' time (a minimum shorter than the margin changes nothing)
+    expect(retireAt(0, 900, 1200, 120, null)).toBe(1200)
+    expect(retireAt(0, 900, 1200, 120, { per: "second", minimum: 60 })).toBe(1200)
+    expect(retireAt(0, 0, 30, 120, { per: "second", minimum: 60 })).toBe(30)
+    expect(retireAt(0, 900, 1210, 120, { per: "minute" })).toBe(1210)
+    // per hour, idle since 900, due at 1200: kept until 120 s before the paid hour ends
+    expect(retireAt(0, 900, 1200, 120, { per: "hour" })).toBe(3480)
+    expect(retireAt(100, 3750, 3900, 120, { per: "hour" })).toBe(7180)
+    // due within the margin before the hour ends: goes the margin before it (earlier than due) ...
+    expect(retireAt(0, 3000, 3500, 120, { per: "hour" })).toBe(3480)
+    expect(retireAt(0, 3000, 3600, 120, { per: "hour" })).toBe(3480)
+    // ... unless it went idle after that point: the next hour is bought anyway, kept to its end
+    expect(retireAt(0, 3490, 3590, 120, { per: "hour" })).toBe(7080)
+    // idle since 3000, due at 4200 (past the hour's end): goes at 3480 instead of buying the second hour
+    expect(retireAt(0, 3000, 4200, 120, { per: "hour" })).toBe(3480)
+    // went idle at 3500, after that point: the second hour is bought, kept to its end
+    expect(retireAt(0, 3500, 4700, 120, { per: "hour" })).toBe(7080)
   })
 
   it("paidAhead: what is already paid beyond an age", () => {

@@ -65,11 +65,12 @@ export interface DemandOptions {
   /** Policy.reactive: a decision that starts no node leaves the provisioning interval unspent. */
   readonly reactive?: boolean
   /**
-   * Billing-aware retirement: an idle node whose billed time runs on past its
-   * idle limit stays until `paidIdle` seconds (the time a retirement takes:
-   * hold, removal, destroy) before that time ends; one whose billed unit
-   * (longer than that) ends within `paidIdle` seconds of its limit goes that
-   * long before the unit ends (`retireAt` in src/model/billing.ts). null: off.
+   * Billing-aware retirement (`retireAt` in src/model/billing.ts), with
+   * `paidIdle` seconds the time a retirement takes (hold, removal, destroy):
+   * under billing by the hour, an idle node that would be retired after the
+   * end of a paid hour it was idle through goes `paidIdle` before that end;
+   * one that went idle later stays until `paidIdle` before the end of its
+   * paid hour. null: off.
    */
   readonly paidIdle?: number | null
 }
@@ -245,7 +246,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
   let waitValue: number | undefined = undefined
   /** The idle limit `limit` of a node idle since `w.start`, moved to its billing boundary by `paidIdle`. */
   const paid = (w: Watch, limit: number): number =>
-    opts.paidIdle == null || !Number.isFinite(limit) ? limit : Math.max(0, retireAt(w.created, w.start + limit, opts.paidIdle, billing?.get(w.resource)) - w.start)
+    opts.paidIdle == null || !Number.isFinite(limit) ? limit : Math.max(0, retireAt(w.created, w.start, w.start + limit, opts.paidIdle, billing?.get(w.resource)) - w.start)
   /** Paid units per core-hour of a resource's nodes: price ÷ cores when priced, else 1 (a core-hour). */
   const unitCost = (res: string): number => {
     const r = mem.resources.get(res)
