@@ -2,11 +2,9 @@
  * `lean`, the default policy: demand's rules (demand.ts) with the ideas
  * measured to pay in the fourth to sixth rounds (docs/policies.md), written
  * out as a literal set of options:
- * - a job wider than the largest node counts whole Idle nodes, nodes coming
- *   and the cores running jobs are expected to free, never free cores of
- *   Busy nodes (`stale: 0`, `staleWideOnly`, `staleIdle`);
- * - half the cores running jobs are expected to free before a boot could
- *   join count for every job (`count.expect: 0.5`);
+ * - a job wider than the largest node counts whole Idle nodes and nodes
+ *   coming, never free cores of Busy nodes (`stale: 0`, `staleWideOnly`,
+ *   `staleIdle`);
  * - idle limits scaled per core (`pool.perCore`);
  * - the pool's keep learned from the idle periods seen (`pool.learn`, with
  *   the break-even learner from 300 s);
@@ -14,14 +12,14 @@
  *   (`reactive`);
  * - a decision that boots in a resource boots one node more (`hedge`).
  *
- * It is what the experiment `demand+widenew+percore+learn+reactive+wideidle+expecthalf+hedgeone`
+ * It is what the experiment `demand+widenew+percore+learn+reactive+wideidle+hedgeone`
  * builds (src/experiments/demand-variants.ts); lean.test.ts checks that the two stay equal.
  */
 import type { Policy } from "../policy.ts"
 import { breakEvenDefaults, makeDemandPolicy, type DemandOptions } from "./demand.ts"
 
 export const leanOptions: DemandOptions = {
-  count: { idle: true, busy: true, starting: true, soonFree: true, expect: 0.5 },
+  count: { idle: true, busy: true, starting: true, soonFree: true },
   continuous: true,
   choice: { leastWaste: true, price: true },
   breakEven: { ...breakEvenDefaults, min: 300 },
@@ -37,5 +35,5 @@ export const leanOptions: DemandOptions = {
 export const leanPolicy: Policy = makeDemandPolicy(
   leanOptions,
   "lean",
-  "demand's rules, and: decides again after each poll until it starts nodes; boots one spare node with each decision that boots; counts half the cores running jobs are expected to free; a job wider than a node counts idle and coming nodes, never free cores of busy ones; idle limits per core; the pool's keep learned from the idle periods seen (break-even)"
+  "demand's rules, and: decides again after each poll until it starts nodes; boots one spare node with each decision that boots; a job wider than a node counts idle and coming nodes, never free cores of busy ones; idle limits per core; the pool's keep learned from the idle periods seen (break-even)"
 )
