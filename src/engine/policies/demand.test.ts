@@ -309,7 +309,7 @@ describe("demand policy rules", () => {
     expect(getPolicy("demand+fitfast+percore+mid")?.name).toBe("demand+fitfast+percore+mid")
   })
 
-  it("lean is registered under its own name (also after instantiate) and is demand+widenew+percore+learn+reactive+wideidle+hedgeone", () => {
+  it("lean is registered under its own name (also after instantiate) and is demand+widenew+percore+learn+reactive+wideidle+hedgeone+paid", () => {
     const lean = getPolicy("lean")!
     expect(lean.name).toBe("lean")
     expect(policyNames()).toContain("lean")
@@ -321,7 +321,7 @@ describe("demand policy rules", () => {
     const nodes = [node("os-1", NodeState.Idle)]
     const q = jobs(2, { requested_cores: 12 })
     const a = lean.instantiate!().decide(input({ jobs: q, nodes }))
-    const b = demandVariant("demand+widenew+percore+learn+reactive+wideidle+hedgeone")!.instantiate!().decide(input({ jobs: q, nodes }))
+    const b = demandVariant("demand+widenew+percore+learn+reactive+wideidle+hedgeone+paid")!.instantiate!().decide(input({ jobs: q, nodes }))
     expect([...a.provision]).toEqual([["os", 3]])
     expect([...a.provision]).toEqual([...b.provision])
   })

@@ -10,9 +10,11 @@
  *   the break-even learner from 300 s);
  * - decisions that start nothing do not spend `auto_provision_interval`
  *   (`reactive`);
- * - a decision that boots in a resource boots one node more (`hedge`).
+ * - a decision that boots in a resource boots one node more (`hedge`);
+ * - under billing by the hour, idle nodes go before an hour they would idle
+ *   into, or stay to the end of the hour they are in (`paidIdle`).
  *
- * It is what the experiment `demand+widenew+percore+learn+reactive+wideidle+hedgeone`
+ * It is what the experiment `demand+widenew+percore+learn+reactive+wideidle+hedgeone+paid`
  * builds (src/experiments/demand-variants.ts); lean.test.ts checks that the two stay equal.
  */
 import type { Policy } from "../policy.ts"
@@ -29,11 +31,12 @@ export const leanOptions: DemandOptions = {
   staleWideOnly: true,
   staleIdle: true,
   reactive: true,
-  hedge: { frac: 0.1, min: 1 }
+  hedge: { frac: 0.1, min: 1 },
+  paidIdle: 120
 }
 
 export const leanPolicy: Policy = makeDemandPolicy(
   leanOptions,
   "lean",
-  "demand's rules, and: decides again after each poll until it starts nodes; boots one spare node with each decision that boots; a job wider than a node counts idle and coming nodes, never free cores of busy ones; idle limits per core; the pool's keep learned from the idle periods seen (break-even)"
+  "demand's rules, and: decides again after each poll until it starts nodes; boots one spare node with each decision that boots; a job wider than a node counts idle and coming nodes, never free cores of busy ones; idle limits per core; the pool's keep learned from the idle periods seen (break-even); under hourly billing idle nodes go before a new hour or stay to the end of a paid one"
 )
