@@ -12,8 +12,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, expect, it } from "vitest"
+import { apiGet, dashboardUrl, sleep, stopDaemon } from "../daemon/testing/e2e.ts"
 import { startDyncluster, type Daemon } from "../daemon/testing/process.ts"
-import { describeWithSge, makeSgeTestbed, qconf, qdel, qsub, runPrefix, sleep, type SgeTestbed } from "./sge/testing.ts"
+import { describeWithSge, qconf, qsub, runPrefix, sgeClusterYaml, sgeDaemonSuite } from "./sge/testing.ts"
 import { cleanupSlurm, describeWithSlurm, sbatch, scancel, scontrol, sinfoNodes, slurmEnv } from "./slurm/testing/env.ts"
 
 const RES = "shadowres"
@@ -60,19 +61,7 @@ const shadowRun = async (
   const before = nodes()
   const d = startDyncluster(["run", "--config", cfg, "--dry-run", "--boot-time", "2", "--decisions", file, "--port", "0", "--log-format", "json", "--log-level", "debug"], env)
   keep(d)
-  const first = await d.waitForLine((l) => l.includes("dashboard at http://"), 60_000)
-  const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(first)![1]
-  // (a loaded machine: a request whose keep-alive connection the server just closed is tried again)
-  const get = async (path: string): Promise<any> => {
-    for (let i = 0; ; i++) {
-      try {
-        return await (await fetch(`${url}${path}`)).json()
-      } catch (e) {
-        if (i >= 2) throw e
-        await sleep(200)
-      }
-    }
-  }
+  const get = apiGet(await dashboardUrl(d))
   const samples: Array<string> = []
   let decisions: Array<any> = []
   const t0 = Date.now()
@@ -83,8 +72,7 @@ const shadowRun = async (
   }
   const status = await get("/server/status")
   const workernodes: Array<any> = await get("/workernode")
-  d.kill("SIGTERM")
-  await Promise.race([d.exited, sleep(20_000)])
+  await stopDaemon(d)
   samples.push(nodes())
   const lines = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l))
   return { before, samples, decisions, status, workernodes, lines, stdout: d.stdout }
@@ -117,10 +105,7 @@ describeWithSlurm("shadow mode against the real Slurm", () => {
     cleanupSlurm({ prefix })
   })
   afterAll(async () => {
-    if (d !== null) {
-      d.kill("SIGTERM")
-      await Promise.race([d.exited, sleep(20_000)])
-    }
+    if (d !== null) await stopDaemon(d)
     scancel(jobs)
     cleanupSlurm({ prefix, jobs })
     rmSync(dir, { recursive: true, force: true })
@@ -149,42 +134,21 @@ describeWithSlurm("shadow mode against the real Slurm", () => {
 })
 
 describeWithSge("shadow mode against the real Grid Engine", () => {
-  const NAME = "dcshadow"
   const prefix = runPrefix("dcs")
-  let tb: SgeTestbed
-  let dir = ""
-  let d: Daemon | null = null
-  const jobs: Array<string> = []
-  beforeAll(() => {
-    tb = makeSgeTestbed(NAME)
-    dir = mkdtempSync(join(tmpdir(), "dc-shadow-sge-"))
-  }, 60_000)
-  afterAll(async () => {
-    if (d !== null) {
-      d.kill("SIGTERM")
-      await Promise.race([d.exited, sleep(20_000)])
-    }
-    qdel(jobs)
-    tb.close()
-    rmSync(dir, { recursive: true, force: true })
-  }, 60_000)
+  const suite = sgeDaemonSuite("dcshadow")
+  const { jobs } = suite
 
   it("decides to grow for a queued qsub job, but Grid Engine's exec hosts and host group stay as they were", async () => {
+    const { tb, dir } = suite
     jobs.push(qsub({ queue: tb.queue, seconds: 30, pe: 2, name: "shadow" }))
     const config = [
       ...engineSection(),
-      "cluster:",
-      "  type: sge",
-      "  config:",
-      `    queue_to_monitor: [${tb.queue}]`,
-      `    default_hostgroup: "${tb.group}"`,
-      "    qstat_command: /usr/bin/qstat -xml -r -u *",
-      "    qhost_command: /usr/bin/qhost -q -j -xml {0} {1}",
+      ...sgeClusterYaml(tb),
       ...cloudSection(prefix, 2).map((l) => l.replace("quantity: {min: 0, max: 2}", `quantity: {min: 0, max: 2}\n    reservation: {queue: ${tb.queue}}`))
     ].join("\n")
     const nodes = () => `${qconf("-sel").split("\n").sort().join(" ")} | ${qconf("-shgrp", tb.group).replace(/\s+/g, " ")}`
-    const r = await shadowRun(dir, config, nodes, {}, (x) => (d = x))
-    d = null
+    const r = await shadowRun(dir, config, nodes, {}, (x) => (suite.daemon = x))
+    suite.daemon = null
     expectShadowed(r)
     expect(r.lines.some((l) => l.type === "job_queued" && l.job === jobs[0])).toBe(true)
   }, 240_000)

@@ -15,50 +15,23 @@
  * jobs make the cluster grow; once they have finished it shrinks back to no
  * cloud node, and Grid Engine has no trace of the hosts.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { availableParallelism } from "node:os"
-import { afterAll, beforeAll, expect, it } from "vitest"
-import { startDyncluster, type Daemon } from "../../daemon/testing/process.ts"
+import { expect, it } from "vitest"
+import { apiGet, dashboardUrl, jsonLog, sleep } from "../../daemon/testing/e2e.ts"
+import { startDyncluster } from "../../daemon/testing/process.ts"
 import { NodeStateNames } from "../../model/types.ts"
-import {
-  describeWithSge,
-  forgetHost,
-  liveJobs,
-  makeSgeTestbed,
-  qconf,
-  qdel,
-  qsub,
-  runPrefix,
-  sgeScripts,
-  shell,
-  sleep,
-  type SgeTestbed
-} from "./testing.ts"
+import { describeWithSge, liveJobs, qconf, qsub, runPrefix, sgeClusterYaml, sgeDaemonSuite, sgeScripts, shell } from "./testing.ts"
 
 const NAME = "dcrun"
 
 describeWithSge("dyncluster run --config with cluster.type sge", () => {
-  let tb: SgeTestbed
-  let dir: string
-  let d: Daemon | null = null
-  const jobs: Array<string> = []
-  beforeAll(() => {
-    tb = makeSgeTestbed(NAME)
-    dir = mkdtempSync(join(tmpdir(), "dc-sge-run-"))
-  }, 60_000)
-  afterAll(async () => {
-    if (d !== null) {
-      d.kill("SIGTERM")
-      await Promise.race([d.exited, sleep(20_000)])
-    }
-    qdel(jobs)
-    tb.close()
-    rmSync(dir, { recursive: true, force: true })
-  }, 60_000)
+  const suite = sgeDaemonSuite(NAME)
+  const { jobs } = suite
 
   it("serves the Grid Engine view: status sge true, the hosts, the queued qsub job with its cores", async () => {
+    const { tb, dir } = suite
     jobs.push(qsub({ queue: tb.queue, seconds: 60, pe: 2, name: "viaapi" }))
     const cfg = join(dir, "sge.yaml")
     writeFileSync(
@@ -68,20 +41,12 @@ describeWithSge("dyncluster run --config with cluster.type sge", () => {
         "  policy: classic",
         "  cluster_poller_interval: 1",
         "  auto_mode: false",
-        "cluster:",
-        "  type: sge",
-        "  config:",
-        `    queue_to_monitor: [${tb.queue}]`,
-        `    default_hostgroup: "${tb.group}"`,
-        "    qstat_command: /usr/bin/qstat -xml -r -u *",
-        "    qhost_command: /usr/bin/qhost -q -j -xml {0} {1}",
+        ...sgeClusterYaml(tb),
         ""
       ].join("\n")
     )
-    d = startDyncluster(["run", "--config", cfg, "--port", "0", "--log-format", "json"])
-    const first = await d.waitForLine((l) => l.includes("dashboard at http://"), 60_000)
-    const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(first)![1]
-    const get = async (path: string) => (await fetch(`${url}${path}`)).json() as Promise<any>
+    suite.daemon = startDyncluster(["run", "--config", cfg, "--port", "0", "--log-format", "json"])
+    const get = apiGet(await dashboardUrl(suite.daemon))
     let status: any = null
     for (let i = 0; i < 60 && status?.cluster?.sge !== true; i++) {
       await sleep(500)
@@ -106,38 +71,15 @@ const GROW = "dcgrow"
 const RES = "sgesim"
 
 describeWithSge("dyncluster run --config: sge with a simulated cloud whose VMs become exec hosts (end to end)", () => {
-  let tb: SgeTestbed
-  let dir: string
-  let d: Daemon | null = null
-  const jobs: Array<string> = []
   const prefix = runPrefix("dcg")
   /** Instance names the simulated cloud gave out (from the daemon's log). */
   const booted = () =>
-    (d?.stdout ?? []).flatMap((l) => {
-      try {
-        const e = JSON.parse(l)
-        return e.msg === `simulated cloud ${RES}: boot` && typeof e.name === "string" ? [e.name as string] : []
-      } catch {
-        return []
-      }
-    })
-  beforeAll(() => {
-    tb = makeSgeTestbed(GROW)
-    dir = mkdtempSync(join(tmpdir(), "dc-sge-grow-"))
-  }, 60_000)
-  afterAll(async () => {
-    const names = booted()
-    if (d !== null) {
-      d.kill("SIGTERM")
-      await Promise.race([d.exited, sleep(20_000)])
-    }
-    qdel(jobs)
-    for (const name of names) forgetHost(name, tb.group)
-    tb.close()
-    rmSync(dir, { recursive: true, force: true })
-  }, 90_000)
+    (suite.daemon === null ? [] : jsonLog(suite.daemon)).flatMap((e) => (e.msg === `simulated cloud ${RES}: boot` && typeof e.name === "string" ? [e.name] : []))
+  const suite = sgeDaemonSuite(GROW, { hosts: booted })
+  const { jobs } = suite
 
   it("grows for two whole-node qsub jobs, runs them on the new exec hosts, and shrinks to no cloud node after they finish", async () => {
+    const { tb, dir } = suite
     const cores = availableParallelism()
     const node = (cmd: string) => `/bin/bash "${sgeScripts}/sge-node.sh" ${cmd} {0}`
     const cfg = join(dir, "sge-sim.yaml")
@@ -156,14 +98,7 @@ describeWithSge("dyncluster run --config: sge with a simulated cloud whose VMs b
         `    command: {command: '${node("execd")}', timeout: 60}`,
         `  post_vm_provision_command: '${node("vm")}'`,
         `  post_vm_destroy_command: '${node("destroy")}'`,
-        "cluster:",
-        "  type: sge",
-        "  config:",
-        `    queue_to_monitor: [${tb.queue}]`,
-        `    default_hostgroup: "${tb.group}"`,
-        "    command_timeout: 30",
-        "    qstat_command: /usr/bin/qstat -xml -r -u *",
-        "    qhost_command: /usr/bin/qhost -q -j -xml {0} {1}",
+        ...sgeClusterYaml(tb, ["command_timeout: 30"]),
         "cloud:",
         `  ${RES}:`,
         "    type: simulated",
@@ -181,10 +116,9 @@ describeWithSge("dyncluster run --config: sge with a simulated cloud whose VMs b
     // two jobs that each need a whole node (PE smp, $pe_slots, all of a host's cores)
     for (let i = 0; i < 2; i++) jobs.push(qsub({ queue: tb.queue, seconds: 4, pe: cores, name: `grow${i}` }))
     const t0 = Date.now()
-    d = startDyncluster(["run", "--config", cfg, "--port", "0", "--log-format", "json", "--log-level", "info"])
-    const first = await d.waitForLine((l) => l.includes("dashboard at http://"), 60_000)
-    const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(first)![1]
-    const get = async (path: string) => (await fetch(`${url}${path}`)).json() as Promise<any>
+    const d = startDyncluster(["run", "--config", cfg, "--port", "0", "--log-format", "json", "--log-level", "info"])
+    suite.daemon = d
+    const get = apiGet(await dashboardUrl(d))
 
     // the queued jobs as the REST API shows them
     let queued: Array<any> = []
@@ -236,13 +170,7 @@ describeWithSge("dyncluster run --config: sge with a simulated cloud whose VMs b
       expect(states).toContain("Deleting")
     }
     expect([...seen.states.values()].some((s) => s.has("Busy"))).toBe(true)
-    const msgs = d.stdout.flatMap((l) => {
-      try {
-        return [JSON.parse(l).msg as string]
-      } catch {
-        return []
-      }
-    })
+    const msgs = jsonLog(d).map((e) => e.msg)
     expect(msgs.filter((m) => /is ready and joined the cluster/.test(m))).toHaveLength(2)
     expect(msgs.filter((m) => /→ Deleting: held with no jobs/.test(m))).toHaveLength(2)
     expect(((await get("/job")) as Array<any>).filter((j) => jobs.includes(j.jobid))).toEqual([])

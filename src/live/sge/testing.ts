@@ -6,9 +6,13 @@
  */
 import { Either } from "effect"
 import { execFile, execFileSync, spawnSync } from "node:child_process"
-import { existsSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { describe, it } from "vitest"
+import { afterAll, beforeAll, describe, it } from "vitest"
+import { stopDaemon } from "../../daemon/testing/e2e.ts"
+import type { Daemon } from "../../daemon/testing/process.ts"
 import { decodeConfig, type ConfigFile } from "../../model/config.ts"
 
 export const sgeScripts = fileURLToPath(new URL("../../../ci/sge/", import.meta.url)).replace(/\/$/, "")
@@ -164,3 +168,53 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 /** Runs a shell command line as root, for the odd inspection in a test. */
 export const shell = (line: string) => execFileSync("/bin/sh", ["-c", line], { env, encoding: "utf8" })
+
+/**
+ * The `cluster:` section (YAML lines) of a daemon configuration that drives
+ * the SGE layer on this testbed's queue and host group, with the qstat/qhost
+ * templates the daemon tests use; `extra` lines go into `cluster.config`.
+ */
+export const sgeClusterYaml = (tb: SgeTestbed, extra: ReadonlyArray<string> = []): Array<string> => [
+  "cluster:",
+  "  type: sge",
+  "  config:",
+  `    queue_to_monitor: [${tb.queue}]`,
+  `    default_hostgroup: "${tb.group}"`,
+  ...extra.map((l) => `    ${l}`),
+  "    qstat_command: /usr/bin/qstat -xml -r -u *",
+  "    qhost_command: /usr/bin/qhost -q -j -xml {0} {1}"
+]
+
+/** What a suite that runs `dyncluster run` against Grid Engine shares between beforeAll, its tests and afterAll. */
+export interface SgeDaemonSuite {
+  readonly tb: SgeTestbed
+  /** A temporary directory of the suite's own (removed afterwards). */
+  readonly dir: string
+  /** The daemon the test started: stopped (SIGTERM) afterwards. */
+  daemon: Daemon | null
+  /** Jobs the test submitted: force-deleted afterwards. */
+  readonly jobs: Array<string>
+}
+
+/**
+ * Registers beforeAll/afterAll for a suite (inside its describe) that runs
+ * the daemon against a queue and host group of its own (`name`): afterwards
+ * the daemon is stopped, the jobs deleted, the hosts `hosts()` names
+ * forgotten (config entries and machines), the queue removed.
+ */
+export const sgeDaemonSuite = (name: string, opts: { readonly hosts?: () => ReadonlyArray<string> } = {}): SgeDaemonSuite => {
+  const s = { tb: null as unknown as SgeTestbed, dir: "", daemon: null as Daemon | null, jobs: [] as Array<string> }
+  beforeAll(() => {
+    s.tb = makeSgeTestbed(name)
+    s.dir = mkdtempSync(join(tmpdir(), `dc-sge-${name}-`))
+  }, 60_000)
+  afterAll(async () => {
+    const hosts = opts.hosts?.() ?? []
+    if (s.daemon !== null) await stopDaemon(s.daemon)
+    qdel(s.jobs)
+    for (const h of hosts) forgetHost(h, s.tb.group)
+    s.tb.close()
+    rmSync(s.dir, { recursive: true, force: true })
+  }, 90_000)
+  return s
+}
