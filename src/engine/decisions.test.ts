@@ -10,6 +10,7 @@ import { kitScenario } from "../sim/kit.ts"
 import { runScenario } from "../sim/run.ts"
 import { loadScenarioFile } from "../sim/scenario.ts"
 import { REASON_CODES, type Decision, type StepDecisions } from "./decisions.ts"
+import { policyNames } from "./policy.ts"
 import type { EngineLogEvent } from "./engine.ts"
 
 const run = (file: string, policy: string) => {
@@ -69,6 +70,32 @@ describe("decisions as values", () => {
     const lines = (l: ReadonlyArray<EngineLogEvent>) => l.filter((e) => /refus/.test(e.msg)).length
     expect(lines(api.log) + lines(broken.log)).toBe(0)
   })
+
+  for (const policy of policyNames()) {
+    it(`${policy}: while a resource's nodes boot for queued jobs, its at_max refusal names only the jobs they will not take (issue 17)`, () => {
+      const steps: Array<StepDecisions> = []
+      // one node (max 1, 2 cores) boots for 120 s; a, b, c each need a whole node
+      const s = kitScenario({
+        resources: [{ name: "os", max: 1, cores: 2, bootTime: { type: "constant", value: 120 } }],
+        jobs: ["a", "b", "c"].map((id, i) => ({ id, submit: i, cores: 2, cpn: 2, runtime: 600 })),
+        maxTime: 300,
+        settings: { policy, auto_provision_interval: 10 }
+      })
+      runScenario(s, { policy, collect: false, onDecisions: (d) => steps.push(d) })
+      const all = each(steps)
+      const boot = all.find(({ d }) => d.kind === "provision" && d.resource === "os")
+      expect(boot).toBeDefined()
+      const whileBooting = all.filter(({ t, d }) => t > boot!.t && t < boot!.t + 100 && d.kind === "refuse" && d.reason === "at_max")
+      expect(whileBooting.length).toBeGreaterThan(0)
+      for (const { d } of whileBooting) {
+        if (d.kind !== "refuse" || d.resource === null) continue
+        // the booting node is for a (first in the queue): a is not refused, b and c are
+        expect(d.jobs, JSON.stringify(d)).toEqual(["b", "c"])
+        expect(d.jobsTotal).toBe(2)
+        expect(d.count).toBe(2)
+      }
+    })
+  }
 
   for (const policy of ["classic", "demand", "lean"]) {
     it(`${policy}: queued jobs that get no node are refusals naming them (no_matching_resource, at_max, backoff, auto_mode_off), with no log line`, () => {

@@ -12,6 +12,11 @@
  * - a job every resource that could run it refuses: `refuse` in each of them,
  *   with its reason (`at_max`, `frozen`, `draining`, `backoff`).
  *
+ * A job a resource refuses that one of its starting nodes (or boots asked
+ * for) can take is not named: those nodes are for the first such jobs in the
+ * queue, as far as their cores go (issue 17: a job whose node was booting was
+ * named in the at_max refusal).
+ *
  * Jobs on a resource whose node size or instances are not known yet are not
  * explained. It only reads the state: no log line, no bookkeeping but its pace.
  */
@@ -84,6 +89,16 @@ export const explainQueue = (
   const noMatch = new Map<NoMatch, Named>()
   const autoOff = new Named()
   const blocked = new Map<ResState, Named>()
+  // Cores of the nodes booting in each refusing resource not yet given to a job (filled when first needed).
+  const booting = new Map<ResState, { cores: number; nodes: number }>()
+  const bootingIn = (r: ResState) => {
+    let b = booting.get(r)
+    if (b === undefined) {
+      const nodes = (st.nodes.counts.get(r.name)?.starting ?? 0) + r.inflight
+      booting.set(r, (b = { cores: nodes * r.coresPerNode, nodes }))
+    }
+    return b
+  }
   for (const job of st.queued) {
     if (job.state !== JobState.Queued || job.priority === null) continue
     const shapes = byShape.get(job)
@@ -110,13 +125,22 @@ export const explainQueue = (
       case "room":
         if (!st.autoMode) autoOff.add(job)
         break
-      case "refused":
+      case "refused": {
+        const taken = o.by.find((r) => {
+          const b = bootingIn(r)
+          return b.nodes >= nodesOn(job, r.coresPerNode) && b.cores >= job.requested_cores
+        })
+        if (taken !== undefined) {
+          bootingIn(taken).cores -= job.requested_cores
+          break
+        }
         for (const r of o.by) {
           if (refused.has(r.name)) continue
           let g = blocked.get(r)
           if (g === undefined) blocked.set(r, (g = new Named()))
           g.add(job, nodesOn(job, r.coresPerNode))
         }
+      }
     }
   }
   // (one decision per cause: shapes with the same cause share it)
