@@ -26,7 +26,7 @@ import {
   readScenarioDocument,
   type LoadedScenario
 } from "../sim/scenario.ts"
-import { formatSeedTable, parseSeeds, seedSection, seedStats, seedStatsJson } from "../sim/seeds.ts"
+import { formatSeedTable, parseSeeds, seedSection, seedsProblem, seedStats, seedStatsJson } from "../sim/seeds.ts"
 import type { ResourceSummary, Summary } from "../sim/summary.ts"
 import type { SeedTask } from "./seeds-pool.ts"
 
@@ -486,7 +486,7 @@ export const simulateCommand = Command.make(
         for (const v of vals) sets.push([key, v] as const)
       }
       const seedList = Option.isNone(a.seeds) ? null : parseSeeds(a.seeds.value)
-      if (Option.isSome(a.seeds) && seedList === null) return yield* fail(`--seeds ${a.seeds.value}: expected a range or list of integers, e.g. 1-10, 6-10 or 1,3,5`)
+      if (Option.isSome(a.seeds) && seedList === null) return yield* fail(`--seeds ${a.seeds.value}: ${seedsProblem(a.seeds.value)}`)
       if (seedList !== null && Option.isSome(a.seed)) return yield* fail("give either --seed or --seeds, not both")
       if (seedList !== null && Option.isSome(a.events)) return yield* fail("--events writes one run's log: it goes with one seed, not --seeds")
       const variants = variantsOf(policies, sets)

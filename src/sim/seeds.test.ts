@@ -4,7 +4,7 @@
  * scatter; pure functions of the summaries.
  */
 import { describe, expect, it } from "vitest"
-import { costWaitScatter, formatSeedTable, parseSeeds, seedStats, tInterval } from "./seeds.ts"
+import { costWaitScatter, formatSeedTable, parseSeeds, seedsProblem, seedStats, tInterval } from "./seeds.ts"
 import type { Summary } from "./summary.ts"
 
 const summary = (wait: number, cost: number): Summary =>
@@ -20,6 +20,11 @@ describe("seeds", () => {
     expect(parseSeeds("1,3,5")).toEqual([1, 3, 5])
     expect(parseSeeds("1-2,7")).toEqual([1, 2, 7])
     for (const bad of ["", "a", "10-1", "1,1", "1-", "1.5"]) expect(parseSeeds(bad), bad).toBeNull()
+    // what is wrong, in words
+    expect(seedsProblem("10-1")).toBe("the range 10-1 ends before it starts (e.g. 1-10)")
+    expect(seedsProblem("1-3,2")).toBe("a seed is named twice")
+    expect(seedsProblem("0-20000")).toBe("the range 0-20000 has more than 10,001 seeds")
+    for (const bad of ["", "a", "1-", "1.5"]) expect(seedsProblem(bad), bad).toBe("expected a range or list of integers, e.g. 1-10, 6-10 or 1,3,5")
   })
 
   it("t-interval: mean ± t(0.975, n-1) × s/√n", () => {

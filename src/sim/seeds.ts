@@ -12,6 +12,18 @@ import { escapeHtml, RUN_COLORS } from "./report.ts"
 import type { Summary } from "./summary.ts"
 
 /** `1-10`, `6-10`, `1,3,5` or `1-3,7` → the seeds in order; null for anything else. */
+/** What is wrong with a `--seeds` value parseSeeds refuses (the words after "--seeds VALUE: "). */
+export const seedsProblem = (s: string): string => {
+  for (const part of s.split(",")) {
+    const m = /^\s*(-?\d+)\s*-\s*(-?\d+)\s*$/.exec(part)
+    if (m !== null && Number(m[2]) < Number(m[1])) return `the range ${part.trim()} ends before it starts (e.g. ${m[2]}-${m[1]})`
+    if (m !== null && Number(m[2]) - Number(m[1]) > 10_000) return `the range ${part.trim()} has more than 10,001 seeds`
+  }
+  // (every part alone is fine: together they name a seed twice)
+  if (s.split(",").every((p) => parseSeeds(p) !== null)) return "a seed is named twice"
+  return "expected a range or list of integers, e.g. 1-10, 6-10 or 1,3,5"
+}
+
 export const parseSeeds = (s: string): Array<number> | null => {
   const out: Array<number> = []
   for (const part of s.split(",")) {
