@@ -5,6 +5,11 @@
  * run and complete → the nodes idle past max_idle_time → drained, deleted,
  * their VMs destroyed. Job states are checked through squeue, the node
  * lifecycle through sinfo, as an administrator would see them.
+ *
+ * Runs once per supported policy (policyNames(): classic, demand, lean), one
+ * after the other, each with nodes of its own prefix; the checks hold for
+ * any policy (how many nodes boot and when a node counts as idle long enough
+ * are the policy's business: at least one node, at most max, each retired).
  */
 import { Effect, Either, Exit, Layer, Scope } from "effect"
 import { mkdtempSync } from "node:fs"
@@ -21,13 +26,16 @@ import { makeSlurmClusterService } from "./cluster.ts"
 import { slurmSettings } from "./config.ts"
 import { makeNetnsCloud } from "./testing/netnsCloud.ts"
 import { cleanupSlurm, describeWithSlurm, sbatch, sinfoNodes, slurmEnv, squeueStates, VM_SCRIPT, vmNamespaces } from "./testing/env.ts"
-import { configuredPolicy } from "../../engine/policy.ts"
+import { configuredPolicy, policyNames } from "../../engine/policy.ts"
 
-const PREFIX = "dce"
+/** Node names of one policy's run: dce + the policy's first letters (dceclas1, dcelean2, ...). */
+const prefixOf = (policy: string) => `dce${policy.replace(/[^a-z]/g, "").slice(0, 4)}`
+const POLICIES = policyNames()
+if (new Set(POLICIES.map(prefixOf)).size !== POLICIES.length) throw new Error(`two policies share a node prefix: ${POLICIES.map(prefixOf)}`)
 
-const CONFIG = `
+const configFor = (policy: string) => `
 dynamic-cluster:
-  policy: classic
+  policy: ${policy}
   auto_mode: true
   max_idle_time: 5
   max_launch_time: 120
@@ -61,17 +69,19 @@ let cleanup: () => void = () => {}
 afterAll(() => cleanup())
 
 describeWithSlurm("Slurm end to end: real slurmctld, real engine, VMs as network namespaces", () => {
-  it("queued jobs grow the cluster, the jobs run, idle nodes are drained, deleted and destroyed", async () => {
+  it.each(POLICIES)("policy %s: queued jobs grow the cluster, the jobs run, idle nodes are drained, deleted and destroyed", async (policy) => {
+    const PREFIX = prefixOf(policy)
     const stateDir = mkdtempSync(join(tmpdir(), "dyncluster-slurm-e2e-"))
     const cloud = makeNetnsCloud({ script: VM_SCRIPT, stateDir, prefix: PREFIX, mode: "dynamic", cores: 2, memMb: 1000, env: slurmEnv })
     const jobs: Array<string> = []
+    cleanup()
     cleanup = () => {
       Effect.runSync(Effect.ignore(cloud.destroyAll))
       cleanupSlurm({ prefix: PREFIX, jobs })
     }
     cleanupSlurm({ prefix: PREFIX })
 
-    const config = Either.getOrThrow(parseConfigText(CONFIG)).config
+    const config = Either.getOrThrow(parseConfigText(configFor(policy))).config
     const settings = Either.getOrThrow(slurmSettings(config))
     const log: Array<EngineLogEvent> = []
     const scope = Effect.runSync(Scope.make())
@@ -108,7 +118,7 @@ describeWithSlurm("Slurm end to end: real slurmctld, real engine, VMs as network
     }
 
     try {
-      // two jobs of the monitored partition: 2 CPUs and 1 CPU on 2-CPU nodes → the classic allocator asks for 2 nodes
+      // two jobs of the monitored partition: 2 CPUs and 1 CPU on 2-CPU nodes (max 2: one or two nodes, as the policy sees fit)
       jobs.push(sbatch(["-p", "dyn", "-J", "e2e-a", "-n", "2", "--wrap", "sleep 4"]))
       jobs.push(sbatch(["-p", "dyn", "-J", "e2e-b", "-n", "1", "--wrap", "sleep 4"]))
       let finished: Sample | undefined
@@ -117,7 +127,7 @@ describeWithSlurm("Slurm end to end: real slurmctld, real engine, VMs as network
         const allDone = jobs.every((j) => s.jobs.get(j) === "COMPLETED")
         const sawNodes = samples.some((x) => x.nodes.length > 0)
         if (allDone && sawNodes && s.nodes.length === 0 && cloud.records().length === 0 && s.engine.length === 0) finished = s
-        else if (s.t > 100) throw new Error(`not finished after 100 s; last sample ${JSON.stringify({ ...s, jobs: Object.fromEntries(s.jobs) })}\nengine log:\n${log.map((e) => `${e.t.toFixed(1)} ${e.level} ${e.msg}`).join("\n")}`)
+        else if (s.t > 115) throw new Error(`${policy}: not finished after 115 s; last sample ${JSON.stringify({ ...s, jobs: Object.fromEntries(s.jobs) })}\nengine log:\n${log.map((e) => `${e.t.toFixed(1)} ${e.level} ${e.msg}`).join("\n")}`)
         else await new Promise((r) => setTimeout(r, 200))
       }
 
@@ -128,28 +138,36 @@ describeWithSlurm("Slurm end to end: real slurmctld, real engine, VMs as network
       // and the node's clean-up); that is the only transient state accepted, and only there.
       for (const j of jobs) expect(jobSeq(j).join(" ")).toMatch(/^PENDING RUNNING (COMPLETING )?COMPLETED$/)
       const nodeNames = [...new Set(samples.flatMap((s) => s.nodes.map((n) => n.name)))].sort()
-      expect(nodeNames).toEqual([`${PREFIX}1`, `${PREFIX}2`])
+      // one node or two (max 2), named by the cloud
+      expect(nodeNames.length).toBeGreaterThanOrEqual(1)
+      expect(nodeNames.length).toBeLessThanOrEqual(2)
+      for (const name of nodeNames) expect(name).toMatch(new RegExp(`^${PREFIX}[12]$`))
+      let ranJobs = 0
       for (const name of nodeNames) {
         const seq = samples.map((s) => s.nodes.find((n) => n.name === name)?.state ?? "-")
         const compact = seq.filter((x, i) => i === 0 || x !== seq[i - 1])
         // absent → registered idle or at once running → back to idle → drained by the hold → deleted
         expect(compact[0]).toBe("-")
         expect(compact.at(-1)).toBe("-")
-        expect(compact).toContain("IDLE+DRAIN")
-        expect(compact.some((x) => x === "ALLOCATED" || x === "MIXED")).toBe(true)
+        expect(compact, name).toContain("IDLE+DRAIN")
         const busy = compact.findIndex((x) => x === "ALLOCATED" || x === "MIXED")
         const drained = compact.indexOf("IDLE+DRAIN")
-        expect(drained).toBeGreaterThan(busy)
-        expect(compact.slice(busy + 1, drained)).toContain("IDLE")
-        // the engine's view of the same node: Starting → ... → Busy → Idle → Holding/Held → Deleting
+        if (busy >= 0) {
+          ranJobs++
+          expect(drained).toBeGreaterThan(busy)
+          expect(compact.slice(busy + 1, drained)).toContain("IDLE")
+        }
+        // the engine's view of the same node: Starting → ... → Held → Deleting
         const eseq = samples.map((s) => s.engine.find((n) => n.host === name)?.state ?? "-")
         const ecompact = eseq.filter((x, i) => i === 0 || x !== eseq[i - 1])
-        expect(ecompact).toEqual(expect.arrayContaining(["Starting", "Busy", "Idle", "Held", "Deleting"]))
-        expect(ecompact.indexOf("Busy")).toBeLessThan(ecompact.lastIndexOf("Held"))
+        expect(ecompact, name).toEqual(expect.arrayContaining(["Starting", "Held", "Deleting"]))
+        if (busy >= 0) expect(ecompact.indexOf("Busy")).toBeLessThan(ecompact.lastIndexOf("Held"))
       }
+      // the jobs ran on the cloud nodes (the partition has no other)
+      expect(ranJobs).toBeGreaterThanOrEqual(1)
       const snap = await Effect.runPromise(engine.api.snapshot)
-      expect(snap.counters.boots.e2e).toBe(2)
-      expect(snap.counters.destroys.e2e).toBe(2)
+      expect(snap.counters.boots.e2e).toBe(nodeNames.length)
+      expect(snap.counters.destroys.e2e).toBe(nodeNames.length)
       expect(vmNamespaces(PREFIX)).toEqual([])
 
       const tIdle = first((s) => s.nodes.some((n) => n.state === "IDLE" || n.state === "MIXED" || n.state === "ALLOCATED"))
@@ -158,18 +176,21 @@ describeWithSlurm("Slurm end to end: real slurmctld, real engine, VMs as network
       const tDone = first((s) => jobs.every((j) => s.jobs.get(j) === "COMPLETED"))
       const tDrained = first((s) => s.nodes.some((n) => n.state === "IDLE+DRAIN"))
       console.log(
-        `[slurm e2e] timings from sbatch: first node in Slurm ${tIdle.toFixed(1)} s, first job RUNNING ${tRun1.toFixed(1)} s, ` +
+        `[slurm e2e ${policy}] timings from sbatch: first node in Slurm ${tIdle.toFixed(1)} s, first job RUNNING ${tRun1.toFixed(1)} s, ` +
           `both RUNNING ${tRun.toFixed(1)} s, both COMPLETED ${tDone.toFixed(1)} s, first node drained ${tDrained.toFixed(1)} s, ` +
-          `all nodes deleted and VMs destroyed ${finished.t.toFixed(1)} s`
+          `all nodes deleted and VMs destroyed ${finished.t.toFixed(1)} s; ${nodeNames.length} node(s)`
       )
       const tSubmit = (t0 + performance.timeOrigin) / 1000
-      console.log(`[slurm e2e] engine log (s after sbatch):\n${log.filter((e) => e.level !== "debug").map((e) => `  ${(e.t - tSubmit).toFixed(1)} ${e.level} ${e.msg}`).join("\n")}`)
-      // the nodes were drained (held) only after max_idle_time (5 s) without jobs; tDone is when this test's sampler
-      // saw COMPLETED, which can be up to a sampling round (squeue + sinfo, seconds under load) after the engine saw it
-      expect(tDrained - tDone).toBeGreaterThanOrEqual(3)
+      console.log(`[slurm e2e ${policy}] engine log (s after sbatch):\n${log.filter((e) => e.level !== "debug").map((e) => `  ${(e.t - tSubmit).toFixed(1)} ${e.level} ${e.msg}`).join("\n")}`)
+      // a node joins Slurm before a job runs there; the first job runs on a cloud node within a minute
       expect(tIdle).toBeLessThan(tRun1 + 0.5)
+      expect(tRun1).toBeLessThan(60)
+      // each node was held (drained) only after it had run its jobs and idled (how long is the policy's idle limit), then
+      // deleted and destroyed: within a minute of the last job's end
+      expect(tDrained).toBeGreaterThan(tRun1)
+      expect(finished.t - tDone).toBeLessThan(60)
     } finally {
       await Effect.runPromise(Scope.close(scope, Exit.void))
     }
-  }, 120_000)
+  }, 140_000)
 })
