@@ -13,7 +13,9 @@
  * contextualisation (sge-node.sh execd: starts the execd, exit 0 = Ready),
  * post_vm_destroy_command ends it (sge-node.sh destroy). Two whole-node qsub
  * jobs make the cluster grow; once they have finished it shrinks back to no
- * cloud node, and Grid Engine has no trace of the hosts.
+ * cloud node, and Grid Engine has no trace of the hosts. The end-to-end part
+ * runs once per supported policy (policyNames()), one after the other, each
+ * on a queue and host names of its own, with checks that hold for any policy.
  */
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -21,6 +23,7 @@ import { availableParallelism } from "node:os"
 import { expect, it } from "vitest"
 import { apiGet, dashboardUrl, jsonLog, sleep } from "../../daemon/testing/e2e.ts"
 import { startDyncluster } from "../../daemon/testing/process.ts"
+import { policyNames } from "../../engine/policy.ts"
 import { NodeStateNames } from "../../model/types.ts"
 import { describeWithSge, liveJobs, qconf, qsub, runPrefix, sgeClusterYaml, sgeDaemonSuite, sgeScripts, shell } from "./testing.ts"
 
@@ -67,11 +70,13 @@ describeWithSge("dyncluster run --config with cluster.type sge", () => {
   }, 90_000)
 })
 
-const GROW = "dcgrow"
 const RES = "sgesim"
+/** A policy's own short tag (its first letters): queue dcgrow<tag>.q, hosts dcg<tag><run>-NNNNN. */
+const tagOf = (policy: string) => policy.replace(/[^a-z]/g, "").slice(0, 4)
 
-describeWithSge("dyncluster run --config: sge with a simulated cloud whose VMs become exec hosts (end to end)", () => {
-  const prefix = runPrefix("dcg")
+for (const policy of policyNames()) describeWithSge(`dyncluster run --config, policy ${policy}: sge with a simulated cloud whose VMs become exec hosts (end to end)`, () => {
+  const GROW = `dcgrow${tagOf(policy)}`
+  const prefix = runPrefix(`dcg${tagOf(policy)}`)
   /** Instance names the simulated cloud gave out (from the daemon's log). */
   const booted = () =>
     (suite.daemon === null ? [] : jsonLog(suite.daemon)).flatMap((e) => (e.msg === `simulated cloud ${RES}: boot` && typeof e.name === "string" ? [e.name] : []))
@@ -87,7 +92,7 @@ describeWithSge("dyncluster run --config: sge with a simulated cloud whose VMs b
       cfg,
       [
         "dynamic-cluster:",
-        "  policy: classic",
+        `  policy: ${policy}`,
         "  cluster_poller_interval: 1",
         "  cloud_poller_interval: 1",
         "  auto_provision_interval: 1",
@@ -102,7 +107,8 @@ describeWithSge("dyncluster run --config: sge with a simulated cloud whose VMs b
         "cloud:",
         `  ${RES}:`,
         "    type: simulated",
-        // max 2: the classic policy boots again for jobs still queued once the new hosts are Idle
+        // max 2: one node per job, or one running them one after the other (classic boots again for jobs
+        // still queued once the new hosts are Idle)
         "    quantity: {min: 0, max: 2}",
         `    reservation: {queue: ${tb.queue}}`,
         "    config:",
@@ -146,20 +152,24 @@ describeWithSge("dyncluster run --config: sge with a simulated cloud whose VMs b
         const live = liveJobs()
         shrunk = jobs.every((j) => !live.has(j))
       }
-      if (!shrunk && Date.now() - t0 > 80_000) {
+      // (generous: a loaded machine's qmaster takes up to 30 s per qconf; quiet, a run takes well under a minute)
+      if (!shrunk && Date.now() - t0 > 240_000) {
         throw new Error(
-          `no shrink after 80 s: nodes ${cloudNodes.map((n) => `${n.hostname}:${NodeStateNames[n.state as number]}`).join(" ")}; log tail:\n${d.stdout.slice(-15).join("\n")}`
+          `${policy}: no shrink after 240 s: nodes ${cloudNodes.map((n) => `${n.hostname}:${NodeStateNames[n.state as number]}`).join(" ")}; log tail:\n${d.stdout.slice(-15).join("\n")}`
         )
       }
       if (!shrunk) await sleep(300)
     }
-    console.log(`grow and shrink through dyncluster run took ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+    console.log(`${policy}: grow and shrink through dyncluster run took ${((Date.now() - t0) / 1000).toFixed(1)} s`)
 
     const names = booted()
-    expect(names).toHaveLength(2)
+    // one or two nodes (max 2)
+    expect([1, 2]).toContain(names.length)
     for (const name of names) expect(name).toMatch(new RegExp(`^${prefix}-\\d{5}$`))
-    expect(seen.peak).toBe(2)
-    expect(seen.peakResource).toBe(2)
+    expect(seen.peak).toBeGreaterThanOrEqual(1)
+    expect(seen.peak).toBeLessThanOrEqual(2)
+    expect(seen.peakResource).toBeGreaterThanOrEqual(seen.peak)
+    expect(seen.peakResource).toBeLessThanOrEqual(2)
     // each job ran on a cloud node, each node went Starting → Idle/Busy → Held → Deleting
     expect([...seen.ranOn.keys()].sort()).toEqual([...jobs].sort())
     for (const host of seen.ranOn.values()) expect(names).toContain(host)
@@ -171,8 +181,8 @@ describeWithSge("dyncluster run --config: sge with a simulated cloud whose VMs b
     }
     expect([...seen.states.values()].some((s) => s.has("Busy"))).toBe(true)
     const msgs = jsonLog(d).map((e) => e.msg)
-    expect(msgs.filter((m) => /is ready and joined the cluster/.test(m))).toHaveLength(2)
-    expect(msgs.filter((m) => /→ Deleting: held with no jobs/.test(m))).toHaveLength(2)
+    expect(msgs.filter((m) => /is ready and joined the cluster/.test(m))).toHaveLength(names.length)
+    expect(msgs.filter((m) => /→ Deleting: held with no jobs/.test(m))).toHaveLength(names.length)
     expect(((await get("/job")) as Array<any>).filter((j) => jobs.includes(j.jobid))).toEqual([])
     // Grid Engine has no trace of the hosts, and the destroy hook ended the machines
     const execHosts = qconf("-sel").split("\n")
@@ -186,5 +196,5 @@ describeWithSge("dyncluster run --config: sge with a simulated cloud whose VMs b
     }
     for (let i = 0; i < 50 && machinesLeft().length > 0; i++) await sleep(200)
     expect(machinesLeft()).toEqual([])
-  }, 90_000)
+  }, 270_000)
 })
