@@ -25,7 +25,7 @@ import { apiGet, dashboardUrl, jsonLog, sleep } from "../../daemon/testing/e2e.t
 import { startDyncluster } from "../../daemon/testing/process.ts"
 import { policyNames } from "../../engine/policy.ts"
 import { NodeStateNames } from "../../model/types.ts"
-import { describeWithSge, liveJobs, qconf, qsub, runPrefix, sgeClusterYaml, sgeDaemonSuite, sgeScripts, shell } from "./testing.ts"
+import { describeWithSge, liveJobs, qconf, qsub, ranOn, runPrefix, sgeClusterYaml, sgeDaemonSuite, sgeScripts, shell } from "./testing.ts"
 
 const NAME = "dcrun"
 
@@ -170,8 +170,9 @@ for (const policy of policyNames()) describeWithSge(`dyncluster run --config, po
     expect(seen.peak).toBeLessThanOrEqual(2)
     expect(seen.peakResource).toBeGreaterThanOrEqual(seen.peak)
     expect(seen.peakResource).toBeLessThanOrEqual(2)
-    // each job ran on a cloud node, each node went Starting → Idle/Busy → Held → Deleting
-    expect([...seen.ranOn.keys()].sort()).toEqual([...jobs].sort())
+    // each job ran on a cloud node (Grid Engine's accounting: on a loaded machine a 4 s job can start and end between
+    // two cluster polls, unseen in /workernode), each node went Starting → Idle/Busy → Held → Deleting
+    for (const j of jobs) expect(names, `job ${j} ran on ${ranOn(j)}`).toContain(ranOn(j))
     for (const host of seen.ranOn.values()) expect(names).toContain(host)
     expect([...seen.states.keys()].sort()).toEqual([...names].sort())
     for (const states of seen.states.values()) {
@@ -179,7 +180,6 @@ for (const policy of policyNames()) describeWithSge(`dyncluster run --config, po
       expect(states.has("Idle") || states.has("Busy")).toBe(true)
       expect(states).toContain("Deleting")
     }
-    expect([...seen.states.values()].some((s) => s.has("Busy"))).toBe(true)
     const msgs = jsonLog(d).map((e) => e.msg)
     expect(msgs.filter((m) => /is ready and joined the cluster/.test(m))).toHaveLength(names.length)
     expect(msgs.filter((m) => /→ Deleting: held with no jobs/.test(m))).toHaveLength(names.length)

@@ -68,6 +68,12 @@ export const qsub = (opts: { queue: string; seconds: number; pe?: number; name?:
   return run("/usr/bin/qsub", args).trim().split(".")[0]
 }
 
+/** The host a finished job ran on, from Grid Engine's accounting (`qacct -j`), or null when it has no record yet. */
+export const ranOn = (id: string): string | null => {
+  const r = spawnSync("/usr/bin/qacct", ["-j", id], { env, encoding: "utf8", timeout: 30_000 })
+  return r.status === 0 ? (/^hostname\s+(\S+)/m.exec(r.stdout)?.[1] ?? null) : null
+}
+
 /** Force-deletes jobs (those already gone are ignored). */
 export const qdel = (ids: ReadonlyArray<string>) => {
   if (ids.length > 0) spawnSync("/usr/bin/qdel", ["-f", ...ids], { env, timeout: 30_000 })
