@@ -125,7 +125,7 @@ export const buildCapacity = (
   count: CountOptions,
   /** The deadline of `count.expect` (the earliest a new node could join). */
   expectBy?: number,
-  /** Collects when the list could change on the same view (only `now` later). */
+  /** Collects when the list could change on the same view (only `now` later), but for the `expected` pool (expectedQuiet). */
   quiet?: QuietBound
 ): Array<Capacity> => {
   // (expected ends by runtimes move with the job's age at every runtime observed: not bounded)
@@ -195,7 +195,6 @@ export const buildCapacity = (
   }
   if (count.expect != null && expectBy !== undefined) {
     const free = Math.floor(expectedCores(mem, now, expectBy, count.soonFree) * count.expect)
-    if (quiet !== undefined) expectedQuiet(mem, now, expectBy - now, count.soonFree, count.expect, free, quiet)
     if (free > 0) out.push({ host: "#expected", resource: null, kind: "expected", readyAt: now, free: 0, releases: [[now, free]], used: 0, queues: common })
   }
   if (count.starting) {
@@ -226,14 +225,17 @@ const expectedCores = (mem: PolicyMemory, now: number, expectBy: number, soonFre
 }
 
 /**
- * When `floor(expectedCores(t, t + offset) × weight)` first differs from
- * `free` for t after `now` (the same running jobs and runtimes): it moves
+ * The bound of `count.expect`'s pool (buildCapacity with `expectBy`, whose
+ * cores were `free`): when `floor(expectedCores(t, t + offset) × weight)`
+ * first differs from `free` for t after `now` (the same running jobs and
+ * runtimes). A caller that needs the bound asks (it steps through the
+ * running jobs: not worth it for a decision that boots). It moves
  * only when a job's age or deadline passes a runtime observed, when its
  * walltime starts to free its cores by the deadline (end − offset), and
  * just after its walltime (end). Looked at up to `expectedLookahead` seconds
  * and `expectedSteps` changes ahead; beyond that the bound is where it stopped.
  */
-const expectedQuiet = (mem: PolicyMemory, now: number, offset: number, soonFree: boolean, weight: number, free: number, quiet: QuietBound): void => {
+export const expectedQuiet = (mem: PolicyMemory, now: number, offset: number, soonFree: boolean, weight: number, free: number, quiet: QuietBound): void => {
   let t = now
   for (let step = 0; step < expectedSteps; step++) {
     let next = Infinity

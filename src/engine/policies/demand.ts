@@ -35,7 +35,7 @@ import { ByJobKind, eligibleJobs, mayUse, type ProposedNode } from "../../model/
 import { NodeState, ResourceFlag, type Job, type WorkerNode } from "../../model/types.ts"
 import type { Policy, PolicyDecision, PolicyInput } from "../policy.ts"
 import { IdleLearner, type BreakEvenOptions } from "./breakeven.ts"
-import { buildCapacity, CapacityIndex, commit, QuietBound, type CountOptions } from "./capacity.ts"
+import { buildCapacity, CapacityIndex, commit, expectedQuiet, QuietBound, type CountOptions } from "./capacity.ts"
 import { chooseResource, type ChoiceOptions } from "./choice.ts"
 import { PolicyMemory } from "./memory.ts"
 
@@ -347,10 +347,16 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     }
     // Idle nodes promised to queued jobs are not retired before the next decision.
     const promises = new Set(caps.filter((c) => c.kind === "idle" && c.used > 0).map((c) => c.host))
-    // A release counts for a job from `t - horizon` on (availableBy: t <= now + horizon).
-    for (const c of caps) for (const [t] of c.releases) for (const h of horizons) quiet.at(t - h)
     // (a decision that boots counts a demand event: the next one, even on the same view, differs)
     if (proposals.size > 0) quiet.never()
+    if (quiet.until > now) {
+      // A release counts for a job from `t - horizon` on (availableBy: t <= now + horizon).
+      for (const c of caps) for (const [t] of c.releases) for (const h of horizons) quiet.at(t - h)
+      if (opts.count.expect != null) {
+        const pool = caps.find((c) => c.kind === "expected")
+        expectedQuiet(mem, now, soonest, opts.count.soonFree, opts.count.expect, pool?.releases[0]?.[1] ?? 0, quiet)
+      }
+    }
     return { caps, proposals, jobsFor, covered, unmet, promises, quiet }
   }
 
