@@ -72,6 +72,16 @@ export interface Policy {
    * again at the next cluster view. Without it every decision counts (classic).
    */
   readonly reactive?: boolean
+  /**
+   * Optional, for a policy with memory. Asked only when decide() would get
+   * the input of its last call again but for a later `now` (the same queue,
+   * nodes, boots in flight and resources: nothing happened since but the
+   * clock): true when decide() would then return the same decision and
+   * change nothing the policy remembers, so the call may be left out. The
+   * simulator's fast path skips such passes (src/engine/wake.ts); without
+   * it, every pass of a policy with memory runs.
+   */
+  readonly quietAt?: (now: number) => boolean
 }
 
 const nothing = (reason: string): PolicyDecision => ({ provision: new Map(), jobsFor: new Map(), reasons: [reason] })

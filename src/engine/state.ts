@@ -12,7 +12,7 @@
  * for them after every log line (lean retiring 500 of 5,000 nodes used to
  * recount all 5,000 nodes 500 times).
  */
-import { eligibleJobs } from "../model/allocator.ts"
+import { eligibleJobs, type AllocResource } from "../model/allocator.ts"
 import { makeViewGuard, type ViewGuard } from "./view-guard.ts"
 import { bootFailed, bootSucceeded } from "./backoff.ts"
 import type { Effect } from "effect"
@@ -185,6 +185,13 @@ export interface Counters {
   cycles: number
 }
 
+/** See EngineState.lastPass. */
+export interface PassInput {
+  readonly effects: number
+  readonly views: number
+  readonly resources: ReadonlyArray<AllocResource>
+}
+
 export class EngineState {
   /** Replaced by a reload (Engine.reconfigure): read it at use, never keep a copy. */
   settings: EngineSettings
@@ -244,6 +251,15 @@ export class EngineState {
   lastStepQuiet = false
   lastStepAt = -Infinity
   lastDecision: PolicyDecision | null = null
+  /** Cluster views applied (view.ts applyView): a policy's queue and physical nodes come from the last one. */
+  views = 0
+  /**
+   * What the last provisioning pass's input was made of apart from the clock
+   * (`effects` and `views` at the end of the pass, the resources offered):
+   * wake.ts tells by it that a later pass would get the same input, and then
+   * asks the policy whether it is quiet (Policy.quietAt).
+   */
+  lastPass: PassInput | null = null
   /** When the queue was last explained (rules/queue.ts): each provisioning pass, and at that pace with auto mode off. */
   lastExplain = -Infinity
   /** The time of the step or action running (what log lines carry). */

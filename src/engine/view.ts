@@ -14,6 +14,7 @@ export const applyView = (st: EngineState, view: ClusterView, now: number): void
   const byHost = new Map<string, ClusterNode>()
   for (const cn of view.nodes) byHost.set(cn.hostname, cn)
   st.lastViewHosts = byHost
+  st.views++
   const seen = new Set<string>()
   for (const n of st.nodes.values()) {
     const cn = byHost.get(n.hostname)

@@ -12,17 +12,52 @@ import { reconcileDue } from "./reconcile.ts"
 import { downDeadline, downTimedOut } from "./rules/error.ts"
 import { idleRuleFires } from "./rules/idle.ts"
 import { cloudPollAt, wantsCloudPoll } from "./rules/poll.ts"
+import type { AllocResource } from "../model/allocator.ts"
 import { intervalPassed, provisionAt, provisionDue } from "./rules/provision.ts"
+import { allocResources } from "./rules/queue.ts"
 import { launchDeadline, launchTimedOut } from "./rules/starting.ts"
 import type { EngineState, NodeRec } from "./state.ts"
 
 export type Wake = ReturnType<typeof makeWake>
+
+/** Two lists of the resources a policy is offered say the same (allocResources builds new objects each time). */
+const sameResources = (a: ReadonlyArray<AllocResource>, b: ReadonlyArray<AllocResource>): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]
+    const y = b[i]
+    if (
+      x.name !== y.name ||
+      x.priority !== y.priority ||
+      x.min !== y.min ||
+      x.max !== y.max ||
+      x.current !== y.current ||
+      x.coresPerNode !== y.coresPerNode ||
+      x.reservation !== y.reservation ||
+      x.flag !== y.flag
+    )
+      return false
+  }
+  return true
+}
 
 export const makeWake = (st: EngineState) => {
   const pollDue = (now: number): boolean => now - st.lastClusterPoll >= st.settings.clusterPollerInterval
 
   /** Whether a full step at `now` would run a provisioning pass (its poll, if due, applying the same view). */
   const decidesAt = (now: number): boolean => provisionDue(st, now) || (st.reactive && pollDue(now) && intervalPassed(st, now))
+
+  /**
+   * A pass at `now` would get the input of the last pass but for the clock
+   * (no change of the engine's state, no new view, the same resources
+   * offered), and the policy says it would decide the same and learn
+   * nothing (Policy.quietAt).
+   */
+  const policyQuiet = (now: number): boolean => {
+    const q = st.lastPass
+    const quietAt = st.policy.quietAt
+    return quietAt !== undefined && q !== null && q.effects === st.effects && q.views === st.views && sameResources(q.resources, allocResources(st, now)) && quietAt(now)
+  }
 
   /**
    * For canSkip, kept until something changes (`effects` moves with every
@@ -64,8 +99,10 @@ export const makeWake = (st: EngineState) => {
     if (st.viewGuard.suspectPolls() > 0) return false
     // A provisioning pass on the view it already saw decides the same for a
     // policy without memory (classic); a policy with memory must see every
-    // pass the full step would run (a reactive one: also after each poll).
-    if (st.stateful ? decidesAt(now) : st.viewSinceProvision && provisionDue(st, now)) return false
+    // pass the full step would run (a reactive one: also after each poll),
+    // unless it says it is quiet (asked last: it may place the queue again).
+    const pass = st.stateful ? decidesAt(now) : st.viewSinceProvision && provisionDue(st, now)
+    if (pass && !st.stateful) return false
     for (const r of st.resources.values()) {
       if (!r.recovered || reconcileDue(st, r, now)) return false
       if (r.backoffUntil > st.lastStepAt && r.backoffUntil <= now) return false
@@ -76,24 +113,32 @@ export const makeWake = (st: EngineState) => {
     const k = skipOf()
     if (now < k.due - 1) {
       for (const n of k.idle) if (idleRuleFires(st, n, now)) return false
-      return true
-    }
-    for (const n of st.nodes.values()) {
-      if (n.instance.tasked) continue
-      if (wantsCloudPoll(n) && st.due(n.instance, now)) return false
-      if (n.state === NodeState.Starting && launchTimedOut(st, n, now)) return false
-      if (n.state === NodeState.Idle && idleRuleFires(st, n, now)) return false
-      if (n.state === NodeState.Error && downTimedOut(st, n, now)) return false
-    }
-    return true
+    } else
+      for (const n of st.nodes.values()) {
+        if (n.instance.tasked) continue
+        if (wantsCloudPoll(n) && st.due(n.instance, now)) return false
+        if (n.state === NodeState.Starting && launchTimedOut(st, n, now)) return false
+        if (n.state === NodeState.Idle && idleRuleFires(st, n, now)) return false
+        if (n.state === NodeState.Error && downTimedOut(st, n, now)) return false
+      }
+    return !pass || policyQuiet(now)
   }
 
   /** The bookkeeping of a step that `canSkip` said would change nothing. */
   const skipStep = (now: number): void => {
     st.currentNow = now
     st.counters.cycles++
-    if (pollDue(now)) st.lastClusterPoll = now
-    if (!st.reactive && provisionDue(st, now)) st.lastProvision = now
+    if (pollDue(now)) {
+      st.lastClusterPoll = now
+      // (the poll would apply the same view again: a reactive policy's next pass is due on it)
+      if (st.reactive && st.viewFresh) st.viewSinceProvision = true
+    }
+    // The pass the full step would run, deciding what it decided last time: its bookkeeping (provision.ts, queue.ts).
+    if (provisionDue(st, now)) {
+      if (!st.reactive) st.lastProvision = now
+      st.viewSinceProvision = false
+      st.lastExplain = now
+    }
     st.lastStepAt = now
   }
 

@@ -78,6 +78,26 @@ export const queuesOf = (n: WorkerNode): ReadonlySet<string> | null => {
   return typeof named === "string" ? list(named) : null
 }
 
+/**
+ * How long a placement holds (Policy.quietAt): the earliest time after
+ * `now` at which a comparison with the clock that it made could come out
+ * differently, on the same view and memory. Each time the placement
+ * compares with the clock it names the time the comparison flips (`at`);
+ * what it cannot bound says `never`.
+ */
+export class QuietBound {
+  until = Infinity
+  constructor(readonly now: number) {}
+  /** Something the decision read changes at `t` (ignored when already past: it does not change again). */
+  at(t: number): void {
+    if (t >= this.now && t < this.until) this.until = t
+  }
+  /** The decision depends on the clock in a way not bounded here: not quiet after `now`. */
+  never(): void {
+    this.until = this.now
+  }
+}
+
 /** Cores of `c` a job can have by `deadline` (Starting and in-flight nodes count whenever they come). */
 export const availableBy = (c: Capacity, deadline: number): number => {
   if (c.kind !== "starting" && c.kind !== "inflight" && c.readyAt > deadline) return 0
@@ -104,8 +124,12 @@ export const buildCapacity = (
   bootTime: (resource: string) => number,
   count: CountOptions,
   /** The deadline of `count.expect` (the earliest a new node could join). */
-  expectBy?: number
+  expectBy?: number,
+  /** Collects when the list could change on the same view (only `now` later), but for the `expected` pool (expectedQuiet). */
+  quiet?: QuietBound
 ): Array<Capacity> => {
+  // (expected ends by runtimes move with the job's age at every runtime observed: not bounded)
+  if (count.runtimeQ != null) quiet?.never()
   const out: Array<Capacity> = []
   // The expected ends of running jobs are one pool that knows no node: it serves
   // only the queues every node that names its queues serves (all, when none does).
@@ -144,6 +168,8 @@ export const buildCapacity = (
           }
           held += c
           const wall = count.soonFree ? mem.releaseAt(k, now) : null
+          // (a release counts until just after start + walltime: releaseAt is null past it)
+          if (wall !== null) quiet?.at(wall)
           const est = count.runtimeQ != null ? mem.expectedEnd(k, now, count.runtimeQ) : null
           const at = wall === null ? est : est === null ? wall : Math.min(wall, est)
           if (at !== null && at >= now) releases.push([at, c])
@@ -156,7 +182,10 @@ export const buildCapacity = (
       }
       case NodeState.Starting: {
         if (!count.starting || res === null) break
-        const readyAt = Math.max(now, n.instance!.creation_time + bootTime(res.name))
+        const joins = n.instance!.creation_time + bootTime(res.name)
+        // (its place among the nodes still booting: by readyAt, which stops moving at `joins`)
+        quiet?.at(joins)
+        const readyAt = Math.max(now, joins)
         out.push({ host: n.hostname, resource: res, kind: "starting", readyAt, free: cores, releases: [], used: 0, queues })
         break
       }
@@ -165,21 +194,15 @@ export const buildCapacity = (
     }
   }
   if (count.expect != null && expectBy !== undefined) {
-    let cores = 0
-    for (const [k, r] of mem.running) {
-      if (!r.known || r.cores <= 0) continue
-      const wall = count.soonFree ? mem.releaseAt(k, now) : null
-      if (wall !== null && wall <= expectBy) continue
-      const p = mem.endChance(k, now, expectBy)
-      if (p !== null) cores += r.cores * p
-    }
-    const free = Math.floor(cores * count.expect)
+    const free = Math.floor(expectedCores(mem, now, expectBy, count.soonFree) * count.expect)
     if (free > 0) out.push({ host: "#expected", resource: null, kind: "expected", readyAt: now, free: 0, releases: [[now, free]], used: 0, queues: common })
   }
   if (count.starting) {
     for (const [name, k] of inflight) {
       const res = mem.resources.get(name)
       if (res === undefined || draining(res) || res.coresPerNode <= 0) continue
+      // (boots in flight join at now + boot time: they pass nodes Starting whose join is that far ahead)
+      if (quiet !== undefined && k > 0) for (const c of out) if (c.kind === "starting") quiet.at(c.readyAt - bootTime(name))
       for (let i = 0; i < k; i++)
         out.push({ host: `${name}#inflight${i}`, resource: res, kind: "inflight", readyAt: now + bootTime(name), free: res.coresPerNode, releases: [], used: 0 })
     }
@@ -187,6 +210,55 @@ export const buildCapacity = (
   const rank = { idle: 0, busy: 0, expected: 0, starting: 1, inflight: 1 } as const
   return out.sort((a, b) => rank[a.kind] - rank[b.kind] || a.readyAt - b.readyAt)
 }
+
+/** `count.expect`'s cores before the weight: each known running job's cores times the chance it ends by `expectBy`, unless its walltime frees them by then. */
+const expectedCores = (mem: PolicyMemory, now: number, expectBy: number, soonFree: boolean): number => {
+  let cores = 0
+  for (const [k, r] of mem.running) {
+    if (!r.known || r.cores <= 0) continue
+    const wall = soonFree ? mem.releaseAt(k, now) : null
+    if (wall !== null && wall <= expectBy) continue
+    const p = mem.endChance(k, now, expectBy)
+    if (p !== null) cores += r.cores * p
+  }
+  return cores
+}
+
+/**
+ * The bound of `count.expect`'s pool (buildCapacity with `expectBy`, whose
+ * cores were `free`): when `floor(expectedCores(t, t + offset) × weight)`
+ * first differs from `free` for t after `now` (the same running jobs and
+ * runtimes). A caller that needs the bound asks (it steps through the
+ * running jobs: not worth it for a decision that boots). It moves
+ * only when a job's age or deadline passes a runtime observed, when its
+ * walltime starts to free its cores by the deadline (end − offset), and
+ * just after its walltime (end). Looked at up to `expectedLookahead` seconds
+ * and `expectedSteps` changes ahead; beyond that the bound is where it stopped.
+ */
+export const expectedQuiet = (mem: PolicyMemory, now: number, offset: number, soonFree: boolean, weight: number, free: number, quiet: QuietBound): void => {
+  let t = now
+  for (let step = 0; step < expectedSteps; step++) {
+    let next = Infinity
+    for (const [k, r] of mem.running) {
+      if (!r.known || r.cores <= 0) continue
+      if (soonFree && r.walltime !== null) {
+        const end = r.start + r.walltime
+        // (past its walltime releaseAt is null: the job counts again just after `end`)
+        if (end >= t) quiet.at(end)
+        if (end - offset > t) next = Math.min(next, end - offset)
+      }
+      next = Math.min(next, mem.endChanceChangesAfter(k, t, offset))
+    }
+    if (next >= quiet.until || next === Infinity) return
+    if (next > now + expectedLookahead) return quiet.at(next)
+    t = next
+    const x = expectedCores(mem, t, t + offset, soonFree) * weight
+    if (Math.floor(x) !== free) return quiet.at(t)
+  }
+  quiet.at(t)
+}
+const expectedSteps = 64
+const expectedLookahead = 3600
 
 export interface Placement {
   readonly takes: ReadonlyArray<readonly [Capacity, number]>

@@ -35,7 +35,7 @@ import { ByJobKind, eligibleJobs, mayUse, type ProposedNode } from "../../model/
 import { NodeState, ResourceFlag, type Job, type WorkerNode } from "../../model/types.ts"
 import type { Policy, PolicyDecision, PolicyInput } from "../policy.ts"
 import { IdleLearner, type BreakEvenOptions } from "./breakeven.ts"
-import { buildCapacity, CapacityIndex, commit, type CountOptions } from "./capacity.ts"
+import { buildCapacity, CapacityIndex, commit, expectedQuiet, QuietBound, type CountOptions } from "./capacity.ts"
 import { chooseResource, type ChoiceOptions } from "./choice.ts"
 import { PolicyMemory } from "./memory.ts"
 
@@ -126,6 +126,12 @@ export const demandDefaults: DemandOptions = {
 }
 
 const nothing = (reason: string): PolicyDecision => ({ provision: new Map(), jobsFor: new Map(), reasons: [reason] })
+
+const sameSet = (a: ReadonlySet<string>, b: ReadonlySet<string>): boolean => {
+  if (a.size !== b.size) return false
+  for (const x of a) if (!b.has(x)) return false
+  return true
+}
 
 const demandDescription =
   "boots only for demand that free, starting and soon-free capacity cannot meet; continuous; cheapest fit; idle nodes beyond the expected demand retired after one boot time"
@@ -255,37 +261,30 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
   }
   let eligibleOf: ReadonlyArray<Job> | null = null
   let eligible: ReadonlyArray<Job> = []
-  const decide = (input: PolicyInput): PolicyDecision => {
-    const now = input.now
-    prices = input.prices
-    billing = input.billing
-    waitValue = input.waitValue
-    mem.observe(now, input.jobs, input.nodes, input.resources)
-    observeIdle(input.nodes)
-    if (!opts.continuous) {
-      const starting = input.nodes.some((n) => n.state === NodeState.Starting) || [...input.inflight.values()].some((v) => v > 0)
-      if (starting) return nothing("a node is starting: one wave at a time")
-    }
-    // (the same queue array as last time: the same eligible jobs, in the same order)
-    if (input.jobs !== eligibleOf) {
-      eligible = input.eligible ?? eligibleJobs(input.jobs)
-      eligibleOf = input.jobs
-    }
-    const jobs = eligible
-    if (jobs.length === 0 && !opts.spare) {
-      promised = new Set()
-      return nothing("no eligible queued job")
-    }
+  /** Whether this policy's decision can be said to hold (quietAt): not with a positive stale (how long each job waited), spare nodes (a decaying demand rate) or expected ends by runtimes. */
+  const quietable = !(opts.stale != null && opts.stale > 0) && !opts.spare && opts.count.runtimeQ == null
+
+  /**
+   * Rules 1-3 on `jobs` at `now`: where each job goes (existing capacity, a
+   * new node, nowhere). Reads the memory, changes nothing in it: the same
+   * input and time give the same placement (quietAt makes it again).
+   */
+  const place = (input: PolicyInput, jobs: ReadonlyArray<Job>, now: number) => {
     // count.expect: cores running jobs free before the soonest a new node could join
     const boots = opts.count.expect != null ? input.resources.filter((r) => r.flag === ResourceFlag.Normal).map((r) => bootTime(r.name)) : []
     const soonest = boots.length > 0 ? Math.min(...boots) : opts.defaultBootTime
-    const caps = buildCapacity(now, input.nodes, input.inflight, mem, bootTime, opts.count, now + soonest)
+    // When this placement could change on the same view (only the clock later): it names each time it compares with.
+    const quiet = new QuietBound(now)
+    if (!quietable) quiet.never()
+    const caps = buildCapacity(now, input.nodes, input.inflight, mem, bootTime, opts.count, now + soonest, quiet)
     // Stale jobs count only nodes that are coming (and, with staleIdle, idle nodes and the expected ends).
     const index = new CapacityIndex(caps, { coming: (c) => c.kind === "starting" || c.kind === "inflight" || (opts.staleIdle === true && (c.kind === "idle" || c.kind === "expected")) })
     const proposals = new Map<string, Array<ProposedNode>>()
     const jobsFor = new Map<string, Array<string>>()
     let covered = 0
     let unmet = 0
+    /** The horizons of the kinds of job placed: each job's deadline is now + its kind's horizon. */
+    const horizons = new Set<number>()
     // (per decision: the resources, their boot times and flags do not change while it is made)
     const widest = Math.max(0, ...input.resources.map((r) => r.coresPerNode))
     // Per kind of job: the resources it may grow in, and how soon a new node there could join.
@@ -293,6 +292,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       const growable = input.resources.filter((r) => r.flag === ResourceFlag.Normal && mayUse(job, r))
       // Capacity that frees up before a new node could join is as good as a new node.
       const horizon = growable.length > 0 ? Math.min(...growable.map((r) => bootTime(r.name))) : opts.defaultBootTime
+      horizons.add(horizon)
       /**
        * Shapes (stale or not → cores → cores per node) of jobs of this kind
        * that took no existing capacity and no resource could grow for: within
@@ -346,7 +346,55 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       }
     }
     // Idle nodes promised to queued jobs are not retired before the next decision.
-    promised = new Set(caps.filter((c) => c.kind === "idle" && c.used > 0).map((c) => c.host))
+    const promises = new Set(caps.filter((c) => c.kind === "idle" && c.used > 0).map((c) => c.host))
+    // (a decision that boots counts a demand event: the next one, even on the same view, differs)
+    if (proposals.size > 0) quiet.never()
+    if (quiet.until > now) {
+      // A release counts for a job from `t - horizon` on (availableBy: t <= now + horizon).
+      for (const c of caps) for (const [t] of c.releases) for (const h of horizons) quiet.at(t - h)
+      if (opts.count.expect != null) {
+        const pool = caps.find((c) => c.kind === "expected")
+        expectedQuiet(mem, now, soonest, opts.count.soonFree, opts.count.expect, pool?.releases[0]?.[1] ?? 0, quiet)
+      }
+    }
+    return { caps, proposals, jobsFor, covered, unmet, promises, quiet }
+  }
+
+  /**
+   * The last decision, for quietAt: its input, what it placed, and until
+   * when that placement holds as far as checked (null: none, or it started nodes).
+   */
+  let last: { readonly input: PolicyInput; readonly jobs: ReadonlyArray<Job>; readonly covered: number; readonly unmet: number; readonly promises: ReadonlySet<string>; until: number } | null = null
+
+  const decide = (input: PolicyInput): PolicyDecision => {
+    const now = input.now
+    prices = input.prices
+    billing = input.billing
+    waitValue = input.waitValue
+    last = null
+    mem.observe(now, input.jobs, input.nodes, input.resources)
+    observeIdle(input.nodes)
+    if (!opts.continuous) {
+      const starting = input.nodes.some((n) => n.state === NodeState.Starting) || [...input.inflight.values()].some((v) => v > 0)
+      if (starting) {
+        if (quietable) last = { input, jobs: [], covered: 0, unmet: 0, promises: promised, until: Infinity }
+        return nothing("a node is starting: one wave at a time")
+      }
+    }
+    // (the same queue array as last time: the same eligible jobs, in the same order)
+    if (input.jobs !== eligibleOf) {
+      eligible = input.eligible ?? eligibleJobs(input.jobs)
+      eligibleOf = input.jobs
+    }
+    const jobs = eligible
+    if (jobs.length === 0 && !opts.spare) {
+      promised = new Set()
+      if (quietable) last = { input, jobs, covered: 0, unmet: 0, promises: promised, until: Infinity }
+      return nothing("no eligible queued job")
+    }
+    const { caps, proposals, jobsFor, covered, unmet, promises, quiet } = place(input, jobs, now)
+    promised = promises
+    if (quiet.until > now) last = { input, jobs, covered, unmet, promises, until: quiet.until }
     const provision = new Map<string, number>()
     const reasons: Array<string> = []
     for (const [res, p] of proposals) {
@@ -378,10 +426,30 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     return { provision, jobsFor, reasons }
   }
 
+  /**
+   * Policy.quietAt: the last decision started nothing, and placing the same
+   * jobs at `now` gives the same placement (the same jobs covered, left
+   * unmet, the same idle nodes promised): decide() would return the same
+   * and learn nothing (memory.ts observe: the same view teaches nothing).
+   * Free until the first time the placement compared with (QuietBound); past
+   * it, placed again (no boot, no memory touched) and, when the same, held
+   * until that placement's bound.
+   */
+  const quietAt = (now: number): boolean => {
+    const l = last
+    if (l === null) return false
+    if (now < l.until) return true
+    const p = place(l.input, l.jobs, now)
+    if (p.proposals.size > 0 || p.covered !== l.covered || p.unmet !== l.unmet || !sameSet(p.promises, l.promises)) return false
+    l.until = p.quiet.until
+    return true
+  }
+
   const policy: Policy = {
     name,
     description,
     decide,
+    quietAt,
     instantiate: () => makeDemandPolicy(opts, name, description),
     ...(opts.reactive === true ? { reactive: true } : {})
   }

@@ -175,13 +175,13 @@ export class PolicyMemory {
   private readonly boot = new Map<string, Ewma>()
   /** Every resource seen, so nodes of a resource in backoff keep their reservation. */
   readonly resources = new Map<string, AllocResource>()
-  lastNow: number | null = null
-  /** Seconds between the last two observations (≈ auto_provision_interval). */
-  interval: number | null = null
 
+  /**
+   * Learns from one view. Observing the same view again (only `now` later:
+   * nothing started, ended, joined or went) changes nothing here, which is
+   * what lets a policy say its decision is quiet (PolicyDecision.quietUntil).
+   */
   observe(now: number, jobs: ReadonlyArray<Job>, nodes: ReadonlyArray<WorkerNode>, resources: ReadonlyArray<AllocResource>): void {
-    if (this.lastNow !== null && now > this.lastNow) this.interval = now - this.lastNow
-    this.lastNow = now
     for (const r of resources) this.resources.set(r.name, r)
 
     // Running jobs: ids on nodes. A job leaving the queue and showing up on a node starts now.
@@ -341,6 +341,21 @@ export class PolicyMemory {
     const longer = this.runtimes.length - i
     if (longer < 5) return null
     return (upperBound(this.runtimes, deadline - r.start) - i) / longer
+  }
+
+  /**
+   * The first time after `t` at which `endChance(key, t', t' + offset)` can
+   * differ from its value at `t` (Infinity: never, with the same runtimes
+   * observed): when the job's age or `offset` past it reaches the next
+   * runtime observed (the quantile counts runtimes <= age, <= deadline).
+   */
+  endChanceChangesAfter(key: string, t: number, offset: number, min = 30): number {
+    const r = this.running.get(key)
+    if (r === undefined || this.runtimes.length < min) return Infinity
+    const a = this.runtimes
+    const i = upperBound(a, t - r.start)
+    const j = upperBound(a, t + offset - r.start)
+    return Math.min(i < a.length ? r.start + a[i] : Infinity, j < a.length ? r.start + a[j] - offset : Infinity)
   }
 
   /** When a running job's cores are free at the latest (start + walltime), or null when unknown. */

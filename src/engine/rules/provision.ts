@@ -52,11 +52,12 @@ export const provisionProposals = (st: EngineState, now: number, out: Array<Reso
   st.viewSinceProvision = false
   const inflight = new Map<string, number>()
   for (const r of st.resources.values()) inflight.set(r.name, r.inflight)
+  const resources = allocResources(st, now)
   const decision = st.policy.decide({
     now,
     jobs: st.queued,
     eligible: st.eligibleQueue(),
-    resources: allocResources(st, now),
+    resources,
     nodes: [...st.physical, ...st.nodes.values()],
     inflight,
     prices: st.prices,
@@ -79,5 +80,7 @@ export const provisionProposals = (st: EngineState, now: number, out: Array<Reso
       refused.add(name)
     }
   }
+  // (a pass that boots logs it: `effects` moves and the next pass gets another input; explainQueue, next, changes nothing)
+  st.lastPass = { effects: st.effects, views: st.views, resources }
   return refused
 }
