@@ -6,11 +6,12 @@ import { api } from "./api.ts"
 import { daemonIdle } from "./daemon-idle.ts"
 import { engineCycle } from "./engine-cycle.ts"
 import { machineNote, parseArgs, Reporter, type Bench } from "./lib.ts"
+import { parse } from "./parse.ts"
 import { simScale } from "./sim-scale.ts"
 import { simTrace } from "./sim-trace.ts"
 import { stall } from "./stall.ts"
 
-export const benches: ReadonlyArray<Bench> = [simTrace, simScale, engineCycle, api, stall, daemonIdle]
+export const benches: ReadonlyArray<Bench> = [simTrace, simScale, engineCycle, api, stall, daemonIdle, parse]
 
 const usage = () =>
   [
