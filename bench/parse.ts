@@ -2,8 +2,9 @@
  * parse: the live batch-system parsers on a 100,000-job queue (10,000 with
  * --quick). Each batch system's output is built from the real fixtures in
  * ../shared/fixtures (their job entries replicated with new ids), then parsed
- * the way the live daemon does (inline, or through the parse worker when the
- * daemon would use it). Prints per parser: the output's size, CPU ms of the
+ * twice: inline (the parser on the main thread, as before #19) and the way
+ * the live daemon does (parseJobs: in the parse worker above its size
+ * threshold). Prints per parser: the output's size, CPU ms of the
  * whole process (all threads) per parse, wall ms, and the longest event-loop
  * block seen on the main thread (perf_hooks.monitorEventLoopDelay, 10 ms
  * resolution) while the parse ran.
@@ -13,10 +14,8 @@
 import { existsSync, readFileSync } from "node:fs"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
-import { Either } from "effect"
-import { parseQstat as parseSgeQstat } from "../src/live/sge/parse.ts"
-import { parseSqueueJson } from "../src/live/slurm/parse.ts"
-import { parseQstat as parseTorqueQstat } from "../src/live/torque/parse.ts"
+import { Effect, Either } from "effect"
+import { jobParsers, parseJobs, type JobParser } from "../src/live/parse-worker.ts"
 import { fmt, machineNote, sleep, type Bench, type Reporter } from "./lib.ts"
 
 const FIXTURES = fileURLToPath(new URL("../../shared/fixtures/", import.meta.url))
@@ -46,33 +45,38 @@ export const squeueJson = (fixture: string, n: number): string => {
 }
 
 interface Case {
-  readonly name: string
+  readonly name: JobParser
   readonly fixture: string
   readonly build: (fixture: string, n: number) => string
-  readonly parse: (text: string) => Promise<Either.Either<ReadonlyArray<unknown>, { readonly message: string }>>
 }
 
 const cases: ReadonlyArray<Case> = [
-  { name: "sge qstat -xml", fixture: "sge/qstat_xml_f_starcluster_192jobs.xml", build: sgeQstatXml, parse: async (t) => parseSgeQstat(t) },
-  { name: "torque qstat -x", fixture: "torque/qstat_x_fyrd_stanford.xml", build: torqueQstatXml, parse: async (t) => parseTorqueQstat(t) },
-  { name: "slurm squeue --json", fixture: "slurm/squeue_json_slurm-21.08.5.json", build: squeueJson, parse: async (t) => parseSqueueJson(t) }
+  { name: "sge qstat -xml", fixture: "sge/qstat_xml_f_starcluster_192jobs.xml", build: sgeQstatXml },
+  { name: "torque qstat -x", fixture: "torque/qstat_x_fyrd_stanford.xml", build: torqueQstatXml },
+  { name: "slurm squeue --json", fixture: "slurm/squeue_json_slurm-21.08.5.json", build: squeueJson }
+]
+
+type Result = Either.Either<ReadonlyArray<unknown>, { readonly message: string }>
+const modes: ReadonlyArray<readonly [string, (c: Case, text: string) => Promise<Result>]> = [
+  ["inline", async (c, t) => (jobParsers[c.name] as (t: string) => Result)(t)],
+  ["daemon", (c, t) => Effect.runPromise(Effect.either(parseJobs(c.name, t)))]
 ]
 
 interface Run {
   readonly cpuMs: number
   readonly wallMs: number
   readonly blockMs: number
-  readonly result: Either.Either<ReadonlyArray<unknown>, { readonly message: string }>
+  readonly result: Result
 }
 
 /** One parse, with the process's CPU and the main thread's longest event-loop block while it ran. */
-const measure = async (c: Case, text: string): Promise<Run> => {
+const measure = async (c: Case, text: string, parse: (c: Case, text: string) => Promise<Result>): Promise<Run> => {
   const h = monitorEventLoopDelay({ resolution: 10 })
   h.enable()
   await sleep(20)
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
-  const result = await c.parse(text)
+  const result = await parse(c, text)
   const wallMs = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
   await sleep(20)
@@ -90,16 +94,17 @@ export const parse: Bench = {
       return
     }
     const n = r.options.quick ? 10_000 : 100_000
-    const reps = r.options.quick ? 3 : 2
-    r.note(`parse: ${fmt(n)} jobs per output, ${reps} parses each (after one warm-up); ${machineNote()}`)
+    const reps = 2
+    r.note(`parse: ${fmt(n)} jobs per output, ${reps} parses each (after one warm-up) inline and as the daemon does; ${machineNote()}`)
     const rows: Array<Array<string>> = []
     for (const c of cases) {
       const text = c.build(readFileSync(FIXTURES + c.fixture, "utf8"), n)
       const mb = text.length / 1024 / 1024
-      const params = { parser: c.name, jobs: n, mb: Number(mb.toFixed(1)) }
-      await measure(c, text) // warm-up
+      for (const [mode, run] of modes) {
+      const params = { parser: c.name, mode, jobs: n, mb: Number(mb.toFixed(1)) }
+      await measure(c, text, run) // warm-up
       const runs: Array<Run> = []
-      for (let i = 0; i < reps; i++) runs.push(await measure(c, text))
+      for (let i = 0; i < reps; i++) runs.push(await measure(c, text, run))
       const last = runs[runs.length - 1].result
       const outcome = Either.isRight(last) ? `${fmt(last.right.length)} jobs` : `refused: ${last.left.message}`
       r.figure("cpu", runs.map((x) => x.cpuMs), "ms", params)
@@ -107,13 +112,15 @@ export const parse: Bench = {
       r.figure("block", runs.map((x) => x.blockMs), "ms", params)
       rows.push([
         c.name,
+        mode,
         `${mb.toFixed(1)} MB`,
         outcome,
         runs.map((x) => x.cpuMs.toFixed(0)).join(" / "),
         runs.map((x) => x.wallMs.toFixed(0)).join(" / "),
         runs.map((x) => x.blockMs.toFixed(0)).join(" / ")
       ])
+      }
     }
-    r.table(["parser", "output", "result", "cpu ms", "wall ms", "longest loop block ms"], rows)
+    r.table(["parser", "mode", "output", "result", "cpu ms", "wall ms", "longest loop block ms"], rows)
   }
 }

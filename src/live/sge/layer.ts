@@ -30,7 +30,8 @@ import {
   templateFields,
   type Runner
 } from "../batch-commands.ts"
-import { isQueued, parseQconfSp, parseQconfSpl, parseQhost, parseQstat, sgeView, type AllocationRule } from "./parse.ts"
+import { parseJobs } from "../parse-worker.ts"
+import { isQueued, parseQconfSp, parseQconfSpl, parseQhost, sgeView, type AllocationRule } from "./parse.ts"
 
 // ---------------------------------------------------------------- configuration
 
@@ -168,7 +169,7 @@ export const makeSgeClusterService = (s: SgeSettings, opts: SgeLayerOptions = {}
       const qh = yield* cmd.ok("query", "qhost_command", ["", ""])
       const hosts = yield* parsedOutput("query", "qhost -xml", parseQhost(qh.stdout))
       const qs = yield* cmd.ok("query", "qstat_command", [])
-      const jobs = yield* parsedOutput("query", "qstat -xml", parseQstat(qs.stdout))
+      const jobs = yield* parsedOutput("query", "qstat -xml", yield* Effect.either(parseJobs("sge qstat -xml", qs.stdout)))
       const now = (yield* Clock.currentTimeMillis) / 1000
       const pes = [...new Set(jobs.filter(isQueued).flatMap((j) => (j.pe === null ? [] : [j.pe.name])))]
       const rules = yield* peRules(pes, now)

@@ -24,7 +24,8 @@ import { validateHostname, validateIp, validateJobId, validateName } from "../co
 import { checked, ClusterConfigError, describeResult, makeRunner, NotYet, waitUntil, type Runner } from "../batch-commands.ts"
 import { nodeFeatures, reservationName, slurmSettings, type SlurmSettings, type SlurmTemplate } from "./config.ts"
 import { compressHostlist, expandHostlist } from "./hostlist.ts"
-import { parseScontrolRecords, parseSinfoJson, parseSqueueJson, slurmView, splitNodeState, type SlurmJob, type SlurmNode } from "./parse.ts"
+import { parseJobs } from "../parse-worker.ts"
+import { parseScontrolRecords, parseSinfoJson, slurmView, splitNodeState, type SlurmJob, type SlurmNode } from "./parse.ts"
 
 export interface SlurmLayerOptions {
   /** Extra environment for every command (e.g. SLURM_CONF). */
@@ -98,7 +99,7 @@ export const makeSlurmClusterService = (s: SlurmSettings, opts: SlurmLayerOption
 
     const raw = Effect.gen(function* () {
       const [q, i] = yield* Effect.all([runner.ok("query", "squeue_command", []), runner.ok("query", "sinfo_command", [])], { concurrency: 2 })
-      const jobs = yield* parsed("query", parseSqueueJson(q.stdout))
+      const jobs = yield* parsed("query", yield* Effect.either(parseJobs("slurm squeue --json", q.stdout)))
       const nodes = yield* parsed("query", parseSinfoJson(i.stdout))
       return { jobs, nodes }
     })

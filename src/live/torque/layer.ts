@@ -9,7 +9,8 @@ import { Cluster, ClusterError, type ClusterNode, type ClusterService, type Clus
 import type { ConfigFile } from "../../model/config.ts"
 import type { Reservation } from "../../model/types.ts"
 import { validateHostname, validateJobId, validateName } from "../command.ts"
-import { parseCheckNode, parseDiagnoseP, parsePbsnodes, parseQstat, parseShowres, priorityMap, torqueView, type CheckNode, type PbsNode } from "./parse.ts"
+import { parseJobs } from "../parse-worker.ts"
+import { parseCheckNode, parseDiagnoseP, parsePbsnodes, parseShowres, priorityMap, torqueView, type CheckNode, type PbsNode } from "./parse.ts"
 import {
   checked,
   ClusterConfigError,
@@ -137,7 +138,7 @@ export const makeTorqueClusterService = (s: TorqueSettings, opts: TorqueLayerOpt
       }
       const nodes = yield* parsedOutput("query", "pbsnodes -x", parsePbsnodes(nodesText))
       const qstat = yield* cmd.ok("query", "qstat_command", [])
-      const jobs = yield* parsedOutput("query", "qstat", parseQstat(qstat.stdout))
+      const jobs = yield* parsedOutput("query", "qstat", yield* Effect.either(parseJobs("torque qstat -x", qstat.stdout)))
       return { nodes, jobs }
     })
 

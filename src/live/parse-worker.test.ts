@@ -1,0 +1,76 @@
+/**
+ * The parse worker (#19) gives exactly what the inline parser gives: the same
+ * jobs for real captures and for generated outputs, the same errors (as
+ * ParseErrors naming what was wrong) for garbage. inlineMaxChars 0 forces the
+ * worker whatever the size.
+ */
+import { Effect, Either } from "effect"
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { ParseError } from "./parsing.ts"
+import { jobParsers, parseInWorker, parseJobs, type JobParser } from "./parse-worker.ts"
+import { sharedFixtures } from "./testing/parsers.ts"
+
+const { have: haveFixtures, read: fixture } = sharedFixtures("parse worker")
+
+const inline = (parser: JobParser, text: string) => (jobParsers[parser] as (t: string) => Either.Either<unknown, ParseError>)(text)
+const viaWorker = (parser: JobParser, text: string) => Effect.runPromise(Effect.either(parseJobs(parser, text, 0)))
+
+const captures: ReadonlyArray<readonly [JobParser, string]> = [
+  ["sge qstat -xml", "sge/qstat_xml_f_starcluster_192jobs.xml"],
+  ["sge qstat -xml", "sge/qstat_r_xml_ood_core.xml"],
+  ["torque qstat -x", "torque/qstat_x_fyrd_stanford.xml"],
+  ["slurm squeue --json", "slurm/squeue_json_slurm-21.08.5.json"]
+]
+
+describe.skipIf(!haveFixtures)("the parse worker on real captures", () => {
+  for (const [parser, name] of captures) {
+    it(`${parser} on ${name}: the same jobs as inline`, async () => {
+      const text = fixture(name)
+      const expected = inline(parser, text)
+      expect(Either.isRight(expected)).toBe(true)
+      expect(await viaWorker(parser, text)).toEqual(expected)
+    })
+  }
+})
+
+describe("the parse worker", () => {
+  it("garbage: the parser's own error, as a ParseError", async () => {
+    for (const parser of Object.keys(jobParsers) as Array<JobParser>) {
+      const r = await viaWorker(parser, "qstat: cannot connect to server")
+      const expected = inline(parser, "qstat: cannot connect to server")
+      expect(Either.isLeft(r)).toBe(true)
+      if (Either.isLeft(r) && Either.isLeft(expected)) {
+        expect(r.left).toBeInstanceOf(ParseError)
+        expect(r.left.source).toBe(expected.left.source)
+        expect(r.left.message).toBe(expected.left.message)
+      }
+    }
+  })
+
+  it("any text: the worker and the inline parser agree (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...(Object.keys(jobParsers) as Array<JobParser>)), fc.string({ maxLength: 200 }), async (parser, text) => {
+        const w = await viaWorker(parser, text)
+        const i = inline(parser, text)
+        expect(Either.isRight(w)).toBe(Either.isRight(i))
+        if (Either.isRight(w) && Either.isRight(i)) expect(w.right).toEqual(i.right)
+        if (Either.isLeft(w) && Either.isLeft(i)) expect(w.left.message).toBe(i.left.message)
+      }),
+      { numRuns: 30 }
+    )
+  })
+
+  it("several parses at once each get their own answer", async () => {
+    const xml = (id: number) =>
+      `<Data><Job><Job_Id>${id}.server</Job_Id><job_state>Q</job_state><queue>batch</queue><Resource_List><nodes>1:ppn=2</nodes></Resource_List></Job></Data>`
+    const rs = await Effect.runPromise(Effect.all([1, 2, 3].map((id) => parseInWorker("torque qstat -x", xml(id))), { concurrency: "unbounded" }))
+    expect(rs.map((r) => r.map((j) => j.id))).toEqual([["1.server"], ["2.server"], ["3.server"]])
+  })
+
+  it("small outputs are parsed inline (no worker, no thread timing)", async () => {
+    // a non-string never reaches the worker: the parser's own refusal, synchronously
+    const r = Effect.runSync(Effect.either(parseJobs("sge qstat -xml", 42 as unknown as string)))
+    expect(Either.isLeft(r) && r.left.message).toMatch(/expected text/)
+  })
+})
