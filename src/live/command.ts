@@ -386,14 +386,14 @@ export interface CommandResult {
 export interface RunOptions {
   /** Kill the command after this long (default 60 s). */
   readonly timeoutMs?: number
-  /** Largest stdout/stderr kept, in bytes (default 64 MiB). */
+  /** Largest stdout/stderr kept, in bytes (default 512 MiB: a 100,000-job `squeue --json`, see MAX_INPUT_CHARS in parsing.ts). */
   readonly maxBuffer?: number
   /** Extra environment variables (added to the scaler's own). */
   readonly env?: Readonly<Record<string, string>>
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000
-const DEFAULT_MAX_BUFFER = 64 * 1024 * 1024
+const DEFAULT_MAX_BUFFER = 512 * 1024 * 1024
 
 const asText = (v: unknown): string => (typeof v === "string" ? v : v === undefined || v === null ? "" : String(v))
 

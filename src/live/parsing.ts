@@ -3,6 +3,7 @@
  * XML reader and Schema helpers for XML text. Every parser built on these
  * returns an Either and never throws, whatever the command printed.
  */
+import { constants } from "node:buffer"
 import { Data, Either, ParseResult, Schema } from "effect"
 import { XMLParser, XMLValidator } from "fast-xml-parser"
 
@@ -12,8 +13,15 @@ export class ParseError extends Data.TaggedError("ParseError")<{
   readonly message: string
 }> {}
 
-/** Larger outputs are refused rather than risk the scaler's memory. */
-export const MAX_INPUT_CHARS = 64 * 1024 * 1024
+/**
+ * Longer outputs are refused, a little below the longest string V8 can hold
+ * (buffer.constants.MAX_STRING_LENGTH, about 512 Mi characters): a 100,000-job queue is 34 MB of `qstat -xml` (Grid
+ * Engine), 157 MB of `qstat -x` (Torque) and up to 490 MB of `squeue --json`
+ * (Slurm 21.08, whose job records are verbose), so any lower limit would
+ * blind the scaler to a big queue (#19; it was 64 Mi). Outputs this large are
+ * parsed in a worker thread (parse-worker.ts), not on the event loop.
+ */
+export const MAX_INPUT_CHARS = Math.min(500 * 1024 * 1024, constants.MAX_STRING_LENGTH)
 
 export const parseError = (source: string, message: string) => Either.left(new ParseError({ source, message }))
 

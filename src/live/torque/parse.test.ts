@@ -1,6 +1,7 @@
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import { JobState, NodeState } from "../../model/types.ts"
+import { MAX_INPUT_CHARS } from "../parsing.ts"
 import { expectTotal as expectTotalOf, leftMessage, right, sharedFixtures } from "../testing/parsers.ts"
 import {
   parseCheckNode,
@@ -141,7 +142,7 @@ describe("parsePbsnodes: documented shapes and garbage", () => {
   })
 
   it("refuses oversized and non-text input", () => {
-    expect(leftMessage(parsePbsnodes("x".repeat(64 * 1024 * 1024 + 1)))).toContain("too large")
+    expect(leftMessage(parsePbsnodes("x".repeat(MAX_INPUT_CHARS + 1)))).toContain("too large")
     expect(leftMessage(parsePbsnodes(undefined as unknown as string))).toContain("expected text")
   })
 
