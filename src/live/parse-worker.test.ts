@@ -4,6 +4,8 @@
  * ParseErrors naming what was wrong) for garbage. inlineMaxChars 0 forces the
  * worker whatever the size.
  */
+import { spawnSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { Effect, Either } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
@@ -73,4 +75,18 @@ describe("the parse worker", () => {
     const r = Effect.runSync(Effect.either(parseJobs("sge qstat -xml", 42 as unknown as string)))
     expect(Either.isLeft(r) && r.left.message).toMatch(/expected text/)
   })
+})
+
+describe("the parse worker's thread", () => {
+  it("does not keep a process alive once its parses are done", () => {
+    const url = new URL("./parse-worker.ts", import.meta.url).href
+    const script = `import { Effect, Either } from "effect"
+      import { parseJobs } from ${JSON.stringify(url)}
+      const r = await Effect.runPromise(Effect.either(parseJobs("torque qstat -x", "<Data></Data>", 0)))
+      console.log(Either.isRight(r) ? "parsed" : "failed: " + r.left.message)`
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { cwd: fileURLToPath(new URL("../..", import.meta.url)), encoding: "utf8", timeout: 60_000 })
+    expect(r.stdout.trim()).toBe("parsed")
+    expect(r.signal).toBe(null) // not killed by the timeout
+    expect(r.status).toBe(0)
+  }, 90_000)
 })

@@ -10,8 +10,8 @@
  * cluster's queue) are parsed inline: cheaper than a round trip, and their
  * result never depends on a thread's timing.
  *
- * One worker is started on first use and kept (unref'd: it never keeps the
- * process alive); if it dies, the parses in flight fail with a ParseError
+ * One worker is started on first use and kept (it keeps the process alive
+ * only while a parse is in flight); if it dies, the parses in flight fail with a ParseError
  * naming why and the next parse starts a new one.
  */
 import { createRequire } from "node:module"
@@ -58,6 +58,11 @@ export const runParser = (id: number, parser: string, text: unknown): WorkerRepl
   }
 }
 
+/** The worker keeps the process alive only while a parse is in flight. */
+const idle = (w: Worker) => {
+  if (pending.size === 0) w.unref()
+}
+
 interface Pending {
   readonly parser: JobParser
   readonly done: (e: Either.Either<unknown, ParseError>) => void
@@ -76,8 +81,9 @@ const startWorker = (): Worker => {
   const here = import.meta.url
   const w = here.endsWith(".ts")
     ? new Worker(
-        `const { workerData } = require("node:worker_threads")
-         import(workerData.tsx).then((m) => { m.register(); return import(workerData.main) })`,
+        // import(), not require: the code is a module when the process runs with --input-type=module
+        `import("node:worker_threads").then(({ workerData }) =>
+           import(workerData.tsx).then((m) => { m.register(); return import(workerData.main) }))`,
         {
           eval: true,
           workerData: {
@@ -87,7 +93,6 @@ const startWorker = (): Worker => {
         }
       )
     : new Worker(new URL("./parse-worker-main.js", here))
-  w.unref()
   const failAll = (why: string) => {
     if (worker === w) worker = null
     for (const [id, p] of pending) {
@@ -99,10 +104,13 @@ const startWorker = (): Worker => {
     const p = pending.get(m.id)
     if (p === undefined) return
     pending.delete(m.id)
+    idle(w)
     p.done(m.ok ? Either.right(m.value) : Either.left(new ParseError({ source: m.source, message: m.message })))
   })
   w.on("error", (e) => failAll(e.message))
   w.on("exit", (code) => failAll(`it exited (code ${code})`))
+  // after the listeners (adding a "message" listener refs the worker again)
+  w.unref()
   return w
 }
 
@@ -113,12 +121,16 @@ export const parseInWorker = <K extends JobParser>(parser: K, text: string): Eff
     pending.set(id, { parser, done: (e) => resume(Either.match(e, { onLeft: Effect.fail, onRight: (v) => Effect.succeed(v as Parsed<K>) })) })
     try {
       if (worker === null) worker = startWorker()
+      worker.ref()
       worker.postMessage({ id, parser, text })
     } catch (e) {
       pending.delete(id)
       resume(Effect.fail(new ParseError({ source: parser, message: `cannot start the parse worker: ${e instanceof Error ? e.message : String(e)}` })))
     }
-    return Effect.sync(() => void pending.delete(id))
+    return Effect.sync(() => {
+      pending.delete(id)
+      if (worker !== null) idle(worker)
+    })
   })
 
 /**
