@@ -25,7 +25,7 @@ import { apiGet, dashboardUrl, jsonLog, sleep } from "../../daemon/testing/e2e.t
 import { startDyncluster } from "../../daemon/testing/process.ts"
 import { policyNames } from "../../engine/policy.ts"
 import { NodeStateNames } from "../../model/types.ts"
-import { describeWithSge, liveJobs, qconf, qsub, ranOn, runPrefix, sgeClusterYaml, sgeDaemonSuite, sgeScripts, shell } from "./testing.ts"
+import { describeWithSge, liveJobs, qconf, qsub, ranOnEventually, runPrefix, sgeClusterYaml, sgeDaemonSuite, sgeScripts, shell } from "./testing.ts"
 
 const NAME = "dcrun"
 
@@ -172,7 +172,10 @@ for (const policy of policyNames()) describeWithSge(`dyncluster run --config, po
     expect(seen.peakResource).toBeLessThanOrEqual(2)
     // each job ran on a cloud node (Grid Engine's accounting: on a loaded machine a 4 s job can start and end between
     // two cluster polls, unseen in /workernode), each node went Starting → Idle/Busy → Held → Deleting
-    for (const j of jobs) expect(names, `job ${j} ran on ${ranOn(j)}`).toContain(ranOn(j))
+    for (const j of jobs) {
+      const host = await ranOnEventually(j)
+      expect(names, `job ${j} ran on ${host}`).toContain(host)
+    }
     for (const host of seen.ranOn.values()) expect(names).toContain(host)
     expect([...seen.states.keys()].sort()).toEqual([...names].sort())
     for (const states of seen.states.values()) {

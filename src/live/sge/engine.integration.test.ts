@@ -19,7 +19,7 @@ import { CheckError, Checker, Cloud, CloudError, Cluster, Hooks, noHooks, type C
 import { makeLiveTaskRunner } from "../../engine/tasks.ts"
 import { emptyInstance, InstanceState, NodeState, NodeStateNames, type Instance } from "../../model/types.ts"
 import { makeSgeClusterService, sgeSettings } from "./layer.ts"
-import { describeWithSge, forgetHost, hostName, liveJobs, machineAsync, makeSgeTestbed, qconf, qdel, qsub, ranOn, type SgeTestbed } from "./testing.ts"
+import { describeWithSge, forgetHost, hostName, liveJobs, machineAsync, makeSgeTestbed, qconf, qdel, qsub, ranOnEventually, type SgeTestbed } from "./testing.ts"
 import { configuredPolicy, policyNames } from "../../engine/policy.ts"
 
 const RES = "sgecloud"
@@ -183,7 +183,10 @@ for (const policy of policyNames()) describeWithSge(`engine (policy ${policy}) +
     expect(seen.peak).toBeLessThanOrEqual(2)
     // each job ran on a cloud node, as Grid Engine's accounting says (a 4 s job can start and end between two of
     // the engine's cluster polls on a loaded machine, so the engine need not have seen its node Busy)
-    for (const j of jobs) expect(world.vms.has(ranOn(j) ?? ""), `job ${j} ran on ${ranOn(j)}; the engine saw ${[...seen.ranOnCloud]} on cloud nodes`).toBe(true)
+    for (const j of jobs) {
+      const host = await ranOnEventually(j)
+      expect(world.vms.has(host ?? ""), `job ${j} ran on ${host}; the engine saw ${[...seen.ranOnCloud]} on cloud nodes`).toBe(true)
+    }
     for (const s of ["Starting", "Held", "Deleting"]) expect(seen.states).toContain(s)
     expect(seen.states.has("Idle") || seen.states.has("Busy")).toBe(true)
     const msgs = log.map((e) => e.msg)

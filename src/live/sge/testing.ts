@@ -74,6 +74,19 @@ export const ranOn = (id: string): string | null => {
   return r.status === 0 ? (/^hostname\s+(\S+)/m.exec(r.stdout)?.[1] ?? null) : null
 }
 
+/**
+ * The host a finished job ran on, waiting for its accounting record: qmaster writes the accounting file on its
+ * flush interval (seconds after the job ends), so `qacct -j` may not know a job that has just left the queue.
+ */
+export const ranOnEventually = async (id: string, ms = 60_000): Promise<string | null> => {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const host = ranOn(id)
+    if (host !== null || Date.now() > deadline) return host
+    await new Promise((r) => setTimeout(r, 500))
+  }
+}
+
 /** Force-deletes jobs (those already gone are ignored). */
 export const qdel = (ids: ReadonlyArray<string>) => {
   if (ids.length > 0) spawnSync("/usr/bin/qdel", ["-f", ...ids], { env, timeout: 30_000 })
