@@ -314,12 +314,13 @@ export const makeActuator = (st: EngineState, { cluster, cloud, checker, hooks }
       case "check":
         return checkTask(n!)
       case "hold":
-        if (d.reason === "spot_interruption") st.spotInterrupted(d.resource)
+        if (d.reason === "spot_interruption") st.spotInterrupted(d.resource, n!.instance.uuid!)
         return holdTask(n!, now, holdWhy(d))
       case "remove":
+        if (d.reason === "spot_interruption") st.spotInterrupted(d.resource, n!.instance.uuid!)
         return removeTask(n!, removeWhy(d), d.reason === "error_timeout" ? "error-timeout" : "delete")
       case "retire":
-        if (d.reason === "spot_interruption") st.spotInterrupted(d.resource)
+        if (d.reason === "spot_interruption") st.spotInterrupted(d.resource, n!.instance.uuid!)
         st.toDeleting(n!, now, retireWhy(d))
         if (d.reason === "instance_error" && (d.fault?.class === "capacity" || d.fault?.class === "quota")) {
           // the cloud took the boot but could not place the VM (Nova: "No valid host was found"): a failed boot of this decision

@@ -180,7 +180,7 @@ export interface Counters {
   readonly boots: Record<string, number>
   readonly boot_failures: Record<string, number>
   readonly destroys: Record<string, number>
-  /** Spot interruptions seen (a node held or given up for one: rules/spot.ts), by resource. */
+  /** Spot interruptions seen (a node held, given up or removed for one: rules/spot.ts), by resource; once per instance. */
   readonly spot_interruptions: Record<string, number>
   cycles: number
 }
@@ -265,6 +265,8 @@ export class EngineState {
   /** The time of the step or action running (what log lines carry). */
   currentNow = 0
   readonly counters: Counters = { boots: {}, boot_failures: {}, destroys: {}, spot_interruptions: {}, cycles: 0 }
+  /** Instances (uuid) whose spot interruption is counted (spotInterrupted). */
+  private readonly spotCounted = new Set<string>()
   readonly resources = new Map<string, ResState>()
   /** `cloud.R.price` of the resources that configure one (the configuration does not change while the engine runs). */
   readonly prices = new Map<string, number>()
@@ -317,6 +319,7 @@ export class EngineState {
   forget(n: NodeRec, why: string): void {
     this.nodes.delete(n.instance.uuid!)
     this.unlisted.delete(n.instance.uuid!)
+    this.spotCounted.delete(n.instance.uuid!)
     this.forgottenAt.set(n.instance.uuid!, this.currentNow)
     this.log("info", `forgetting ${n.hostname}: ${why}`, { host: n.hostname, instance: n.instance.instance_name })
   }
@@ -335,9 +338,21 @@ export class EngineState {
     bootSucceeded(r)
   }
 
-  /** A spot interruption was seen on a node of `resource` (counted once per node, at its hold or retire). */
-  spotInterrupted(resource: string): void {
+  /**
+   * A spot interruption was seen on the node of instance `uuid` of `resource`
+   * (at its hold, retire or remove for it): counted once per instance, however
+   * many decisions it leads to (held and removed; held again after something
+   * un-held it). Forgetting the node forgets the entry.
+   */
+  spotInterrupted(resource: string, uuid: string): void {
+    if (this.spotCounted.has(uuid)) return
+    this.spotCounted.add(uuid)
     this.counters.spot_interruptions[resource] = (this.counters.spot_interruptions[resource] ?? 0) + 1
+  }
+
+  /** Whether the interruption of instance `uuid` has been recorded (spotInterrupted). */
+  spotRecorded(uuid: string): boolean {
+    return this.spotCounted.has(uuid)
   }
 
   // ---------------------------------------------------------------- reads

@@ -7,8 +7,8 @@
  * | Starting | forget / retire (instance Error, spot interruption, max_launch_time) / refresh / check | starting.ts |
  * | Idle | hold on a spot interruption; check when Active, refresh a Ready spot instance; hold when idle past its limit or draining | idle.ts, spot.ts |
  * | Busy | hold on a spot interruption; check when Active, refresh a Ready spot instance; hold when draining | busy.ts, spot.ts |
- * | Holding | wait for the view to say Held | (none) |
- * | Held | remove (and destroy) when empty (a spot interruption: whatever min says) | held.ts |
+ * | Holding | wait for the view to say Held; refresh a Ready spot instance, hold again for an interruption not yet recorded | held.ts, spot.ts |
+ * | Held | remove (and destroy) when empty (a spot interruption: whatever min says); refresh a Ready spot instance | held.ts, spot.ts |
  * | Error | cleanup when the instance is gone; remove after max_down_time; refresh | error.ts |
  * | Deleting | destroy (again); refresh; forget / cleanup when gone | deleting.ts |
  *
@@ -28,7 +28,7 @@ import type { EngineState, NodeRec } from "../state.ts"
 import { busyRule } from "./busy.ts"
 import { deletingRule } from "./deleting.ts"
 import { errorRule } from "./error.ts"
-import { heldRule } from "./held.ts"
+import { heldRule, holdingRule } from "./held.ts"
 import { idleRule } from "./idle.ts"
 import { startingRule } from "./starting.ts"
 
@@ -52,8 +52,10 @@ export const nodeRule = (st: EngineState, n: NodeRec, now: number): NodeDecision
       return idleRule(st, n, now)
     case NodeState.Busy:
       return busyRule(st, n, now)
+    case NodeState.Holding:
+      return holdingRule(st, n, now)
     case NodeState.Held:
-      return heldRule(st, n)
+      return heldRule(st, n, now)
     case NodeState.Error:
       return errorRule(st, n, now)
     case NodeState.Deleting:
