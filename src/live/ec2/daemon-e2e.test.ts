@@ -12,7 +12,7 @@
 import { afterAll, describe, expect, it } from "vitest"
 import { killDaemons, startConfigDaemon } from "../../daemon/testing/e2e.ts"
 import { FakeEc2 } from "./testing/fakeEc2.ts"
-import { describeWithMoto, MOTO_AMI, MOTO_CREDENTIALS, MOTO_ENDPOINT, motoInstancesNamed, motoPrefix } from "./testing/moto.ts"
+import { describeWithMoto, e2eAwsResource, MOTO_AMI, MOTO_CREDENTIALS, MOTO_ENDPOINT, motoInstancesNamed, motoPrefix } from "./testing/moto.ts"
 
 const SECRET = "e2e-S3CRET-key-0042"
 
@@ -42,24 +42,8 @@ afterAll(killDaemons)
 const endToEnd = async (t: Target, label: string) => {
   const od = motoPrefix("e2eod")
   const sp = motoPrefix("e2esp")
-  const resource = (prefix: string, priority: number, min: number, max: number, extra: Record<string, unknown>) => ({
-    type: "aws",
-    priority,
-    quantity: { min, max },
-    config: {
-      access_key_id: t.accessKey,
-      secret_access_key: SECRET,
-      region_name: t.region,
-      image_id: t.image,
-      instance_type: "t3.micro",
-      instance_name_prefix: prefix,
-      endpoint_url: t.endpoint,
-      max_attempts: 1,
-      api_timeout: 5,
-      reverse_dns: false,
-      ...extra
-    }
-  })
+  const resource = (prefix: string, priority: number, min: number, max: number, extra: Record<string, unknown>) =>
+    e2eAwsResource({ ...t, accessKeyId: t.accessKey, secretAccessKey: SECRET }, prefix, priority, { min, max }, extra)
   const config = {
     "dynamic-cluster": {
       cluster_poller_interval: 0.5,

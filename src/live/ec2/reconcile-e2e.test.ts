@@ -20,7 +20,7 @@ import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { killDaemons, startConfigDaemon, until } from "../../daemon/testing/e2e.ts"
 import { FakeEc2 } from "./testing/fakeEc2.ts"
-import { describeWithMoto, MOTO_AMI, MOTO_CREDENTIALS, MOTO_ENDPOINT, motoPrefix } from "./testing/moto.ts"
+import { describeWithMoto, e2eAwsResource, MOTO_AMI, MOTO_CREDENTIALS, MOTO_ENDPOINT, motoPrefix } from "./testing/moto.ts"
 
 process.env.AWS_EC2_METADATA_DISABLED = "true"
 
@@ -76,24 +76,7 @@ const start = async (t: Target, prefix: string, quantity: { min: number; max: nu
     },
     cluster: { type: "simulated", scenario: "batch.yaml" },
     cloud: {
-      od: {
-        type: "aws",
-        priority: 1,
-        quantity,
-        config: {
-          access_key_id: t.credentials.accessKeyId,
-          secret_access_key: t.credentials.secretAccessKey,
-          region_name: t.region,
-          image_id: t.image,
-          instance_type: "t3.micro",
-          instance_name_prefix: prefix,
-          endpoint_url: t.endpoint,
-          max_attempts: 1,
-          api_timeout: 5,
-          reverse_dns: false,
-          ...over
-        }
-      }
+      od: e2eAwsResource({ ...t, ...t.credentials }, prefix, 1, quantity, over)
     },
     logging: { log_level: 3 }
   })

@@ -89,3 +89,29 @@ export const motoInstancesNamed = async (region: string, prefix: string): Promis
     c.destroy()
   }
 }
+
+/** An `aws` cloud resource for `dyncluster run --config` end-to-end tests (moto or our fake EC2): fast failure, no DNS. */
+export const e2eAwsResource = (
+  t: { readonly endpoint: string; readonly region: string; readonly image: string; readonly accessKeyId: string; readonly secretAccessKey: string },
+  prefix: string,
+  priority: number,
+  quantity: { readonly min: number; readonly max: number },
+  extra: Record<string, unknown> = {}
+) => ({
+  type: "aws",
+  priority,
+  quantity,
+  config: {
+    access_key_id: t.accessKeyId,
+    secret_access_key: t.secretAccessKey,
+    region_name: t.region,
+    image_id: t.image,
+    instance_type: "t3.micro",
+    instance_name_prefix: prefix,
+    endpoint_url: t.endpoint,
+    max_attempts: 1,
+    api_timeout: 5,
+    reverse_dns: false,
+    ...extra
+  }
+})
