@@ -5,7 +5,7 @@
  * experiments (variants, test policies) are in src/experiments.
  */
 import { Data } from "effect"
-import { classicAllocate, type AllocResource } from "../model/allocator.ts"
+import { classicAllocate, type AllocResource, type EligibleQueue } from "../model/allocator.ts"
 import type { Billing } from "../model/billing.ts"
 import type { ConfigFile } from "../model/config.ts"
 import { JobState, NodeState, type Job, type WorkerNode } from "../model/types.ts"
@@ -21,6 +21,11 @@ export interface PolicyInput {
    * when the caller has it already (the engine computes it once per view).
    */
   readonly eligible?: ReadonlyArray<Job>
+  /**
+   * Optional: `eligibleQueue(jobs)`, the eligible jobs with their shapes
+   * (its `jobs` is `eligible`), when the caller has it (the engine, once per view).
+   */
+  readonly queue?: EligibleQueue
   /** Resources that may be provisioned now (recovered, not backing off), effective limits. */
   readonly resources: ReadonlyArray<AllocResource>
   /** Every node the engine knows (cloud and physical). */
@@ -94,7 +99,7 @@ export const classicPolicy: Policy = {
     if (starting) return nothing("a node is starting: classic provisions one wave at a time")
     const eligible = input.eligible ?? input.jobs.filter((j) => j.state === JobState.Queued && j.priority !== null)
     if (eligible.length === 0) return nothing("no eligible queued job")
-    const proposals = classicAllocate(eligible, input.resources)
+    const proposals = classicAllocate(eligible, input.resources, input.queue?.jobs === eligible ? input.queue : undefined)
     const provision = new Map<string, number>()
     const jobsFor = new Map<string, ReadonlyArray<string>>()
     const reasons: Array<string> = []

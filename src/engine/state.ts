@@ -12,7 +12,7 @@
  * for them after every log line (lean retiring 500 of 5,000 nodes used to
  * recount all 5,000 nodes 500 times).
  */
-import { eligibleJobs, type AllocResource } from "../model/allocator.ts"
+import { eligibleQueue, type AllocResource, type EligibleQueue } from "../model/allocator.ts"
 import { makeViewGuard, type ViewGuard } from "./view-guard.ts"
 import { bootFailed, bootSucceeded } from "./backoff.ts"
 import type { Effect } from "effect"
@@ -228,11 +228,11 @@ export class EngineState {
   readonly viewGuard: ViewGuard = makeViewGuard()
   queued: ReadonlyArray<Job> = []
   private eligibleOf: ReadonlyArray<Job> | null = null
-  private eligible: ReadonlyArray<Job> = []
-  /** eligibleJobs(queued), once per view (the policy and the queue's explanations both walk it). */
-  eligibleQueue(): ReadonlyArray<Job> {
-    if (this.eligibleOf !== this.queued) {
-      this.eligible = eligibleJobs(this.queued)
+  private eligible: EligibleQueue | null = null
+  /** eligibleQueue(queued) (the eligible jobs, with their shapes), once per view (the policy and the queue's explanations both walk it). */
+  eligibleQueue(): EligibleQueue {
+    if (this.eligibleOf !== this.queued || this.eligible === null) {
+      this.eligible = eligibleQueue(this.queued)
       this.eligibleOf = this.queued
     }
     return this.eligible

@@ -3,6 +3,7 @@ import fc from "fast-check"
 import {
   classicAllocate,
   eligibleJobs,
+  eligibleQueue,
   orderCandidates,
   tryFit,
   type AllocResource,
@@ -110,6 +111,45 @@ describe("rule 1: eligible jobs", () => {
         expect(eligibleJobs(jobs).map((j) => j.jobid)).toEqual(want.map((j) => j.jobid))
       }),
       { numRuns: 500 }
+    )
+  })
+
+  it("names each eligible job's shape: same kind, cores and cores per node exactly when the same shape number", () => {
+    const job = fc.record({
+      // (whole and close, far apart, fractional: the counting sort and the comparison sort)
+      priority: fc.oneof(fc.constantFrom(null, 1, 5), fc.integer({ min: -3, max: 3 }), fc.constantFrom(1e9, -1e9, 0.5)),
+      queued: fc.boolean(),
+      queue: fc.constantFrom(null, "a", "b"),
+      account: fc.constantFrom(null, "x"),
+      property: fc.constantFrom(null, "gpu"),
+      cores: fc.constantFrom(1, 2, 8, 2000000, 1.5),
+      cpn: fc.constantFrom(0, 1, 2, 4000)
+    })
+    const sameKind = (a: Job, b: Job) => a.queue === b.queue && a.account === b.account && a.property === b.property
+    fc.assert(
+      fc.property(fc.array(job, { maxLength: 40 }), (specs) => {
+        const jobs = specs.map((s, i) =>
+          makeJob({ jobid: String(i), priority: s.priority, state: s.queued ? JobState.Queued : JobState.Running, queue: s.queue, account: s.account, property: s.property, requested_cores: s.cores, cores_per_node: s.cpn })
+        )
+        const q = eligibleQueue(jobs)
+        expect(q.jobs.map((j) => j.jobid)).toEqual(eligibleJobs(jobs).map((j) => j.jobid))
+        const shapeOf = new Map(q.jobs.map((j, k) => [j, q.shapeOf[k]]))
+        jobs.forEach((j, i) => expect(q.inputShape[i]).toBe(j.state === JobState.Queued && j.priority !== null ? shapeOf.get(j) : -1))
+        for (const a of q.jobs)
+          for (const b of q.jobs) {
+            const same = sameKind(a, b) && a.requested_cores === b.requested_cores && a.cores_per_node === b.cores_per_node
+            expect(shapeOf.get(a) === shapeOf.get(b)).toBe(same)
+            expect(q.shapes[shapeOf.get(a)!].kind === q.shapes[shapeOf.get(b)!].kind).toBe(sameKind(a, b))
+          }
+        for (const [j, s] of shapeOf) {
+          const shape = q.shapes[s]
+          expect([sameKind(shape.job, j), shape.cores, shape.cpn]).toEqual([true, j.requested_cores, j.cores_per_node])
+          // the first job of the shape in input order
+          expect(jobs.findIndex((x) => shapeOf.get(x) === s)).toBe(jobs.indexOf(shape.job))
+        }
+        expect(q.kinds).toBe(new Set(q.shapes.map((x) => x.kind)).size)
+      }),
+      { numRuns: 300 }
     )
   })
 

@@ -40,50 +40,136 @@ export interface Proposal {
 }
 
 /** §4.1: queued, with a priority from the scheduler; highest priority first, ties in input order. */
-export const eligibleJobs = (jobs: ReadonlyArray<Job>): ReadonlyArray<Job> => {
-  // A counting sort by priority (each priority's jobs in input order,
-  // priorities highest first): the order of a stable sort, without a
-  // comparison sort over 100,000 jobs (a third of an engine cycle at that
-  // size, bench/engine-cycle) and with one new array (allocation is most of
-  // the cost at that size). Queues have few distinct priorities; non-finite
-  // ones (where `b - a` is NaN) take the sort.
-  const counts = new Map<number, number>()
+export const eligibleJobs = (jobs: ReadonlyArray<Job>): ReadonlyArray<Job> => eligibleQueue(jobs).jobs
+
+/**
+ * A shape of queued job: its kind (account, queue, property: what `mayUse`
+ * and a reservation look at), its cores and cores per node. Whatever a
+ * decision or the queue's explanations work out for a job that depends only
+ * on these is the same for every job of the shape.
+ */
+export interface QueueShape {
+  /** The first job of this shape in the queue's input order (it stands for them all). */
+  readonly job: Job
+  /** Kind number: shapes of the same kind have the same one (0, 1, 2, ... in order of first appearance). */
+  readonly kind: number
+  /** `requested_cores` of its jobs. */
+  readonly cores: number
+  /** `cores_per_node` of its jobs. */
+  readonly cpn: number
+}
+
+/**
+ * §4.1's eligible queue of one view, and each job's shape as a small number:
+ * at 100,000 queued jobs, reading each job object again (in priority order,
+ * i.e. all over memory) costs more than the work done with it, so the passes
+ * over the queue look at the shape numbers and touch a job only when the
+ * answer for its shape is not known yet or its id is needed.
+ */
+export interface EligibleQueue {
+  /** eligibleJobs(queue): queued, with a priority, highest first, ties in input order. */
+  readonly jobs: ReadonlyArray<Job>
+  /** `shapeOf[k]`: the shape of `jobs[k]` (an index into `shapes`). */
+  readonly shapeOf: Int32Array
+  /** `inputShape[i]`: the shape of the input queue's i-th job; -1 when it is not eligible. */
+  readonly inputShape: Int32Array
+  readonly shapes: ReadonlyArray<QueueShape>
+  /** How many kinds (`QueueShape.kind` < kinds). */
+  readonly kinds: number
+}
+
+/** The eligible queue of `jobs` (eligibleJobs) with each job's shape: one read of each job, in input order. */
+export const eligibleQueue = (jobs: ReadonlyArray<Job>): EligibleQueue => {
+  const n = jobs.length
+  const inputShape = new Int32Array(n)
+  const prio = new Float64Array(n)
+  const shapes: Array<QueueShape> = []
+  let kinds = 0
+  // per kind: cores × 1024 + cores per node → shape when both are whole and small, else cores → cores per node → shape
+  type Kind = { readonly kind: number; readonly small: Map<number, number>; readonly byCores: Map<number, Map<number, number>> }
+  const kindOf = new ByJobKind((): Kind => ({ kind: kinds++, small: new Map(), byCores: new Map() }))
+  let lastKind: Kind | null = null
+  let lastCores = 0
+  let lastCpn = 0
+  let lastShape = -1
   let eligible = 0
   let finite = true
+  let integral = true
   let sorted = true
   let prev = Infinity
-  for (const j of jobs) {
-    if (j.state !== JobState.Queued || j.priority === null) continue
+  let lo = Infinity
+  let hi = -Infinity
+  for (let i = 0; i < n; i++) {
+    const j = jobs[i]
+    if (j.state !== JobState.Queued || j.priority === null) {
+      inputShape[i] = -1
+      continue
+    }
     const p = j.priority
     eligible++
     if (!Number.isFinite(p)) finite = false
+    else if (!Number.isInteger(p)) integral = false
     if (p > prev) sorted = false
     prev = p
-    counts.set(p, (counts.get(p) ?? 0) + 1)
+    if (p < lo) lo = p
+    if (p > hi) hi = p
+    prio[i] = p
+    const k = kindOf.get(j)
+    const cores = j.requested_cores
+    const cpn = j.cores_per_node
+    // (queues hold runs of alike jobs: the last shape first)
+    if (k !== lastKind || cores !== lastCores || cpn !== lastCpn) {
+      // (one look-up for the usual sizes, whole and small: cores and cores per node in one number)
+      const small = cores >= 0 && cores < 1 << 20 && cpn >= 0 && cpn < 1024 && Number.isInteger(cores) && Number.isInteger(cpn)
+      let byCpn = small ? k.small : k.byCores.get(cores)
+      if (byCpn === undefined) k.byCores.set(cores, (byCpn = new Map()))
+      const key = small ? cores * 1024 + cpn : cpn
+      let s = byCpn.get(key)
+      if (s === undefined) {
+        s = shapes.length
+        shapes.push({ job: j, kind: k.kind, cores, cpn })
+        byCpn.set(key, s)
+      }
+      lastKind = k
+      lastCores = cores
+      lastCpn = cpn
+      lastShape = s
+    }
+    inputShape[i] = lastShape
   }
-  if (!finite || counts.size > jobs.length / 4) {
-    return jobs
-      .filter((j) => j.state === JobState.Queued && j.priority !== null)
-      // Array.prototype.sort is stable (ES2019), so ties keep input order.
-      .sort((a, b) => (b.priority as number) - (a.priority as number))
-  }
+  const done = (out: ReadonlyArray<Job>, shapeOf: Int32Array): EligibleQueue => ({ jobs: out, shapeOf, inputShape, shapes, kinds })
   // (every job eligible and already highest first: the sort would change nothing)
-  if (sorted && eligible === jobs.length) return jobs
-  // counts becomes each priority's next slot in the output
-  let at = 0
-  for (const p of [...counts.keys()].sort((a, b) => b - a)) {
-    const n = counts.get(p)!
-    counts.set(p, at)
-    at += n
+  if (finite && sorted && eligible === n) return done(jobs, inputShape)
+  // The input positions in eligible order, then the jobs in that order.
+  const order = new Int32Array(eligible)
+  if (finite && integral && hi - lo <= Math.max(4096, 4 * n)) {
+    // A counting sort by priority over the numbers read above (each priority's
+    // jobs in input order, priorities highest first): the order of a stable
+    // sort, without a comparison sort over 100,000 jobs nor reading them again.
+    const slots = new Int32Array(eligible === 0 ? 0 : hi - lo + 1)
+    for (let i = 0; i < n; i++) if (inputShape[i] >= 0) slots[(prio[i] - lo) | 0]++
+    let at = 0
+    for (let v = slots.length - 1; v >= 0; v--) {
+      const c = slots[v]
+      slots[v] = at
+      at += c
+    }
+    for (let i = 0; i < n; i++) if (inputShape[i] >= 0) order[slots[(prio[i] - lo) | 0]++] = i
+  } else {
+    // Fractional, far apart or non-finite priorities (where `b - a` is NaN): a
+    // comparison sort, stable (ES2019), so ties keep input order.
+    const byPriority: Array<number> = []
+    for (let i = 0; i < n; i++) if (inputShape[i] >= 0) byPriority.push(i)
+    byPriority.sort((a, b) => (jobs[b].priority as number) - (jobs[a].priority as number))
+    order.set(byPriority)
   }
   const out = new Array<Job>(eligible)
-  for (const j of jobs) {
-    if (j.state !== JobState.Queued || j.priority === null) continue
-    const slot = counts.get(j.priority)!
-    out[slot] = j
-    counts.set(j.priority, slot + 1)
+  const shapeOf = new Int32Array(eligible)
+  for (let k = 0; k < eligible; k++) {
+    out[k] = jobs[order[k]]
+    shapeOf[k] = inputShape[order[k]]
   }
-  return out
+  return done(out, shapeOf)
 }
 
 /** §4.2: whether the resource's reservation allows the job at all. */
@@ -238,7 +324,9 @@ export const tryFit = (job: Job, r: AllocResource, proposal: Array<ProposedNode>
  */
 export const classicAllocate = (
   jobs: ReadonlyArray<Job>,
-  resources: ReadonlyArray<AllocResource>
+  resources: ReadonlyArray<AllocResource>,
+  /** eligibleQueue(jobs), when the caller has it (the engine makes it once per view). */
+  queue: EligibleQueue = eligibleQueue(jobs)
 ): ReadonlyArray<Proposal> => {
   const proposals = new Map<AllocResource, Array<ProposedNode>>(resources.map((r) => [r, []]))
   // Per 100,000 jobs, the candidate order and the cores already promised were
@@ -247,16 +335,27 @@ export const classicAllocate = (
   // promised cores leave too little room is exactly one tryFit rejects).
   type Candidate = { readonly r: AllocResource; readonly i: number; readonly proposal: Array<ProposedNode> }
   const index = new Map(resources.map((r, i) => [r, i]))
-  const candidates = new ByJobKind((job): ReadonlyArray<Candidate> => orderCandidates(job, resources).map((r) => ({ r, i: index.get(r)!, proposal: proposals.get(r)! })))
+  const candidates: Array<ReadonlyArray<Candidate>> = []
   // Cores a resource can still promise: (max − current) × cores per node − cores promised so far.
   const room = resources.map((r) => (r.max - r.current) * r.coresPerNode)
-  for (const job of eligibleJobs(jobs)) {
-    for (const c of candidates.get(job)) {
-      if (room[c.i] < job.requested_cores) continue
-      if (tryFit(job, c.r, c.proposal)) {
+  // A shape that did not fit a resource never fits it later in this pass
+  // (proposals only grow: fewer cores left, more full nodes): by shape × resource.
+  const nr = resources.length
+  const failed = new Uint8Array(queue.shapes.length * nr)
+  const { jobs: eligible, shapeOf, shapes } = queue
+  for (let k = 0; k < eligible.length; k++) {
+    const sid = shapeOf[k]
+    const shape = shapes[sid]
+    // (the job itself is read only when some resource may take it)
+    let cs = candidates[shape.kind]
+    if (cs === undefined) cs = candidates[shape.kind] = orderCandidates(shape.job, resources).map((r) => ({ r, i: index.get(r)!, proposal: proposals.get(r)! }))
+    for (const c of cs) {
+      if (room[c.i] < shape.cores || failed[sid * nr + c.i] === 1) continue
+      if (tryFit(eligible[k], c.r, c.proposal)) {
         room[c.i] = (c.r.max - c.r.current) * c.r.coresPerNode - c.proposal.reduce((sum, n) => sum + n.cores, 0)
         break
       }
+      failed[sid * nr + c.i] = 1
     }
   }
   return resources.flatMap((r) => {

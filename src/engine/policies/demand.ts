@@ -304,7 +304,17 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     })
     const choiceOpts = opts.choice
     const urgentOpts = { ...opts.choice, fastest: true }
-    for (const job of jobs) {
+    // Without a positive `stale` whether a job is stale depends on its shape
+    // alone, and so whether it is `dead`: a shape found dead skips its later
+    // jobs without reading them (the queue's shapes, allocator.ts eligibleQueue).
+    const shaped = input.queue !== undefined && input.queue.jobs === jobs && !(opts.stale != null && opts.stale > 0) ? input.queue : null
+    const deadShape = shaped !== null ? new Uint8Array(shaped.shapes.length) : null
+    for (let k = 0; k < jobs.length; k++) {
+      if (deadShape !== null && deadShape[shaped!.shapeOf[k]] === 1) {
+        unmet++
+        continue
+      }
+      const job = jobs[k]
       const { growable, horizon, dead } = growth.get(job)
       // A job that waited longer than `stale` boot times despite the capacity we counted for it
       // (other jobs took it: the batch scheduler backfills) counts only nodes that are coming.
@@ -314,6 +324,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
         mem.queuedAtLeast(job.jobid, now, opts.stale * horizon)
       const deadCores = dead[stale ? 1 : 0].get(job.requested_cores)
       if (deadCores !== undefined && deadCores.has(job.cores_per_node)) {
+        if (deadShape !== null) deadShape[shaped!.shapeOf[k]] = 1
         unmet++
         continue
       }
@@ -332,6 +343,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
           const cpns = byCores.get(job.requested_cores)
           if (cpns === undefined) byCores.set(job.requested_cores, new Set([job.cores_per_node]))
           else cpns.add(job.cores_per_node)
+          if (deadShape !== null) deadShape[shaped!.shapeOf[k]] = 1
         }
         unmet++
         continue

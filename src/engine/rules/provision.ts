@@ -53,10 +53,12 @@ export const provisionProposals = (st: EngineState, now: number, out: Array<Reso
   const inflight = new Map<string, number>()
   for (const r of st.resources.values()) inflight.set(r.name, r.inflight)
   const resources = allocResources(st, now)
+  const queue = st.eligibleQueue()
   const decision = st.policy.decide({
     now,
     jobs: st.queued,
-    eligible: st.eligibleQueue(),
+    eligible: queue.jobs,
+    queue,
     resources,
     nodes: [...st.physical, ...st.nodes.values()],
     inflight,

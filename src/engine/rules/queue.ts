@@ -20,8 +20,8 @@
  * Jobs on a resource whose node size or instances are not known yet are not
  * explained. It only reads the state: no log line, no bookkeeping but its pace.
  */
-import { ByJobKind, canFit, mayUse, type AllocResource } from "../../model/allocator.ts"
-import { JobState, type Job } from "../../model/types.ts"
+import { canFit, mayUse, type AllocResource } from "../../model/allocator.ts"
+import type { Job } from "../../model/types.ts"
 import { JOBS_NAMED, type JobDecision, type NoMatch, type ResourceDecision } from "../decisions.ts"
 import type { EngineState, ResState } from "../state.ts"
 import { fullReason, refusal } from "./refuse.ts"
@@ -55,15 +55,17 @@ class Named {
   total = 0
   cores = 0
   nodes = 0
-  add(job: Job, nodes = 0): void {
-    if (this.jobs.length < JOBS_NAMED) this.jobs.push(job.jobid)
+  /** The job `queue[i]` of `cores` cores (read only while fewer than JOBS_NAMED are named). */
+  add(queue: ReadonlyArray<Job>, i: number, cores: number, nodes = 0): void {
+    if (this.jobs.length < JOBS_NAMED) this.jobs.push(queue[i].jobid)
     this.total++
-    this.cores += job.requested_cores
+    this.cores += cores
     this.nodes = Math.max(this.nodes, nodes)
   }
 }
 
-const nodesOn = (job: Job, perNode: number): number => Math.ceil(job.requested_cores / (job.cores_per_node > 0 ? job.cores_per_node : perNode))
+/** Nodes of `perNode` cores a job of `cores` cores, `cpn` per node (0: spread), needs. */
+const nodesOn = (cores: number, cpn: number, perNode: number): number => Math.ceil(cores / (cpn > 0 ? cpn : perNode))
 
 /**
  * Explains the queue at `now` (jobs named in queue order). `refused`:
@@ -81,11 +83,12 @@ export const explainQueue = (
   const resources = [...st.resources.values()]
   const room = new Map<string, AllocResource>()
   for (const a of allocResources(st, now)) room.set(a.name, a)
-  // What happens to a job depends only on its kind (account, queue, property)
-  // and its cores and cores per node: worked out once per shape, not per job
-  // (100,000 queued jobs have few shapes; bench/engine-cycle).
-  const byShape = new ByJobKind(() => new Map<number, Map<number, Outcome>>())
-  let last: { shapes: unknown; cores: number; cpn: number; o: Outcome } | null = null
+  // What happens to a job depends only on its shape (kind, cores, cores per
+  // node): worked out once per shape, not per job (100,000 queued jobs have
+  // few shapes; bench/engine-cycle), and a job is read only to be named.
+  const { inputShape, shapes } = st.eligibleQueue()
+  const queued = st.queued
+  const outcomes: Array<Outcome | undefined> = []
   const noMatch = new Map<NoMatch, Named>()
   const autoOff = new Named()
   const blocked = new Map<ResState, Named>()
@@ -99,47 +102,47 @@ export const explainQueue = (
     }
     return b
   }
-  for (const job of st.queued) {
-    if (job.state !== JobState.Queued || job.priority === null) continue
-    const shapes = byShape.get(job)
-    let o: Outcome
-    // (queues hold runs of alike jobs: the last shape first)
-    if (last !== null && last.shapes === shapes && last.cores === job.requested_cores && last.cpn === job.cores_per_node) o = last.o
-    else {
-      let byCpn = shapes.get(job.requested_cores)
-      if (byCpn === undefined) shapes.set(job.requested_cores, (byCpn = new Map()))
-      let found = byCpn.get(job.cores_per_node)
-      if (found === undefined) byCpn.set(job.cores_per_node, (found = outcome(job, resources, room)))
-      o = found
-      last = { shapes, cores: job.requested_cores, cpn: job.cores_per_node, o }
-    }
+  // Per refused shape, once no booting node takes its jobs (nor will: their
+  // cores only go): the refusals its jobs are named in, with the nodes each needs there.
+  const blockedIn: Array<ReadonlyArray<readonly [Named, number]> | undefined> = []
+  for (let i = 0; i < inputShape.length; i++) {
+    const sid = inputShape[i]
+    if (sid < 0) continue
+    const shape = shapes[sid]
+    let o = outcomes[sid]
+    if (o === undefined) o = outcomes[sid] = outcome(shape.job, resources, room)
     switch (o.kind) {
       case "unknown":
         break
       case "no_match": {
         let g = noMatch.get(o.match)
         if (g === undefined) noMatch.set(o.match, (g = new Named()))
-        g.add(job)
+        g.add(queued, i, shape.cores)
         break
       }
       case "room":
-        if (!st.autoMode) autoOff.add(job)
+        if (!st.autoMode) autoOff.add(queued, i, shape.cores)
         break
       case "refused": {
-        const taken = o.by.find((r) => {
-          const b = bootingIn(r)
-          return b.nodes >= nodesOn(job, r.coresPerNode) && b.cores >= job.requested_cores
-        })
-        if (taken !== undefined) {
-          bootingIn(taken).cores -= job.requested_cores
-          break
+        let groups = blockedIn[sid]
+        if (groups === undefined) {
+          const taken = o.by.find((r) => {
+            const b = bootingIn(r)
+            return b.nodes >= nodesOn(shape.cores, shape.cpn, r.coresPerNode) && b.cores >= shape.cores
+          })
+          if (taken !== undefined) {
+            bootingIn(taken).cores -= shape.cores
+            break
+          }
+          groups = blockedIn[sid] = o.by
+            .filter((r) => !refused.has(r.name))
+            .map((r) => {
+              let g = blocked.get(r)
+              if (g === undefined) blocked.set(r, (g = new Named()))
+              return [g, nodesOn(shape.cores, shape.cpn, r.coresPerNode)] as const
+            })
         }
-        for (const r of o.by) {
-          if (refused.has(r.name)) continue
-          let g = blocked.get(r)
-          if (g === undefined) blocked.set(r, (g = new Named()))
-          g.add(job, nodesOn(job, r.coresPerNode))
-        }
+        for (const [g, nodes] of groups) g.add(queued, i, shape.cores, nodes)
       }
     }
   }
@@ -192,7 +195,7 @@ const outcome = (job: Job, resources: ReadonlyArray<ResState>, room: ReadonlyMap
       offered = Math.max(offered, per)
       continue
     }
-    const nodes = nodesOn(job, per)
+    const nodes = nodesOn(job.requested_cores, job.cores_per_node, per)
     if (nodes > r.cfgMax) {
       if (r.cfgMax > largest) {
         largest = r.cfgMax
