@@ -18,7 +18,7 @@ import { engineSettings, loadConfigFile, redactSecrets, type ConfigFile } from "
 import { observedApi, type EngineRunner, type ShutdownNotes } from "./daemon.ts"
 import { checkHookTemplates, hookTemplates, layerCommandHooks } from "./hooks.ts"
 import type { LogSink } from "./log.ts"
-import { letEventLoopIn, makeWake, runLiveLoop } from "./loop.ts"
+import { makeWake, runLiveLoop, slicedPause } from "./loop.ts"
 import { makeCloudHealth, type CloudHealth } from "./cloud-health.ts"
 import { checkerKind, liveRegistry, type LiveRegistry } from "./registry.ts"
 import { CloudWatch, type LiveSetup } from "./setup.ts"
@@ -223,8 +223,8 @@ export const makeLiveRunner = (opts: LiveDaemonOptions): Effect.Effect<EngineRun
       log: limitRepeats(engineLogTo(opts.log, null)),
       ...(opts.onDecisions !== undefined ? { onDecisions: opts.onDecisions } : {}),
       ...(opts.services?.shadow !== undefined ? { shadow: opts.services.shadow } : {}),
-      // a step over a big queue lets the API in between its phases
-      pause: letEventLoopIn
+      // a step over a big queue lets the API in between its phases and slices
+      pause: slicedPause()
     }).pipe(Effect.provide(ctx))
     yield* Effect.forkScoped(Effect.repeat(health.recheck, Schedule.spaced(Duration.seconds(settings.cloudPollerInterval))))
     const resources = Object.keys(opts.config.cloud).length

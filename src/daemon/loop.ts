@@ -39,6 +39,26 @@ export const letEventLoopIn: Effect.Effect<void> = Effect.async<void>((resume) =
   return Effect.sync(() => clearImmediate(h))
 })
 
+/** The daemon's time slice (ms): the engine lets the event loop in once it has held it this long. */
+export const SLICE_MS = 5
+
+/**
+ * The daemon's pause (engine.ts `EngineOptions.pause`): `letEventLoopIn`
+ * once the engine has held the event loop `sliceMs` (wall clock) since it
+ * last let it in, else nothing. The engine offers a pause between the phases
+ * of a step and every few hundred queued jobs of its longer walks (steps.ts);
+ * taking each would cost a turn of the event loop every ~0.5 ms of work.
+ * Each daemon makes its own (it remembers when it last let the loop in).
+ */
+export const slicedPause = (sliceMs = SLICE_MS): Effect.Effect<void> => {
+  let resumed = performance.now()
+  const mark = Effect.sync(() => {
+    resumed = performance.now()
+  })
+  const pause = Effect.zipRight(letEventLoopIn, mark)
+  return Effect.suspend(() => (performance.now() - resumed < sliceMs ? Effect.void : pause))
+}
+
 export interface LiveLoopOptions {
   readonly engine: Engine
   readonly wake: Wake

@@ -27,7 +27,7 @@ import { drainRemoved, type ReloadTarget } from "./reload.ts"
 import type { EngineRunner } from "./daemon.ts"
 import { observedApi } from "./daemon.ts"
 import type { LogSink } from "./log.ts"
-import { letEventLoopIn, makeWake } from "./loop.ts"
+import { makeWake, slicedPause } from "./loop.ts"
 import { DaemonError } from "./settings.ts"
 import { composeServices, type ServiceWrapping } from "./shadow.ts"
 
@@ -92,8 +92,8 @@ export const makeSimRunner = (opts: SimDaemonOptions): Effect.Effect<EngineRunne
         ...(opts.onDecisions !== undefined ? { onDecisions: opts.onDecisions } : {}),
         ...(opts.services !== undefined ? { services: composeServices(opts.services) } : {}),
         ...(opts.services?.shadow !== undefined ? { shadow: opts.services.shadow } : {}),
-        // a step over a big queue lets the API in between its phases
-        pause: letEventLoopIn,
+        // a step over a big queue lets the API in between its phases and slices
+        pause: slicedPause(),
         onStep: () => {
           stepped = true
         }

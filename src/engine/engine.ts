@@ -25,9 +25,10 @@ import type { Policy, PolicyDecision } from "./policy.ts"
 import { reconfigureState, type Reconfiguration } from "./reconfigure.ts"
 import { makeRecovery } from "./recovery.ts"
 import { makeReconciler, reconcileDue } from "./reconcile.ts"
-import { explainDue, explainQueue, maxRule, minRule, nodeRule, provisionDue, provisionProposals } from "./rules/index.ts"
+import { explainDue, explainQueueSteps, maxRule, minRule, nodeRule, provisionDue, provisionProposalsSteps } from "./rules/index.ts"
 import { Checker, Cloud, Cluster, Hooks } from "./services.ts"
 import { makeSnapshot, type ShadowView } from "./snapshot.ts"
+import { done, runSteps, type Steps } from "./steps.ts"
 import { EngineState, type EngineLogEvent, type NodeRec } from "./state.ts"
 import type { TaskRunner } from "./tasks.ts"
 import { makeViewPoller } from "./view.ts"
@@ -71,9 +72,12 @@ export interface EngineOptions {
   /**
    * Run between the phases of a step that has a big queue to walk (after the
    * cluster view is applied, after the node rules, before and after the
-   * policy's decision, before the queue's explanations): the daemon's lets its
-   * event loop answer HTTP requests meanwhile, so that one step over 100,000
-   * queued jobs does not hold it in one piece. The engine's state does not
+   * policy's decision, before the queue's explanations) and between the
+   * slices of the decision (Policy.decideSteps) and of the explanations
+   * (steps.ts: every SLICE_JOBS jobs): the daemon's lets its event loop
+   * answer HTTP requests meanwhile (when its time slice is used up, loop.ts
+   * `slicedPause`), so that one step over 100,000 queued jobs does not hold
+   * it in one piece. The engine's state does not
    * change during a pause (operator actions wait for the step's lock; task
    * results are applied at the next step). Absent (simulations, tests), a
    * step runs in one piece, exactly as without it.
@@ -130,6 +134,15 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     const pause = opts.pause
     /** `next()` after the pause (EngineOptions.pause), or at once without one. */
     const afterPause = <A>(next: () => Effect.Effect<A>): Effect.Effect<A> => (pause === undefined ? next() : Effect.zipRight(pause, Effect.suspend(next)))
+    /** `steps` (steps.ts) run to their end, then `next(result)`: with a pause, the pause between every two slices. */
+    const inSlices = <A, B>(steps: Steps<A>, next: (a: A) => Effect.Effect<B>): Effect.Effect<B> => {
+      if (pause === undefined) return next(runSteps(steps))
+      const go = (): Effect.Effect<B> => {
+        const r = steps.next()
+        return r.done === true ? next(r.value) : Effect.zipRight(pause, Effect.suspend(go))
+      }
+      return go()
+    }
 
     // ------------------------------------------------------------ the step
 
@@ -180,17 +193,22 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       // Auto mode off: no pass, but why queued jobs get no node is still said.
       if (!pass && !explainDue(st, now)) return finishStep(now, before, todo, decisions)
       // The pass (the policy's proposal, then the queue's explanations; its
-      // decisions taken after both), with a pause before each walk of the queue.
+      // decisions taken after both), with a pause before each walk of the
+      // queue and between the slices of each (the decision in slices only
+      // with a pause: without one the policy's decide() makes it).
       return afterPause(() => {
         if (pass) st.eligibleQueue()
         return afterPause(() => {
           const out: Array<ResourceDecision | JobDecision> = []
-          const refused = pass ? provisionProposals(st, now, out) : new Set<string>()
-          return afterPause(() => {
-            explainQueue(st, now, refused, out)
-            for (const d of out) take(d, undefined)
-            return finishStep(now, before, todo, decisions)
-          })
+          const proposals = pass ? provisionProposalsSteps(st, now, out, pause !== undefined) : done<ReadonlySet<string>>(new Set<string>())
+          return inSlices(proposals, (refused) =>
+            afterPause(() =>
+              inSlices(explainQueueSteps(st, now, refused, out), () => {
+                for (const d of out) take(d, undefined)
+                return finishStep(now, before, todo, decisions)
+              })
+            )
+          )
         })
       })
     }

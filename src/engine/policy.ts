@@ -11,6 +11,7 @@ import type { ConfigFile } from "../model/config.ts"
 import { JobState, NodeState, type Job, type WorkerNode } from "../model/types.ts"
 import { demandPolicy } from "./policies/demand.ts"
 import { leanPolicy } from "./policies/lean.ts"
+import type { Steps } from "./steps.ts"
 
 export interface PolicyInput {
   readonly now: number
@@ -59,6 +60,14 @@ export interface Policy {
   readonly name: string
   readonly description: string
   readonly decide: (input: PolicyInput) => PolicyDecision
+  /**
+   * Optional: decide() in slices (steps.ts), for a policy whose decision
+   * walks the whole queue. Run to its end it returns what decide() returns
+   * and leaves the policy as decide() does. The daemon's engine drives it,
+   * letting its event loop in between slices; everything else calls decide().
+   * A wrapper that replaces decide() must drop (or wrap) this too.
+   */
+  readonly decideSteps?: (input: PolicyInput) => Steps<PolicyDecision>
   /**
    * Optional. A policy with memory returns a fresh copy of itself here; the
    * engine calls it once when it starts, so runs (and restarts) never share

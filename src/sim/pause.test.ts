@@ -7,13 +7,31 @@
 import { Effect, Either } from "effect"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
+import { supportedPolicy } from "../engine/policy.ts"
+import { SLICE_JOBS } from "../engine/steps.ts"
+import { ResourceFlag, makeJob } from "../model/types.ts"
 import { ROOT } from "./golden.ts"
 import { runScenario } from "./run.ts"
-import { loadScenarioFile } from "./scenario.ts"
+import { applySet, decodeScenarioAt, readScenarioDocument } from "./scenario.ts"
 
-const run = (file: string, policy: string, pause?: Effect.Effect<void>) => {
-  const sc = loadScenarioFile(join(ROOT, file), { seed: 3 })
+/** `file` (seed 3), with `sets` (dotted path → value) applied to its document. */
+const load = (file: string, sets: ReadonlyArray<readonly [string, unknown]> = []) => {
+  const path = join(ROOT, file)
+  const read = readScenarioDocument(path)
+  if (Either.isLeft(read)) throw new Error(read.left.message)
+  let doc = read.right
+  for (const [key, value] of sets) {
+    const d = applySet(doc, key, value, ROOT)
+    if (Either.isLeft(d)) throw new Error(d.left)
+    doc = d.right
+  }
+  const sc = decodeScenarioAt(path, doc, { seed: 3 })
   if (Either.isLeft(sc)) throw new Error(sc.left.message)
+  return sc
+}
+
+const run = (file: string, policy: string, pause?: Effect.Effect<void>, sets: ReadonlyArray<readonly [string, unknown]> = []) => {
+  const sc = load(file, sets)
   const engine: Array<string> = []
   const r = runScenario(sc.right, { policy, engineLog: (e) => engine.push(JSON.stringify(e)), ...(pause !== undefined ? { pause } : {}) })
   return { events: r.events, engine }
@@ -32,4 +50,42 @@ describe("a step's pauses change no decision", () => {
         expect(paused.events.join("\n")).toBe(plain.events.join("\n"))
         expect(paused.engine.join("\n")).toBe(plain.engine.join("\n"))
       })
+})
+
+// A queue of thousands: the policy's decision and the queue's explanations
+// are walked in slices of SLICE_JOBS jobs, with the pause between them.
+describe("the slices of a decision and of the explanations change no decision", () => {
+  const big = [
+    ["workload.bursts.0.count", 2 * SLICE_JOBS + 100],
+    ["workload.runtime", { type: "constant", value: 60 }]
+  ] as const
+  for (const policy of ["classic", "demand", "lean"])
+    it(`scenarios/burst.yaml with ${2 * SLICE_JOBS + 100} jobs, ${policy}`, { timeout: 300_000 }, () => {
+      let pauses = 0
+      const paused = run("scenarios/burst.yaml", policy, Effect.zipRight(Effect.yieldNow(), Effect.sync(() => void pauses++)), big)
+      const plain = run("scenarios/burst.yaml", policy, undefined, big)
+      expect(pauses).toBeGreaterThan(3)
+      expect(paused.events.length).toBe(plain.events.length)
+      expect(paused.events.join("\n")).toBe(plain.events.join("\n"))
+      expect(paused.engine.join("\n")).toBe(plain.engine.join("\n"))
+    })
+
+  for (const name of ["demand", "lean"])
+    it(`${name}: decideSteps yields every ${SLICE_JOBS} jobs and returns what decide returns`, () => {
+      const policy = supportedPolicy(name)!
+      const input = {
+        now: 1000,
+        jobs: Array.from({ length: 5 * SLICE_JOBS }, (_, i) => makeJob({ jobid: `${i + 1}.head`, requested_cores: 4, cores_per_node: 0 })),
+        resources: [{ name: "os", priority: 1, min: 0, max: 10, current: 0, coresPerNode: 8, reservation: { queue: null, account: null, property: null }, flag: ResourceFlag.Normal }],
+        nodes: [],
+        inflight: new Map<string, number>()
+      }
+      const steps = policy.instantiate!().decideSteps!(input)
+      let yields = 0
+      let r = steps.next()
+      for (; r.done !== true; r = steps.next()) yields++
+      expect(yields).toBe(5)
+      expect(r.value).toEqual(policy.instantiate!().decide(input))
+      expect(r.value.provision.get("os")).toBeGreaterThan(0)
+    })
 })

@@ -38,6 +38,7 @@ import { IdleLearner, type BreakEvenOptions } from "./breakeven.ts"
 import { buildCapacity, CapacityIndex, commit, expectedQuiet, QuietBound, type CountOptions } from "./capacity.ts"
 import { chooseResource, type ChoiceOptions } from "./choice.ts"
 import { PolicyMemory } from "./memory.ts"
+import { runSteps, SLICE_JOBS, type Steps } from "../steps.ts"
 
 export interface DemandOptions {
   readonly count: CountOptions
@@ -269,7 +270,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
    * new node, nowhere). Reads the memory, changes nothing in it: the same
    * input and time give the same placement (quietAt makes it again).
    */
-  const place = (input: PolicyInput, jobs: ReadonlyArray<Job>, now: number) => {
+  function* placeSteps(input: PolicyInput, jobs: ReadonlyArray<Job>, now: number) {
     // count.expect: cores running jobs free before the soonest a new node could join
     const boots = opts.count.expect != null ? input.resources.filter((r) => r.flag === ResourceFlag.Normal).map((r) => bootTime(r.name)) : []
     const soonest = boots.length > 0 ? Math.min(...boots) : opts.defaultBootTime
@@ -310,6 +311,8 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     const shaped = input.queue !== undefined && input.queue.jobs === jobs && !(opts.stale != null && opts.stale > 0) ? input.queue : null
     const deadShape = shaped !== null ? new Uint8Array(shaped.shapes.length) : null
     for (let k = 0; k < jobs.length; k++) {
+      // (a slice boundary: the daemon lets its event loop in; nothing here changes meanwhile)
+      if ((k + 1) % SLICE_JOBS === 0) yield
       if (deadShape !== null && deadShape[shaped!.shapeOf[k]] === 1) {
         unmet++
         continue
@@ -371,6 +374,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     }
     return { caps, proposals, jobsFor, covered, unmet, promises, quiet }
   }
+  const place = (input: PolicyInput, jobs: ReadonlyArray<Job>, now: number) => runSteps(placeSteps(input, jobs, now))
 
   /**
    * The last decision, for quietAt: its input, what it placed, and until
@@ -378,7 +382,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
    */
   let last: { readonly input: PolicyInput; readonly jobs: ReadonlyArray<Job>; readonly covered: number; readonly unmet: number; readonly promises: ReadonlySet<string>; until: number } | null = null
 
-  const decide = (input: PolicyInput): PolicyDecision => {
+  function* decideSteps(input: PolicyInput): Steps<PolicyDecision> {
     const now = input.now
     prices = input.prices
     billing = input.billing
@@ -404,7 +408,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       if (quietable) last = { input, jobs, covered: 0, unmet: 0, promises: promised, until: Infinity }
       return nothing("no eligible queued job")
     }
-    const { caps, proposals, jobsFor, covered, unmet, promises, quiet } = place(input, jobs, now)
+    const { caps, proposals, jobsFor, covered, unmet, promises, quiet } = yield* placeSteps(input, jobs, now)
     promised = promises
     if (quiet.until > now) last = { input, jobs, covered, unmet, promises, until: quiet.until }
     const provision = new Map<string, number>()
@@ -437,6 +441,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     if (unmet > 0) reasons.push(`${unmet} queued job(s) fit no resource with room`)
     return { provision, jobsFor, reasons }
   }
+  const decide = (input: PolicyInput): PolicyDecision => runSteps(decideSteps(input))
 
   /**
    * Policy.quietAt: the last decision started nothing, and placing the same
@@ -461,6 +466,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     name,
     description,
     decide,
+    decideSteps,
     quietAt,
     instantiate: () => makeDemandPolicy(opts, name, description),
     ...(opts.reactive === true ? { reactive: true } : {})

@@ -34,8 +34,8 @@ import { startingRule } from "./starting.ts"
 
 export { maxRule } from "./max.ts"
 export { minRule } from "./min.ts"
-export { provisionDue, provisionProposals } from "./provision.ts"
-export { explainDue, explainQueue } from "./queue.ts"
+export { provisionDue, provisionProposals, provisionProposalsSteps } from "./provision.ts"
+export { explainDue, explainQueue, explainQueueSteps } from "./queue.ts"
 
 /** The rule for one (untasked) node; null when there is nothing to do (the common case, kept cheap). */
 export const nodeRule = (st: EngineState, n: NodeRec, now: number): NodeDecision | null => {

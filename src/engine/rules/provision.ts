@@ -16,6 +16,7 @@ import { JOBS_NAMED, type JobDecision, type ResourceDecision } from "../decision
 import type { EngineState } from "../state.ts"
 import { allocResources } from "./queue.ts"
 import { fullReason, refusal } from "./refuse.ts"
+import { runSteps, type Steps } from "../steps.ts"
 
 /** The interval since the last counted pass has passed (and a pass may run at all). */
 export const intervalPassed = (st: EngineState, now: number): boolean =>
@@ -47,14 +48,22 @@ const policyMoney = (c: ConfigFile): { billing?: ReadonlyMap<string, Billing>; w
  * engine.ts runs it next, after a pause when it has one). The pass's own
  * bookkeeping (when it ran, what the policy said) is kept here.
  */
-export const provisionProposals = (st: EngineState, now: number, out: Array<ResourceDecision | JobDecision>): ReadonlySet<string> => {
+export const provisionProposals = (st: EngineState, now: number, out: Array<ResourceDecision | JobDecision>): ReadonlySet<string> =>
+  runSteps(provisionProposalsSteps(st, now, out, false))
+
+/**
+ * provisionProposals in slices (steps.ts): with `sliced`, the policy's
+ * decision is made by its `decideSteps` when it has one (the daemon's engine
+ * lets its event loop in between the slices), else by `decide`, in one piece.
+ */
+export function* provisionProposalsSteps(st: EngineState, now: number, out: Array<ResourceDecision | JobDecision>, sliced = true): Steps<ReadonlySet<string>> {
   if (!st.reactive) st.lastProvision = now
   st.viewSinceProvision = false
   const inflight = new Map<string, number>()
   for (const r of st.resources.values()) inflight.set(r.name, r.inflight)
   const resources = allocResources(st, now)
   const queue = st.eligibleQueue()
-  const decision = st.policy.decide({
+  const input = {
     now,
     jobs: st.queued,
     eligible: queue.jobs,
@@ -64,7 +73,8 @@ export const provisionProposals = (st: EngineState, now: number, out: Array<Reso
     inflight,
     prices: st.prices,
     ...policyMoney(st.config)
-  })
+  }
+  const decision = sliced && st.policy.decideSteps !== undefined ? yield* st.policy.decideSteps(input) : st.policy.decide(input)
   st.lastDecision = decision
   const refused = new Set<string>()
   for (const [name, count] of decision.provision) {

@@ -25,6 +25,7 @@ import type { Job } from "../../model/types.ts"
 import { JOBS_NAMED, type JobDecision, type NoMatch, type ResourceDecision } from "../decisions.ts"
 import type { EngineState, ResState } from "../state.ts"
 import { fullReason, refusal } from "./refuse.ts"
+import { runSteps, SLICE_JOBS, type Steps } from "../steps.ts"
 
 /** What the policy may provision from: recovered resources not backing off, with their effective limits. */
 export const allocResources = (st: EngineState, now: number): Array<AllocResource> => {
@@ -73,12 +74,16 @@ const nodesOn = (cores: number, cpn: number, perNode: number): number => Math.ce
  * proposal names are not refusals: a resource it proposes a node in has room
  * for them (or is in `refused`).
  */
-export const explainQueue = (
+export const explainQueue = (st: EngineState, now: number, refused: ReadonlySet<string>, out: Array<ResourceDecision | JobDecision>): void =>
+  runSteps(explainQueueSteps(st, now, refused, out))
+
+/** explainQueue in slices (steps.ts): the engine lets the daemon's event loop in between them. */
+export function* explainQueueSteps(
   st: EngineState,
   now: number,
   refused: ReadonlySet<string>,
   out: Array<ResourceDecision | JobDecision>
-): void => {
+): Steps<void> {
   st.lastExplain = now
   const resources = [...st.resources.values()]
   const room = new Map<string, AllocResource>()
@@ -106,6 +111,7 @@ export const explainQueue = (
   // cores only go): the refusals its jobs are named in, with the nodes each needs there.
   const blockedIn: Array<ReadonlyArray<readonly [Named, number]> | undefined> = []
   for (let i = 0; i < inputShape.length; i++) {
+    if ((i + 1) % SLICE_JOBS === 0) yield
     const sid = inputShape[i]
     if (sid < 0) continue
     const shape = shapes[sid]
