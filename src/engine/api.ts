@@ -83,7 +83,10 @@ export const timeInState = (now: number, stateStartTime: number): number => Math
  * between them shows the same thing except what derives from the time
  * (`time_in_current_state`, back-off `until`, `time`) and the task queues.
  * `version` is null while a step or an operator action is changing the
- * state. Versions are unique in the process (never reused by another engine).
+ * state, but not while a step pauses (engine.ts EngineOptions.pause: its
+ * state stands still then; the pauses between the slices of one walk of the
+ * queue share a version). Versions are unique in the process (never reused
+ * by another engine).
  */
 export interface EngineStamp {
   readonly version: number | null

@@ -131,15 +131,39 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     const wake = makeWake(st)
     const onDecisions = opts.onDecisions
     let lastDecisions = noDecisions
-    const pause = opts.pause
+    /**
+     * The pause (EngineOptions.pause), during which api.stamp gives the
+     * paused state a version (lock.ts `pausing`): a new one when the step
+     * may have changed what a snapshot shows since its last pause
+     * (`changed`), else that pause's, so that the HTTP body cache keeps
+     * serving through the slices of one walk of the queue.
+     */
+    const pauseWith = (changed: boolean): Effect.Effect<void> | undefined =>
+      opts.pause === undefined
+        ? undefined
+        : Effect.zipRight(
+            Effect.sync(() => lock.pausing(changed)),
+            Effect.ensuring(
+              opts.pause,
+              Effect.sync(() => lock.resumed())
+            )
+          )
+    const pause = pauseWith(true)
+    /** Between two slices of a walk of the queue (which changes nothing a snapshot shows). */
+    const slicePause = pauseWith(false)
     /** `next()` after the pause (EngineOptions.pause), or at once without one. */
     const afterPause = <A>(next: () => Effect.Effect<A>): Effect.Effect<A> => (pause === undefined ? next() : Effect.zipRight(pause, Effect.suspend(next)))
-    /** `steps` (steps.ts) run to their end, then `next(result)`: with a pause, the pause between every two slices. */
+    /**
+     * `steps` (steps.ts) run to their end, then `next(result)`: with a pause,
+     * the pause between every two slices. A walk's slices change nothing a
+     * snapshot shows; its last one may (the policy's decision), and `next`
+     * runs right after it, before any pause.
+     */
     const inSlices = <A, B>(steps: Steps<A>, next: (a: A) => Effect.Effect<B>): Effect.Effect<B> => {
-      if (pause === undefined) return next(runSteps(steps))
+      if (slicePause === undefined) return next(runSteps(steps))
       const go = (): Effect.Effect<B> => {
         const r = steps.next()
-        return r.done === true ? next(r.value) : Effect.zipRight(pause, Effect.suspend(go))
+        return r.done === true ? next(r.value) : Effect.zipRight(slicePause, Effect.suspend(go))
       }
       return go()
     }

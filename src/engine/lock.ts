@@ -20,6 +20,10 @@ export const makeLock = () => {
   let version = ++versionSeq
   let changing = 0
   let held = false
+  /** A step holding the lock is paused (engine.ts EngineOptions.pause): its state does not change meanwhile. */
+  let steady = false
+  /** No pause of the change holding the lock yet (its first pause always gets a new version). */
+  let fresh = false
   const waiters = new Set<() => void>()
   const released: Effect.Effect<void> = Effect.async<void>((resume) => {
     // released since the waiter looked (the fiber may have yielded in between): go on at once
@@ -34,6 +38,7 @@ export const makeLock = () => {
     })
   })
   const unlock = () => {
+    steady = false
     changing--
     version = ++versionSeq
     held = false
@@ -46,6 +51,7 @@ export const makeLock = () => {
       const take = (): Effect.Effect<A, E, R> => {
         if (held) return Effect.zipRight(restore(released), Effect.suspend(take))
         held = true
+        fresh = true
         version = ++versionSeq
         changing++
         // (Effect.ensuring, without its own uninterruptible region: this one is)
@@ -70,7 +76,21 @@ export const makeLock = () => {
     bump: () => {
       version = ++versionSeq
     },
-    /** The version for api.stamp: null while a change runs. */
-    version: (): number | null => (changing > 0 ? null : version)
+    /**
+     * The step holding the lock pauses: until `resumed`, its state stands
+     * still, and api.stamp gives a version for it (a new one when `changed`:
+     * the step changed the state since its last pause or since it started;
+     * else the one of its last pause, so that bodies cached then serve again).
+     */
+    pausing: (changed: boolean) => {
+      if (changed || fresh) version = ++versionSeq
+      fresh = false
+      steady = true
+    },
+    resumed: () => {
+      steady = false
+    },
+    /** The version for api.stamp: null while a change runs (but for a step's pauses). */
+    version: (): number | null => (changing > 0 && !steady ? null : version)
   }
 }

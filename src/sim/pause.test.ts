@@ -11,7 +11,7 @@ import { supportedPolicy } from "../engine/policy.ts"
 import { SLICE_JOBS } from "../engine/steps.ts"
 import { ResourceFlag, makeJob } from "../model/types.ts"
 import { ROOT } from "./golden.ts"
-import { runScenario } from "./run.ts"
+import { runScenario, SimDriver } from "./run.ts"
 import { applySet, decodeScenarioAt, readScenarioDocument } from "./scenario.ts"
 
 /** `file` (seed 3), with `sets` (dotted path → value) applied to its document. */
@@ -69,6 +69,35 @@ describe("the slices of a decision and of the explanations change no decision", 
       expect(paused.events.join("\n")).toBe(plain.events.join("\n"))
       expect(paused.engine.join("\n")).toBe(plain.engine.join("\n"))
     })
+
+  it("a step's pauses have a state version (api.stamp): one version, one snapshot; the slices of a walk share it", () => {
+    const sc = load("scenarios/burst.yaml", big)
+    // what a snapshot shows but for the clock and the task queues (api.ts EngineStamp)
+    const shown = (snap: unknown) => JSON.stringify(snap, (k, v) => (k === "time" || k === "time_in_current_state" || k === "queues" || k === "until" ? undefined : v))
+    const seen: Array<{ readonly version: number | null; readonly shows: string }> = []
+    const driver: SimDriver = new SimDriver(
+      sc.right,
+      {
+        policy: "lean",
+        collect: false,
+        pause: Effect.suspend(() => {
+          const api = driver.engine.api
+          return Effect.flatMap(api.stamp!, (s) => Effect.map(api.snapshot, (snap) => void seen.push({ version: s.version, shows: shown(snap) })))
+        })
+      },
+      () => {}
+    )
+    // (the burst arrives at 600 s: its first passes)
+    while (driver.world.now < 1500 && driver.advance()) {
+      /* on */
+    }
+    expect(seen.every((s) => s.version !== null)).toBe(true)
+    const byVersion = new Map<number | null, Array<string>>()
+    for (const s of seen) byVersion.set(s.version, [...(byVersion.get(s.version) ?? []), s.shows])
+    for (const shows of byVersion.values()) expect(new Set(shows).size).toBe(1)
+    // the pause before a walk of 2,000 queued jobs and those between its slices: one version
+    expect(Math.max(...[...byVersion.values()].map((v) => v.length))).toBeGreaterThanOrEqual(3)
+  })
 
   for (const name of ["demand", "lean"])
     it(`${name}: decideSteps yields every ${SLICE_JOBS} jobs and returns what decide returns`, () => {
