@@ -112,6 +112,14 @@ export interface Engine {
 
 const noDecisions: StepDecisions = { t: 0, decisions: [] }
 
+/** Two proposals (PolicyDecision.provision) with the same counts per resource; both absent counts as the same. */
+const sameCounts = (a: ReadonlyMap<string, number> | undefined, b: ReadonlyMap<string, number> | undefined): boolean => {
+  if (a === b) return true
+  if (a === undefined || b === undefined || a.size !== b.size) return false
+  for (const [k, v] of a) if (b.get(k) !== v) return false
+  return true
+}
+
 export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, EngineEnv> =>
   Effect.gen(function* () {
     const settings = engineSettings(opts.config)
@@ -151,8 +159,11 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
     const pause = pauseWith(true)
     /** Between two slices of a walk of the queue (which changes nothing a snapshot shows). */
     const slicePause = pauseWith(false)
-    /** `next()` after the pause (EngineOptions.pause), or at once without one. */
-    const afterPause = <A>(next: () => Effect.Effect<A>): Effect.Effect<A> => (pause === undefined ? next() : Effect.zipRight(pause, Effect.suspend(next)))
+    /** `next()` after the pause (EngineOptions.pause), or at once without one; `still`: nothing a snapshot shows changed since the last pause. */
+    const afterPause = <A>(next: () => Effect.Effect<A>, still = false): Effect.Effect<A> => {
+      const p = still ? slicePause : pause
+      return p === undefined ? next() : Effect.zipRight(p, Effect.suspend(next))
+    }
     /**
      * `steps` (steps.ts) run to their end, then `next(result)`: with a pause,
      * the pause between every two slices. A walk's slices change nothing a
@@ -220,20 +231,24 @@ export const makeEngine = (opts: EngineOptions): Effect.Effect<Engine, never, En
       // decisions taken after both), with a pause before each walk of the
       // queue and between the slices of each (the decision in slices only
       // with a pause: without one the policy's decide() makes it).
+      // (the snapshot shows of the pass only the decision's proposal, `proposed_allocation`)
+      const shown = st.lastDecision?.provision
       return afterPause(() => {
         if (pass) st.eligibleQueue()
         return afterPause(() => {
           const out: Array<ResourceDecision | JobDecision> = []
           const proposals = pass ? provisionProposalsSteps(st, now, out, pause !== undefined) : done<ReadonlySet<string>>(new Set<string>())
           return inSlices(proposals, (refused) =>
-            afterPause(() =>
-              inSlices(explainQueueSteps(st, now, refused, out), () => {
-                for (const d of out) take(d, undefined)
-                return finishStep(now, before, todo, decisions)
-              })
+            afterPause(
+              () =>
+                inSlices(explainQueueSteps(st, now, refused, out), () => {
+                  for (const d of out) take(d, undefined)
+                  return finishStep(now, before, todo, decisions)
+                }),
+              sameCounts(shown, st.lastDecision?.provision)
             )
           )
-        })
+        }, true)
       })
     }
 
