@@ -12,7 +12,7 @@ import { createHash, timingSafeEqual } from "node:crypto"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import type { HttpApp } from "@effect/platform"
-import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpMiddleware, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Cause, Effect, Layer, Option, type Scope } from "effect"
@@ -716,6 +716,9 @@ const makeNodeServer = (tls?: TlsCertificate): Http.Server => {
 /**
  * Serves the app with Node's HTTP server for as long as the layer lives. The
  * layer also provides HttpServer, whose `address` tells the bound port.
+ * Without the platform's tracing span per request (its URL parsed, every
+ * header copied as an attribute): nothing here exports traces, and it cost
+ * the daemon CPU on every answer (docs/performance.md, issue #19).
  */
 export const serveHttp = (
   app: HttpApp.Default,
@@ -723,6 +726,7 @@ export const serveHttp = (
   onServer: (server: Http.Server) => void = () => {}
 ): Layer.Layer<HttpServer.HttpServer, ServeError> =>
   HttpServer.serve(app).pipe(
+    HttpMiddleware.withTracerDisabledWhen(() => true),
     Layer.provideMerge(
       NodeHttpServer.layer(
         () => {
