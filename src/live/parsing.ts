@@ -81,12 +81,13 @@ export const decodeWith =
     })
 
 /**
- * Which XML reader a parser uses: "fast" tries xml-fast.ts's one-pass reader
- * and falls back to the full one whenever the fast one cannot answer (the
- * result is the same either way); "full" is fast-xml-parser and Schema only,
- * kept for the equivalence tests.
+ * Which way a job-listing parser reads its input: "fast" tries the cheap path
+ * (xml-fast.ts's one-pass XML reader; Slurm's hand check of the records) and
+ * falls back to the full one whenever the cheap one cannot answer (the
+ * result is the same either way); "full" is fast-xml-parser / JSON.parse and
+ * the Schema only, kept for the equivalence tests.
  */
-export type XmlReader = "fast" | "full"
+export type Reader = "fast" | "full"
 
 /**
  * Reads an XML document and decodes it with `schema`: through the fast reader
@@ -99,7 +100,7 @@ export const readXmlAs = <A, I>(
   text: string,
   doc: RootShape,
   schema: Schema.Schema<A, I>,
-  reader: XmlReader = "fast"
+  reader: Reader = "fast"
 ): Either.Either<A, ParseError> => {
   if (reader === "fast") {
     const fast = readXmlFast(text, doc)

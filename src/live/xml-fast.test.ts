@@ -12,7 +12,7 @@ import { Either } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { sgeQstatXml, torqueQstatXml } from "../../bench/parse.ts"
-import type { ParseError, XmlReader } from "./parsing.ts"
+import type { ParseError, Reader } from "./parsing.ts"
 import { parseQstat as parseSge, QSTAT_DOC as SGE_DOC } from "./sge/parse.ts"
 import { mutate, sharedFixtures } from "./testing/parsers.ts"
 import { parseQstat as parseTorque, QSTAT_DOC as TORQUE_DOC } from "./torque/parse.ts"
@@ -20,7 +20,7 @@ import { decodeEntities, readXmlFast, type RootShape } from "./xml-fast.ts"
 
 const { have: haveFixtures, dir, read } = sharedFixtures("xml-fast equivalence")
 
-type Parse = (xml: string, reader: XmlReader) => Either.Either<unknown, ParseError>
+type Parse = (xml: string, reader: Reader) => Either.Either<unknown, ParseError>
 
 const parsers: ReadonlyArray<readonly [string, Parse, RootShape]> = [
   ["torque qstat -x", parseTorque, TORQUE_DOC],

@@ -21,7 +21,7 @@ import {
   readXmlAs,
   Rest,
   XmlElement,
-  type XmlReader,
+  type Reader,
   XmlText
 } from "../parsing.ts"
 import { elementShape, many, namedShape, one, textShape, type RootShape } from "../xml-fast.ts"
@@ -253,7 +253,7 @@ const sgeJob = (j: typeof RawSgeJob.Type): Either.Either<SgeJob, string> => {
  * `qstat -xml -r` (also `-f`): running jobs of the queue listing and the
  * pending jobs. `reader` "full" skips the fast XML reader (same result; tests).
  */
-export const parseQstat = (xml: string, reader: XmlReader = "fast"): Either.Either<ReadonlyArray<SgeJob>, ParseError> =>
+export const parseQstat = (xml: string, reader: Reader = "fast"): Either.Either<ReadonlyArray<SgeJob>, ParseError> =>
   Either.gen(function* () {
     const text = yield* checkInput(QSTAT, xml)
     if (text.trim() === "") return []

@@ -22,7 +22,7 @@ import {
   Rest,
   simpleFields,
   XmlElement,
-  type XmlReader,
+  type Reader,
   XmlText
 } from "../parsing.ts"
 import { elementShape, many, one, textShape, type RootShape } from "../xml-fast.ts"
@@ -285,7 +285,7 @@ const coreRequest = (rl: typeof RawResourceList.Type | undefined): CoreRequest =
  * `qstat -x -t` (all jobs, array jobs expanded). Empty output (no jobs) is an
  * empty list. `reader` "full" skips the fast XML reader (same result; tests).
  */
-export const parseQstat = (xml: string, reader: XmlReader = "fast"): Either.Either<ReadonlyArray<TorqueJob>, ParseError> =>
+export const parseQstat = (xml: string, reader: Reader = "fast"): Either.Either<ReadonlyArray<TorqueJob>, ParseError> =>
   Either.gen(function* () {
     const text = yield* checkInput(QSTAT, xml)
     if (text.trim() === "") return []
