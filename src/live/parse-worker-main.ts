@@ -1,10 +1,10 @@
 /**
- * The parse worker's thread (see parse-worker.ts): runs the parser named in
- * each request on its text and posts back the result as plain data.
+ * The parse worker's thread (see parse-worker.ts): gathers the slices of each
+ * request's text, runs the parser it names and posts back the result as
+ * plain data, in batches.
  */
 import { parentPort } from "node:worker_threads"
-import { runParser } from "./parse-worker.ts"
+import { workerHandler, type WorkerRequest } from "./parse-worker.ts"
 
-parentPort?.on("message", (m: { readonly id: number; readonly parser: string; readonly text: unknown }) => {
-  parentPort?.postMessage(runParser(m.id, m.parser, m.text))
-})
+const handle = workerHandler((r) => parentPort?.postMessage(r))
+parentPort?.on("message", (m: WorkerRequest) => handle(m))

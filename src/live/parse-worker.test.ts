@@ -17,6 +17,8 @@ const { have: haveFixtures, read: fixture } = sharedFixtures("parse worker")
 
 const inline = (parser: JobParser, text: string) => (jobParsers[parser] as (t: string) => Either.Either<unknown, ParseError>)(text)
 const viaWorker = (parser: JobParser, text: string) => Effect.runPromise(Effect.either(parseJobs(parser, text, 0)))
+/** Tiny slices and batches: the text crosses in many messages, the jobs come back in many. */
+const inSlices = (parser: JobParser, text: string) => Effect.runPromise(Effect.either(parseJobs(parser, text, 0, { chunkChars: 97, replyJobs: 2 })))
 
 const captures: ReadonlyArray<readonly [JobParser, string]> = [
   ["sge qstat -xml", "sge/qstat_xml_f_starcluster_192jobs.xml"],
@@ -32,6 +34,7 @@ describe.skipIf(!haveFixtures)("the parse worker on real captures", () => {
       const expected = inline(parser, text)
       expect(Either.isRight(expected)).toBe(true)
       expect(await viaWorker(parser, text)).toEqual(expected)
+      expect(await inSlices(parser, text)).toEqual(expected)
     })
   }
 })
@@ -63,11 +66,29 @@ describe("the parse worker", () => {
     )
   })
 
+  it("text handed over in slices: a slice boundary never spoils a character, errors come through whole", async () => {
+    // 96 ASCII characters, then a character outside the BMP (a surrogate pair) across the 97-character boundary
+    const name = "x".repeat(96 - "<Data><Job><Job_Id>1</Job_Id><job_state>Q</job_state><Job_Name>".length) + "\u{1F600}é"
+    const xml = `<Data><Job><Job_Id>1</Job_Id><job_state>Q</job_state><Job_Name>${name}</Job_Name></Job>${"<Job><Job_Id>2</Job_Id><job_state>R</job_state></Job>".repeat(5)}</Data>`
+    expect(xml.charCodeAt(96)).toBe(0xd83d)
+    const r = await inSlices("torque qstat -x", xml)
+    expect(r).toEqual(inline("torque qstat -x", xml))
+    expect(Either.isRight(r) && r.right.map((j) => j.name)).toEqual([name, null, null, null, null, null])
+    const bad = xml.replace("<Job_Id>2</Job_Id>", "")
+    expect(await inSlices("torque qstat -x", bad)).toEqual(inline("torque qstat -x", bad))
+    expect(Either.isLeft(inline("torque qstat -x", bad))).toBe(true)
+  })
+
   it("several parses at once each get their own answer", async () => {
     const xml = (id: number) =>
       `<Data><Job><Job_Id>${id}.server</Job_Id><job_state>Q</job_state><queue>batch</queue><Resource_List><nodes>1:ppn=2</nodes></Resource_List></Job></Data>`
     const rs = await Effect.runPromise(Effect.all([1, 2, 3].map((id) => parseInWorker("torque qstat -x", xml(id))), { concurrency: "unbounded" }))
     expect(rs.map((r) => r.map((j) => j.id))).toEqual([["1.server"], ["2.server"], ["3.server"]])
+    // and when their slices interleave
+    const sliced = await Effect.runPromise(
+      Effect.all([1, 2, 3].map((id) => parseInWorker("torque qstat -x", xml(id).repeat(1).replace("</Data>", `${xml(id + 10).slice(6, -7)}</Data>`), { chunkChars: 13, replyJobs: 1 })), { concurrency: "unbounded" })
+    )
+    expect(sliced.map((r) => r.map((j) => j.id))).toEqual([["1.server", "11.server"], ["2.server", "12.server"], ["3.server", "13.server"]])
   })
 
   it("small outputs are parsed inline (no worker, no thread timing)", async () => {

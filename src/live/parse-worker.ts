@@ -41,20 +41,65 @@ export type Parsed<K extends JobParser> = ReturnType<(typeof jobParsers)[K]> ext
  */
 export const INLINE_MAX_CHARS = 256 * 1024
 
-/** A message from the worker: the parser's result, or its error as plain data. */
+/**
+ * How the text and the result cross the thread boundary. A structured clone
+ * copies on the sending thread: one `postMessage` of a 490 MB `squeue --json`
+ * held the event loop for 2.5–3.5 s (CPU, load 10–16), so the text goes over
+ * in slices of `chunkChars` characters, one per turn of the event loop, and
+ * the jobs come back in batches of `replyJobs`, each received in its own
+ * turn. 8 Mi characters cost tens of milliseconds to copy.
+ */
+export interface HandOff {
+  readonly chunkChars: number
+  readonly replyJobs: number
+}
+
+export const HANDOFF: HandOff = { chunkChars: 8 * 1024 * 1024, replyJobs: 5_000 }
+
+/** A message to the worker: the next slice of a parse's text (or its cancellation). */
+export type WorkerRequest =
+  | { readonly id: number; readonly parser: string; readonly chunk: unknown; readonly last: boolean; readonly replyJobs: number }
+  | { readonly id: number; readonly cancel: true }
+
+/** A message from the worker: a batch of the parser's result (the last one `done`), or its error as plain data. */
 export type WorkerReply =
-  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: true; readonly part: unknown; readonly done: boolean }
   | { readonly id: number; readonly ok: false; readonly source: string; readonly message: string }
 
-/** What the worker does with one request: run the named parser; never throws. */
-export const runParser = (id: number, parser: string, text: unknown): WorkerReply => {
+/** What the worker does with one whole request: run the named parser; never throws. */
+export const runParser = (id: number, parser: string, text: unknown, replyJobs = HANDOFF.replyJobs): ReadonlyArray<WorkerReply> => {
   const parse = (jobParsers as Record<string, (t: string) => Either.Either<unknown, ParseError>>)[parser]
-  if (parse === undefined) return { id, ok: false, source: parser, message: `no such parser in the parse worker` }
+  if (parse === undefined) return [{ id, ok: false, source: parser, message: `no such parser in the parse worker` }]
   try {
     const r = parse(text as string)
-    return Either.isRight(r) ? { id, ok: true, value: r.right } : { id, ok: false, source: r.left.source, message: r.left.message }
+    if (Either.isLeft(r)) return [{ id, ok: false, source: r.left.source, message: r.left.message }]
+    const jobs = r.right
+    if (!Array.isArray(jobs) || jobs.length <= replyJobs) return [{ id, ok: true, part: jobs, done: true }]
+    const out: Array<WorkerReply> = []
+    for (let at = 0; at < jobs.length; at += replyJobs) out.push({ id, ok: true, part: jobs.slice(at, at + replyJobs), done: at + replyJobs >= jobs.length })
+    return out
   } catch (e) {
-    return { id, ok: false, source: parser, message: `parser failed: ${e instanceof Error ? e.message : String(e)}` }
+    return [{ id, ok: false, source: parser, message: `parser failed: ${e instanceof Error ? e.message : String(e)}` }]
+  }
+}
+
+/** The worker's side: slices of each parse's text until the last, then the parse and its replies. */
+export const workerHandler = (post: (r: WorkerReply) => void) => {
+  const texts = new Map<number, Array<unknown>>()
+  return (m: WorkerRequest) => {
+    if ("cancel" in m) {
+      texts.delete(m.id)
+      return
+    }
+    const parts = texts.get(m.id) ?? []
+    parts.push(m.chunk)
+    if (!m.last) {
+      texts.set(m.id, parts)
+      return
+    }
+    texts.delete(m.id)
+    const text = parts.length === 1 ? parts[0] : parts.join("")
+    for (const r of runParser(m.id, m.parser, text, m.replyJobs)) post(r)
   }
 }
 
@@ -65,6 +110,8 @@ const idle = (w: Worker) => {
 
 interface Pending {
   readonly parser: JobParser
+  /** The batches of jobs received so far. */
+  readonly parts: Array<unknown>
   readonly done: (e: Either.Either<unknown, ParseError>) => void
 }
 
@@ -103,9 +150,14 @@ const startWorker = (): Worker => {
   w.on("message", (m: WorkerReply) => {
     const p = pending.get(m.id)
     if (p === undefined) return
+    if (m.ok) {
+      p.parts.push(m.part)
+      if (!m.done) return
+    }
     pending.delete(m.id)
     idle(w)
-    p.done(m.ok ? Either.right(m.value) : Either.left(new ParseError({ source: m.source, message: m.message })))
+    const value = p.parts.length === 1 ? p.parts[0] : ([] as Array<unknown>).concat(...(p.parts as Array<Array<unknown>>))
+    p.done(m.ok ? Either.right(value) : Either.left(new ParseError({ source: m.source, message: m.message })))
   })
   w.on("error", (e) => failAll(e.message))
   w.on("exit", (code) => failAll(`it exited (code ${code})`))
@@ -114,21 +166,57 @@ const startWorker = (): Worker => {
   return w
 }
 
-/** Runs the named parser in the worker thread; the result is plain data, errors are ParseErrors. */
-export const parseInWorker = <K extends JobParser>(parser: K, text: string): Effect.Effect<Parsed<K>, ParseError> =>
+/**
+ * Runs the named parser in the worker thread; the result is plain data, errors
+ * are ParseErrors. The text goes over in slices, one per turn of the event
+ * loop (see HandOff).
+ */
+export const parseInWorker = <K extends JobParser>(parser: K, text: string, handOff: HandOff = HANDOFF): Effect.Effect<Parsed<K>, ParseError> =>
   Effect.async<Parsed<K>, ParseError>((resume) => {
     const id = nextId++
-    pending.set(id, { parser, done: (e) => resume(Either.match(e, { onLeft: Effect.fail, onRight: (v) => Effect.succeed(v as Parsed<K>) })) })
+    const fail = (why: string) => {
+      if (!pending.delete(id)) return
+      if (worker !== null) idle(worker)
+      resume(Effect.fail(new ParseError({ source: parser, message: why })))
+    }
+    pending.set(id, { parser, parts: [], done: (e) => resume(Either.match(e, { onLeft: Effect.fail, onRight: (v) => Effect.succeed(v as Parsed<K>) })) })
+    let w: Worker
     try {
       if (worker === null) worker = startWorker()
-      worker.ref()
-      worker.postMessage({ id, parser, text })
+      w = worker
+      w.ref()
     } catch (e) {
-      pending.delete(id)
-      resume(Effect.fail(new ParseError({ source: parser, message: `cannot start the parse worker: ${e instanceof Error ? e.message : String(e)}` })))
+      fail(`cannot start the parse worker: ${e instanceof Error ? e.message : String(e)}`)
+      return
     }
+    const send = (at: number) => {
+      // cancelled, answered, or the worker died: stop sending
+      if (!pending.has(id)) return
+      try {
+        let end = typeof text === "string" ? Math.min(text.length, at + handOff.chunkChars) : 0
+        // never cut a surrogate pair in two
+        if (typeof text === "string" && end < text.length && end > at + 1 && (text.charCodeAt(end - 1) & 0xfc00) === 0xd800) end--
+        const last = typeof text !== "string" || end >= text.length
+        w.postMessage({ id, parser, chunk: typeof text === "string" ? text.slice(at, end) : text, last, replyJobs: handOff.replyJobs } satisfies WorkerRequest)
+        if (!last) setImmediate(send, end)
+      } catch (e) {
+        try {
+          w.postMessage({ id, cancel: true } satisfies WorkerRequest)
+        } catch {
+          // the worker is gone; nothing to cancel
+        }
+        fail(`cannot hand the text to the parse worker: ${e instanceof Error ? e.message : String(e)}`)
+      }
+    }
+    send(0)
     return Effect.sync(() => {
-      pending.delete(id)
+      if (pending.delete(id)) {
+        try {
+          w.postMessage({ id, cancel: true } satisfies WorkerRequest)
+        } catch {
+          // the worker is gone; nothing to cancel
+        }
+      }
       if (worker !== null) idle(worker)
     })
   })
@@ -137,9 +225,14 @@ export const parseInWorker = <K extends JobParser>(parser: K, text: string): Eff
  * Parses a batch command's job listing: inline when it is small (or not text,
  * which the parser refuses with its own error), in the worker thread otherwise.
  */
-export const parseJobs = <K extends JobParser>(parser: K, text: unknown, inlineMaxChars = INLINE_MAX_CHARS): Effect.Effect<Parsed<K>, ParseError> =>
+export const parseJobs = <K extends JobParser>(
+  parser: K,
+  text: unknown,
+  inlineMaxChars = INLINE_MAX_CHARS,
+  handOff: HandOff = HANDOFF
+): Effect.Effect<Parsed<K>, ParseError> =>
   typeof text === "string" && text.length > inlineMaxChars
-    ? parseInWorker(parser, text)
+    ? parseInWorker(parser, text, handOff)
     : Effect.suspend(() => {
         const r = (jobParsers[parser] as (t: unknown) => Either.Either<Parsed<K>, ParseError>)(text)
         return Either.isRight(r) ? Effect.succeed(r.right) : Effect.fail(r.left)

@@ -6,6 +6,7 @@
 import { constants } from "node:buffer"
 import { Data, Either, ParseResult, Schema } from "effect"
 import { XMLParser, XMLValidator } from "fast-xml-parser"
+import { arrayPathsOf, readXmlFast, type RootShape } from "./xml-fast.ts"
 
 export class ParseError extends Data.TaggedError("ParseError")<{
   /** Which output could not be read, e.g. "pbsnodes -x". */
@@ -78,6 +79,36 @@ export const decodeWith =
       const where = first && first.path.length > 0 ? `${formatPath(first.path)}${text.startsWith("is ") ? " " : ": "}` : ""
       return new ParseError({ source, message: `${where}${text}` })
     })
+
+/**
+ * Which way a job-listing parser reads its input: "fast" tries the cheap path
+ * (xml-fast.ts's one-pass XML reader; Slurm's hand check of the records) and
+ * falls back to the full one whenever the cheap one cannot answer (the
+ * result is the same either way); "full" is fast-xml-parser / JSON.parse and
+ * the Schema only, kept for the equivalence tests.
+ */
+export type Reader = "fast" | "full"
+
+/**
+ * Reads an XML document and decodes it with `schema`: through the fast reader
+ * when it covers the text, else through readXml and the Schema (whose errors
+ * name the bad value's path). `doc` describes the elements the parser uses;
+ * its repeated elements are the full reader's array paths too.
+ */
+export const readXmlAs = <A, I>(
+  source: string,
+  text: string,
+  doc: RootShape,
+  schema: Schema.Schema<A, I>,
+  reader: Reader = "fast"
+): Either.Either<A, ParseError> => {
+  if (reader === "fast") {
+    const fast = readXmlFast(text, doc)
+    // the fast reader builds only what `doc` names, shaped as the Schema decodes it
+    if (fast !== undefined) return Either.right(fast as A)
+  }
+  return Either.flatMap(readXml(source, text, arrayPathsOf(doc)), decodeWith(schema, source))
+}
 
 // ---------------------------------------------------------------- XML schemas
 

@@ -18,10 +18,13 @@ import {
   parseError,
   ParseError,
   readXml,
+  readXmlAs,
   Rest,
   XmlElement,
+  type Reader,
   XmlText
 } from "../parsing.ts"
+import { elementShape, many, namedShape, one, textShape, type RootShape } from "../xml-fast.ts"
 
 export { ParseError } from "../parsing.ts"
 
@@ -181,21 +184,37 @@ const RawJobInfo = Schema.Struct(
 const RawQstat = Schema.Struct({ job_info: XmlElement(RawJobInfo) })
 
 const QSTAT = "qstat -xml -r"
-const QSTAT_ARRAYS = new Set([
-  "job_info.queue_info.Queue-List",
-  "job_info.queue_info.Queue-List.job_list",
-  "job_info.queue_info.Queue-List.job_list.hard_request",
-  "job_info.queue_info.Queue-List.job_list.hard_req_queue",
-  "job_info.queue_info.job_list",
-  "job_info.queue_info.job_list.hard_request",
-  "job_info.queue_info.job_list.hard_req_queue",
-  "job_info.job_info.job_list",
-  "job_info.job_info.job_list.hard_request",
-  "job_info.job_info.job_list.hard_req_queue",
-  "job_info.job_list",
-  "job_info.job_list.hard_request",
-  "job_info.job_list.hard_req_queue"
-])
+/** The elements of `qstat -xml -r` that parseQstat reads (RawQstat's), for the fast XML reader. */
+const SGE_JOB = elementShape(
+  {
+    JB_job_number: one(textShape(true), true),
+    JAT_prio: one(textShape()),
+    JB_name: one(textShape()),
+    JB_owner: one(textShape()),
+    JB_project: one(textShape()),
+    state: one(textShape()),
+    JB_submission_time: one(textShape()),
+    JAT_start_time: one(textShape()),
+    queue_name: one(textShape()),
+    slots: one(textShape()),
+    tasks: one(textShape()),
+    requested_pe: one(namedShape),
+    hard_request: many(namedShape),
+    hard_req_queue: many(textShape())
+  },
+  { attrs: ["state"] }
+)
+export const QSTAT_DOC: RootShape = {
+  root: "job_info",
+  shape: elementShape(
+    {
+      queue_info: one(elementShape({ "Queue-List": many(elementShape({ job_list: many(SGE_JOB) })), job_list: many(SGE_JOB) }, { emptyOk: true })),
+      job_info: one(elementShape({ job_list: many(SGE_JOB) }, { emptyOk: true })),
+      job_list: many(SGE_JOB)
+    },
+    { emptyOk: true }
+  )
+}
 
 const sgeJob = (j: typeof RawSgeJob.Type): Either.Either<SgeJob, string> => {
   const hard = valuesOf(j.hard_request)
@@ -230,13 +249,15 @@ const sgeJob = (j: typeof RawSgeJob.Type): Either.Either<SgeJob, string> => {
   })
 }
 
-/** `qstat -xml -r` (also `-f`): running jobs of the queue listing and the pending jobs. */
-export const parseQstat = (xml: string): Either.Either<ReadonlyArray<SgeJob>, ParseError> =>
+/**
+ * `qstat -xml -r` (also `-f`): running jobs of the queue listing and the
+ * pending jobs. `reader` "full" skips the fast XML reader (same result; tests).
+ */
+export const parseQstat = (xml: string, reader: Reader = "fast"): Either.Either<ReadonlyArray<SgeJob>, ParseError> =>
   Either.gen(function* () {
     const text = yield* checkInput(QSTAT, xml)
     if (text.trim() === "") return []
-    const raw = yield* readXml(QSTAT, text, QSTAT_ARRAYS)
-    const doc = yield* decodeWith(RawQstat, QSTAT)(raw)
+    const doc = yield* readXmlAs(QSTAT, text, QSTAT_DOC, RawQstat, reader)
     const info = doc.job_info as Partial<typeof RawJobInfo.Type>
     const qi = info.queue_info as
       | { readonly "Queue-List"?: ReadonlyArray<typeof RawQueueList.Type>; readonly job_list?: ReadonlyArray<typeof RawSgeJob.Type> }

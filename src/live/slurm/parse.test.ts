@@ -14,6 +14,9 @@ import {
   parseSinfoJson,
   parseSqueueJson,
   queuedJob,
+  RawJob,
+  SQUEUE_NUMBER_FIELDS,
+  SQUEUE_TEXT_FIELDS,
   slurmNodeState,
   slurmNumber,
   slurmView,
@@ -161,6 +164,54 @@ describe("squeue --json", () => {
       )
     )
     expect(jobs[0]).toMatchObject({ state: "PENDING", stateFlags: ["REQUEUED"], priority: 77, timeLimit: null, cpusPerTask: 4, tasksPerNode: null, partitions: ["a", "b"] })
+  })
+
+  describe("the hand check of the records gives the Schema's answer (#19)", () => {
+    const outcome = (text: string, reader: "fast" | "full") =>
+      Either.match(parseSqueueJson(text, reader), { onLeft: (l) => ({ left: l.message }), onRight: (v) => ({ right: v }) })
+    const expectSame = (text: string) => expect(outcome(text, "fast")).toEqual(outcome(text, "full"))
+
+    it("checks exactly RawJob's fields", () => {
+      expect(new Set(Object.keys(RawJob.fields))).toEqual(new Set(["job_id", "job_state", ...SQUEUE_TEXT_FIELDS, ...SQUEUE_NUMBER_FIELDS]))
+    })
+
+    it("on the captures", () => {
+      for (const f of ["squeue_json_slurm-22.05.8.json", "squeue_json_unreachable_slurm-22.05.8.json"]) expectSame(own(f))
+      if (haveShared) expectSame(shared("squeue_json_slurm-21.08.5.json"))
+    })
+
+    it("on generated records of right and wrong types", () => {
+      const numberObject = fc.record(
+        { set: fc.oneof(fc.boolean(), fc.constant(null), fc.constant("yes")), infinite: fc.boolean(), number: fc.oneof(fc.integer(), fc.constant(null), fc.constant("7")) },
+        { requiredKeys: [] }
+      )
+      const slurmNumber = fc.oneof(fc.integer({ min: -2, max: 100 }), fc.constant(null), numberObject, fc.constant("3"), fc.constant([]), fc.constant(true))
+      const text = fc.oneof(fc.constantFrom("", " a ", "gpu&fast", "a,b", "n[1-2]", "a[1-"), fc.constant(null), fc.constant(7), fc.constant(["a"]))
+      const job = fc.record(
+        {
+          job_id: fc.oneof(fc.nat(), numberObject, fc.constant("x"), fc.constant(-1)),
+          job_state: fc.oneof(fc.constantFrom("PENDING", "RUNNING", "", "completing+requeued"), fc.array(fc.constantFrom("PENDING", "REQUEUED", "")), fc.constant([1])),
+          ...Object.fromEntries(SQUEUE_TEXT_FIELDS.map((k) => [k, text])),
+          ...Object.fromEntries(SQUEUE_NUMBER_FIELDS.map((k) => [k, slurmNumber])),
+          extra: fc.anything()
+        },
+        { requiredKeys: ["job_id", "job_state"] }
+      )
+      const doc = fc.oneof(
+        { weight: 8, arbitrary: fc.record({ jobs: fc.array(job, { maxLength: 3 }), errors: fc.constantFrom([], undefined, ["boom"], [{ error: "x" }]) }, { requiredKeys: ["jobs"] }) },
+        { weight: 1, arbitrary: fc.constantFrom({ jobs: {} }, [], { nodes: [] }, null, { jobs: [null] }, { jobs: [[]] }) }
+      )
+      let rights = 0
+      fc.assert(
+        fc.property(doc, (d) => {
+          const t = JSON.stringify(d)
+          expectSame(t)
+          if (Either.isRight(parseSqueueJson(t))) rights++
+        }),
+        { numRuns: 1500 }
+      )
+      expect(rights).toBeGreaterThan(50)
+    })
   })
 
   it("never throws on random, truncated, mutated or scrambled output", () => {

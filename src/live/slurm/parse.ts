@@ -18,7 +18,7 @@
 import { Either, Schema } from "effect"
 import type { ClusterNode, ClusterView } from "../../engine/services.ts"
 import { JobState, NodeState, type Job } from "../../model/types.ts"
-import { checkInput, decodeWith, parseError, ParseError } from "../parsing.ts"
+import { checkInput, decodeWith, parseError, ParseError, type Reader } from "../parsing.ts"
 import { expandHostlist } from "./hostlist.ts"
 
 export { ParseError } from "../parsing.ts"
@@ -122,7 +122,7 @@ export interface SlurmJob {
   readonly qos: string | null
 }
 
-const RawJob = Schema.Struct({
+export const RawJob = Schema.Struct({
   job_id: Schema.Union(Schema.Number, NumberObject),
   job_state: StateWords,
   name: Text,
@@ -155,13 +155,70 @@ const RawSqueue = Schema.Struct({
 
 const SQUEUE = "squeue --json"
 
-/** `squeue --json`: every job Slurm still knows (all states; 22.05 ignores filters). */
-export const parseSqueueJson = (out: unknown): Either.Either<ReadonlyArray<SlurmJob>, ParseError> =>
+// The hand check of the job records (#19): Schema's decoding of 100,000 jobs
+// costs seconds of CPU. A document whose every job field already has a type
+// RawJob accepts is used as it is (RawJob would return the same values);
+// anything else — a wrong type, an array where an object belongs, Slurm's own
+// errors — goes through the Schema, whose error names the bad field.
+
+/** RawJob's fields by kind; squeueFieldKinds in the tests keeps them equal to RawJob's. */
+export const SQUEUE_TEXT_FIELDS = ["name", "user_name", "account", "partition", "state_reason", "features", "nodes", "resv_name", "qos"] as const
+export const SQUEUE_NUMBER_FIELDS = [
+  "priority",
+  "node_count",
+  "max_nodes",
+  "cpus",
+  "tasks",
+  "tasks_per_node",
+  "cpus_per_task",
+  "minimum_cpus_per_node",
+  "time_limit",
+  "submit_time",
+  "memory_per_node",
+  "memory_per_cpu"
+] as const
+
+const isPlainObject = (v: unknown): v is Readonly<Record<string, unknown>> => typeof v === "object" && v !== null && !Array.isArray(v)
+const isNumberObject = (v: unknown): boolean =>
+  isPlainObject(v) &&
+  (v.set === undefined || typeof v.set === "boolean") &&
+  (v.infinite === undefined || typeof v.infinite === "boolean") &&
+  (v.number === undefined || v.number === null || typeof v.number === "number")
+
+const isPlainJob = (j: unknown): boolean => {
+  if (!isPlainObject(j)) return false
+  if (!(typeof j.job_id === "number" || isNumberObject(j.job_id))) return false
+  const st = j.job_state
+  if (!(typeof st === "string" || (Array.isArray(st) && st.every((w) => typeof w === "string")))) return false
+  for (const k of SQUEUE_TEXT_FIELDS) {
+    const v = j[k]
+    if (!(v === undefined || v === null || typeof v === "string")) return false
+  }
+  for (const k of SQUEUE_NUMBER_FIELDS) {
+    const v = j[k]
+    if (!(v === undefined || v === null || typeof v === "number" || isNumberObject(v))) return false
+  }
+  return true
+}
+
+/** A document RawSqueue would decode to itself (for the fields it has) and with no reported errors. */
+const isPlainSqueue = (raw: unknown): raw is typeof RawSqueue.Type =>
+  isPlainObject(raw) &&
+  Array.isArray(raw.jobs) &&
+  (raw.errors === undefined || (Array.isArray(raw.errors) && raw.errors.length === 0)) &&
+  raw.jobs.every(isPlainJob)
+
+/**
+ * `squeue --json`: every job Slurm still knows (all states; 22.05 ignores
+ * filters). `reader` "full" decodes every document with the Schema (same
+ * result; tests).
+ */
+export const parseSqueueJson = (out: unknown, reader: Reader = "fast"): Either.Either<ReadonlyArray<SlurmJob>, ParseError> =>
   Either.gen(function* () {
     const input = yield* checkInput(SQUEUE, out)
     if (input.trim() === "") return yield* parseError(SQUEUE, "empty output (expected a JSON document with a jobs list)")
     const raw = yield* readJson(SQUEUE, input)
-    const doc = yield* decodeWith(RawSqueue, SQUEUE)(raw)
+    const doc = reader === "fast" && isPlainSqueue(raw) ? raw : yield* decodeWith(RawSqueue, SQUEUE)(raw)
     yield* reportedErrors(SQUEUE, doc.errors)
     const jobs: Array<SlurmJob> = []
     for (const [i, j] of doc.jobs.entries()) {

@@ -18,11 +18,14 @@ import {
   parseError,
   ParseError,
   readXml,
+  readXmlAs,
   Rest,
   simpleFields,
   XmlElement,
+  type Reader,
   XmlText
 } from "../parsing.ts"
+import { elementShape, many, one, textShape, type RootShape } from "../xml-fast.ts"
 
 export { ParseError } from "../parsing.ts"
 
@@ -239,6 +242,34 @@ const QSTAT = "qstat -x"
 /** Kept for display; Variable_List is left out on purpose (it can carry a user's secrets with qsub -V). */
 const JOB_EXTRA = ["submit_host", "submit_args", "exec_host", "job_array_request", "job_array_id", "Priority", "qtime", "etime"]
 
+/** The elements of `qstat -x` that parseQstat reads (RawQstat's), for the fast XML reader. */
+export const QSTAT_DOC: RootShape = {
+  root: "Data",
+  shape: elementShape(
+    {
+      Job: many(
+        elementShape({
+          Job_Id: one(textShape(true), true),
+          Job_Name: one(textShape()),
+          Job_Owner: one(textShape()),
+          job_state: one(textShape(true), true),
+          queue: one(textShape()),
+          Account_Name: one(textShape()),
+          ctime: one(textShape()),
+          Resource_List: one(
+            elementShape(
+              { nodes: one(textShape()), ncpus: one(textShape()), procs: one(textShape()), walltime: one(textShape()), mem: one(textShape()) },
+              { emptyOk: true }
+            )
+          ),
+          ...Object.fromEntries(JOB_EXTRA.map((k) => [k, one(textShape())]))
+        })
+      )
+    },
+    { emptyOk: true }
+  )
+}
+
 const coreRequest = (rl: typeof RawResourceList.Type | undefined): CoreRequest => {
   const ncpus = intOrNull(rl?.ncpus)
   const nodes = nonEmptyOrNull(rl?.nodes)
@@ -250,13 +281,15 @@ const coreRequest = (rl: typeof RawResourceList.Type | undefined): CoreRequest =
   return { requestedCores: 1, coresPerNode: 1, property: null }
 }
 
-/** `qstat -x -t` (all jobs, array jobs expanded). Empty output (no jobs) is an empty list. */
-export const parseQstat = (xml: string): Either.Either<ReadonlyArray<TorqueJob>, ParseError> =>
+/**
+ * `qstat -x -t` (all jobs, array jobs expanded). Empty output (no jobs) is an
+ * empty list. `reader` "full" skips the fast XML reader (same result; tests).
+ */
+export const parseQstat = (xml: string, reader: Reader = "fast"): Either.Either<ReadonlyArray<TorqueJob>, ParseError> =>
   Either.gen(function* () {
     const text = yield* checkInput(QSTAT, xml)
     if (text.trim() === "") return []
-    const raw = yield* readXml(QSTAT, text, new Set(["Data.Job"]))
-    const doc = yield* decodeWith(RawQstat, QSTAT)(raw)
+    const doc = yield* readXmlAs(QSTAT, text, QSTAT_DOC, RawQstat, reader)
     const data = doc.Data as { readonly Job?: ReadonlyArray<typeof RawTorqueJob.Type> }
     return (data.Job ?? []).map((j): TorqueJob => {
       const rl = j.Resource_List as typeof RawResourceList.Type | undefined
