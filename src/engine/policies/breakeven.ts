@@ -48,9 +48,15 @@ export interface IdlePeriod {
  * The T in [lo, hi] minimising C(T) = ∫₀ᵀ S(t) dt + K·S(T), with S the
  * Kaplan–Meier survival of the idle periods. Pure; exported for tests.
  */
-export const bestIdleLimit = (periods: ReadonlyArray<IdlePeriod>, k: number, lo: number, hi: number): number => {
+export const bestIdleLimit = (periods: ReadonlyArray<IdlePeriod>, k: number, lo: number, hi: number): number =>
+  hi <= lo ? lo : bestInSorted([...periods].sort(byLength), k, lo, hi)
+
+/** The order bestIdleLimit walks the periods in: shortest first, an ended period before a retired one of the same length. */
+const byLength = (a: IdlePeriod, b: IdlePeriod): number => a.length - b.length || Number(b.ended) - Number(a.ended)
+
+/** bestIdleLimit on periods already in `byLength` order (periods equal in both keys are interchangeable in the walk). */
+const bestInSorted = (sorted: ReadonlyArray<IdlePeriod>, k: number, lo: number, hi: number): number => {
   if (hi <= lo) return lo
-  const sorted = [...periods].sort((a, b) => a.length - b.length || Number(b.ended) - Number(a.ended))
   let atRisk = sorted.length
   let s = 1 // S(t) just after the current point
   let area = 0 // ∫₀ᵗ S
@@ -88,7 +94,10 @@ export const bestIdleLimit = (periods: ReadonlyArray<IdlePeriod>, k: number, lo:
 
 /** Idle periods of one resource, with the limit they imply (recomputed when new periods come in). */
 export class IdleLearner {
+  /** In arrival order (the window drops the oldest). */
   private readonly periods: Array<IdlePeriod> = []
+  /** The same periods in `byLength` order, kept as they come and go (no sort per new limit: the limit is asked again whenever a period or the boot time changes). */
+  private readonly sorted: Array<IdlePeriod> = []
   private count = 0
   private cached: { k: number; lo: number; hi: number; n: number; T: number } | null = null
 
@@ -96,7 +105,16 @@ export class IdleLearner {
 
   add(p: IdlePeriod): void {
     this.periods.push(p)
-    if (this.periods.length > this.opts.window) this.periods.shift()
+    // (after the last period that sorts before or equal to p: the place a stable sort gives it)
+    let lo = 0
+    let hi = this.sorted.length
+    while (lo < hi) {
+      const m = (lo + hi) >> 1
+      if (byLength(this.sorted[m], p) <= 0) lo = m + 1
+      else hi = m
+    }
+    this.sorted.splice(lo, 0, p)
+    if (this.periods.length > this.opts.window) this.sorted.splice(this.sorted.indexOf(this.periods.shift()!), 1)
     this.count++
   }
 
@@ -109,7 +127,7 @@ export class IdleLearner {
     if (this.periods.length < this.opts.samples) return hi
     const c = this.cached
     if (c !== null && c.k === k && c.lo === lo && c.hi === hi && c.n === this.count) return c.T
-    const T = bestIdleLimit(this.periods, k, lo, hi)
+    const T = bestInSorted(this.sorted, k, lo, hi)
     this.cached = { k, lo, hi, n: this.count, T }
     return T
   }

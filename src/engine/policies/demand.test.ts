@@ -356,6 +356,21 @@ describe("demand policy rules", () => {
     expect(getPolicy("demand+learn3")?.name).toBe("demand+learn3")
   })
 
+  it("+learn: the learner's limit over its window is bestIdleLimit of its last `window` periods (it keeps them sorted as they come and go)", () => {
+    const rng = Rng.make(7)
+    const opts = { ...breakEvenDefaults, min: 300, samples: 5, window: 40 }
+    const l = new IdleLearner(opts)
+    const all: Array<{ length: number; ended: boolean }> = []
+    for (let i = 0; i < 300; i++) {
+      // few distinct lengths: many ties, in both keys
+      const p = { length: 60 * Math.floor(rng.next() * 25), ended: rng.next() < 0.6 }
+      l.add(p)
+      all.push(p)
+      const K = 100 * (200 + Math.floor(rng.next() * 3) * 20)
+      if (all.length >= opts.samples) expect(l.limitIn(K, 300, 1200)).toBe(bestIdleLimit(all.slice(-opts.window), K, 300, 1200))
+    }
+  })
+
   it("boots for the unmet demand only", () => {
     const d = fresh().decide(input({ jobs: jobs(3) }))
     expect(d.provision.get("os")).toBe(2) // 12 cores on 8-core nodes

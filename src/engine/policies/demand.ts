@@ -185,6 +185,9 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     return l
   }
   interface Watch {
+    /** The node of this watch in the view of the observeIdle pass `seenIn`. */
+    node: WorkerNode | null
+    seenIn: number
     readonly resource: string
     readonly start: number
     /** When the node's instance was created (boot request). */
@@ -206,12 +209,13 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     const r = rate.get(res)
     return r === undefined ? 0 : (r.v * Math.exp(-(now - r.t) / tau)) / tau
   }
-  const everBusy = new Set<string>()
+  /** Nodes seen Busy, with the observeIdle pass that last saw them in the view (those not in it are forgotten). */
+  const everBusy = new Map<string, number>()
   const closeIdle = (uuid: string, w: Watch, length: number, ended: boolean) => {
     watching.delete(uuid)
     if (ended && everBusy.has(uuid)) demandEvent(w.resource, w.start + Math.max(0, length))
     if (everBusy.has(uuid) && opts.breakEven !== null) learner(w.resource).add({ length: Math.max(0, length), ended })
-    if (ended) everBusy.add(uuid)
+    if (ended) everBusy.set(uuid, observed)
   }
   const watchIdle = (node: WorkerNode, now: number): Watch => {
     const uuid = node.instance!.uuid ?? node.hostname
@@ -224,28 +228,35 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     }
     if (w === undefined) {
       const every = opts.breakEven?.explore ?? 0
-      w = { resource: res, start: node.state_start_time, created: node.instance!.creation_time, lastSeen: now, explore: every > 0 && learner(res).seen % every === every - 1 }
+      w = { node: null, seenIn: 0, resource: res, start: node.state_start_time, created: node.instance!.creation_time, lastSeen: now, explore: every > 0 && learner(res).seen % every === every - 1 }
       watching.set(uuid, w)
     }
     w.lastSeen = now
     return w
   }
+  /** observeIdle passes (Watch.seenIn, everBusy): marks instead of a map of the view's nodes per decision. */
+  let observed = 0
   const observeIdle = (nodes: ReadonlyArray<WorkerNode>) => {
-    const byUuid = new Map<string, WorkerNode>()
+    const g = ++observed
     for (const n of nodes) {
       if (n.instance === null) continue
       const uuid = n.instance.uuid ?? n.hostname
-      byUuid.set(uuid, n)
-      if (n.state === NodeState.Busy && !watching.has(uuid)) everBusy.add(uuid)
+      // (the last node of a uuid in the view counts)
+      const w = watching.get(uuid)
+      if (w !== undefined) {
+        w.node = n
+        w.seenIn = g
+      }
+      if ((n.state === NodeState.Busy && w === undefined) || everBusy.has(uuid)) everBusy.set(uuid, g)
     }
-    // (deleting the entry being visited is safe in a Map's or Set's for-of)
+    // (deleting the entry being visited is safe in a Map's for-of)
     for (const [uuid, w] of watching) {
-      const n = byUuid.get(uuid)
-      if (n !== undefined && n.state === NodeState.Idle) continue
-      if (n !== undefined && n.state === NodeState.Busy) closeIdle(uuid, w, n.state_start_time - w.start, true)
+      const n = w.seenIn === g ? w.node : undefined
+      if (n != null && n.state === NodeState.Idle) continue
+      if (n != null && n.state === NodeState.Busy) closeIdle(uuid, w, n.state_start_time - w.start, true)
       else closeIdle(uuid, w, w.lastSeen - w.start, false)
     }
-    for (const uuid of everBusy) if (!byUuid.has(uuid)) everBusy.delete(uuid)
+    for (const [uuid, seen] of everBusy) if (seen !== g) everBusy.delete(uuid)
   }
 
   let prices: ReadonlyMap<string, number> | undefined = undefined

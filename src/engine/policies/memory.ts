@@ -114,7 +114,10 @@ export class PolicyMemory {
   private pending: { readonly jobs: ReadonlyArray<Job>; readonly now: number } | null = null
   /** Observations that changed the queue (QueuedEntry.seen). */
   private generation = 0
-  readonly running = new Map<string, RunningJob>()
+  /** Running jobs by key, with the observation that last saw each on a node (`seenIn`). */
+  readonly running = new Map<string, RunningJob & { seenIn: number }>()
+  /** Observations (RunningJob's `seenIn`): marks instead of a set of the view's job keys per observation. */
+  private observations = 0
   /** Seconds a queued job has been seen queued (0 the first time). */
   queuedFor(jobid: string, now: number): number {
     if (!this.trackSince) throw new Error("PolicyMemory: queuedFor needs trackSince")
@@ -185,14 +188,15 @@ export class PolicyMemory {
     for (const r of resources) this.resources.set(r.name, r)
 
     // Running jobs: ids on nodes. A job leaving the queue and showing up on a node starts now.
-    const seen = new Set<string>()
-    for (const n of nodes) for (const k of this.jobKeys(n.jobs)) seen.add(k)
+    const g = ++this.observations
     let started: Map<string, JobShape | null> | null = null
-    for (const k of seen) {
-      if (this.running.has(k)) continue
-      if (started === null) started = new Map()
-      started.set(k, null)
-    }
+    for (const n of nodes)
+      for (const k of this.jobKeys(n.jobs)) {
+        const r = this.running.get(k)
+        if (r !== undefined) r.seenIn = g
+        else if (started === null) started = new Map([[k, null]])
+        else if (!started.has(k)) started.set(k, null)
+      }
     if (started !== null) {
       if (this.trackSince) {
         const queued = this.index()
@@ -205,11 +209,11 @@ export class PolicyMemory {
         }
       }
       for (const [k, q] of started)
-        this.running.set(k, q !== null ? { cores: q.cores, cpn: q.cpn, walltime: q.walltime, start: now, known: true } : { cores: 0, cpn: 0, walltime: null, start: now, known: false })
+        this.running.set(k, q !== null ? { cores: q.cores, cpn: q.cpn, walltime: q.walltime, start: now, known: true, seenIn: g } : { cores: 0, cpn: 0, walltime: null, start: now, known: false, seenIn: g })
     }
     // (deleting the entry being visited is safe in a Map's for-of)
     for (const [k, r] of this.running) {
-      if (seen.has(k)) continue
+      if (r.seenIn === g) continue
       // A job we saw start and end: its runtime (both ends late by up to one interval).
       this.addRuntime(now - r.start)
       this.running.delete(k)
