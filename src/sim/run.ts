@@ -196,15 +196,17 @@ export class SimDriver {
    * Up to `max` advance()s (fewer when the run ends), the engine steps and
    * the tasks they start all in one fiber: Runtime.runSync forks a fiber per
    * call (a few µs each, ~1 M steps a LANL year under lean). The world moves
-   * exactly as with advance() called `max` times; for a caller that checks
-   * nothing between two advances (bench/sim-trace.ts). Returns false when
-   * the run is over.
+   * exactly as with advance() called `max` times. `stop`, when given, is
+   * asked after each advance (as a caller looping over advance() would
+   * check after each call): true ends the batch there. Used by
+   * bench/sim-trace.ts and `dyncluster simulate` (its stall check). Returns
+   * false when the run is over.
    */
-  advanceMany(max: number): boolean {
+  advanceMany(max: number, stop?: () => boolean): boolean {
     let n = 0
     const onStep = this.opts.onStep
     const loop: Effect.Effect<boolean, never, EngineEnv> = Effect.suspend(() => {
-      if (n >= max) return Effect.succeed(true)
+      if (n >= max || (n > 0 && stop?.() === true)) return Effect.succeed(true)
       const p = this.prepareAdvance(Infinity)
       if (typeof p === "boolean") return Effect.succeed(p)
       n++
