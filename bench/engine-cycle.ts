@@ -291,6 +291,7 @@ export const engineCycle: Bench = {
         const s = stats(cyc)
         const sc = stats(cycCpu)
         const sn = stats(nxt)
+        const snc = stats(samples.map((s) => s.next.cycleCpuMs))
         rows.push([
           policy,
           fmt(nodes),
@@ -304,11 +305,12 @@ export const engineCycle: Bench = {
           fmt(samples[0].tasks),
           showStats(sn, " ms"),
           `${fmt(sn.p99)} ms`,
+          showStats(snc, " ms"),
           `${Math.round(stats(nxtShare).median * 100)}% cpu`,
           String(reps)
         ])
       }
     }
-    r.table(["policy", "nodes", "queued jobs", "cycle wall median (min–max)", "p99", "cycle CPU median (min–max)", "p99", "decide() wall", "decide share", "boots proposed", "next cycle wall median (min–max)", "p99", "next decide share", "runs"], rows)
+    r.table(["policy", "nodes", "queued jobs", "cycle wall median (min–max)", "p99", "cycle CPU median (min–max)", "p99", "decide() wall", "decide share", "boots proposed", "next cycle wall median (min–max)", "p99", "next cycle CPU median (min–max)", "next decide share", "runs"], rows)
   }
 }

@@ -8,6 +8,7 @@
 import { Effect } from "effect"
 import { InstanceState, NodeState, type WorkerNode } from "../model/types.ts"
 import type { ClusterNode, ClusterService, ClusterView } from "./services.ts"
+import { reuseJobs } from "./queue-reuse.ts"
 import type { EngineState } from "./state.ts"
 
 export const applyView = (st: EngineState, view: ClusterView, now: number): void => {
@@ -62,7 +63,8 @@ export const applyView = (st: EngineState, view: ClusterView, now: number): void
   }
   st.physical = phys
   st.unclaimed = unc
-  st.queued = view.jobs
+  // the previous view's job objects (and array) kept where nothing changed (queue-reuse.ts)
+  st.queued = reuseJobs(st.queued, view.jobs)
 }
 
 const ofUnrecoveredResource = (st: EngineState, hostname: string): boolean => {
