@@ -74,6 +74,17 @@ export interface DemandOptions {
    * paid hour. null: off.
    */
   readonly paidIdle?: number | null
+  /**
+   * The trade-off knob in the boots (`bootWorthIt`): with a wait_value (the
+   * configuration's, else `waitValue`) each proposed node in a priced
+   * resource is started only when the wait it saves its jobs, at wait_value
+   * per core-hour, is worth its billed cost beyond what the same work costs
+   * on the cheapest resource; otherwise its jobs wait for the cores running
+   * jobs free.
+   */
+  readonly knob?: boolean
+  /** The policy's wait_value when the configuration sets none (money per waiting core-hour; undefined: none). */
+  readonly waitValue?: number
 }
 
 export interface PoolOptions {
@@ -145,13 +156,55 @@ const demandDescription =
  * boot time of waiting for a job on its cores. Without `wait_value`, or
  * without a price for `res`, the answer is yes (the behaviour before the knob).
  */
-export const spareWorthIt = (input: PolicyInput, res: string, bootSeconds: number, cores: number): boolean => {
-  const w = input.waitValue
+export const spareWorthIt = (input: PolicyInput, res: string, bootSeconds: number, cores: number, w: number | undefined = input.waitValue): boolean => {
   const price = input.prices?.get(res)
   if (w === undefined || price === undefined || cores <= 0) return true
   const cost = (price * billedSeconds(2 * bootSeconds, input.billing?.get(res))) / 3600
   const saved = (w * 0.5 * cores * bootSeconds) / 3600
   return saved >= cost
+}
+
+/** A node a decision proposes to start, as the knob weighs it (`bootWorthIt`). */
+export interface BootCase {
+  /** Price per node-hour of its resource. */
+  readonly price: number
+  readonly billing: Billing | undefined
+  /** Expected seconds from the boot request to the node in the cluster. */
+  readonly bootSeconds: number
+  /** Cores per node of its resource. */
+  readonly cores: number
+  /** The least price per core-hour of the priced resources (what the same work costs on the cheapest one). */
+  readonly cheapestCore: number
+  /**
+   * The jobs promised cores on it: their cores, expected runtime (s) and
+   * expected wait for cores that running jobs free if it is not started (s;
+   * Infinity: none known to free in time).
+   */
+  readonly jobs: ReadonlyArray<{ readonly cores: number; readonly runtime: number; readonly wait: number }>
+}
+
+/**
+ * The trade-off knob in a boot (docs/policies.md, `lean` rule 9): start the
+ * node when wait_value × the waiting core-hours it saves (each job's
+ * expected wait for freed cores beyond the boot time, × its cores) is at
+ * least its extra cost: the node's billed cost for the boot and its jobs'
+ * work (billedSeconds: a started hour under `{per: hour}`, the minimum)
+ * minus what that work costs on the cheapest resource per core. A job with
+ * no known wait (Infinity), or one whose cores free no later than the boot
+ * (the placement found none for it: they free in pieces it cannot use),
+ * always starts it.
+ */
+export const bootWorthIt = (waitValue: number, b: BootCase): boolean => {
+  let work = 0
+  let saved = 0
+  for (const j of b.jobs) {
+    if (!(j.wait > b.bootSeconds && Number.isFinite(j.wait))) return true
+    work += j.cores * j.runtime
+    saved += j.cores * (j.wait - b.bootSeconds)
+  }
+  const busy = b.cores > 0 ? work / b.cores : 0
+  const extra = (b.price * billedSeconds(b.bootSeconds + busy, b.billing) - b.cheapestCore * b.cores * busy) / 3600
+  return (waitValue * saved) / 3600 >= extra
 }
 
 /**
@@ -388,6 +441,102 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
   const place = (input: PolicyInput, jobs: ReadonlyArray<Job>, now: number) => runSteps(placeSteps(input, jobs, now))
 
   /**
+   * The knob in the boots (`opts.knob`, `bootWorthIt`): which proposed nodes
+   * to start. The cores running jobs free (each known running job's cores at
+   * the sooner of its walltime end and the median end of the runtimes
+   * observed, conditional on its age) are one supply, minus those the
+   * placement already promised; the jobs of the nodes not started take it in
+   * turn (cheapest resource first, each resource's nodes in order), so a
+   * job's expected wait is when the supply covers it and those before it.
+   * One pass over the running jobs and the proposed nodes' jobs, a binary
+   * search per job; only in decisions that propose nodes.
+   */
+  const weighBoots = (
+    input: PolicyInput,
+    jobs: ReadonlyArray<Job>,
+    caps: ReadonlyArray<{ readonly kind: string; readonly free: number; used: number }>,
+    proposals: ReadonlyMap<string, Array<ProposedNode>>,
+    w: number,
+    now: number
+  ): { started: Map<string, Array<ProposedNode>>; deferred: Map<string, { nodes: number; jobs: Array<string> }> } => {
+    const wanted = new Set<string>()
+    for (const p of proposals.values()) for (const n of p) for (const id of n.jobs) wanted.add(id)
+    const byId = new Map<string, Job>()
+    if (wanted.size > 0)
+      for (const j of jobs)
+        if (wanted.has(j.jobid)) {
+          byId.set(j.jobid, j)
+          if (byId.size === wanted.size) break
+        }
+    const rel: Array<readonly [number, number]> = []
+    for (const [k, r] of mem.running) {
+      if (!r.known || r.cores <= 0) continue
+      const a = mem.releaseAt(k, now)
+      const e = mem.expectedEnd(k, now, 0.5)
+      const t = a === null ? e : e === null ? a : Math.min(a, e)
+      if (t !== null) rel.push([Math.max(now, t), r.cores])
+    }
+    rel.sort((a, b) => a[0] - b[0])
+    const cum: Array<number> = []
+    let sum = 0
+    for (const [, c] of rel) cum.push((sum += c))
+    /** Seconds until the supply reaches `need` cores (Infinity: never, as far as known). */
+    const waitUntil = (need: number): number => {
+      let lo = 0
+      let hi = cum.length
+      while (lo < hi) {
+        const m = (lo + hi) >> 1
+        if (cum[m] < need) lo = m + 1
+        else hi = m
+      }
+      return lo < cum.length ? rel[lo][0] - now : Infinity
+    }
+    let demand = 0
+    for (const c of caps) if (c.kind === "busy") demand += Math.max(0, c.used - c.free)
+    let cheapestCore = Infinity
+    let widest = 0
+    for (const r of input.resources) {
+      widest = Math.max(widest, r.coresPerNode)
+      const p = input.prices?.get(r.name)
+      if (p !== undefined && r.coresPerNode > 0) cheapestCore = Math.min(cheapestCore, p / r.coresPerNode)
+    }
+    const started = new Map<string, Array<ProposedNode>>()
+    const deferred = new Map<string, { nodes: number; jobs: Array<string> }>()
+    const order = [...proposals.keys()].sort((a, b) => unitCost(a) - unitCost(b))
+    for (const res of order) {
+      const p = proposals.get(res)!
+      const price = input.prices?.get(res)
+      const cores = mem.resources.get(res)?.coresPerNode ?? 0
+      const keep: Array<ProposedNode> = []
+      for (const n of p) {
+        if (price === undefined || cores <= 0 || !Number.isFinite(cheapestCore)) {
+          keep.push(n)
+          continue
+        }
+        let d = demand
+        const js: Array<{ cores: number; runtime: number; wait: number }> = []
+        for (const id of n.jobs) {
+          const j = byId.get(id)
+          if (j === undefined || j.requested_cores <= 0) continue
+          d += j.requested_cores
+          const wait = j.requested_cores > widest ? Infinity : waitUntil(d)
+          js.push({ cores: j.requested_cores, runtime: mem.typicalRuntime(mem.walltimeOfJob(j)) ?? 0, wait })
+        }
+        if (js.length === 0 || bootWorthIt(w, { price, billing: input.billing?.get(res), bootSeconds: bootTime(res), cores, cheapestCore, jobs: js })) keep.push(n)
+        else {
+          demand = d
+          const x = deferred.get(res) ?? { nodes: 0, jobs: [] }
+          x.nodes++
+          x.jobs.push(...n.jobs)
+          deferred.set(res, x)
+        }
+      }
+      started.set(res, keep)
+    }
+    return { started, deferred }
+  }
+
+  /**
    * The last decision, for quietAt: its input, what it placed, and until
    * when that placement holds as far as checked (null: none, or it started nodes).
    */
@@ -397,7 +546,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     const now = input.now
     prices = input.prices
     billing = input.billing
-    waitValue = input.waitValue
+    waitValue = input.waitValue ?? opts.waitValue
     last = null
     mem.observe(now, input.jobs, input.nodes, input.resources)
     observeIdle(input.nodes)
@@ -419,16 +568,35 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       if (quietable) last = { input, jobs, covered: 0, unmet: 0, promises: promised, until: Infinity }
       return nothing("no eligible queued job")
     }
-    const { caps, proposals, jobsFor, covered, unmet, promises, quiet } = yield* placeSteps(input, jobs, now)
+    const placed = yield* placeSteps(input, jobs, now)
+    const { caps, covered, unmet, promises, quiet } = placed
+    let { proposals, jobsFor } = placed
     promised = promises
     if (quiet.until > now) last = { input, jobs, covered, unmet, promises, until: quiet.until }
     const provision = new Map<string, number>()
     const reasons: Array<string> = []
+    const w = waitValue
+    if (opts.knob === true && w !== undefined && proposals.size > 0) {
+      const weighed = weighBoots(input, jobs, caps, proposals, w, now)
+      if (weighed.deferred.size > 0) {
+        proposals = weighed.started
+        const kept = new Set<string>()
+        for (const p of proposals.values()) for (const n of p) for (const id of n.jobs) kept.add(id)
+        const js = new Map<string, Array<string>>()
+        for (const [res, ids] of jobsFor) {
+          const k = ids.filter((id) => kept.has(id))
+          if (k.length > 0) js.set(res, k)
+        }
+        jobsFor = js
+        for (const [res, d] of weighed.deferred)
+          reasons.push(`${res}: ${d.nodes} node(s) not started for job(s) ${d.jobs.slice(0, 10).join(", ")}${d.jobs.length > 10 ? ", ..." : ""}: waiting for the cores running jobs free costs less at wait_value ${w}`)
+      }
+    }
     for (const [res, p] of proposals) {
       if (p.length === 0) continue
       demandEvent(res, now, p.length)
       const r = input.resources.find((x) => x.name === res)!
-      const hedge = opts.hedge && p.length >= opts.hedge.min && spareWorthIt(input, res, bootTime(res), mem.resources.get(res)?.coresPerNode ?? 0) ? Math.min(Math.ceil(p.length * opts.hedge.frac), r.max - r.current - p.length) : 0
+      const hedge = opts.hedge && p.length >= opts.hedge.min && spareWorthIt(input, res, bootTime(res), mem.resources.get(res)?.coresPerNode ?? 0, w) ? Math.min(Math.ceil(p.length * opts.hedge.frac), r.max - r.current - p.length) : 0
       provision.set(res, p.length + Math.max(0, hedge))
       const js = jobsFor.get(res) ?? []
       const spare = hedge > 0 ? ` and ${hedge} spare (failed and slow boots, the next job)` : ""

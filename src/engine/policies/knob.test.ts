@@ -5,10 +5,12 @@
  */
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
+import type { AllocResource } from "../../model/allocator.ts"
 import type { Billing } from "../../model/billing.ts"
 import { parseConfigText } from "../../model/config.ts"
+import { emptyInstance, InstanceState, makeJob, NodeState, ResourceFlag, type WorkerNode } from "../../model/types.ts"
 import type { PolicyInput } from "../policy.ts"
-import { moneyK, spareWorthIt } from "./demand.ts"
+import { bootWorthIt, demandDefaults, makeDemandPolicy, moneyK, spareWorthIt } from "./demand.ts"
 
 describe("the trade-off knob (dynamic-cluster.wait_value): spareWorthIt", () => {
   const input = (waitValue: number | undefined, billing?: Billing): PolicyInput => ({
@@ -59,5 +61,85 @@ describe("dynamic-cluster.wait_value in the configuration", () => {
     expect(Either.isRight(good) && good.right.config["dynamic-cluster"].wait_value).toBe(0.2)
     const bad = parseConfigText(conf("-1"))
     expect(Either.isLeft(bad) && bad.left.problems).toEqual(["dynamic-cluster.wait_value: expected a non-negative number (money per waiting core-hour), got -1"])
+  })
+})
+
+describe("the trade-off knob in the boots: bootWorthIt", () => {
+  // an on-demand node billed per started hour, 16 cores at 0.68 per node-hour; spot, the cheapest, 0.24 (0.015 per core-hour)
+  const od = (wait: number, runtime = 3600, w = 0.2) =>
+    bootWorthIt(w, { price: 0.68, billing: { per: "hour" }, bootSeconds: 300, cores: 16, cheapestCore: 0.015, jobs: [{ cores: 16, runtime, wait }] })
+  it("an hourly node is started when the wait it saves × wait_value pays its billed hours beyond the work's cost on the cheapest resource", () => {
+    // extra = 0.68 × 2 h (300 s + 3600 s of work) − 0.015 × 16 × 1 h = 1.12; saved = 0.2 × 16 × (wait − 300 s)
+    expect(od(1500)).toBe(false) // 0.2 × 16 × 1200 / 3600 = 1.07
+    expect(od(1600)).toBe(true) // 1.16
+    // a longer wait value: pays from a shorter wait
+    expect(bootWorthIt(1, { price: 0.68, billing: { per: "hour" }, bootSeconds: 300, cores: 16, cheapestCore: 0.015, jobs: [{ cores: 16, runtime: 3600, wait: 600 }] })).toBe(true)
+    // wait_value 0: only a job whose wait is unknown starts it
+    expect(od(1e6, 3600, 0)).toBe(false)
+    expect(od(Infinity, 3600, 0)).toBe(true)
+  })
+  it("a job whose cores free no later than the boot (the placement found none it can use) always starts it", () => {
+    expect(od(200, 3600, 0)).toBe(true)
+  })
+  it("on the cheapest resource, billed per second, only the boot is extra", () => {
+    const spot = (wait: number, w: number) =>
+      bootWorthIt(w, { price: 0.24, billing: { per: "second", minimum: 60 }, bootSeconds: 300, cores: 16, cheapestCore: 0.015, jobs: [{ cores: 1, runtime: 900, wait }] })
+    // extra = 0.24 × 300 / 3600 = 0.02; saved = w × 1 × (wait − 300) / 3600
+    expect(spot(400, 0.2)).toBe(false) // 0.0056
+    expect(spot(700, 0.2)).toBe(true) // 0.022
+  })
+})
+
+describe("the trade-off knob in a decision: spot full, an on-demand boot or a wait for spot", () => {
+  const r = (name: string, over: Partial<AllocResource>): AllocResource => ({
+    name,
+    priority: 1,
+    min: 0,
+    max: 1,
+    current: 0,
+    coresPerNode: 16,
+    reservation: { queue: null, account: null, property: null },
+    flag: ResourceFlag.Normal,
+    ...over
+  })
+  const busySpot: WorkerNode = {
+    hostname: "spot-1",
+    type: "simulated",
+    state: NodeState.Busy,
+    jobs: "0/1",
+    num_proc: 16,
+    time_in_current_state: 0,
+    state_start_time: 600,
+    instance: { ...emptyInstance("spot", 0), uuid: "spot-1", instance_name: "spot-1", state: InstanceState.Ready, dns_name: "spot-1", vcpu_number: 16, last_task_result: 0 },
+    extra_attributes: null
+  }
+  const money = (waitValue: number | undefined, spotMax = 1): Pick<PolicyInput, "prices" | "billing" | "resources" | "waitValue"> => ({
+    prices: new Map([["spot", 0.24], ["ondemand", 0.68]]),
+    billing: new Map<string, Billing>([["spot", { per: "second", minimum: 60 }], ["ondemand", { per: "hour" }]]),
+    resources: [r("spot", { max: spotMax, current: 1 }), r("ondemand", { priority: 2, max: 4 })],
+    ...(waitValue !== undefined ? { waitValue } : {})
+  })
+  /** Job 1 (16 cores, walltime 30 min) queued at 0, running on the only spot node from 600; job 2 (16 cores, 1 h) queued at 600. */
+  const decide = (opts: typeof demandDefaults, waitValue: number | undefined, spotMax = 1) => {
+    const p = makeDemandPolicy(opts).instantiate!()
+    const first = makeJob({ jobid: "1.head", requested_cores: 16, cores_per_node: 0, requested_walltime: "00:30:00" })
+    p.decide({ now: 0, jobs: [first], nodes: [], inflight: new Map(), ...money(waitValue, spotMax), resources: [r("spot", { max: spotMax })] })
+    const second = makeJob({ jobid: "2.head", requested_cores: 16, cores_per_node: 0, requested_walltime: "01:00:00" })
+    return p.decide({ now: 600, jobs: [second], nodes: [busySpot], inflight: new Map(), ...money(waitValue, spotMax) })
+  }
+  const knob = { ...demandDefaults, knob: true }
+  it("at a low wait_value the job waits for the spot node (free in 30 min) instead of buying an on-demand hour; at a higher one it boots", () => {
+    // wait 1800 s; extra 0.68 × 2 h − 0.015 × 16 × 1 h = 1.12; saved 16 × 1500 s × w: from w = 0.168
+    const low = decide(knob, 0.1)
+    expect(low.provision.size).toBe(0)
+    expect(low.jobsFor.size).toBe(0)
+    expect(low.reasons.join("; ")).toContain("ondemand: 1 node(s) not started for job(s) 2.head")
+    expect([...decide(knob, 0.2).provision]).toEqual([["ondemand", 1]])
+    // without the knob, or without a wait_value, the boot is made as before
+    expect([...decide(demandDefaults, 0.1).provision]).toEqual([["ondemand", 1]])
+    expect([...decide(knob, undefined).provision]).toEqual([["ondemand", 1]])
+  })
+  it("a cheap spot node billed per second is worth booting at the same low wait_value", () => {
+    expect([...decide(knob, 0.1, 2).provision]).toEqual([["spot", 1]])
   })
 })

@@ -317,6 +317,23 @@ export class PolicyMemory {
   }
 
   /**
+   * How long a queued job with `walltime` (seconds, null: none) is expected
+   * to run: the median of the runtimes observed so far (with at least `min`
+   * of them), at most its walltime; its walltime without enough runtimes;
+   * null when neither is known.
+   */
+  typicalRuntime(walltime: number | null, min = 30): number | null {
+    const a = this.runtimes
+    const median = a.length >= min ? a[a.length >> 1] : null
+    return median === null ? walltime : walltime === null ? median : Math.min(median, walltime)
+  }
+
+  /** A queued job's walltime in seconds (parseWalltime of requested_walltime, memoised), null without one. */
+  walltimeOfJob(j: Job): number | null {
+    return this.walltimeOf(j.requested_walltime)
+  }
+
+  /**
    * When a running job of age `now - start` ends with probability `q`, from
    * the runtimes observed so far (conditional on its age): the q-quantile
    * of the observed runtimes longer than its age. null with fewer than
