@@ -12,7 +12,7 @@
  * measured.
  */
 import type { Policy } from "../engine/policy.ts"
-import { breakEvenDefaults, demandDefaults, makeDemandPolicy, type DemandOptions } from "../engine/policies/demand.ts"
+import { breakEvenDefaults, defaultWaitValue, demandDefaults, makeDemandPolicy, type DemandOptions } from "../engine/policies/demand.ts"
 import type { BreakEvenOptions } from "../engine/policies/breakeven.ts"
 
 /** The learner behind the pool's learned keep (`+learn`; lean.ts has the same): limits from 300 s. */
@@ -67,7 +67,7 @@ const ideas: Record<string, { readonly off?: (o: DemandOptions) => DemandOptions
   hedgethree: { on: (o) => ({ ...o, hedge: { frac: 0.1, min: 3 } }), what: "as hedge, from 3 nodes on" },
   hedgeonemore: { on: (o) => ({ ...o, hedge: { frac: 0.2, min: 1 } }), what: "as hedgeone with 20 % (two from 6 nodes on)" },
   money: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, money: true } : o.pool }), what: "with learn and wait_value: the break-even K in money (billed boot + a boot time of waiting on the node's cores at wait_value, in idle seconds of the node's price)" },
-  knob: { on: (o) => ({ ...o, knob: true }), what: "with wait_value: a proposed node in a priced resource starts only when wait_value × the waiting core-hours it saves (each job's expected wait for the cores running jobs free, beyond a boot time) pays its billed cost beyond what the work costs on the cheapest resource" },
+  knob: { on: (o) => ({ ...o, knob: true, waitValue: defaultWaitValue }), what: "with wait_value (unset: lean's default, 0.2): a proposed node in a priced resource starts only when wait_value × the waiting core-hours it saves (each job's expected wait for the cores running jobs free, beyond a boot time) pays its billed cost beyond what the work costs on the cheapest resource" },
   paid: { on: (o) => ({ ...o, paidIdle: 120 }), what: "billing-aware retirement: an idle node whose billed time (cloud.R.billing) runs on past its idle limit stays until 120 s before it ends; one whose billed hour ends within 120 s of its limit goes 120 s before the hour ends" }
 }
 

@@ -7,7 +7,7 @@ import { experimentPolicy, registerExperiment, resolveExperiment } from "./polic
 
 describe("supported policies vs experiments", () => {
   it("lean's literal options are exactly what its variant string used to build", () => {
-    expect(leanOptions).toStrictEqual(variantOptions("+widenew+percore+learn+reactive+wideidle+hedgeone+paid"))
+    expect(leanOptions).toStrictEqual(variantOptions("+widenew+percore+learn+reactive+wideidle+hedgeone+paid+knob"))
     expect(leanPolicy.name).toBe("lean")
   })
 

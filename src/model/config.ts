@@ -86,9 +86,11 @@ export const DynamicClusterSection = Schema.Struct({
   policy: dflt(str, () => "lean"),
   /**
    * What one core-hour of a queued job's wait is worth, in the unit of
-   * `cloud.<r>.price` (docs/policies.md "The trade-off knob"). `lean` and
-   * `demand` weigh their spare boots against it; unset: they boot them as
-   * before the knob existed.
+   * `cloud.<r>.price` (docs/policies.md "The trade-off knob"). `lean`
+   * starts a node in a priced resource only when the wait it saves, at this
+   * value per core-hour, pays its extra billed cost, and weighs its spare
+   * boot against it; unset, `lean` uses its default (0.2) and `demand`
+   * boots its spares as before the knob existed.
    */
   wait_value: Schema.optional(Schema.Number.pipe(Schema.finite(), Schema.nonNegative()).annotations({
     message: () => "expected a non-negative number (money per waiting core-hour)"

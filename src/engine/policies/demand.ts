@@ -164,6 +164,14 @@ export const spareWorthIt = (input: PolicyInput, res: string, bootSeconds: numbe
   return saved >= cost
 }
 
+/**
+ * `lean`'s wait_value when the configuration sets none: a waiting core-hour
+ * is worth 0.2 in the unit of the prices (13 × a spot core-hour of the eval
+ * suite's `public` model, 0.015). Chosen on the tuning half of the
+ * evaluation suite (docs/policies.md "Eighth round").
+ */
+export const defaultWaitValue = 0.2
+
 /** A node a decision proposes to start, as the knob weighs it (`bootWorthIt`). */
 export interface BootCase {
   /** Price per node-hour of its resource. */
@@ -576,7 +584,7 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     const provision = new Map<string, number>()
     const reasons: Array<string> = []
     const w = waitValue
-    if (opts.knob === true && w !== undefined && proposals.size > 0) {
+    if (opts.knob === true && w !== undefined && [...proposals.keys()].some((r) => input.prices?.has(r) === true)) {
       const weighed = weighBoots(input, jobs, caps, proposals, w, now)
       if (weighed.deferred.size > 0) {
         proposals = weighed.started

@@ -11,6 +11,7 @@ import { parseConfigText } from "../../model/config.ts"
 import { emptyInstance, InstanceState, makeJob, NodeState, ResourceFlag, type WorkerNode } from "../../model/types.ts"
 import type { PolicyInput } from "../policy.ts"
 import { bootWorthIt, demandDefaults, makeDemandPolicy, moneyK, spareWorthIt } from "./demand.ts"
+import { leanOptions } from "./lean.ts"
 
 describe("the trade-off knob (dynamic-cluster.wait_value): spareWorthIt", () => {
   const input = (waitValue: number | undefined, billing?: Billing): PolicyInput => ({
@@ -141,5 +142,12 @@ describe("the trade-off knob in a decision: spot full, an on-demand boot or a wa
   })
   it("a cheap spot node billed per second is worth booting at the same low wait_value", () => {
     expect([...decide(knob, 0.1, 2).provision]).toEqual([["spot", 1]])
+  })
+  it("lean uses the knob with its own default wait_value when the configuration sets none", () => {
+    expect(leanOptions.knob).toBe(true)
+    expect(leanOptions.waitValue).toBeGreaterThan(0)
+    const lean = { ...leanOptions, hedge: null }
+    expect(decide(lean, 0.1).provision.size).toBe(0)
+    expect([...decide(lean, 5).provision]).toEqual([["ondemand", 1]])
   })
 })
