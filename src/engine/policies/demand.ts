@@ -37,7 +37,7 @@ import type { Policy, PolicyDecision, PolicyInput } from "../policy.ts"
 import { IdleLearner, type BreakEvenOptions } from "./breakeven.ts"
 import { buildCapacity, CapacityIndex, commit, expectedQuiet, QuietBound, type CountOptions } from "./capacity.ts"
 import { chooseResource, type ChoiceOptions } from "./choice.ts"
-import { PolicyMemory } from "./memory.ts"
+import { lowerBound, PolicyMemory } from "./memory.ts"
 import { runSteps, SLICE_JOBS, type Steps } from "../steps.ts"
 
 export interface DemandOptions {
@@ -490,14 +490,8 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     for (const [, c] of rel) cum.push((sum += c))
     /** Seconds until the supply reaches `need` cores (Infinity: never, as far as known). */
     const waitUntil = (need: number): number => {
-      let lo = 0
-      let hi = cum.length
-      while (lo < hi) {
-        const m = (lo + hi) >> 1
-        if (cum[m] < need) lo = m + 1
-        else hi = m
-      }
-      return lo < cum.length ? rel[lo][0] - now : Infinity
+      const i = lowerBound(cum, need)
+      return i < cum.length ? rel[i][0] - now : Infinity
     }
     let demand = 0
     for (const c of caps) if (c.kind === "busy") demand += Math.max(0, c.used - c.free)

@@ -390,7 +390,8 @@ export class PolicyMemory {
   }
 }
 
-const lowerBound = (a: ReadonlyArray<number>, x: number): number => {
+/** The first index of sorted `a` whose value is at least `x` (a.length: none). */
+export const lowerBound = (a: ReadonlyArray<number>, x: number): number => {
   let lo = 0
   let hi = a.length
   while (lo < hi) {
