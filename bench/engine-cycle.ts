@@ -100,6 +100,9 @@ const configFor = (nodes: number, policy: string) => {
             // room to grow by 20%: the allocator has real work to do
             quantity: { min: 0, max: Math.ceil(per * 1.2) },
             reservation: { queue: `q${k}`, account: null, property: null },
+            // priced, half billed per started hour: lean's trade-off knob (wait_value) weighs its boots, as for a user with prices
+            price: 0.1 + 0.05 * k,
+            billing: k % 2 === 0 ? { per: "second", minimum: 60 } : { per: "hour" },
             config: { instance_name_prefix: `r${k}-` }
           }
         ])
