@@ -13,6 +13,13 @@ export type Steps<A> = Generator<void, A, void>
 /** Jobs between two yields: ~0.5–1 ms of work for the policy's placement or the queue's explanations. */
 export const SLICE_JOBS = 1024
 
+/**
+ * Nodes from which a policy's decision also yields between the phases that
+ * walk the nodes before its walk of the queue (demand.ts: the memory's
+ * observation, the capacity index): each is ~10–20 ms at 5,000 nodes.
+ */
+export const SLICE_NODES = 1024
+
 /** Runs `steps` to its end, without pausing; its result. */
 export const runSteps = <A>(steps: Steps<A>): A => {
   for (;;) {

@@ -8,8 +8,8 @@ import { Effect, Either } from "effect"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { supportedPolicy } from "../engine/policy.ts"
-import { SLICE_JOBS } from "../engine/steps.ts"
-import { ResourceFlag, makeJob } from "../model/types.ts"
+import { SLICE_JOBS, SLICE_NODES } from "../engine/steps.ts"
+import { emptyInstance, InstanceState, makeJob, NodeState, ResourceFlag, type WorkerNode } from "../model/types.ts"
 import { ROOT } from "./golden.ts"
 import { runScenario, SimDriver } from "./run.ts"
 import { applySet, decodeScenarioAt, readScenarioDocument } from "./scenario.ts"
@@ -116,5 +116,37 @@ describe("the slices of a decision and of the explanations change no decision", 
       expect(yields).toBe(5)
       expect(r.value).toEqual(policy.instantiate!().decide(input))
       expect(r.value.provision.get("os")).toBeGreaterThan(0)
+    })
+
+  for (const name of ["demand", "lean"])
+    it(`${name}: on ${SLICE_NODES} nodes or more, decideSteps also yields after the memory's observation and after the capacity is built, and returns what decide returns`, () => {
+      const policy = supportedPolicy(name)!
+      // busy nodes, each running one 4-core job of the queue's shape, and a queue of 3 slices
+      const node = (i: number): WorkerNode => ({
+        hostname: `os-${i}`,
+        type: "simulated",
+        state: NodeState.Busy,
+        jobs: `r${i}.head`,
+        num_proc: 8,
+        time_in_current_state: 0,
+        state_start_time: 500,
+        instance: { ...emptyInstance("os", 0), uuid: `os-${i}`, instance_name: `os-${i}`, state: InstanceState.Ready, dns_name: `os-${i}`, vcpu_number: 8, last_task_result: 0 },
+        extra_attributes: null
+      })
+      const input = (nodes: number) => ({
+        now: 1000,
+        jobs: Array.from({ length: 3 * SLICE_JOBS }, (_, i) => makeJob({ jobid: `${i + 1}.head`, requested_cores: 16, cores_per_node: 8 })),
+        resources: [{ name: "os", priority: 1, min: 0, max: 3 * SLICE_NODES, current: nodes, coresPerNode: 8, reservation: { queue: null, account: null, property: null }, flag: ResourceFlag.Normal }],
+        nodes: Array.from({ length: nodes }, (_, i) => node(i)),
+        inflight: new Map<string, number>()
+      })
+      for (const [nodes, extra] of [[SLICE_NODES - 1, 0], [SLICE_NODES, 2]] as const) {
+        const steps = policy.instantiate!().decideSteps!(input(nodes))
+        let yields = 0
+        let r = steps.next()
+        for (; r.done !== true; r = steps.next()) yields++
+        expect(yields).toBe(3 + extra)
+        expect(r.value).toEqual(policy.instantiate!().decide(input(nodes)))
+      }
     })
 })

@@ -38,7 +38,7 @@ import { IdleLearner, type BreakEvenOptions } from "./breakeven.ts"
 import { buildCapacity, CapacityIndex, commit, expectedQuiet, QuietBound, type CountOptions } from "./capacity.ts"
 import { chooseResource, type ChoiceOptions } from "./choice.ts"
 import { lowerBound, PolicyMemory } from "./memory.ts"
-import { runSteps, SLICE_JOBS, type Steps } from "../steps.ts"
+import { runSteps, SLICE_JOBS, SLICE_NODES, type Steps } from "../steps.ts"
 
 export interface DemandOptions {
   readonly count: CountOptions
@@ -350,6 +350,8 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     const quiet = new QuietBound(now)
     if (!quietable) quiet.never()
     const caps = buildCapacity(now, input.nodes, input.inflight, mem, bootTime, opts.count, now + soonest, quiet)
+    // (a pause point on a big cluster: the capacity is built, the index and the queue's walk follow)
+    if (input.nodes.length >= SLICE_NODES) yield
     // Stale jobs count only nodes that are coming (and, with staleIdle, idle nodes and the expected ends).
     const index = new CapacityIndex(caps, { coming: (c) => c.kind === "starting" || c.kind === "inflight" || (opts.staleIdle === true && (c.kind === "idle" || c.kind === "expected")) })
     const proposals = new Map<string, Array<ProposedNode>>()
@@ -552,6 +554,8 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     last = null
     mem.observe(now, input.jobs, input.nodes, input.resources)
     observeIdle(input.nodes)
+    // (a pause point on a big cluster: the memory has seen the view, the placement follows)
+    if (input.nodes.length >= SLICE_NODES) yield
     if (!opts.continuous) {
       const starting = input.nodes.some((n) => n.state === NodeState.Starting) || [...input.inflight.values()].some((v) => v > 0)
       if (starting) {
