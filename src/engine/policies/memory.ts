@@ -25,6 +25,9 @@ import { NodeState, isPhysical, jobList, type Job, type WorkerNode } from "../..
  * One id for a job however the batch system spells it: Torque lists
  * `13.head` in qstat and `0/13` (slot/short id) on nodes; both become `13`.
  */
+/** Node job lists whose keys PolicyMemory keeps (its keyCache). */
+const KEY_CACHE_SIZE = 65_536
+
 export const jobKey = (id: string): string => {
   // (the common spelling, `13.head` or `13`, without a regular expression: this runs for every queued job at every decision)
   const slash = id.indexOf("/")
@@ -264,13 +267,18 @@ export class PolicyMemory {
     return v
   }
 
-  /** The job keys (jobKey) of a node's job list, memoised: the same lists come back at every view. */
+  /**
+   * The job keys (jobKey) of a node's job list, memoised: the same lists come
+   * back at every view. Room for every node's list of a big cluster: with
+   * room for 4,096, 5,000 busy nodes emptied the cache at every view and
+   * every list missed (issue #19).
+   */
   private keyCache = new Map<string, ReadonlyArray<string>>()
   jobKeys(jobs: string | null): ReadonlyArray<string> {
     if (jobs === null) return noKeys
     let keys = this.keyCache.get(jobs)
     if (keys === undefined) {
-      if (this.keyCache.size >= 4096) this.keyCache.clear()
+      if (this.keyCache.size >= KEY_CACHE_SIZE) this.keyCache.clear()
       keys = jobList(jobs).map(jobKey)
       this.keyCache.set(jobs, keys)
     }
