@@ -10,7 +10,7 @@ import { Effect, Either } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { ParseError } from "./parsing.ts"
-import { jobParsers, parseInWorker, parseJobs, type JobParser } from "./parse-worker.ts"
+import { jobParsers, parseInWorker, parseJobs, workerHandler, type JobParser, type WorkerReply } from "./parse-worker.ts"
 import { sharedFixtures } from "./testing/parsers.ts"
 
 const { have: haveFixtures, read: fixture } = sharedFixtures("parse worker")
@@ -95,6 +95,35 @@ describe("the parse worker", () => {
     // a non-string never reaches the worker: the parser's own refusal, synchronously
     const r = Effect.runSync(Effect.either(parseJobs("sge qstat -xml", 42 as unknown as string)))
     expect(Either.isLeft(r) && r.left.message).toMatch(/expected text/)
+  })
+})
+
+describe("the parse worker's replies", () => {
+  const xml = `<Data>${[1, 2, 3, 4, 5].map((id) => `<Job><Job_Id>${id}.server</Job_Id><job_state>Q</job_state></Job>`).join("")}</Data>`
+  const ids = (rs: ReadonlyArray<WorkerReply>) => rs.map((r) => (r.ok ? (r.part as Array<{ id: string }>).map((j) => j.id) : r.message))
+
+  it("one batch at once, each further batch only when asked for (never all queued in one turn of the main thread)", () => {
+    const posted: Array<WorkerReply> = []
+    const handle = workerHandler((r) => posted.push(r))
+    handle({ id: 7, parser: "torque qstat -x", chunk: xml.slice(0, 40), last: false, replyJobs: 2 })
+    handle({ id: 7, parser: "torque qstat -x", chunk: xml.slice(40), last: true, replyJobs: 2 })
+    expect(ids(posted)).toEqual([["1.server", "2.server"]])
+    handle({ id: 7, more: true })
+    expect(ids(posted)).toEqual([["1.server", "2.server"], ["3.server", "4.server"]])
+    handle({ id: 7, more: true })
+    expect(ids(posted)).toEqual([["1.server", "2.server"], ["3.server", "4.server"], ["5.server"]])
+    expect(posted.map((r) => r.ok && r.done)).toEqual([false, false, true])
+    handle({ id: 7, more: true }) // nothing left: nothing posted
+    expect(posted).toHaveLength(3)
+  })
+
+  it("a cancelled parse's remaining batches are dropped", () => {
+    const posted: Array<WorkerReply> = []
+    const handle = workerHandler((r) => posted.push(r))
+    handle({ id: 1, parser: "torque qstat -x", chunk: xml, last: true, replyJobs: 2 })
+    handle({ id: 1, cancel: true })
+    handle({ id: 1, more: true })
+    expect(posted).toHaveLength(1)
   })
 })
 

@@ -46,8 +46,8 @@ export const INLINE_MAX_CHARS = 256 * 1024
  * copies on the sending thread: one `postMessage` of a 490 MB `squeue --json`
  * held the event loop for 2.5–3.5 s (CPU, load 10–16), so the text goes over
  * in slices of `chunkChars` characters, one per turn of the event loop, and
- * the jobs come back in batches of `replyJobs`, each received in its own
- * turn. 8 Mi characters cost tens of milliseconds to copy.
+ * the jobs come back in batches of `replyJobs`, each asked for by the main
+ * thread in its own turn. 8 Mi characters cost tens of milliseconds to copy.
  */
 export interface HandOff {
   readonly chunkChars: number
@@ -56,9 +56,13 @@ export interface HandOff {
 
 export const HANDOFF: HandOff = { chunkChars: 8 * 1024 * 1024, replyJobs: 5_000 }
 
-/** A message to the worker: the next slice of a parse's text (or its cancellation). */
+/**
+ * A message to the worker: the next slice of a parse's text, a request for
+ * the parse's next batch of jobs, or its cancellation.
+ */
 export type WorkerRequest =
   | { readonly id: number; readonly parser: string; readonly chunk: unknown; readonly last: boolean; readonly replyJobs: number }
+  | { readonly id: number; readonly more: true }
   | { readonly id: number; readonly cancel: true }
 
 /** A message from the worker: a batch of the parser's result (the last one `done`), or its error as plain data. */
@@ -83,12 +87,28 @@ export const runParser = (id: number, parser: string, text: unknown, replyJobs =
   }
 }
 
-/** The worker's side: slices of each parse's text until the last, then the parse and its replies. */
+/**
+ * The worker's side: slices of each parse's text until the last, then the
+ * parse; its first reply goes at once, each further batch when the main
+ * thread asks for it (`more`). Posted all at once, the batches would queue
+ * up and Node hands every queued message to the main thread in one turn of
+ * its event loop: the 100,000 jobs deserialised in one go held it for
+ * 0.3–1.1 s.
+ */
 export const workerHandler = (post: (r: WorkerReply) => void) => {
   const texts = new Map<number, Array<unknown>>()
+  const replies = new Map<number, Array<WorkerReply>>()
   return (m: WorkerRequest) => {
     if ("cancel" in m) {
       texts.delete(m.id)
+      replies.delete(m.id)
+      return
+    }
+    if ("more" in m) {
+      const rest = replies.get(m.id)
+      const next = rest?.shift()
+      if (rest !== undefined && rest.length === 0) replies.delete(m.id)
+      if (next !== undefined) post(next)
       return
     }
     const parts = texts.get(m.id) ?? []
@@ -99,7 +119,9 @@ export const workerHandler = (post: (r: WorkerReply) => void) => {
     }
     texts.delete(m.id)
     const text = parts.length === 1 ? parts[0] : parts.join("")
-    for (const r of runParser(m.id, m.parser, text, m.replyJobs)) post(r)
+    const [first, ...rest] = runParser(m.id, m.parser, text, m.replyJobs)
+    if (rest.length > 0) replies.set(m.id, rest)
+    post(first)
   }
 }
 
@@ -152,7 +174,13 @@ const startWorker = (): Worker => {
     if (p === undefined) return
     if (m.ok) {
       p.parts.push(m.part)
-      if (!m.done) return
+      if (!m.done) {
+        // the next batch in a later turn of the event loop (see workerHandler)
+        setImmediate(() => {
+          if (pending.has(m.id)) w.postMessage({ id: m.id, more: true } satisfies WorkerRequest)
+        })
+        return
+      }
     }
     pending.delete(m.id)
     idle(w)
