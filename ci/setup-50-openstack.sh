@@ -9,6 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
 bash ci/openstack/os-up.sh > /tmp/os-up.log 2>&1 || { tail -50 /tmp/os-up.log >&2; exit 1; }
-grep -E '^\[os-up|^identity:|^compute:' /tmp/os-up.log || true
+grep -E '^\[os-up|^identity:|^compute|^waiting for compute' /tmp/os-up.log || true
 bash ci/openstack/os-selftest.sh
 echo "OpenStack (Keystone $(dpkg-query -W -f='${Version}' keystone), Nova $(dpkg-query -W -f='${Version}' nova-api)) ready in $(( $(date +%s) - t0 ))s"

@@ -374,4 +374,6 @@ for i in $(seq 1 30); do
   sleep 2
 done
 mapped || { echo "os-up.sh: nova-compute did not register (see $LOGD/nova-compute.log)" >&2; exit 1; }
+# ... and its resources must be in Placement, or a boot fails with "No valid host"
+/usr/bin/python3 "$HERE/provision.py" ready
 log "OpenStack ready: Keystone $KS/v3, region $REGION; credentials in $BASE/env"

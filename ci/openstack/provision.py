@@ -5,6 +5,8 @@
   provision.py identity   service project/users, catalogue (compute, image, placement),
                           the test user and its projects
   provision.py compute    flavours, the tiny image, the quotas the tests start from
+  provision.py ready      waits until a dc.tiny server can be scheduled: nova-compute's
+                          service is up and Placement has a candidate for its resources
 """
 import io
 import os
@@ -104,10 +106,38 @@ def compute(conn):
     print(f"compute: flavours {', '.join(n for n, _, _ in FLAVOURS)}; image {IMAGE} {img.id}; quotas 10 instances per project")
 
 
+def ready(conn, timeout=180):
+    """The compute host mapped to its cell is not yet enough: nova-compute reports its
+    inventory to Placement in its first resource update, a moment later on a busy
+    machine, and a boot before that fails at once with "No valid host was found"
+    (CI stop 26: the self-test booted 1.5 s after the mapping). So wait for what the
+    scheduler itself asks: an allocation candidate for dc.tiny's resources."""
+    want = "VCPU:1,MEMORY_MB:64,DISK_GB:1"
+    t0 = time.time()
+    last = None
+    while True:
+        services = [s for s in conn.compute.services() if s.binary == "nova-compute"]
+        up = [s.host for s in services if s.state == "up" and s.status == "enabled"]
+        r = conn.placement.get(f"/allocation_candidates?resources={want}", microversion="1.10")
+        cands = len(r.json().get("allocation_requests", [])) if r.status_code == 200 else 0
+        state = (tuple(up), cands, r.status_code)
+        if up and cands > 0:
+            print(f"compute ready in {time.time() - t0:.1f}s: nova-compute up on {', '.join(up)}; "
+                  f"{cands} Placement candidate(s) for {want}")
+            return
+        if state != last:
+            print(f"waiting for compute: nova-compute up on {up or 'none'}; Placement candidates for {want}: "
+                  f"{cands} (HTTP {r.status_code})", flush=True)
+            last = state
+        if time.time() - t0 > timeout:
+            sys.exit(f"provision.py: compute not ready after {timeout} s (see log/nova-compute.log, log/placement.log)")
+        time.sleep(1)
+
+
 def main():
     what = sys.argv[1] if len(sys.argv) > 1 else ""
-    if what not in ("identity", "compute"):
-        sys.exit("usage: provision.py identity|compute")
+    if what not in ("identity", "compute", "ready"):
+        sys.exit("usage: provision.py identity|compute|ready")
     base = os.environ.get("OS_LOCAL_DIR", "/var/lib/openstack-local")
     with open(f"{base}/env") as f:
         for line in f:
@@ -116,7 +146,7 @@ def main():
                 k, v = line.split("=", 1)
                 os.environ.setdefault(k, v)
     conn = openstack.connect()
-    (identity if what == "identity" else compute)(conn)
+    {"identity": identity, "compute": compute, "ready": ready}[what](conn)
 
 
 if __name__ == "__main__":
