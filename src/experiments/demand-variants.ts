@@ -68,6 +68,11 @@ const ideas: Record<string, { readonly off?: (o: DemandOptions) => DemandOptions
   hedgeonemore: { on: (o) => ({ ...o, hedge: { frac: 0.2, min: 1 } }), what: "as hedgeone with 20 % (two from 6 nodes on)" },
   money: { on: (o) => ({ ...o, pool: o.pool ? { ...o.pool, money: true } : o.pool }), what: "with learn and wait_value: the break-even K in money (billed boot + a boot time of waiting on the node's cores at wait_value, in idle seconds of the node's price)" },
   knob: { on: (o) => ({ ...o, knob: true, waitValue: defaultWaitValue }), what: "with wait_value (unset: lean's default, 0.2): a proposed node in a priced resource starts only when wait_value × the waiting core-hours it saves (each job's expected wait for the cores running jobs free, beyond a boot time) pays its billed cost beyond what the work costs on the cheapest resource" },
+  tail: { on: (o) => ({ ...o, knobTail: "short" }), what: "with knob: a boot's price includes the idle tail of a node beyond the pool's kept count (one boot time, per core)" },
+  tailkeep: { on: (o) => ({ ...o, knobTail: "keep" }), what: "with knob: a boot's price includes the idle tail of a kept node (the learned keep, per core)" },
+  knobwide: { on: (o) => ({ ...o, knobWide: true }), what: "with knob: a job wider than the largest node is weighed by its expected wait for the cores running jobs free, not always started" },
+  knobqueue: { on: (o) => ({ ...o, knobQueue: true }), what: "with knob: the freed cores a job may wait for also count those promised to queued jobs, freed at their ready time + the median observed runtime" },
+  knobsoon: { on: (o) => ({ ...o, knobSoon: true }), what: "with knobwide: a wide job whose expected wait is within a boot time saves nothing by a boot, instead of always starting it" },
   paid: { on: (o) => ({ ...o, paidIdle: 120 }), what: "billing-aware retirement: an idle node whose billed time (cloud.R.billing) runs on past its idle limit stays until 120 s before it ends; one whose billed hour ends within 120 s of its limit goes 120 s before the hour ends" }
 }
 

@@ -83,6 +83,29 @@ export interface DemandOptions {
    * jobs free.
    */
   readonly knob?: boolean
+  /**
+   * With `knob`: the idle tail a booted node is expected to be paid for after
+   * its jobs end, added to its billed time in `bootWorthIt`: "short" the
+   * pool's limit for nodes beyond the kept count (short × boot time),
+   * "keep" the kept nodes' limit (the learned keep, else pool.keep); both
+   * scaled per core as the pool scales them. Unset: no tail.
+   */
+  readonly knobTail?: "short" | "keep"
+  /**
+   * With `knob`: a job wider than the largest node is weighed like the others
+   * (its expected wait for the cores running jobs free) instead of always
+   * starting its nodes.
+   */
+  readonly knobWide?: boolean
+  /**
+   * With `knob`: the supply of freed cores also counts the cores the
+   * placement promised to queued jobs (on idle, busy, starting and in-flight
+   * capacity), freed at their ready time + the median observed runtime: the
+   * queue's expected wait without the proposed nodes.
+   */
+  readonly knobQueue?: boolean
+  /** With `knobWide`: a wide job whose expected wait is within a boot time saves nothing by a boot (it is not always started). */
+  readonly knobSoon?: boolean
   /** The policy's wait_value when the configuration sets none (money per waiting core-hour; undefined: none). */
   readonly waitValue?: number
 }
@@ -183,12 +206,14 @@ export interface BootCase {
   readonly cores: number
   /** The least price per core-hour of the priced resources (what the same work costs on the cheapest one). */
   readonly cheapestCore: number
+  /** Seconds the node is expected to stay idle, paid, after its jobs end (0: none counted). */
+  readonly tailSeconds?: number
   /**
    * The jobs promised cores on it: their cores, expected runtime (s) and
    * expected wait for cores that running jobs free if it is not started (s;
    * Infinity: none known to free in time).
    */
-  readonly jobs: ReadonlyArray<{ readonly cores: number; readonly runtime: number; readonly wait: number }>
+  readonly jobs: ReadonlyArray<{ readonly cores: number; readonly runtime: number; readonly wait: number; readonly held?: boolean }>
 }
 
 /**
@@ -206,12 +231,16 @@ export const bootWorthIt = (waitValue: number, b: BootCase): boolean => {
   let work = 0
   let saved = 0
   for (const j of b.jobs) {
+    if (j.held === true && j.wait <= b.bootSeconds) {
+      work += j.cores * j.runtime
+      continue
+    }
     if (!(j.wait > b.bootSeconds && Number.isFinite(j.wait))) return true
     work += j.cores * j.runtime
     saved += j.cores * (j.wait - b.bootSeconds)
   }
   const busy = b.cores > 0 ? work / b.cores : 0
-  const extra = (b.price * billedSeconds(b.bootSeconds + busy, b.billing) - b.cheapestCore * b.cores * busy) / 3600
+  const extra = (b.price * billedSeconds(b.bootSeconds + busy + (b.tailSeconds ?? 0), b.billing) - b.cheapestCore * b.cores * busy) / 3600
   return (waitValue * saved) / 3600 >= extra
 }
 
@@ -461,10 +490,28 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
    * One pass over the running jobs and the proposed nodes' jobs, a binary
    * search per job; only in decisions that propose nodes.
    */
+  /** The idle tail `opts.knobTail` counts for a node booted in `res` (seconds; 0 without it or without a pool). */
+  const tailOf = (res: string, now: number): number => {
+    const pool = opts.pool ?? null
+    if (opts.knobTail === undefined || pool === null) return 0
+    const B = bootTime(res)
+    const mine = mem.resources.get(res)?.coresPerNode ?? 0
+    let scale = 1
+    if (pool.perCore === true && mine > 0) {
+      let least = mine
+      for (const r of mem.resources.values()) if (r.coresPerNode > 0 && r.coresPerNode < least) least = r.coresPerNode
+      scale = least / mine
+    }
+    if (opts.knobTail === "short") return pool.short * B * scale
+    const hi = pool.keep ?? 1200
+    const be = opts.breakEven
+    if (pool.learn != null && be !== null && be !== undefined) return learner(res).limitIn(pool.learn * B, Math.min(be.min, hi), hi) * scale
+    return hi * scale
+  }
   const weighBoots = (
     input: PolicyInput,
     jobs: ReadonlyArray<Job>,
-    caps: ReadonlyArray<{ readonly kind: string; readonly free: number; used: number }>,
+    caps: ReadonlyArray<{ readonly kind: string; readonly free: number; readonly readyAt: number; used: number }>,
     proposals: ReadonlyMap<string, Array<ProposedNode>>,
     w: number,
     now: number
@@ -485,6 +532,10 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
       const e = mem.expectedEnd(k, now, 0.5)
       const t = a === null ? e : e === null ? a : Math.min(a, e)
       if (t !== null) rel.push([Math.max(now, t), r.cores])
+    }
+    if (opts.knobQueue === true) {
+      const t = mem.typicalRuntime(null)
+      if (t !== null) for (const c of caps) if (c.used > 0 && c.kind !== "expected") rel.push([Math.max(now, c.readyAt) + t, Math.min(c.used, c.free)])
     }
     rel.sort((a, b) => a[0] - b[0])
     const cum: Array<number> = []
@@ -523,10 +574,10 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
           const j = byId.get(id)
           if (j === undefined || j.requested_cores <= 0) continue
           d += j.requested_cores
-          const wait = j.requested_cores > widest ? Infinity : waitUntil(d)
-          js.push({ cores: j.requested_cores, runtime: mem.typicalRuntime(mem.walltimeOfJob(j)) ?? 0, wait })
+          const wait = j.requested_cores > widest && opts.knobWide !== true ? Infinity : waitUntil(d)
+          js.push({ cores: j.requested_cores, runtime: mem.typicalRuntime(mem.walltimeOfJob(j)) ?? 0, wait, ...(opts.knobSoon === true && j.requested_cores > widest ? { held: true } : {}) })
         }
-        if (js.length === 0 || bootWorthIt(w, { price, billing: input.billing?.get(res), bootSeconds: bootTime(res), cores, cheapestCore, jobs: js })) keep.push(n)
+        if (js.length === 0 || bootWorthIt(w, { price, billing: input.billing?.get(res), bootSeconds: bootTime(res), cores, cheapestCore, jobs: js, tailSeconds: tailOf(res, now) })) keep.push(n)
         else {
           demand = d
           const x = deferred.get(res) ?? { nodes: 0, jobs: [] }

@@ -89,6 +89,20 @@ describe("the trade-off knob in the boots: bootWorthIt", () => {
     expect(spot(400, 0.2)).toBe(false) // 0.0056
     expect(spot(700, 0.2)).toBe(true) // 0.022
   })
+  it("with an idle tail (experiment +tail, +tailkeep) the node's price includes the idle time after its jobs", () => {
+    const spot = (wait: number, tailSeconds: number) =>
+      bootWorthIt(0.2, { price: 0.24, billing: { per: "second", minimum: 60 }, bootSeconds: 300, cores: 16, cheapestCore: 0.015, jobs: [{ cores: 1, runtime: 900, wait }], tailSeconds })
+    // extra = 0.24 × (300 + 600) / 3600 = 0.06; saved at 700 s: 0.022, at 1500 s: 0.067
+    expect(spot(700, 0)).toBe(true)
+    expect(spot(700, 600)).toBe(false)
+    expect(spot(1500, 600)).toBe(true)
+  })
+  it("a held job (experiment +knobsoon: a wide job whose cores are expected within a boot time) saves nothing, so it does not always start the node", () => {
+    const od = (held: boolean) =>
+      bootWorthIt(0.2, { price: 0.68, billing: { per: "hour" }, bootSeconds: 300, cores: 16, cheapestCore: 0.015, jobs: [{ cores: 128, runtime: 3600, wait: 200, held }] })
+    expect(od(false)).toBe(true)
+    expect(od(true)).toBe(false)
+  })
 })
 
 describe("the trade-off knob in a decision: spot full, an on-demand boot or a wait for spot", () => {
