@@ -202,6 +202,7 @@ const GZIP_CHUNK = 256 * 1024
  */
 export class Rendered {
   private gz: Promise<Buffer> | null = null
+  private gzDone: Buffer | null = null
   constructor(
     readonly time: number,
     readonly body: Buffer,
@@ -213,8 +214,13 @@ export class Rendered {
     if (this.gz === null) {
       this.onGzip()
       this.gz = gzipAsync(this.body, { level: GZIP_LEVEL, chunkSize: GZIP_CHUNK })
+      this.gz.then((b) => void (this.gzDone = b), () => {})
     }
     return this.gz
+  }
+  /** The gzip once it is done (null before, or when it failed): what a request can be answered with at once. */
+  get gzipped(): Buffer | null {
+    return this.gzDone
   }
 }
 
@@ -235,8 +241,11 @@ export class Rendered {
 export const LISTING_QUANTUM_SECONDS = 0.25
 
 interface Entry {
-  readonly version: number
+  /** The engine version this template is of; a later version whose inputs are the same adopts it (BodyCache.adopt). */
+  version: number
   readonly template: BytesTemplate
+  /** What the template was encoded from, when its caller says so (put): a later version with the very same elements encodes to the same text. */
+  readonly inputs: ReadonlyArray<unknown> | null
   /** The last body rendered for identity clients (any client may share it, and its gzip). */
   plain: Rendered | null
   /** The last body rendered for gzip clients (its bytes may be lent: see Rendered.shareable). */
@@ -260,7 +269,7 @@ export const makeBodyCache = (options: BodyCacheOptions = {}) => {
   if (!(quantum >= 0 && Number.isFinite(quantum))) throw new Error(`body cache quantum: expected a finite number of seconds ≥ 0, got ${quantum}`)
   const entries = new Map<string, Entry>()
   const scratch = new Map<string, { buf: Buffer; busy: boolean }>()
-  const stats = { hits: 0, misses: 0, renders: 0, gzips: 0 }
+  const stats = { hits: 0, misses: 0, renders: 0, gzips: 0, adopted: 0, fast: 0 }
   const onGzip = () => void stats.gzips++
   /** Rendered at most `quantum` before `time` (and not after it: a clock that went back gets a new rendering). */
   const fresh = (e: Entry, r: Rendered | null, time: number): r is Rendered =>
@@ -310,16 +319,44 @@ export const makeBodyCache = (options: BodyCacheOptions = {}) => {
       if (ready !== undefined) stats.hits++
       return ready
     },
-    /** Stores the template for `version` (null: not cacheable, nothing stored) and returns its body at `time`. */
-    put: (key: string, version: number | null, template: BodyTemplate, time: number, gzip = false): Rendered => {
+    /**
+     * The body of `key` for `version` at `time` from the template stored for
+     * an earlier version, when that template was encoded from `inputs`
+     * element for element (the same objects, in the same order): the
+     * listing's text is then the same (GET /job: the engine's version moves
+     * at every poll, its 100,000 queued jobs mostly stay the same objects),
+     * and so are its rendered bodies and their gzip. The template then
+     * belongs to `version`. Undefined when the inputs differ (or nothing was
+     * stored with inputs): the caller encodes a new template.
+     */
+    adopt: (key: string, version: number | null, time: number, gzip: boolean, inputs: ReadonlyArray<unknown>): Rendered | undefined => {
+      if (version === null) return undefined
+      const e = entries.get(key)
+      if (e === undefined || e.inputs === null || !sameElements(e.inputs, inputs)) return undefined
+      e.version = version
+      stats.adopted++
+      return bodyOf(key, e, time, gzip)
+    },
+    /** Counts an answer sent by the server's fast path (a body from peek, without per-request Effect work). */
+    servedFast: (): void => void stats.fast++,
+    /**
+     * Stores the template for `version` (null: not cacheable, nothing stored)
+     * and returns its body at `time`; `inputs`: the elements the template was
+     * encoded from, kept for adopt (they must determine the text, and never be mutated).
+     */
+    put: (key: string, version: number | null, template: BodyTemplate, time: number, gzip = false, inputs: ReadonlyArray<unknown> | null = null): Rendered => {
       stats.misses++
-      const e: Entry = { version: version ?? -1, template: toBytesTemplate(template), plain: null, gz: null }
+      const e: Entry = { version: version ?? -1, template: toBytesTemplate(template), inputs, plain: null, gz: null }
       if (version !== null) entries.set(key, e)
       else entries.delete(key)
       return bodyOf(key, e, time, gzip && version !== null)
     },
-    /** Requests answered from a stored template, templates built, bodies rendered, and gzip compressions started. */
-    stats: (): { readonly hits: number; readonly misses: number; readonly renders: number; readonly gzips: number } => ({ ...stats }),
+    /**
+     * Requests answered from a stored template, templates built, bodies
+     * rendered, gzip compressions started, templates adopted by a later
+     * version (adopt), and answers sent by the fast path (servedFast).
+     */
+    stats: (): { readonly hits: number; readonly misses: number; readonly renders: number; readonly gzips: number; readonly adopted: number; readonly fast: number } => ({ ...stats }),
     /** Seconds a rendered body keeps answering. */
     quantum,
     /** A body that is not stored (an uncacheable listing), with the same on-demand gzip. */
@@ -327,6 +364,14 @@ export const makeBodyCache = (options: BodyCacheOptions = {}) => {
   }
 }
 export type BodyCache = ReturnType<typeof makeBodyCache>
+
+/** The same elements (===) in the same order. */
+const sameElements = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>): boolean => {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
 
 /**
  * Shares one piece of work per slot among the callers that ask before it

@@ -15,7 +15,7 @@ import type { HttpApp } from "@effect/platform"
 import { HttpMiddleware, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Cause, Effect, Layer, Option, type Scope } from "effect"
+import { Cause, Effect, Exit, Layer, Option, Runtime, type Scope } from "effect"
 import { ActionError, statusOf, type EngineApi, type Snapshot, type TaskQueues } from "../engine/api.ts"
 import { redactSecrets } from "../model/config.ts"
 import { NO_PRIORITY, NodeStateNames, type Job } from "../model/types.ts"
@@ -144,6 +144,7 @@ export const acceptsGzip = (header: string | undefined): boolean => {
 export { GZIP_MIN_BYTES }
 
 const LISTING_HEADERS = { ...COMMON_HEADERS, vary: "Accept-Encoding" } as const
+const GZIP_LISTING_HEADERS = { ...LISTING_HEADERS, "content-encoding": "gzip" } as const
 
 /** A listing's body, gzipped (compressed once per body, see Rendered) when the client accepts it and it is not tiny. */
 const listingResponse = (r: Rendered, gzip: boolean): Effect.Effect<Response> => {
@@ -151,7 +152,7 @@ const listingResponse = (r: Rendered, gzip: boolean): Effect.Effect<Response> =>
   if (!gzip || r.body.length < GZIP_MIN_BYTES) return Effect.sync(plain)
   return Effect.promise(() => r.gzip()).pipe(
     Effect.map((gz) =>
-      HttpServerResponse.uint8Array(gz, { status: 200, contentType: "application/json", headers: { ...LISTING_HEADERS, "content-encoding": "gzip" } })
+      HttpServerResponse.uint8Array(gz, { status: 200, contentType: "application/json", headers: GZIP_LISTING_HEADERS })
     ),
     // zlib failing on a buffer is not expected; the client still gets the listing, unless its bytes were only lent for the gzip.
     Effect.catchAllDefect((e) =>
@@ -266,7 +267,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
    * per time quantum (LISTING_QUANTUM_SECONDS) of that version, and the
    * requests that wait for a body share one rendering (coalesced).
    */
-  const cachedListing = (key: string, view: (s: Snapshot, open: Opener) => unknown): Handler =>
+  const cachedListing = (key: string, view: (s: Snapshot, open: Opener) => unknown, inputsOf?: (s: Snapshot) => ReadonlyArray<unknown>): Handler =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (req) => {
       const gzip = acceptsGzip(req.headers["accept-encoding"])
       if (stamp === undefined) {
@@ -275,7 +276,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
           return encoded instanceof Uint8Array ? listingResponse(bodies.wrap(s.time, encoded), gzip) : Effect.succeed(encoded)
         })
       }
-      return Effect.flatMap(coalesced(key, view, gzip), (r) => (r instanceof Rendered ? listingResponse(r, gzip) : Effect.succeed(r)))
+      return Effect.flatMap(coalesced(key, view, gzip, inputsOf), (r) => (r instanceof Rendered ? listingResponse(r, gzip) : Effect.succeed(r)))
     })
 
   /**
@@ -295,7 +296,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
    */
   const renderings = makeCoalescer<Rendered | Response>()
   const gzipping = new Map<string, Promise<unknown>>()
-  const coalesced = (key: string, view: (s: Snapshot, open: Opener) => unknown, gzip: boolean): Effect.Effect<Rendered | Response> =>
+  const coalesced = (key: string, view: (s: Snapshot, open: Opener) => unknown, gzip: boolean, inputsOf?: (s: Snapshot) => ReadonlyArray<unknown>): Effect.Effect<Rendered | Response> =>
     Effect.gen(function* () {
       // A rendering that has not started yet will do (and costs no stamp: in --sim each is an O(nodes) catch-up).
       const slot = gzip ? `${key}\u0000gzip` : key
@@ -312,7 +313,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
         })
       )
       const work = Effect.map(
-        Effect.suspend(() => render(key, view, gzip)),
+        Effect.suspend(() => render(key, view, gzip, inputsOf)),
         (r) => {
           if (gzip && r instanceof Rendered && r.body.length >= GZIP_MIN_BYTES) {
             const compressing = r.gzip()
@@ -329,9 +330,13 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
   /**
    * Templates being encoded (they pause between chunks), per key: a request
    * of the same engine version waits for it instead of encoding its own.
+   * `inputsOf`: what the listing is a function of, element for element (GET
+   * /job: the snapshot's job objects, never mutated): a new version with the
+   * same elements adopts the template of the previous one (BodyCache.adopt)
+   * instead of encoding 26 MB again.
    */
   const encoding = new Map<string, { readonly version: number; readonly done: Promise<void> }>()
-  const render = (key: string, view: (s: Snapshot, open: Opener) => unknown, gzip: boolean): Effect.Effect<Rendered | Response> =>
+  const render = (key: string, view: (s: Snapshot, open: Opener) => unknown, gzip: boolean, inputsOf?: (s: Snapshot) => ReadonlyArray<unknown>): Effect.Effect<Rendered | Response> =>
     Effect.gen(function* () {
       let before = yield* stamp!
       const hit = bodies.get(key, before.version, before.time, gzip)
@@ -347,6 +352,11 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
       const after = yield* stamp!
       // Stored only when nothing changed while the snapshot was taken.
       const version = before.version !== null && before.version === after.version ? before.version : null
+      const inputs = inputsOf?.(s) ?? null
+      if (inputs !== null) {
+        const adopted = bodies.adopt(key, version, s.time, gzip, inputs)
+        if (adopted !== undefined) return adopted
+      }
       let finished = noop
       if (version !== null) encoding.set(key, { version, done: new Promise<void>((resolve) => (finished = resolve)) })
       const done = Effect.sync(() => {
@@ -355,7 +365,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
       })
       // encoded a chunk at a time, letting other requests in between (a 100,000-job queue is 26 MB of JSON)
       const encoded = Effect.map(makeTemplateEffect((open) => view(s, open), nextTurn), (template): Rendered | Response => {
-        if (template !== null) return bodies.put(key, version, template, s.time, gzip)
+        if (template !== null) return bodies.put(key, version, template, s.time, gzip, inputs)
         const plain = encodeJson(view(s, identityOpener))
         return plain instanceof Uint8Array ? bodies.wrap(s.time, plain) : plain
       })
@@ -409,7 +419,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
         })
       }
     ],
-    ["/job", { GET: cachedListing("/job", (s) => s.jobs.map(jobJson)) }],
+    ["/job", { GET: cachedListing("/job", (s) => s.jobs.map(jobJson), (s) => s.jobs) }],
     [
       "/job/:id",
       {
@@ -630,7 +640,65 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
       )
     )
   )
+  if (stamp !== undefined) fastPaths.set(app, makeFastPath(stamp, bodies, checkToken === null || !options.tokenForReads))
   return app
+}
+
+// ---------------------------------------------------------------- fast path
+
+/**
+ * Answers a request at once, on Node's request event, before any
+ * per-request Effect work; false: not handled (nothing was written), the
+ * app answers it. `run` runs an Effect synchronously in the server's
+ * runtime (undefined when it fails or would suspend).
+ */
+export type FastPath = (req: Http.IncomingMessage, res: Http.ServerResponse, run: <A>(eff: Effect.Effect<A>) => A | undefined) => boolean
+
+/** The fast path of each app made by makeHttpApp (serveHttp installs it). */
+const fastPaths = new WeakMap<HttpApp.Default, FastPath>()
+
+/** The cache key of GET `url` when it is a plain listing request the fast path may answer. */
+const FAST_KEYS: ReadonlyMap<string, string> = new Map([
+  ["/workernode", "/workernode?state="],
+  ...NodeStateNames.map((_, state) => [`/workernode?state=${state}`, `/workernode?state=${state}`] as const),
+  ["/resource", "/resource"],
+  ["/job", "/job"]
+])
+
+/**
+ * GET /workernode[?state=N], /resource and /job when a body of this engine
+ * version rendered less than the quantum before the request's stamp is
+ * ready (and, for gzip clients, its gzip is done): the very bytes and
+ * headers the app would send for it (listingResponse), without the ~0.25 ms
+ * of Effect work per request (fiber, router, response, docs/performance.md
+ * "Branch perf-api3"). Everything else (HEAD, a body, a token to check, a
+ * body still to render or compress) goes to the app.
+ */
+const makeFastPath = (stamp: NonNullable<EngineApi["stamp"]>, bodies: BodyCache, open: boolean): FastPath => (req, res, run) => {
+  if (!open || req.method !== "GET" || req.url === undefined) return false
+  const key = FAST_KEYS.get(req.url)
+  if (key === undefined || req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined) return false
+  const now = run(stamp)
+  if (now === undefined) return false
+  const gzip = acceptsGzip(req.headers["accept-encoding"])
+  const r = bodies.peek(key, now.version, now.time, gzip)
+  if (r === undefined) return false
+  let body: Buffer
+  let headers: Record<string, string>
+  if (!gzip || r.body.length < GZIP_MIN_BYTES) {
+    if (!r.shareable) return false
+    body = r.body
+    headers = { ...LISTING_HEADERS, "content-type": "application/json", "content-length": String(body.length) }
+  } else {
+    const gz = r.gzipped
+    if (gz === null) return false
+    body = gz
+    headers = { ...GZIP_LISTING_HEADERS, "content-type": "application/json", "content-length": String(body.length) }
+  }
+  res.writeHead(200, headers)
+  res.end(body)
+  bodies.servedFast()
+  return true
 }
 
 const pathOf = (url: string): string => {
@@ -700,7 +768,7 @@ const onClientError = (err: NodeJS.ErrnoException, socket: import("node:stream")
   )
 }
 
-const makeNodeServer = (tls?: TlsCertificate): Http.Server => {
+const makeNodeServer = (tls?: TlsCertificate, fast?: (req: Http.IncomingMessage, res: Http.ServerResponse) => boolean): Http.Server => {
   const options = {
     // Lets URLs longer than maxUrlLength reach the app (and get a JSON 414) instead of Node's bare 431.
     maxHeaderSize: 32 * 1024,
@@ -710,6 +778,22 @@ const makeNodeServer = (tls?: TlsCertificate): Http.Server => {
   // An https.Server serves requests like an http.Server (the platform's server only uses what both have).
   const server = tls === undefined ? Http.createServer(options) : (Https.createServer({ ...options, cert: tls.cert, key: tls.key }) as unknown as Http.Server)
   server.on("clientError", onClientError)
+  if (fast !== undefined) {
+    // Before the platform's own "request" listener: a request the fast path answers never reaches it.
+    const emit = server.emit
+    server.emit = function (this: Http.Server, event: string | symbol, ...args: Array<unknown>): boolean {
+      if (event === "request") {
+        let handled = false
+        try {
+          handled = fast(args[0] as Http.IncomingMessage, args[1] as Http.ServerResponse)
+        } catch {
+          // nothing was written unless it returned true: the app answers
+        }
+        if (handled) return true
+      }
+      return (emit as (this: Http.Server, event: string | symbol, ...args: Array<unknown>) => boolean).call(this, event, ...args)
+    } as typeof server.emit
+  }
   return server
 }
 
@@ -725,18 +809,29 @@ export const serveHttp = (
   options: ListenOptions,
   onServer: (server: Http.Server) => void = () => {}
 ): Layer.Layer<HttpServer.HttpServer, ServeError> =>
-  HttpServer.serve(app).pipe(
-    HttpMiddleware.withTracerDisabledWhen(() => true),
-    Layer.provideMerge(
-      NodeHttpServer.layer(
-        () => {
-          const server = makeNodeServer(options.tls)
-          onServer(server)
-          return server
-        },
-        { host: options.host, port: options.port }
+  Layer.unwrapEffect(
+    Effect.map(Effect.runtime<never>(), (runtime) => {
+      const fastPath = fastPaths.get(app)
+      // The fast path runs the stamp in the runtime the app's requests run in (its Clock, its services).
+      const run = <A>(eff: Effect.Effect<A>): A | undefined => {
+        const exit = Runtime.runSyncExit(runtime)(eff)
+        return Exit.isSuccess(exit) ? exit.value : undefined
+      }
+      const fast = fastPath === undefined ? undefined : (req: Http.IncomingMessage, res: Http.ServerResponse) => fastPath(req, res, run)
+      return HttpServer.serve(app).pipe(
+        HttpMiddleware.withTracerDisabledWhen(() => true),
+        Layer.provideMerge(
+          NodeHttpServer.layer(
+            () => {
+              const server = makeNodeServer(options.tls, fast)
+              onServer(server)
+              return server
+            },
+            { host: options.host, port: options.port }
+          )
+        )
       )
-    )
+    })
   )
 
 export interface Listening {
