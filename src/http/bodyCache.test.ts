@@ -22,6 +22,7 @@ import { SimDriver } from "../sim/run.ts"
 import { identityOpener, LISTING_QUANTUM_SECONDS, makeBodyCache, makeCoalescer, makeTemplate, makeTemplateEffect, renderTemplate, renderTemplateBytes, toBytesTemplate } from "./bodyCache.ts"
 import { acceptsGzip, GZIP_MIN_BYTES } from "./server.ts"
 import { makeFakeEngine } from "./testing/fakeEngine.ts"
+import { raw } from "./testing/raw.ts"
 import { type RunningServer, startServer } from "./testing/serve.ts"
 
 const node = (hostname: string, start: number, extra: Partial<WorkerNode> = {}): WorkerNode => ({
@@ -94,19 +95,6 @@ describe("body templates", () => {
     expect(identityOpener(node("a", 1))).toEqual(node("a", 1))
   })
 })
-
-/** One request with exactly these headers (fetch would add Accept-Encoding and decode): status, headers and the bytes as sent. */
-const raw = (base: string, path: string, headers: Record<string, string> = {}, method = "GET") =>
-  new Promise<{ status: number; headers: Http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-    const req = Http.request(base + path, { method, headers, agent: false }, (res) => {
-      const chunks: Array<Buffer> = []
-      res.on("data", (c: Buffer) => chunks.push(c))
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
-      res.on("error", reject)
-    })
-    req.on("error", reject)
-    req.end()
-  })
 
 /** N keep-alive connections, all connected before `request(i)` is written on each in one go; one reply per connection. */
 const burst = async (base: string, n: number, request: (i: number) => string) => {

@@ -15,18 +15,7 @@ import { makeBodyCache } from "./bodyCache.ts"
 import { jobJson } from "./server.ts"
 import { FAKE_TIME, makeFakeEngine } from "./testing/fakeEngine.ts"
 import { startServer } from "./testing/serve.ts"
-
-const raw = (base: string, path: string, headers: Record<string, string> = {}, method = "GET") =>
-  new Promise<{ status: number; headers: Http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-    const req = Http.request(base + path, { method, headers, agent: false }, (res) => {
-      const chunks: Array<Buffer> = []
-      res.on("data", (c: Buffer) => chunks.push(c))
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
-      res.on("error", reject)
-    })
-    req.on("error", reject)
-    req.end()
-  })
+import { raw } from "./testing/raw.ts"
 
 /** The fake engine with a stamp: a fixed time and a version the test moves; enough jobs for /job to be gzipped. */
 const engineWithVersion = () => {
