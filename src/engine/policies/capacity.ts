@@ -17,8 +17,8 @@
  * asks for no node property (their properties are not in the view).
  */
 import { ByJobKind, mayUse, type AllocResource } from "../../model/allocator.ts"
-import { NodeState, ResourceFlag, isPhysical, jobList, type Job, type WorkerNode } from "../../model/types.ts"
-import { jobKey, type PolicyMemory } from "./memory.ts"
+import { NodeState, ResourceFlag, isPhysical, type Job, type WorkerNode } from "../../model/types.ts"
+import type { PolicyMemory } from "./memory.ts"
 
 export interface CountOptions {
   readonly idle: boolean
@@ -156,8 +156,8 @@ export const buildCapacity = (
         let unknown = false
         let unknownEnd: number | null = count.runtimeQ != null ? now : null
         const releases: Array<readonly [number, number]> = []
-        for (const id of jobList(n.jobs)) {
-          const k = jobKey(id)
+        // (the memory's keys of the node's job list, memoised: the same lists come back at every view)
+        for (const k of mem.jobKeys(n.jobs)) {
           const c = mem.coresOn(k, cores)
           if (c === null) {
             unknown = true
