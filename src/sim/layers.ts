@@ -154,21 +154,31 @@ export const simCloudService = (world: SimWorld, epoch: number): CloudService =>
     // A spot instance carries its request and status code as EC2 reports them (src/engine/spot.ts).
     return world.resourceSpec(i.resource)?.spot === true ? { ...base, spot_id: `sir-${i.id.slice(2)}`, spot_state: i.spotStatus ?? "fulfilled" } : base
   }
-  const plainInstance = (i: CInst, active: boolean, n: number): Instance => {
-    return {
-      ...emptyInstance(i.resource, epoch + i.created),
-      uuid: i.id,
-      instance_name: i.name,
-      state: i.state,
-      dns_name: active ? i.name : null,
-      // TEST-NET-style addresses for display only: nothing ever connects to them.
-      ip: active ? `198.18.${(n >> 8) & 255}.${n & 255}` : null,
-      vcpu_number: i.cores,
-      last_update_time: epoch + world.now,
-      last_task_result: 0,
-      availability_zone: "sim"
-    }
-  }
+  // (one object per instance listed or refreshed, its keys in emptyInstance's
+  // order: a reconciliation lists every instance, every few cloud polls)
+  const plainInstance = (i: CInst, active: boolean, n: number): Instance => ({
+    uuid: i.id,
+    instance_name: i.name,
+    cloud_resource: i.resource,
+    state: i.state,
+    dns_name: active ? i.name : null,
+    // TEST-NET-style addresses for display only: nothing ever connects to them.
+    ip: active ? `198.18.${(n >> 8) & 255}.${n & 255}` : null,
+    vcpu_number: i.cores,
+    creation_time: epoch + i.created,
+    last_update_time: epoch + world.now,
+    last_task_result: 0,
+    tasked: false,
+    availability_zone: "sim",
+    subnet_id: null,
+    security_groups: null,
+    image_uuid: null,
+    flavor: null,
+    key_name: null,
+    spot_id: null,
+    spot_state: null,
+    spot_price: 0
+  })
   const err = (resource: string, op: string, e: { kind: CloudError["kind"]; message: string }) =>
     new CloudError({ resource, op, kind: e.kind, message: e.message })
   return {
@@ -252,6 +262,11 @@ export class SimTaskRunner implements TaskRunner {
    * it (one Runtime.runSync per advance instead of two): the tasks that start
    * now, run in order, each acting on the world as it starts.
    */
+  /** Whether a waiting task can start now (a worker is free): pumpEffect has something to run. */
+  startable(): boolean {
+    return this.running.length < this.workers && this.waiting.length > 0
+  }
+
   pumpEffect(now: number): Effect.Effect<void> {
     const free = Math.min(this.workers - this.running.length, this.waiting.length)
     if (free <= 0) return Effect.void
@@ -278,7 +293,7 @@ export class SimTaskRunner implements TaskRunner {
 
   /** Start waiting tasks while workers are free. */
   pump(now: number): void {
-    if (this.running.length < this.workers && this.waiting.length > 0) this.runSync(this.pumpEffect(now))
+    if (this.startable()) this.runSync(this.pumpEffect(now))
   }
 
   /** Move tasks finished by `now` to the results; true when any did. */

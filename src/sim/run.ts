@@ -205,23 +205,30 @@ export class SimDriver {
   advanceMany(max: number, stop?: () => boolean): boolean {
     let n = 0
     const onStep = this.opts.onStep
+    /** The tasks that start at `t`, then the next advance (no Effect operation for the pump when none can start). */
+    const pumpThenLoop = (t: number): Effect.Effect<boolean, never, EngineEnv> =>
+      this.tasks.startable() ? Effect.zipRight(this.tasks.pumpEffect(t), loop) : loop
     const loop: Effect.Effect<boolean, never, EngineEnv> = Effect.suspend(() => {
-      if (n >= max || (n > 0 && stop?.() === true)) return Effect.succeed(true)
-      const p = this.prepareAdvance(Infinity)
-      if (typeof p === "boolean") return Effect.succeed(p)
-      n++
-      // (after prepareAdvance: a restart replaces the engine and the task runner)
-      const engine = this.engine
-      const pump = Effect.suspend(() => Effect.zipRight(this.tasks.pumpEffect(p.t), loop))
-      return p.step
-        ? Effect.zipRight(
+      // Advances that neither step the engine nor start a task (world events,
+      // skipped steps: most of them) run here in a plain loop, without an
+      // Effect operation each; the same order of calls as one advance() each.
+      for (;;) {
+        if (n >= max || (n > 0 && stop?.() === true)) return Effect.succeed(true)
+        const p = this.prepareAdvance(Infinity)
+        if (typeof p === "boolean") return Effect.succeed(p)
+        n++
+        // (after prepareAdvance: a restart replaces the engine and the task runner)
+        const engine = this.engine
+        if (p.step)
+          return Effect.zipRight(
             engine.step,
             Effect.suspend(() => {
               onStep?.(engine, this.world)
-              return pump
+              return pumpThenLoop(p.t)
             })
           )
-        : pump
+        if (this.tasks.startable()) return pumpThenLoop(p.t)
+      }
     })
     return this.runSync(loop)
   }
