@@ -47,14 +47,18 @@ export const INLINE_MAX_CHARS = 256 * 1024
  * held the event loop for 2.5–3.5 s (CPU, load 10–16), so the text goes over
  * in slices of `chunkChars` characters, one per turn of the event loop, and
  * the jobs come back in batches of `replyJobs`, each asked for by the main
- * thread in its own turn. 8 Mi characters cost tens of milliseconds to copy.
+ * thread in its own turn. Each step costs the main thread about its size:
+ * an 8 Mi-character slice took 24–44 ms of its CPU (a page-faulting copy, ~3.5
+ * ms per MB here) and a batch of 5,000 jobs 20–30 ms, the longest blocks of a
+ * 100,000-job parse (110–130 ms at load 2–5); 1 Mi characters and 1,000 jobs
+ * keep each step near 5 ms for about the same total.
  */
 export interface HandOff {
   readonly chunkChars: number
   readonly replyJobs: number
 }
 
-export const HANDOFF: HandOff = { chunkChars: 8 * 1024 * 1024, replyJobs: 5_000 }
+export const HANDOFF: HandOff = { chunkChars: 1024 * 1024, replyJobs: 1_000 }
 
 /**
  * A message to the worker: the next slice of a parse's text, a request for
