@@ -7,7 +7,10 @@
  * threshold). Prints per parser: the output's size, CPU ms of the
  * whole process (all threads) per parse, wall ms, and the longest event-loop
  * block seen on the main thread (perf_hooks.monitorEventLoopDelay, 10 ms
- * resolution) while the parse ran.
+ * resolution) while the parse ran. On Linux also the main thread's own CPU
+ * ms per parse and the most of it spent between two turns of its event loop
+ * (/proc/self/task/<pid>/schedstat, sampled by a 1 ms timer): unlike wall
+ * blocks, these barely depend on the machine's load.
  *
  *   npm run bench -- parse [--quick] [--json]
  */
@@ -66,7 +69,20 @@ interface Run {
   readonly cpuMs: number
   readonly wallMs: number
   readonly blockMs: number
+  /** The main thread's CPU ms for the parse, and the most between two loop turns (null: no schedstat). */
+  readonly mainCpuMs: number | null
+  readonly turnCpuMs: number | null
   readonly result: Result
+}
+
+const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`
+/** The main thread's CPU time in ns (Linux), null elsewhere. */
+const mainThreadCpuNs = (): number | null => {
+  try {
+    return Number(readFileSync(SCHEDSTAT, "utf8").split(" ")[0])
+  } catch {
+    return null
+  }
 }
 
 /** One parse, with the process's CPU and the main thread's longest event-loop block while it ran. */
@@ -74,15 +90,38 @@ const measure = async (c: Case, text: string, parse: (c: Case, text: string) => 
   const h = monitorEventLoopDelay({ resolution: 10 })
   h.enable()
   await sleep(20)
+  // the main thread's CPU between two turns of its loop, sampled by a 1 ms timer
+  let turnNs = 0
+  let lastNs = mainThreadCpuNs()
+  let sampling = lastNs !== null
+  const sample = () => {
+    const ns = mainThreadCpuNs() ?? 0
+    turnNs = Math.max(turnNs, ns - (lastNs ?? 0))
+    lastNs = ns
+    if (sampling) timer = setTimeout(sample, 1)
+  }
+  let timer = sampling ? setTimeout(sample, 1) : undefined
+  const main0 = mainThreadCpuNs()
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   const result = await parse(c, text)
   const wallMs = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
+  const main1 = mainThreadCpuNs()
+  if (sampling) sample()
+  sampling = false
+  clearTimeout(timer)
   await sleep(20)
   h.disable()
   // the histogram's figures are the delay beyond the resolution, in ns
-  return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs, blockMs: h.max / 1e6, result }
+  return {
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    wallMs,
+    blockMs: h.max / 1e6,
+    mainCpuMs: main0 !== null && main1 !== null ? (main1 - main0) / 1e6 : null,
+    turnCpuMs: main0 !== null ? turnNs / 1e6 : null,
+    result
+  }
 }
 
 export const parse: Bench = {
@@ -112,6 +151,11 @@ export const parse: Bench = {
       r.figure("cpu", runs.map((x) => x.cpuMs), "ms", params)
       r.figure("wall", runs.map((x) => x.wallMs), "ms", params)
       r.figure("block", runs.map((x) => x.blockMs), "ms", params)
+      const main = runs.flatMap((x) => (x.mainCpuMs === null || x.turnCpuMs === null ? [] : [[x.mainCpuMs, x.turnCpuMs] as const]))
+      if (main.length > 0) {
+        r.figure("main-cpu", main.map(([m]) => m), "ms", params)
+        r.figure("turn-cpu", main.map(([, t]) => t), "ms", params)
+      }
       rows.push([
         c.name,
         mode,
@@ -119,10 +163,12 @@ export const parse: Bench = {
         outcome,
         runs.map((x) => x.cpuMs.toFixed(0)).join(" / "),
         runs.map((x) => x.wallMs.toFixed(0)).join(" / "),
-        runs.map((x) => x.blockMs.toFixed(0)).join(" / ")
+        runs.map((x) => x.blockMs.toFixed(0)).join(" / "),
+        runs.map((x) => (x.mainCpuMs === null ? "–" : x.mainCpuMs.toFixed(0))).join(" / "),
+        runs.map((x) => (x.turnCpuMs === null ? "–" : x.turnCpuMs.toFixed(0))).join(" / ")
       ])
       }
     }
-    r.table(["parser", "mode", "output", "result", "cpu ms", "wall ms", "longest loop block ms"], rows)
+    r.table(["parser", "mode", "output", "result", "cpu ms", "wall ms", "longest loop block ms", "main-thread cpu ms", "most main cpu in one turn ms"], rows)
   }
 }
