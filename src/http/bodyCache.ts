@@ -240,12 +240,116 @@ export class Rendered {
  */
 export const LISTING_QUANTUM_SECONDS = 0.25
 
+/**
+ * What a listing's template was encoded from, to tell whether a later
+ * engine version encodes to the same text (BodyCache.adopt):
+ * - `objects`: elements that determine the text and are never mutated (GET
+ *   /job: the engine's readonly job objects); the same objects in the same
+ *   order (===) give the same text.
+ * - `content`: the very value encoded, its open slots marked (`slotOpener`):
+ *   for data the engine edits in place (nodes, resources). The cache keeps a
+ *   copy (`copyData`), and a later value that is the same data (`sameData`:
+ *   the same keys in the same order, the same primitives, plain objects and
+ *   arrays only) encodes to the same text.
+ */
+export type ListingInputs = { readonly objects: ReadonlyArray<unknown> } | { readonly content: unknown }
+
+/** Marks an open slot in a `content` value: the node's state_start_time stands where its time_in_current_state will be spliced in. */
+const SLOT = `${MARK}slot`
+
+/** The opener of `content` values: the node with its time_in_current_state replaced by its slot (a new object; the node is untouched). */
+export const slotOpener: Opener = (n) => ({ ...n, time_in_current_state: [SLOT, n.state_start_time] })
+
+const NOT_DATA = new Error("not plain JSON data")
+
+const isPlain = (o: object): boolean => {
+  const p: unknown = Object.getPrototypeOf(o)
+  return (p === Object.prototype || p === null) && !("toJSON" in o)
+}
+
+/** A plain object as copyData keeps it: its keys in order (JSON.stringify's order) and their values' copies. */
+class KeptObject {
+  constructor(
+    readonly keys: ReadonlyArray<string>,
+    readonly values: ReadonlyArray<unknown>
+  ) {}
+}
+
+/**
+ * A deep copy of plain JSON data (arrays, plain objects without toJSON,
+ * primitives but functions, symbols and bigints), for sameData; null when
+ * `v` is anything else (a Date, a Map, a class instance: their text is not
+ * theirs to compare, so such a listing is never adopted).
+ */
+export const copyData = (v: unknown): { readonly value: unknown } | null => {
+  const copy = (x: unknown): unknown => {
+    if (typeof x !== "object" || x === null) {
+      if (typeof x === "function" || typeof x === "symbol" || typeof x === "bigint") throw NOT_DATA
+      return x
+    }
+    if (Array.isArray(x)) {
+      const out = new Array<unknown>(x.length)
+      for (let i = 0; i < x.length; i++) out[i] = copy(x[i])
+      return out
+    }
+    if (!isPlain(x)) throw NOT_DATA
+    const keys = Object.keys(x)
+    const values = new Array<unknown>(keys.length)
+    for (let i = 0; i < keys.length; i++) values[i] = copy((x as Record<string, unknown>)[keys[i]])
+    return new KeptObject(keys, values)
+  }
+  try {
+    return { value: copy(v) }
+  } catch (e) {
+    if (e === NOT_DATA) return null
+    throw e
+  }
+}
+
+/**
+ * `fresh` is the same data as `kept` (a copyData copy): its JSON text is the
+ * same. Keys are compared in order (JSON.stringify writes them in that
+ * order; for-in lists an object's own keys in that order, then any
+ * inherited enumerable ones, which then differ: a new encoding, never a
+ * wrong one); NaN never equals (the same).
+ */
+export const sameData = (fresh: unknown, kept: unknown): boolean => {
+  if (fresh === kept) return typeof fresh !== "object" || fresh === null
+  if (typeof fresh !== "object" || fresh === null || typeof kept !== "object" || kept === null) return false
+  if (Array.isArray(fresh)) {
+    if (!Array.isArray(kept) || fresh.length !== kept.length) return false
+    for (let i = 0; i < fresh.length; i++) if (!sameData(fresh[i], kept[i])) return false
+    return true
+  }
+  if (!(kept instanceof KeptObject) || !isPlain(fresh)) return false
+  const { keys, values } = kept
+  let i = 0
+  for (const k in fresh) {
+    if (i >= keys.length || k !== keys[i] || !sameData((fresh as Record<string, unknown>)[k], values[i])) return false
+    i++
+  }
+  return i === keys.length
+}
+
+/** What an entry keeps of its ListingInputs: the objects themselves, or a copy of the content. */
+type KeptInputs = { readonly objects: ReadonlyArray<unknown> } | { readonly copy: unknown }
+
+const keep = (inputs: ListingInputs | null): KeptInputs | null => {
+  if (inputs === null) return null
+  if ("objects" in inputs) return inputs
+  const c = copyData(inputs.content)
+  return c === null ? null : { copy: c.value }
+}
+
+const sameInputs = (kept: KeptInputs, inputs: ListingInputs): boolean =>
+  "objects" in kept ? "objects" in inputs && sameElements(kept.objects, inputs.objects) : "content" in inputs && sameData(inputs.content, kept.copy)
+
 interface Entry {
   /** The engine version this template is of; a later version whose inputs are the same adopts it (BodyCache.adopt). */
   version: number
   readonly template: BytesTemplate
-  /** What the template was encoded from, when its caller says so (put): a later version with the very same elements encodes to the same text. */
-  readonly inputs: ReadonlyArray<unknown> | null
+  /** What the template was encoded from, when its caller says so (put): a later version with the same inputs encodes to the same text. */
+  readonly inputs: KeptInputs | null
   /** The last body rendered for identity clients (any client may share it, and its gzip). */
   plain: Rendered | null
   /** The last body rendered for gzip clients (its bytes may be lent: see Rendered.shareable). */
@@ -321,18 +425,19 @@ export const makeBodyCache = (options: BodyCacheOptions = {}) => {
     },
     /**
      * The body of `key` for `version` at `time` from the template stored for
-     * an earlier version, when that template was encoded from `inputs`
-     * element for element (the same objects, in the same order): the
-     * listing's text is then the same (GET /job: the engine's version moves
-     * at every poll, its 100,000 queued jobs mostly stay the same objects),
-     * and so are its rendered bodies and their gzip. The template then
-     * belongs to `version`. Undefined when the inputs differ (or nothing was
-     * stored with inputs): the caller encodes a new template.
+     * an earlier version, when that template was encoded from the same
+     * `inputs` (ListingInputs: the same objects, or the same content): the
+     * listing's text is then the same (the engine's version moves at every
+     * step; its 100,000 queued jobs mostly stay the same objects, its 5,000
+     * nodes mostly the same content), and so are its rendered bodies and
+     * their gzip. The template then belongs to `version`. Undefined when the
+     * inputs differ (or nothing was stored with inputs): the caller encodes a
+     * new template.
      */
-    adopt: (key: string, version: number | null, time: number, gzip: boolean, inputs: ReadonlyArray<unknown>): Rendered | undefined => {
+    adopt: (key: string, version: number | null, time: number, gzip: boolean, inputs: ListingInputs): Rendered | undefined => {
       if (version === null) return undefined
       const e = entries.get(key)
-      if (e === undefined || e.inputs === null || !sameElements(e.inputs, inputs)) return undefined
+      if (e === undefined || e.inputs === null || !sameInputs(e.inputs, inputs)) return undefined
       e.version = version
       stats.adopted++
       return bodyOf(key, e, time, gzip)
@@ -341,12 +446,12 @@ export const makeBodyCache = (options: BodyCacheOptions = {}) => {
     servedFast: (): void => void stats.fast++,
     /**
      * Stores the template for `version` (null: not cacheable, nothing stored)
-     * and returns its body at `time`; `inputs`: the elements the template was
-     * encoded from, kept for adopt (they must determine the text, and never be mutated).
+     * and returns its body at `time`; `inputs`: what the template was
+     * encoded from (ListingInputs), kept for adopt.
      */
-    put: (key: string, version: number | null, template: BodyTemplate, time: number, gzip = false, inputs: ReadonlyArray<unknown> | null = null): Rendered => {
+    put: (key: string, version: number | null, template: BodyTemplate, time: number, gzip = false, inputs: ListingInputs | null = null): Rendered => {
       stats.misses++
-      const e: Entry = { version: version ?? -1, template: toBytesTemplate(template), inputs, plain: null, gz: null }
+      const e: Entry = { version: version ?? -1, template: toBytesTemplate(template), inputs: version === null ? null : keep(inputs), plain: null, gz: null }
       if (version !== null) entries.set(key, e)
       else entries.delete(key)
       return bodyOf(key, e, time, gzip && version !== null)

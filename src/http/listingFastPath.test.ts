@@ -75,6 +75,98 @@ describe("GET /job across engine versions", () => {
   })
 })
 
+describe("GET /workernode and /resource across engine versions", () => {
+  // Snapshots copy the nodes and the engine edits its nodes in place, so these
+  // listings compare the content they encode (not object identity) with the
+  // previous version's. The oracle: the same fake engine without a stamp,
+  // whose every answer is a fresh encoding.
+  const PATHS = ["/workernode", "/workernode?state=3", "/resource"]
+  const mutable = (x: unknown) => x as Record<string, unknown>
+
+  it("adopts the previous body exactly when the encoded content is unchanged, and encodes anew whenever anything in it changed", async () => {
+    const { fake, at, engine } = engineWithVersion()
+    // enough busy nodes for /workernode?state=3 to be gzipped
+    for (let i = 0; i < 4; i++) fake.nodes.push({ ...fake.nodes[1], hostname: `cw-vm-b${i}.sa.nectar.org.au` })
+    // The fake's resources list its stored nodes, whose time_in_current_state it does not recompute: kept true here.
+    const consistent = () => {
+      for (const n of fake.nodes) mutable(n).time_in_current_state = FAKE_TIME - n.state_start_time
+    }
+    consistent()
+    const cache = makeBodyCache()
+    const server = await startServer(engine, { token: null, tokenForReads: false, bodyCache: cache })
+    const oracle = await startServer({ ...fake }, { token: null, tokenForReads: false })
+    try {
+      const both = async (path: string) => {
+        const plain = await raw(server.url, path)
+        const gz = await raw(server.url, path, { "accept-encoding": "gzip" })
+        expect(gz.headers["content-encoding"], path).toBe("gzip")
+        return [plain.body.toString("utf8"), gunzipSync(gz.body).toString("utf8")]
+      }
+      const expected = async (path: string) => (await raw(oracle.url, path)).body.toString("utf8")
+      const last = new Map<string, string>()
+      for (const path of PATHS) {
+        const want = await expected(path)
+        expect(await both(path)).toEqual([want, want])
+        last.set(path, want)
+      }
+      const first = cache.stats()
+      // Ten new versions (engine steps), nothing changed: the same bodies, not one encoding, rendering or gzip more.
+      const keys = ["/workernode?state=", "/workernode?state=3", "/resource"]
+      const held = keys.map((k) => cache.peek(k, at.version, FAKE_TIME, true))
+      expect(held.every((r) => r !== undefined)).toBe(true)
+      for (let v = 0; v < 10; v++) {
+        at.version++
+        for (const path of PATHS) expect(await both(path)).toEqual([last.get(path), last.get(path)])
+      }
+      const after = cache.stats()
+      expect(after.misses).toBe(first.misses)
+      expect(after.renders).toBe(first.renders)
+      expect(after.gzips).toBe(first.gzips)
+      expect(after.adopted).toBeGreaterThanOrEqual(10 * PATHS.length)
+      keys.forEach((k, i) => expect(cache.peek(k, at.version, FAKE_TIME, true), `${k}: the very same body`).toBe(held[i]))
+
+      // Each change, then a new version: every listing equals a fresh encoding,
+      // and is encoded anew exactly when its text changed (else adopted).
+      const cloudBusy = () => fake.nodes.find((n) => n.hostname === "cw-vm-d0eb.sa.nectar.org.au")!
+      const changes: ReadonlyArray<readonly [string, () => void | Promise<void>]> = [
+        ["a node's state (the node replaced)", () => fake.setNodeState("cw-vm-d05e.sa.nectar.org.au", 3)],
+        ["a field edited in place", () => void (mutable(cloudBusy()).jobs = "0/13,1/99")],
+        ["its instance's ip edited in place (shared by the snapshot's shallow copy)", () => void (mutable(cloudBusy().instance).ip = "10.9.9.9")],
+        ["an extra attribute edited in place", () => void (mutable(fake.nodes[0].extra_attributes).status = "state=down")],
+        ["a security group list set", () => void (mutable(cloudBusy().instance).security_groups = ["default"])],
+        ["...and edited in place", () => void (cloudBusy().instance!.security_groups as Array<string>).push("ssh")],
+        ["only a state_start_time (time_in_current_state follows)", () => void (mutable(cloudBusy()).state_start_time = FAKE_TIME - 7)],
+        ["the same fields in another order", () => {
+          const n = cloudBusy()
+          const { hostname, ...rest } = n
+          fake.nodes[fake.nodes.indexOf(n)] = { ...rest, hostname }
+        }],
+        ["a physical node's jobs", () => void (mutable(fake.nodes[fake.nodes.length - 1]).jobs = "0/14.headnode")],
+        ["a resource frozen", () => Effect.runPromise(engine.freeze("aws-res"))],
+        ["nothing", () => {}],
+        ["a node removed", () => void fake.nodes.splice(fake.nodes.indexOf(cloudBusy()), 1)]
+      ]
+      for (const [what, change] of changes) {
+        await change()
+        consistent()
+        at.version++
+        for (const path of PATHS) {
+          const want = await expected(path)
+          const misses = cache.stats().misses
+          expect(await both(path), `${what}: ${path}`).toEqual([want, want])
+          expect(cache.stats().misses - misses, `${what}: ${path} encoded anew iff its text changed`).toBe(want === last.get(path) ? 0 : 1)
+          last.set(path, want)
+        }
+      }
+      // every change above shows in at least one listing (the test can fail)
+      expect(cache.stats().misses).toBeGreaterThanOrEqual(first.misses + changes.length - 1)
+    } finally {
+      await server.close()
+      await oracle.close()
+    }
+  })
+})
+
 describe("the fast path", () => {
   const PATHS = ["/workernode", "/workernode?state=2", "/resource", "/job"]
 

@@ -19,7 +19,19 @@ import { Cause, Effect, Exit, Layer, Option, Runtime, type Scope } from "effect"
 import { ActionError, statusOf, type EngineApi, type Snapshot, type TaskQueues } from "../engine/api.ts"
 import { redactSecrets } from "../model/config.ts"
 import { NO_PRIORITY, NodeStateNames, type Job } from "../model/types.ts"
-import { type BodyCache, type BodyTemplate, GZIP_MIN_BYTES, identityOpener, makeBodyCache, makeCoalescer, makeTemplateEffect, type Opener, Rendered } from "./bodyCache.ts"
+import {
+  type BodyCache,
+  type BodyTemplate,
+  GZIP_MIN_BYTES,
+  identityOpener,
+  type ListingInputs,
+  makeBodyCache,
+  makeCoalescer,
+  makeTemplateEffect,
+  type Opener,
+  Rendered,
+  slotOpener
+} from "./bodyCache.ts"
 import type { ReloadOutcome } from "../daemon/reload.ts"
 import { renderDashboard } from "./dashboard.ts"
 import { type DecisionLog, MAX_DECISIONS_LIMIT } from "./decisions.ts"
@@ -163,6 +175,11 @@ const listingResponse = (r: Rendered, gzip: boolean): Effect.Effect<Response> =>
 
 const noop = () => {}
 
+/** A listing's inputs by content (ListingInputs): the value it encodes, its open slots marked. */
+const contentOf =
+  (view: (s: Snapshot, open: Opener) => unknown) =>
+  (s: Snapshot): ListingInputs => ({ content: view(s, slotOpener) })
+
 /** Resumes on the next turn of the event loop, after the I/O callbacks of this one. */
 const nextTurn = Effect.async<void>((resume) => {
   setImmediate(() => resume(Effect.void))
@@ -267,7 +284,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
    * per time quantum (LISTING_QUANTUM_SECONDS) of that version, and the
    * requests that wait for a body share one rendering (coalesced).
    */
-  const cachedListing = (key: string, view: (s: Snapshot, open: Opener) => unknown, inputsOf?: (s: Snapshot) => ReadonlyArray<unknown>): Handler =>
+  const cachedListing = (key: string, view: (s: Snapshot, open: Opener) => unknown, inputsOf?: (s: Snapshot) => ListingInputs): Handler =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (req) => {
       const gzip = acceptsGzip(req.headers["accept-encoding"])
       if (stamp === undefined) {
@@ -296,7 +313,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
    */
   const renderings = makeCoalescer<Rendered | Response>()
   const gzipping = new Map<string, Promise<unknown>>()
-  const coalesced = (key: string, view: (s: Snapshot, open: Opener) => unknown, gzip: boolean, inputsOf?: (s: Snapshot) => ReadonlyArray<unknown>): Effect.Effect<Rendered | Response> =>
+  const coalesced = (key: string, view: (s: Snapshot, open: Opener) => unknown, gzip: boolean, inputsOf?: (s: Snapshot) => ListingInputs): Effect.Effect<Rendered | Response> =>
     Effect.gen(function* () {
       // A rendering that has not started yet will do (and costs no stamp: in --sim each is an O(nodes) catch-up).
       const slot = gzip ? `${key}\u0000gzip` : key
@@ -330,13 +347,16 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
   /**
    * Templates being encoded (they pause between chunks), per key: a request
    * of the same engine version waits for it instead of encoding its own.
-   * `inputsOf`: what the listing is a function of, element for element (GET
-   * /job: the snapshot's job objects, never mutated): a new version with the
-   * same elements adopts the template of the previous one (BodyCache.adopt)
-   * instead of encoding 26 MB again.
+   * A new version whose listing has the same inputs as the previous one's
+   * adopts its template, bodies and gzip (BodyCache.adopt) instead of
+   * encoding again: `inputsOf` names them (GET /job: the snapshot's job
+   * objects, never mutated: 100,000 === checks instead of 26 MB encoded);
+   * by default they are the listing's content (`contentOf`: GET /workernode
+   * and /resource, whose nodes the engine edits in place, compared field
+   * by field with a copy of the previous version's).
    */
   const encoding = new Map<string, { readonly version: number; readonly done: Promise<void> }>()
-  const render = (key: string, view: (s: Snapshot, open: Opener) => unknown, gzip: boolean, inputsOf?: (s: Snapshot) => ReadonlyArray<unknown>): Effect.Effect<Rendered | Response> =>
+  const render = (key: string, view: (s: Snapshot, open: Opener) => unknown, gzip: boolean, inputsOf?: (s: Snapshot) => ListingInputs): Effect.Effect<Rendered | Response> =>
     Effect.gen(function* () {
       let before = yield* stamp!
       const hit = bodies.get(key, before.version, before.time, gzip)
@@ -352,7 +372,8 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
       const after = yield* stamp!
       // Stored only when nothing changed while the snapshot was taken.
       const version = before.version !== null && before.version === after.version ? before.version : null
-      const inputs = inputsOf?.(s) ?? null
+      // (no version: nothing to adopt, nothing stored)
+      const inputs = version === null ? null : (inputsOf ?? contentOf(view))(s)
       if (inputs !== null) {
         const adopted = bodies.adopt(key, version, s.time, gzip, inputs)
         if (adopted !== undefined) return adopted
@@ -419,7 +440,7 @@ export const makeHttpApp = (engine: EngineApi, options: HttpAppOptions): HttpApp
         })
       }
     ],
-    ["/job", { GET: cachedListing("/job", (s) => s.jobs.map(jobJson), (s) => s.jobs) }],
+    ["/job", { GET: cachedListing("/job", (s) => s.jobs.map(jobJson), (s) => ({ objects: s.jobs })) }],
     [
       "/job/:id",
       {
