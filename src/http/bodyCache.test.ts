@@ -19,7 +19,7 @@ import { type EngineApi, timeInState, withStamp } from "../engine/api.ts"
 import { NodeState, ResourceFlag, type WorkerNode } from "../model/types.ts"
 import { kitScenario } from "../sim/kit.ts"
 import { SimDriver } from "../sim/run.ts"
-import { copyData, identityOpener, LISTING_QUANTUM_SECONDS, makeBodyCache, makeCoalescer, makeTemplate, makeTemplateEffect, renderTemplate, renderTemplateBytes, sameData, toBytesTemplate } from "./bodyCache.ts"
+import { copyData, identityOpener, LISTING_QUANTUM_SECONDS, makeBodyCache, makeCoalescer, makeTemplate, makeTemplateEffect, renderTemplate, renderTemplateBytes, sameJsonText, toBytesTemplate } from "./bodyCache.ts"
 import { acceptsGzip, GZIP_MIN_BYTES } from "./server.ts"
 import { makeFakeEngine } from "./testing/fakeEngine.ts"
 import { raw } from "./testing/raw.ts"
@@ -608,35 +608,35 @@ describe("the same content (GET /workernode and /resource adopt the previous bod
   it("says the same exactly when JSON.stringify gives the same text, for any JSON values", () => {
     fc.assert(
       fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
-        expect(sameData(a, kept(a))).toBe(true)
-        expect(sameData(a, kept(b))).toBe(JSON.stringify(a) === JSON.stringify(b))
+        expect(sameJsonText(a, kept(a))).toBe(true)
+        expect(sameJsonText(a, kept(b))).toBe(JSON.stringify(a) === JSON.stringify(b))
       })
     )
     // near misses: one nested field, key order, an absent key against undefined, -0, NaN
     const node = { hostname: "a", state: 2, instance: { ip: "10.0.0.1", security_groups: ["x"] }, extra_attributes: { s: "free" } }
     const copy = kept(node)
-    expect(sameData(structuredClone(node), copy)).toBe(true)
-    expect(sameData({ ...node, instance: { ...node.instance, security_groups: ["x", "y"] } }, copy)).toBe(false)
-    expect(sameData({ ...node, extra_attributes: { s: "down" } }, copy)).toBe(false)
-    expect(sameData({ state: 2, hostname: "a", instance: node.instance, extra_attributes: node.extra_attributes }, copy)).toBe(false)
-    expect(sameData({ a: 1, b: undefined }, kept({ a: 1 }))).toBe(false)
-    expect(sameData({ a: -0 }, kept({ a: 0 }))).toBe(true)
-    expect(sameData([Number.NaN], kept([Number.NaN]))).toBe(false)
+    expect(sameJsonText(structuredClone(node), copy)).toBe(true)
+    expect(sameJsonText({ ...node, instance: { ...node.instance, security_groups: ["x", "y"] } }, copy)).toBe(false)
+    expect(sameJsonText({ ...node, extra_attributes: { s: "down" } }, copy)).toBe(false)
+    expect(sameJsonText({ state: 2, hostname: "a", instance: node.instance, extra_attributes: node.extra_attributes }, copy)).toBe(false)
+    expect(sameJsonText({ a: 1, b: undefined }, kept({ a: 1 }))).toBe(false)
+    expect(sameJsonText({ a: -0 }, kept({ a: 0 }))).toBe(true)
+    expect(sameJsonText([Number.NaN], kept([Number.NaN]))).toBe(false)
     // the copy is the copy's: editing the original in place does not edit it
     node.instance.security_groups.push("y")
-    expect(sameData(node, copy)).toBe(false)
+    expect(sameJsonText(node, copy)).toBe(false)
   })
 
   it("copies a __proto__ key as a key, and refuses what is not plain data (never adopted then)", () => {
     const proto = JSON.parse('{"__proto__":{"x":1},"y":2}') as unknown
     const c = kept(proto)
-    expect(sameData(proto, c)).toBe(true)
-    expect(sameData(JSON.parse('{"y":2}'), c)).toBe(false)
-    expect(sameData(JSON.parse('{"__proto__":{"x":2},"y":2}'), c)).toBe(false)
+    expect(sameJsonText(proto, c)).toBe(true)
+    expect(sameJsonText(JSON.parse('{"y":2}'), c)).toBe(false)
+    expect(sameJsonText(JSON.parse('{"__proto__":{"x":2},"y":2}'), c)).toBe(false)
     class Point {
       constructor(readonly x: number) {}
     }
     for (const odd of [new Date(0), { toJSON: () => 1 }, new Point(1), new Map(), [() => 1], { n: 1n }]) expect(copyData({ odd })).toBeNull()
-    expect(sameData({ d: new Date(0) }, kept({ d: {} }))).toBe(false)
+    expect(sameJsonText({ d: new Date(0) }, kept({ d: {} }))).toBe(false)
   })
 })

@@ -248,7 +248,7 @@ export const LISTING_QUANTUM_SECONDS = 0.25
  *   order (===) give the same text.
  * - `content`: the very value encoded, its open slots marked (`slotOpener`):
  *   for data the engine edits in place (nodes, resources). The cache keeps a
- *   copy (`copyData`), and a later value that is the same data (`sameData`:
+ *   copy (`copyData`), and a later value that is the same data (`sameJsonText`:
  *   the same keys in the same order, the same primitives, plain objects and
  *   arrays only) encodes to the same text.
  */
@@ -277,7 +277,7 @@ class KeptObject {
 
 /**
  * A deep copy of plain JSON data (arrays, plain objects without toJSON,
- * primitives but functions, symbols and bigints), for sameData; null when
+ * primitives but functions, symbols and bigints), for sameJsonText; null when
  * `v` is anything else (a Date, a Map, a class instance: their text is not
  * theirs to compare, so such a listing is never adopted).
  */
@@ -313,19 +313,19 @@ export const copyData = (v: unknown): { readonly value: unknown } | null => {
  * inherited enumerable ones, which then differ: a new encoding, never a
  * wrong one); NaN never equals (the same).
  */
-export const sameData = (fresh: unknown, kept: unknown): boolean => {
+export const sameJsonText = (fresh: unknown, kept: unknown): boolean => {
   if (fresh === kept) return typeof fresh !== "object" || fresh === null
   if (typeof fresh !== "object" || fresh === null || typeof kept !== "object" || kept === null) return false
   if (Array.isArray(fresh)) {
     if (!Array.isArray(kept) || fresh.length !== kept.length) return false
-    for (let i = 0; i < fresh.length; i++) if (!sameData(fresh[i], kept[i])) return false
+    for (let i = 0; i < fresh.length; i++) if (!sameJsonText(fresh[i], kept[i])) return false
     return true
   }
   if (!(kept instanceof KeptObject) || !isPlain(fresh)) return false
   const { keys, values } = kept
   let i = 0
   for (const k in fresh) {
-    if (i >= keys.length || k !== keys[i] || !sameData((fresh as Record<string, unknown>)[k], values[i])) return false
+    if (i >= keys.length || k !== keys[i] || !sameJsonText((fresh as Record<string, unknown>)[k], values[i])) return false
     i++
   }
   return i === keys.length
@@ -342,7 +342,7 @@ const keep = (inputs: ListingInputs | null): KeptInputs | null => {
 }
 
 const sameInputs = (kept: KeptInputs, inputs: ListingInputs): boolean =>
-  "objects" in kept ? "objects" in inputs && sameElements(kept.objects, inputs.objects) : "content" in inputs && sameData(inputs.content, kept.copy)
+  "objects" in kept ? "objects" in inputs && sameElements(kept.objects, inputs.objects) : "content" in inputs && sameJsonText(inputs.content, kept.copy)
 
 interface Entry {
   /** The engine version this template is of; a later version whose inputs are the same adopts it (BodyCache.adopt). */

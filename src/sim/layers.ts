@@ -257,16 +257,16 @@ export class SimTaskRunner implements TaskRunner {
     private readonly runSync: <A>(eff: Effect.Effect<A>) => A
   ) {}
 
-  /**
-   * pump() as an Effect, to run in the same fiber as the engine step before
-   * it (one Runtime.runSync per advance instead of two): the tasks that start
-   * now, run in order, each acting on the world as it starts.
-   */
   /** Whether a waiting task can start now (a worker is free): pumpEffect has something to run. */
   startable(): boolean {
     return this.running.length < this.workers && this.waiting.length > 0
   }
 
+  /**
+   * pump() as an Effect, to run in the same fiber as the engine step before
+   * it (one Runtime.runSync per advance instead of two): the tasks that start
+   * now, run in order, each acting on the world as it starts.
+   */
   pumpEffect(now: number): Effect.Effect<void> {
     const free = Math.min(this.workers - this.running.length, this.waiting.length)
     if (free <= 0) return Effect.void
