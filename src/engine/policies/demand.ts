@@ -479,19 +479,8 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
   }
   const place = (input: PolicyInput, jobs: ReadonlyArray<Job>, now: number) => runSteps(placeSteps(input, jobs, now))
 
-  /**
-   * The knob in the boots (`opts.knob`, `bootWorthIt`): which proposed nodes
-   * to start. The cores running jobs free (each known running job's cores at
-   * the sooner of its walltime end and the median end of the runtimes
-   * observed, conditional on its age) are one supply, minus those the
-   * placement already promised; the jobs of the nodes not started take it in
-   * turn (cheapest resource first, each resource's nodes in order), so a
-   * job's expected wait is when the supply covers it and those before it.
-   * One pass over the running jobs and the proposed nodes' jobs, a binary
-   * search per job; only in decisions that propose nodes.
-   */
   /** The idle tail `opts.knobTail` counts for a node booted in `res` (seconds; 0 without it or without a pool). */
-  const tailOf = (res: string, now: number): number => {
+  const tailOf = (res: string): number => {
     const pool = opts.pool ?? null
     if (opts.knobTail === undefined || pool === null) return 0
     const B = bootTime(res)
@@ -508,6 +497,17 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
     if (pool.learn != null && be !== null && be !== undefined) return learner(res).limitIn(pool.learn * B, Math.min(be.min, hi), hi) * scale
     return hi * scale
   }
+  /**
+   * The knob in the boots (`opts.knob`, `bootWorthIt`): which proposed nodes
+   * to start. The cores running jobs free (each known running job's cores at
+   * the sooner of its walltime end and the median end of the runtimes
+   * observed, conditional on its age) are one supply, minus those the
+   * placement already promised; the jobs of the nodes not started take it in
+   * turn (cheapest resource first, each resource's nodes in order), so a
+   * job's expected wait is when the supply covers it and those before it.
+   * One pass over the running jobs and the proposed nodes' jobs, a binary
+   * search per job; only in decisions that propose nodes.
+   */
   const weighBoots = (
     input: PolicyInput,
     jobs: ReadonlyArray<Job>,
@@ -569,15 +569,15 @@ export const makeDemandPolicy = (opts: DemandOptions = demandDefaults, name = "d
           continue
         }
         let d = demand
-        const js: Array<{ cores: number; runtime: number; wait: number }> = []
+        const js: Array<BootCase["jobs"][number]> = []
         for (const id of n.jobs) {
           const j = byId.get(id)
           if (j === undefined || j.requested_cores <= 0) continue
           d += j.requested_cores
           const wait = j.requested_cores > widest && opts.knobWide !== true ? Infinity : waitUntil(d)
-          js.push({ cores: j.requested_cores, runtime: mem.typicalRuntime(mem.walltimeOfJob(j)) ?? 0, wait, ...(opts.knobSoon === true && j.requested_cores > widest ? { held: true } : {}) })
+          js.push({ cores: j.requested_cores, runtime: mem.typicalRuntime(mem.walltimeOfJob(j)) ?? 0, wait, held: opts.knobSoon === true && j.requested_cores > widest })
         }
-        if (js.length === 0 || bootWorthIt(w, { price, billing: input.billing?.get(res), bootSeconds: bootTime(res), cores, cheapestCore, jobs: js, tailSeconds: tailOf(res, now) })) keep.push(n)
+        if (js.length === 0 || bootWorthIt(w, { price, billing: input.billing?.get(res), bootSeconds: bootTime(res), cores, cheapestCore, jobs: js, tailSeconds: tailOf(res) })) keep.push(n)
         else {
           demand = d
           const x = deferred.get(res) ?? { nodes: 0, jobs: [] }
